@@ -1,0 +1,95 @@
+"""The ``facade`` command."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .upstream.cli import DEMO_API_KEY, make_client, parse_endpoint, upstream
+from .upstream.errors import UpstreamError
+from .upstream.transport import Timeouts
+
+
+@click.group()
+@click.version_option(__version__, prog_name="facade")
+def main() -> None:
+    """FHIR R4 facade for TPP SystmOne, with a SystmOne Demo simulator."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address the FHIR API will listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Port the FHIR API will listen on.")
+@click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path(".facade"), show_default=True)
+@click.option("--upstream", "endpoint", help="Use the SystmOne client at HOST:PORT instead of "
+                                             "starting the simulator.")
+@click.option("--practice", "practice_dir", type=click.Path(path_type=Path))
+@click.option("--patients", type=click.IntRange(1, 1_000_000))
+@click.option("--seed", type=int)
+@click.option("--request-interval", type=click.FloatRange(min=0), default=1.0, show_default=True)
+@click.option("--record-interval", type=click.FloatRange(min=0), default=30.0, show_default=True)
+@click.option("--api-key", default=DEMO_API_KEY, show_default=True)
+def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, request_interval,
+         record_interval, api_key) -> None:
+    """Run the embedded demo in the foreground.
+
+    Starts the SystmOne Demo simulator on a free loopback port (or uses
+    --upstream), checks it with the SystmOne client and waits; the FHIR API
+    joins it in a later release. Ctrl-C or SIGTERM stops everything.
+    """
+    from simulator import RunningSimulator, SimulatorConfig, create_server
+    from simulator.cli import load_practice
+
+    running = None
+    if endpoint is None:
+        if practice_dir is None and patients is None:
+            patients = 100
+        practice = load_practice(practice_dir, patients, seed, None)
+        config = SimulatorConfig(port=0, request_interval=request_interval,
+                                 record_interval=record_interval, api_keys=(api_key,),
+                                 state_dir=state_dir)
+        running = RunningSimulator(create_server(config, practice)).start()
+        endpoint = "{}:{}".format(*running.address)
+    else:
+        parse_endpoint(endpoint)
+    client = make_client(endpoint, api_key, state_dir, Timeouts(5.0, 10.0), None)
+    try:
+        supported = client.get_functions()
+    except UpstreamError as error:
+        raise click.ClickException(f"SystmOne at {endpoint} does not answer: {error}") from None
+    finally:
+        client.close()
+    click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint} supports: "
+               f"{', '.join(sorted(supported))}")
+    click.echo("Try it:\n"
+               f"  facade upstream --upstream {endpoint} --state-dir {state_dir} "
+               "search --surname S --gender F\n"
+               f"  facade simulator audit --state-dir {state_dir} --last 5")
+    click.echo("Ctrl-C stops the demo.")
+    _wait_for_stop()
+    if running is not None:
+        running.stop()
+
+
+def _wait_for_stop() -> None:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        pass
+
+
+def _register_commands() -> None:
+    from simulator.cli import simulator
+
+    main.add_command(simulator)
+    main.add_command(upstream)
+
+
+_register_commands()

@@ -1,0 +1,189 @@
+"""The ``ClientIntegrationRequest`` / ``ClientIntegrationResponse`` envelopes.
+
+Requests are built with lxml, never by string concatenation, so any value
+(``O'Brien <&>]]>``) travels intact. Readers are lenient the way SystmOne is:
+children in any order, ``FunctionParameters`` or ``OutputScheme`` missing.
+Writers follow the specification's order exactly.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from .xmlsafe import text_of, to_bytes
+
+REQUEST_ROOT = "ClientIntegrationRequest"
+RESPONSE_ROOT = "ClientIntegrationResponse"
+FUNCTION_VERSION = "1.0"  # every current function is version 1.0
+
+CODE_SCHEMES = ("CTV3", "Snomed")  # SystmOne's default first
+DRUG_SCHEMES = ("Multilex", "Dmd")
+
+
+@dataclass(frozen=True, slots=True)
+class OutputScheme:
+    """Which coding schemes the response should use; None leaves SystmOne's default."""
+
+    codes: str | None = "Snomed"
+    drugs: str | None = "Dmd"
+
+    def __post_init__(self) -> None:
+        if self.codes is not None and self.codes not in CODE_SCHEMES:
+            raise ValueError(f"Codes must be one of {', '.join(CODE_SCHEMES)}, not {self.codes!r}")
+        if self.drugs is not None and self.drugs not in DRUG_SCHEMES:
+            raise ValueError(f"Drugs must be one of {', '.join(DRUG_SCHEMES)}, not {self.drugs!r}")
+
+    @property
+    def effective_codes(self) -> str:
+        return self.codes or CODE_SCHEMES[0]
+
+    @property
+    def effective_drugs(self) -> str:
+        return self.drugs or DRUG_SCHEMES[0]
+
+    def to_element(self) -> etree._Element:
+        element = etree.Element("OutputScheme")
+        if self.drugs is not None:
+            etree.SubElement(element, "Drugs").text = self.drugs
+        if self.codes is not None:
+            etree.SubElement(element, "Codes").text = self.codes
+        return element
+
+    @classmethod
+    def from_element(cls, element: etree._Element | None) -> OutputScheme:
+        """Read a request's OutputScheme; raises ValueError naming a bad scheme."""
+        if element is None:
+            return cls(codes=None, drugs=None)
+        return cls(codes=text_of(element, "Codes") or None, drugs=text_of(element, "Drugs") or None)
+
+
+SYSTMONE_DEFAULT_SCHEME = OutputScheme(codes=None, drugs=None)
+
+
+@dataclass(frozen=True)
+class Request:
+    api_key: str
+    device_id: str
+    device_version: str
+    request_uid: str
+    function: str
+    function_version: str = FUNCTION_VERSION
+    output_scheme: OutputScheme | None = None
+    #: The ``FunctionParameters`` element, or None when the request had none.
+    parameters: etree._Element | None = field(default=None, compare=False)
+
+    def to_element(self) -> etree._Element:
+        root = etree.Element(REQUEST_ROOT)
+        for tag, value in (
+            ("APIKey", self.api_key),
+            ("DeviceID", self.device_id),
+            ("DeviceVersion", self.device_version),
+            ("RequestUID", self.request_uid),
+            ("Function", self.function),
+            ("FunctionVersion", self.function_version),
+        ):
+            etree.SubElement(root, tag).text = value
+        if self.output_scheme is not None:
+            root.append(self.output_scheme.to_element())
+        parameters = self.parameters
+        root.append(parameters if parameters is not None else etree.Element("FunctionParameters"))
+        return root
+
+    def to_bytes(self) -> bytes:
+        return to_bytes(self.to_element())
+
+    @classmethod
+    def from_element(cls, root: etree._Element) -> Request:
+        """Read whatever envelope fields are present; missing ones read as ''.
+
+        Raises ValueError for an OutputScheme naming an unknown scheme.
+        """
+        return cls(
+            api_key=text_of(root, "APIKey") or "",
+            device_id=text_of(root, "DeviceID") or "",
+            device_version=text_of(root, "DeviceVersion") or "",
+            request_uid=text_of(root, "RequestUID") or "",
+            function=text_of(root, "Function") or "",
+            function_version=text_of(root, "FunctionVersion") or "",
+            output_scheme=OutputScheme.from_element(root.find("OutputScheme")),
+            parameters=root.find("FunctionParameters"),
+        )
+
+
+@dataclass(frozen=True)
+class ErrorReply:
+    message: str
+    permanent: bool
+
+
+@dataclass(frozen=True)
+class Response:
+    device_id: str
+    request_uid: str
+    function: str
+    function_version: str
+    response_uid: str
+    #: The ``Response`` element holding the function's results.
+    body: etree._Element = field(compare=False)
+
+    @property
+    def error(self) -> ErrorReply | None:
+        message = self.body.find("ErrorMessage")
+        if message is None:
+            return None
+        permanent = (text_of(self.body, "PermanentError") or "true").lower() != "false"
+        return ErrorReply((message.text or "").strip(), permanent)
+
+    def to_element(self) -> etree._Element:
+        root = etree.Element(RESPONSE_ROOT)
+        for tag, value in (
+            ("DeviceID", self.device_id),
+            ("RequestUID", self.request_uid),
+            ("Function", self.function),
+            ("FunctionVersion", self.function_version),
+            ("ResponseUID", self.response_uid),
+        ):
+            etree.SubElement(root, tag).text = value
+        root.append(self.body)
+        return root
+
+    def to_bytes(self) -> bytes:
+        return to_bytes(self.to_element())
+
+    @classmethod
+    def from_element(cls, root: etree._Element) -> Response:
+        """Read a response envelope; raises ValueError when it is not one."""
+        if root.tag != RESPONSE_ROOT:
+            raise ValueError(f"expected {RESPONSE_ROOT}, got root element {root.tag!r}")
+        body = root.find("Response")
+        if body is None:
+            raise ValueError(f"{RESPONSE_ROOT} has no Response element")
+        return cls(
+            device_id=text_of(root, "DeviceID") or "",
+            request_uid=text_of(root, "RequestUID") or "",
+            function=text_of(root, "Function") or "",
+            function_version=text_of(root, "FunctionVersion") or "",
+            response_uid=text_of(root, "ResponseUID") or "",
+            body=body,
+        )
+
+
+def error_body(message: str, permanent: bool) -> etree._Element:
+    body = etree.Element("Response")
+    etree.SubElement(body, "ErrorMessage").text = message
+    etree.SubElement(body, "PermanentError").text = "true" if permanent else "false"
+    return body
+
+
+def new_request_uid() -> str:
+    """A GUID in the upper-case form TPP's examples use."""
+    return str(uuid.uuid4()).upper()
+
+
+def new_response_uid() -> str:
+    """A time-based GUID like SystmOne's (``6F175F30-B338-11E3-9804-...``), random node."""
+    return str(uuid.uuid1(node=secrets.randbits(48))).upper()

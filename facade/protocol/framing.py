@@ -1,0 +1,173 @@
+"""Cutting a TCP byte stream into XML documents, and back.
+
+TPP's specification says every document sent over the connection ends with a
+newline. Real peers are less tidy: documents arrive pretty-printed over many
+lines, with CRLF, several in one TCP segment, or with no final newline at all.
+So a document ends where its root element ends, not at the first newline::
+
+    [whitespace] [<?xml ...?>] [comments] <Root ...> ... </Root> [\\r]\\n
+    ^ skipped    ^---------------- one document -----------^     ^ terminator
+
+The end of the root is found by counting start and end tags that carry the
+root's own name, which is cheap (a C-level regex search over new bytes only)
+and exact for everything but the contrived case of the root's end tag inside a
+comment or CDATA section; such a document then fails to parse and is answered
+with an error, as any other malformed one.
+
+A line that does not start with ``<`` cannot be a document: it is handed on up
+to its newline so the receiver can answer it with an error and carry on.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: Largest document either side accepts. A full record is "several megabytes"
+#: (TPP); 32 MiB leaves room and still stops a runaway peer.
+DEFAULT_MAX_DOCUMENT = 32 * 1024 * 1024
+
+_NAME = rb"[A-Za-z_][A-Za-z0-9_.\-:]*"
+_ROOT_START = re.compile(rb"<(" + _NAME + rb")")
+_PROLOG_ITEM = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>", re.DOTALL)
+_BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte order mark
+
+
+class FrameTooLarge(ValueError):
+    """A document grew past the size limit before it ended."""
+
+
+def encode_frame(document: bytes) -> bytes:
+    """A document as it goes on the wire: itself plus the newline terminator."""
+    return document if document.endswith(b"\n") else document + b"\n"
+
+
+class FrameDecoder:
+    """Incremental splitter: ``feed`` bytes in, get complete documents out."""
+
+    def __init__(self, max_size: int = DEFAULT_MAX_DOCUMENT) -> None:
+        self.max_size = max_size
+        self._buffer = bytearray()
+        self._root: bytes | None = None
+        self._body_start = 0  # where the root's start tag ends
+        self._scan_from = 0  # bytes before this hold no unmatched root tags
+        self._depth = 0
+        self._tags: re.Pattern[bytes] | None = None
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet form a complete document."""
+        return len(self._buffer)
+
+    def feed(self, data: bytes) -> list[bytes]:
+        self._buffer += data
+        documents = []
+        while (document := self._next_document()) is not None:
+            documents.append(document)
+        if len(self._buffer) > self.max_size:
+            size = len(self._buffer)
+            self._reset(len(self._buffer))
+            raise FrameTooLarge(f"document exceeds {self.max_size} bytes ({size} received)")
+        return documents
+
+    def flush(self) -> bytes | None:
+        """What is left when the peer closes: an unterminated document, if any."""
+        rest = bytes(self._buffer).strip(_BLANK)
+        self._reset(len(self._buffer))
+        return rest or None
+
+    def _next_document(self) -> bytes | None:
+        if self._root is None:
+            self._skip_blank()
+            if not self._buffer or not self._find_root():
+                return None
+            if self._root is None:  # not XML: hand the line on as it is
+                return self._take_line()
+        end = self._find_root_end()
+        if end is None:
+            return None
+        document = bytes(self._buffer[:end])
+        self._reset(end)
+        if self._buffer[:2] == b"\r\n":
+            del self._buffer[:2]
+        elif self._buffer[:1] == b"\n":
+            del self._buffer[:1]
+        return document
+
+    def _skip_blank(self) -> None:
+        blank = len(self._buffer) - len(self._buffer.lstrip(_BLANK))
+        if blank:
+            del self._buffer[:blank]
+
+    def _find_root(self) -> bool:
+        """Locate the root's start tag.
+
+        Returns False while more bytes are needed. Returns True with ``_root``
+        set once the start tag is complete, or with ``_root`` None when the
+        bytes up to a newline cannot be the start of a document.
+        """
+        buffer = self._buffer
+        position = 0
+        while item := _PROLOG_ITEM.match(buffer, position):
+            position = item.end()
+            while position < len(buffer) and buffer[position] in _BLANK:
+                position += 1
+        start = _ROOT_START.match(buffer, position)
+        if start is None:
+            rest = bytes(buffer[position : position + 2])
+            if rest in (b"", b"<") or rest in (b"<?", b"<!"):
+                return False  # an unfinished prolog item or tag
+            return b"\n" in buffer
+        tag_end = _start_tag_end(buffer, start.end())
+        if tag_end is None:
+            return False
+        self._root = start.group(1)
+        self._body_start = self._scan_from = tag_end
+        self._depth = 0 if buffer[tag_end - 2 : tag_end] == b"/>" else 1
+        self._tags = re.compile(rb"<(/?)" + re.escape(self._root) + rb"(?=[\s/>])")
+        return True
+
+    def _find_root_end(self) -> int | None:
+        if self._depth == 0:
+            return self._body_start
+        assert self._tags is not None and self._root is not None
+        buffer = self._buffer
+        for match in self._tags.finditer(buffer, self._scan_from):
+            tag_end = _start_tag_end(buffer, match.end())
+            if tag_end is None:  # tag not complete yet: rescan it next time
+                self._scan_from = match.start()
+                return None
+            if match.group(1):
+                self._depth -= 1
+            elif buffer[tag_end - 2 : tag_end] != b"/>":
+                self._depth += 1
+            self._scan_from = tag_end
+            if self._depth == 0:
+                return tag_end
+        # Step back so that a tag split across two reads is still found.
+        self._scan_from = max(self._scan_from, len(buffer) - len(self._root) - 2)
+        return None
+
+    def _take_line(self) -> bytes:
+        newline = self._buffer.index(b"\n")
+        line = bytes(self._buffer[:newline]).rstrip(b"\r")
+        del self._buffer[: newline + 1]
+        return line
+
+    def _reset(self, consumed: int) -> None:
+        del self._buffer[:consumed]
+        self._root = None
+        self._tags = None
+        self._depth = 0
+        self._body_start = self._scan_from = 0
+
+
+_TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")
+
+
+def _start_tag_end(buffer: bytes | bytearray, position: int) -> int | None:
+    """Index just past the ``>`` closing the tag whose name ends at ``position``.
+
+    Quoted attribute values may contain ``>``, so they are skipped whole.
+    """
+    match = _TAG_REST.match(buffer, position)
+    return match.end() if match else None

@@ -1,0 +1,60 @@
+"""The DeviceID SystmOne issued to this installation, kept in the state dir.
+
+SystmOne asks its user to approve every request that arrives with an empty
+DeviceID, so the id from the first reply must be stored and sent ever after.
+Ids are kept per SystmOne endpoint (each gateway PC's client issues its own)
+in one small JSON file, replaced atomically under a lock so that several
+worker processes never lose each other's ids.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from pathlib import Path
+
+
+class DeviceIdStore:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def get(self, endpoint: str) -> str:
+        return self._read().get(endpoint, "")
+
+    def set(self, endpoint: str, device_id: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            ids = self._read()
+            if ids.get(endpoint) == device_id:
+                return
+            ids[endpoint] = device_id
+            temporary = self.path.with_suffix(".tmp")
+            with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+                json.dump(ids, f, indent=2, sort_keys=True)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(temporary, self.path)
+
+    def _read(self) -> dict[str, str]:
+        try:
+            data = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as error:
+            raise RuntimeError(f"cannot read device ids from {self.path}: {error}") from None
+        return {str(key): str(value) for key, value in data.items()}
+
+
+class MemoryDeviceIdStore:
+    """A DeviceID store that forgets on exit; for tests and one-off tools."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+
+    def get(self, endpoint: str) -> str:
+        return self._ids.get(endpoint, "")
+
+    def set(self, endpoint: str, device_id: str) -> None:
+        self._ids[endpoint] = device_id

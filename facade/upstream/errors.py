@@ -1,0 +1,58 @@
+"""What can go wrong talking to a SystmOne client.
+
+::
+
+    UpstreamError
+     ├── UpstreamConnectionError   cannot connect, or the connection broke
+     ├── UpstreamTimeout           no reply in time (a throttled message gets none)
+     ├── UpstreamProtocolError     a reply that is not a valid answer to our request
+     └── UpstreamErrorReply        SystmOne answered with ErrorMessage
+          ├── PermanentError       PermanentError=true: do not retry
+          └── TemporaryError       PermanentError=false: retry later
+
+Callers above the client (the FHIR API) map these to HTTP answers in one place.
+"""
+
+from __future__ import annotations
+
+
+class UpstreamError(Exception):
+    """Base of every error raised by the SystmOne client."""
+
+
+class UpstreamConnectionError(UpstreamError):
+    pass
+
+
+class UpstreamTimeout(UpstreamError):
+    pass
+
+
+class UpstreamProtocolError(UpstreamError):
+    pass
+
+
+class UpstreamErrorReply(UpstreamError):
+    """An error envelope. ``request_uid`` / ``response_uid`` identify it in TPP's audit."""
+
+    permanent: bool = True
+
+    def __init__(self, message: str, *, function: str, request_uid: str,
+                 response_uid: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.function = function
+        self.request_uid = request_uid
+        self.response_uid = response_uid
+
+    def __str__(self) -> str:
+        kind = "permanent" if self.permanent else "temporary"
+        return f"{self.function} failed ({kind}): {self.message}"
+
+
+class PermanentError(UpstreamErrorReply):
+    permanent = True
+
+
+class TemporaryError(UpstreamErrorReply):
+    permanent = False

@@ -1,0 +1,151 @@
+"""How request documents reach a SystmOne client: the transport seam.
+
+A transport exchanges one request document for one response document. The
+client above it knows nothing about sockets, so unit tests use
+``InMemoryTransport`` and everything else ``SocketTransport``.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from ..protocol.framing import DEFAULT_MAX_DOCUMENT, FrameDecoder, FrameTooLarge, encode_frame
+from .errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """Seconds to wait to connect, and for a whole reply to arrive."""
+
+    connect: float = 5.0
+    read: float = 30.0
+
+
+DEFAULT_TIMEOUTS = Timeouts()
+
+
+class Transport(Protocol):
+    def exchange(self, request: bytes) -> bytes:
+        """Send one document and return the next document received.
+
+        Raises UpstreamTimeout, UpstreamConnectionError or UpstreamProtocolError.
+        """
+
+    def close(self) -> None: ...
+
+
+class SocketTransport:
+    """One persistent TCP connection, reopened when it breaks.
+
+    After a timeout or any failure the connection is dropped: a late reply to
+    an abandoned request must never be read as the answer to the next one.
+    """
+
+    def __init__(self, host: str, port: int, timeouts: Timeouts = DEFAULT_TIMEOUTS,
+                 max_document: int = DEFAULT_MAX_DOCUMENT) -> None:
+        self.address = (host, port)
+        self.timeouts = timeouts
+        self.max_document = max_document
+        self._socket: socket.socket | None = None
+        self._decoder = FrameDecoder(max_document)
+
+    def exchange(self, request: bytes) -> bytes:
+        connection = self._connection()
+        try:
+            connection.sendall(encode_frame(request))
+            return self._receive(connection)
+        except OSError as error:
+            self.close()
+            raise UpstreamConnectionError(f"connection to {self._name} failed: {error}") from None
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._socket is not None:
+            try:
+                self._socket.close()
+            finally:
+                self._socket = None
+                self._decoder = FrameDecoder(self.max_document)
+
+    @property
+    def _name(self) -> str:
+        return f"{self.address[0]}:{self.address[1]}"
+
+    def _connection(self) -> socket.socket:
+        if self._socket is not None and _closed_by_peer(self._socket):
+            self.close()
+        if self._socket is None:
+            try:
+                connection = socket.create_connection(self.address, self.timeouts.connect)
+            except TimeoutError:
+                raise UpstreamTimeout(
+                    f"no connection to {self._name} within {self.timeouts.connect:g} s") from None
+            except OSError as error:
+                raise UpstreamConnectionError(f"cannot connect to {self._name}: {error}") from None
+            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self._socket = connection
+        return self._socket
+
+    def _receive(self, connection: socket.socket) -> bytes:
+        deadline = time.monotonic() + self.timeouts.read
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise UpstreamTimeout(
+                    f"no reply from {self._name} within {self.timeouts.read:g} s "
+                    "(SystmOne drops throttled messages without replying)")
+            connection.settimeout(remaining)
+            try:
+                data = connection.recv(256 * 1024)
+            except TimeoutError:
+                continue
+            if not data:
+                raise UpstreamConnectionError(f"{self._name} closed the connection mid-reply")
+            try:
+                documents = self._decoder.feed(data)
+            except FrameTooLarge as error:
+                raise UpstreamProtocolError(f"reply from {self._name}: {error}") from None
+            if documents:
+                if len(documents) > 1 or self._decoder.pending:
+                    raise UpstreamProtocolError(f"{self._name} sent more than one reply")
+                return documents[0]
+
+
+def _closed_by_peer(connection: socket.socket) -> bool:
+    """True when an idle connection has been closed (or written to) by the peer."""
+    try:
+        readable, _, _ = select.select([connection], [], [], 0)
+        if not readable:
+            return False
+        return connection.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
+
+class InMemoryTransport:
+    """Hands each request to a function; for unit tests.
+
+    The handler returns the response document, or None for "no reply", which
+    surfaces as the same UpstreamTimeout a real throttled message causes.
+    """
+
+    def __init__(self, handler: Callable[[bytes], bytes | None]) -> None:
+        self.handler = handler
+        self.requests: list[bytes] = []
+
+    def exchange(self, request: bytes) -> bytes:
+        self.requests.append(request)
+        response = self.handler(request)
+        if response is None:
+            raise UpstreamTimeout("no reply (in-memory transport)")
+        return response
+
+    def close(self) -> None:
+        pass

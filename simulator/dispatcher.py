@@ -1,0 +1,178 @@
+"""From one request document to one reply (or deliberately none), without I/O.
+
+The checks run in the order a SystmOne client would plausibly apply them:
+well-formed XML → root element → API key → device approval → function and
+version → output scheme → the function's schema → the function itself (which
+may be throttled). Every failure becomes an error envelope echoing whatever
+could be read from the request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from lxml import etree
+
+from facade.protocol import schemas
+from facade.protocol.envelope import (
+    FUNCTION_VERSION,
+    REQUEST_ROOT,
+    OutputScheme,
+    Request,
+    Response,
+    error_body,
+    new_response_uid,
+)
+from facade.protocol.xmlsafe import MalformedDocument, parse_document
+
+from .config import SimulatorConfig
+from .functions import FUNCTIONS, ClientState, Context, FunctionFailure, Throttled
+from .messages import error_text
+from .practice import Practice
+from .store import SimulatorStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What happened to one message: the reply to send (None: none) and audit facts."""
+
+    reply: bytes | None
+    outcome: str  # "success", "error" or "dropped"
+    function: str
+    request_uid: str
+    response_uid: str
+    device_id: str
+    error: str | None = None
+
+
+class RecordGate:
+    """At most one non-exempt GetPatientRecord per ``interval`` seconds."""
+
+    def __init__(self, interval: float, clock: Callable[[], float]) -> None:
+        self.interval = interval
+        self.clock = clock
+        self._last: float | None = None
+
+    def admit(self) -> bool:
+        now = self.clock()
+        if self._last is not None and now - self._last < self.interval:
+            return False
+        self._last = now
+        return True
+
+
+class Dispatcher:
+    def __init__(self, practice: Practice, config: SimulatorConfig, store: SimulatorStore,
+                 clock: Callable[[], float] = time.monotonic,
+                 today: Callable[[], dt.date] = dt.date.today) -> None:
+        self.practice = practice
+        self.config = config
+        self.store = store
+        self.today = today
+        self.state = ClientState()
+        self.record_gate = RecordGate(config.record_interval, clock)
+
+    def handle(self, document: bytes) -> Outcome:
+        try:
+            root = parse_document(document, self.config.max_request)
+        except MalformedDocument as error:
+            return self._fail(Request("", "", "", "", ""), "", "not_xml", detail=str(error))
+        try:
+            request = Request.from_element(root)
+        except ValueError as error:  # an OutputScheme naming an unknown scheme
+            request = Request.from_element(_without_output_scheme(root))
+            if root.tag == REQUEST_ROOT:
+                return self._fail(request, request.device_id, "invalid_scheme", detail=str(error))
+        if root.tag != REQUEST_ROOT:
+            return self._fail(request, request.device_id, "invalid_root",
+                              root=str(root.tag)[:100])
+        try:
+            return self._handle(root, request)
+        except Exception as error:  # a bug must cost one reply, never the simulator
+            log.exception("request %s failed", request.request_uid)
+            return self._fail(request, request.device_id, "internal", detail=type(error).__name__)
+
+    def _handle(self, root: etree._Element, request: Request) -> Outcome:
+        if request.api_key not in self.config.api_keys:
+            return self._fail(request, request.device_id, "invalid_api_key")
+        device_id, approved = self._approve_device(request)
+        if not approved:
+            return self._fail(request, device_id, "blocked")
+        handler = FUNCTIONS.get(request.function)
+        if handler is None:
+            return self._fail(request, device_id, "unknown_function",
+                              function=request.function[:100])
+        if not _is_supported_version(request.function_version):
+            return self._fail(request, device_id, "unsupported_version",
+                              version=request.function_version[:20], function=request.function)
+        try:
+            schemas.validate(root, f"{request.function}.request")
+        except schemas.SchemaViolation as error:
+            return self._fail(request, device_id, "invalid_request",
+                              function=request.function, detail=str(error))
+        context = Context(self.practice, request, request.output_scheme or OutputScheme(None, None),
+                          self.state, self.today(), self.record_gate.admit)
+        try:
+            body = handler(context)
+        except FunctionFailure as failure:
+            return self._reply(request, device_id, error_body(failure.message, failure.permanent),
+                               error=failure.message)
+        except Throttled:
+            return self._throttled(request, device_id)
+        return self._reply(request, device_id, body)
+
+    def _approve_device(self, request: Request) -> tuple[str, bool]:
+        """SystmOne's approval dialog, answered by the configured policy.
+
+        An empty DeviceID, or one this client never issued, is a new device.
+        """
+        status = self.store.device_status(request.device_id) if request.device_id else None
+        if status is None:
+            status = "approved" if self.config.device_policy == "auto-approve" else "blocked"
+            return self.store.register_device(request.device_version, status), status == "approved"
+        return request.device_id, status == "approved"
+
+    def _throttled(self, request: Request, device_id: str) -> Outcome:
+        message, permanent = error_text("throttled", interval=self.config.record_interval)
+        if self.config.on_throttle == "error":
+            return self._reply(request, device_id, error_body(message, permanent), error=message)
+        return Outcome(None, "dropped", request.function, request.request_uid, "", device_id,
+                       message)
+
+    def _fail(self, request: Request, device_id: str, key: str, **values: object) -> Outcome:
+        message, permanent = error_text(key, **values)
+        return self._reply(request, device_id, error_body(message, permanent), error=message)
+
+    def _reply(self, request: Request, device_id: str, body: etree._Element,
+               error: str | None = None) -> Outcome:
+        response = Response(
+            device_id=device_id,
+            request_uid=request.request_uid,
+            function=request.function,
+            function_version=FUNCTION_VERSION if request.function in FUNCTIONS
+            else request.function_version,
+            response_uid=new_response_uid(),
+            body=body,
+        )
+        return Outcome(response.to_bytes(), "error" if error else "success", request.function,
+                       request.request_uid, response.response_uid, device_id, error)
+
+
+def _is_supported_version(version: str) -> bool:
+    try:
+        return float(version) == float(FUNCTION_VERSION)
+    except ValueError:
+        return False
+
+
+def _without_output_scheme(root: etree._Element) -> etree._Element:
+    copy = etree.fromstring(etree.tostring(root))
+    for scheme in copy.findall("OutputScheme"):
+        copy.remove(scheme)
+    return copy

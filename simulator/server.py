@@ -1,0 +1,201 @@
+"""The simulator's TCP server: many connections, one FIFO worker.
+
+A SystmOne client processes at most one request per second and queues the
+rest, so every connection's documents go into one queue and a single worker
+takes them in arrival order, starting each no sooner than ``request_interval``
+after the previous one. Requests are delayed, never rejected. Replies go back
+on the connection the request came from, each terminated by a newline.
+
+Bad input costs the sender, never the server: a malformed document gets an
+error envelope, an oversized one an error envelope and a closed connection, a
+half-sent one is dropped when its sender disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from facade.protocol.envelope import Response, error_body, new_response_uid
+from facade.protocol.framing import FrameDecoder, FrameTooLarge, encode_frame
+
+from .config import SimulatorConfig
+from .dispatcher import Dispatcher, Outcome
+from .messages import error_text
+from .store import SimulatorStore
+
+log = logging.getLogger(__name__)
+READ_SIZE = 64 * 1024
+
+
+@dataclass
+class _Connection:
+    writer: asyncio.StreamWriter
+    closed: bool = False
+    name: str = ""
+
+
+@dataclass(order=True)
+class _Job:
+    document: bytes = field(compare=False)
+    connection: _Connection = field(compare=False)
+
+
+class SimulatorServer:
+    def __init__(self, dispatcher: Dispatcher, store: SimulatorStore,
+                 config: SimulatorConfig) -> None:
+        self.dispatcher = dispatcher
+        self.store = store
+        self.config = config
+        self.address: tuple[str, int] | None = None
+        self._queue: asyncio.Queue[_Job] | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self._connections: set[_Connection] = set()
+
+    async def start(self) -> tuple[str, int]:
+        self._queue = asyncio.Queue()
+        self._server = await asyncio.start_server(
+            self._serve_connection, self.config.host, self.config.port, reuse_address=True)
+        self.address = self._server.sockets[0].getsockname()[:2]
+        self._worker = asyncio.create_task(self._work(), name="simulator-worker")
+        return self.address
+
+    async def serve_until(self, stop: asyncio.Event) -> None:
+        await stop.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            for connection in list(self._connections):
+                connection.writer.close()
+            await self._server.wait_closed()
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+
+    # -- connections -----------------------------------------------------------
+
+    async def _serve_connection(self, reader: asyncio.StreamReader,
+                                writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        connection = _Connection(writer, name=f"{peer[0]}:{peer[1]}" if peer else "?")
+        self._connections.add(connection)
+        decoder = FrameDecoder(self.config.max_request)
+        try:
+            while not connection.closed:
+                data = await reader.read(READ_SIZE)
+                if not data:
+                    break
+                try:
+                    documents = decoder.feed(data)
+                except FrameTooLarge:
+                    self._reject_oversized(connection)
+                    break
+                for document in documents:
+                    self._queue.put_nowait(_Job(document, connection))
+            leftover = decoder.flush()
+            if leftover:
+                log.info("%s disconnected mid-document (%d bytes dropped)",
+                         connection.name, len(leftover))
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            connection.closed = True
+            self._connections.discard(connection)
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def _reject_oversized(self, connection: _Connection) -> None:
+        message, permanent = error_text("too_large", limit=self.config.max_request)
+        reply = Response("", "", "", "", new_response_uid(), error_body(message, permanent))
+        self._send(connection, reply.to_bytes())
+        self.store.record_message(request_uid="", response_uid=reply.response_uid, device_id="",
+                                  function="", outcome="error", error=message,
+                                  request_xml=b"", response_xml=reply.to_bytes())
+        connection.closed = True
+
+    # -- the worker --------------------------------------------------------------
+
+    async def _work(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_start = loop.time()
+        while True:
+            job = await self._queue.get()
+            delay = next_start - loop.time()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            next_start = loop.time() + self.config.request_interval
+            outcome = self.dispatcher.handle(job.document)
+            if outcome.reply is not None and not job.connection.closed:
+                self._send(job.connection, outcome.reply)
+            self._audit(job.document, outcome)
+
+    def _send(self, connection: _Connection, reply: bytes) -> None:
+        try:
+            connection.writer.write(encode_frame(reply))
+        except (ConnectionError, RuntimeError, OSError):
+            connection.closed = True
+
+    def _audit(self, document: bytes, outcome: Outcome) -> None:
+        try:
+            self.store.record_message(
+                request_uid=outcome.request_uid, response_uid=outcome.response_uid,
+                device_id=outcome.device_id, function=outcome.function, outcome=outcome.outcome,
+                error=outcome.error, request_xml=document, response_xml=outcome.reply)
+        except Exception:  # the audit must never stop the client answering
+            log.exception("message audit write failed")
+
+
+class RunningSimulator:
+    """A simulator served from a background thread: for tests, benches and ``facade demo``."""
+
+    def __init__(self, server: SimulatorServer) -> None:
+        self.server = server
+        self._ready = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="simulator", daemon=True)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        assert self.server.address is not None
+        return self.server.address
+
+    def start(self, timeout: float = 30.0) -> RunningSimulator:
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("simulator did not start in time")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def __enter__(self) -> RunningSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def _run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        try:
+            await self.server.start()
+        except BaseException as error:  # e.g. the port is taken
+            self._error = error
+            self._ready.set()
+            return
+        self._ready.set()
+        await self.server.serve_until(self._stop)

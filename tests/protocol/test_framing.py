@@ -1,0 +1,92 @@
+import pytest
+
+from facade.protocol.framing import FrameDecoder, FrameTooLarge, encode_frame
+
+DOC = b"<ClientIntegrationRequest><APIKey>k</APIKey></ClientIntegrationRequest>"
+
+
+def feed_bytewise(decoder: FrameDecoder, data: bytes) -> list[bytes]:
+    out = []
+    for i in range(len(data)):
+        out += decoder.feed(data[i : i + 1])
+    return out
+
+
+def test_newline_terminated_document():
+    assert FrameDecoder().feed(DOC + b"\n") == [DOC]
+
+
+def test_crlf_and_several_documents_in_one_read():
+    assert FrameDecoder().feed(DOC + b"\r\n" + DOC + b"\n") == [DOC, DOC]
+
+
+def test_missing_final_newline_is_recognised_by_the_root_end():
+    assert FrameDecoder().feed(DOC) == [DOC]
+
+
+def test_document_spread_over_lines_and_reads():
+    pretty = b'<?xml version="1.0" encoding="UTF-8"?>\n<Root>\n  <A>1</A>\n  <Root2/>\n</Root>\n'
+    assert feed_bytewise(FrameDecoder(), pretty) == [pretty.rstrip(b"\n")]
+
+
+def test_nested_element_with_the_root_name_and_gt_in_attributes():
+    doc = b'<R a="x>y"><R>inner</R><R/></R>'
+    assert FrameDecoder().feed(doc + b"\n" + doc) == [doc, doc]
+
+
+def test_self_closing_root():
+    assert FrameDecoder().feed(b"<R/>\n<R />") == [b"<R/>", b"<R />"]
+
+
+def test_split_end_tag_across_reads():
+    decoder = FrameDecoder()
+    assert decoder.feed(DOC[:-10]) == []
+    assert decoder.feed(DOC[-10:-3]) == []
+    assert decoder.feed(DOC[-3:] + b"\n") == [DOC]
+
+
+def test_garbage_line_is_handed_on_and_the_next_document_still_parses():
+    assert FrameDecoder().feed(b"hello there\n" + DOC + b"\n") == [b"hello there", DOC]
+
+
+def test_garbage_without_newline_waits():
+    decoder = FrameDecoder()
+    assert decoder.feed(b"garbage") == []
+    assert decoder.flush() == b"garbage"
+
+
+def test_doctype_with_internal_subset_stays_one_document():
+    doc = b'<!DOCTYPE l [\n<!ENTITY a "b">\n]>\n<l>&a;</l>'
+    assert FrameDecoder().feed(doc + b"\n") == [doc]
+
+
+def test_oversized_document_raises():
+    decoder = FrameDecoder(max_size=1000)
+    with pytest.raises(FrameTooLarge):
+        decoder.feed(b"<R>" + b"x" * 2000)
+
+
+def test_unterminated_document_is_returned_by_flush():
+    decoder = FrameDecoder()
+    assert decoder.feed(b"<R><A>") == []
+    assert decoder.flush() == b"<R><A>"
+    assert decoder.flush() is None
+
+
+def test_text_with_escaped_markup_does_not_confuse_the_end():
+    doc = b"<R><S>O'Brien &lt;/R&gt; ]]&gt;</S></R>"
+    assert FrameDecoder().feed(doc) == [doc]
+
+
+def test_encode_frame_appends_one_newline():
+    assert encode_frame(b"<R/>") == b"<R/>\n"
+    assert encode_frame(b"<R/>\n") == b"<R/>\n"
+
+
+def test_large_document_in_chunks_is_linear_enough():
+    body = b"<R>" + b"<E a='1'>text</E>" * 60000 + b"</R>"
+    decoder = FrameDecoder()
+    out = []
+    for i in range(0, len(body), 65536):
+        out += decoder.feed(body[i : i + 65536])
+    assert out == [body]
