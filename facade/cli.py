@@ -46,6 +46,7 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, request_
     from simulator import RunningSimulator, SimulatorConfig, create_server
     from simulator.cli import load_practice
 
+    stop = _stop_on_signals()
     running = None
     if endpoint is None:
         if practice_dir is None and patients is None:
@@ -72,17 +73,18 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, request_
                "search --surname S --gender F\n"
                f"  facade simulator audit --state-dir {state_dir} --last 5")
     click.echo("Ctrl-C stops the demo.")
-    _wait_for_stop()
+    while not stop.wait(0.5):
+        pass
     if running is not None:
         running.stop()
 
 
-def _wait_for_stop() -> None:
+def _stop_on_signals() -> threading.Event:
+    """An event set by Ctrl-C or SIGTERM, so the demo can stop cleanly and exit 0."""
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        pass
+    return stop
 
 
 def _register_commands() -> None:

@@ -67,6 +67,34 @@ class RecordGate:
         return True
 
 
+class DeviceRegistry:
+    """Device statuses from the store, remembered briefly.
+
+    Blocking or unblocking from the command line (another process) takes
+    effect within ``ttl`` seconds, without a database query per request.
+    """
+
+    def __init__(self, store: SimulatorStore, clock: Callable[[], float], ttl: float = 1.0):
+        self.store = store
+        self.clock = clock
+        self.ttl = ttl
+        self._known: dict[str, tuple[str | None, float]] = {}
+
+    def status(self, device_id: str) -> str | None:
+        cached = self._known.get(device_id)
+        now = self.clock()
+        if cached is not None and now - cached[1] < self.ttl:
+            return cached[0]
+        status = self.store.device_status(device_id)
+        self._known[device_id] = (status, now)
+        return status
+
+    def register(self, device_version: str, status: str) -> str:
+        device_id = self.store.register_device(device_version, status)
+        self._known[device_id] = (status, self.clock())
+        return device_id
+
+
 class Dispatcher:
     def __init__(self, practice: Practice, config: SimulatorConfig, store: SimulatorStore,
                  clock: Callable[[], float] = time.monotonic,
@@ -77,6 +105,7 @@ class Dispatcher:
         self.today = today
         self.state = ClientState()
         self.record_gate = RecordGate(config.record_interval, clock)
+        self.devices = DeviceRegistry(store, clock)
 
     def handle(self, document: bytes) -> Outcome:
         try:
@@ -132,10 +161,10 @@ class Dispatcher:
 
         An empty DeviceID, or one this client never issued, is a new device.
         """
-        status = self.store.device_status(request.device_id) if request.device_id else None
+        status = self.devices.status(request.device_id) if request.device_id else None
         if status is None:
             status = "approved" if self.config.device_policy == "auto-approve" else "blocked"
-            return self.store.register_device(request.device_version, status), status == "approved"
+            return self.devices.register(request.device_version, status), status == "approved"
         return request.device_id, status == "approved"
 
     def _throttled(self, request: Request, device_id: str) -> Outcome:

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from facade.protocol.envelope import Response, error_body, new_response_uid
 from facade.protocol.framing import FrameDecoder, FrameTooLarge, encode_frame
@@ -31,17 +31,17 @@ log = logging.getLogger(__name__)
 READ_SIZE = 64 * 1024
 
 
-@dataclass
+@dataclass(eq=False)
 class _Connection:
     writer: asyncio.StreamWriter
     closed: bool = False
     name: str = ""
 
 
-@dataclass(order=True)
+@dataclass(frozen=True)
 class _Job:
-    document: bytes = field(compare=False)
-    connection: _Connection = field(compare=False)
+    document: bytes
+    connection: _Connection
 
 
 class SimulatorServer:
@@ -84,7 +84,7 @@ class SimulatorServer:
         peer = writer.get_extra_info("peername")
         connection = _Connection(writer, name=f"{peer[0]}:{peer[1]}" if peer else "?")
         self._connections.add(connection)
-        decoder = FrameDecoder(self.config.max_request)
+        decoder = FrameDecoder(self.config.max_request, detect_malformed=True)
         try:
             while not connection.closed:
                 data = await reader.read(READ_SIZE)
@@ -132,6 +132,8 @@ class SimulatorServer:
             outcome = self.dispatcher.handle(job.document)
             if outcome.reply is not None and not job.connection.closed:
                 self._send(job.connection, outcome.reply)
+            # After the reply has gone, off the client's clock. (TPP's audit
+            # screen also shows messages only some time after they happened.)
             self._audit(job.document, outcome)
 
     def _send(self, connection: _Connection, reply: bytes) -> None:

@@ -102,16 +102,32 @@ class Request:
 
         Raises ValueError for an OutputScheme naming an unknown scheme.
         """
+        found = _children_by_tag(root)
+        text = {tag: (found[tag].text or "").strip() if tag in found else ""
+                for tag in _REQUEST_FIELDS}
         return cls(
-            api_key=text_of(root, "APIKey") or "",
-            device_id=text_of(root, "DeviceID") or "",
-            device_version=text_of(root, "DeviceVersion") or "",
-            request_uid=text_of(root, "RequestUID") or "",
-            function=text_of(root, "Function") or "",
-            function_version=text_of(root, "FunctionVersion") or "",
-            output_scheme=OutputScheme.from_element(root.find("OutputScheme")),
-            parameters=root.find("FunctionParameters"),
+            api_key=text["APIKey"],
+            device_id=text["DeviceID"],
+            device_version=text["DeviceVersion"],
+            request_uid=text["RequestUID"],
+            function=text["Function"],
+            function_version=text["FunctionVersion"],
+            output_scheme=OutputScheme.from_element(found.get("OutputScheme")),
+            parameters=found.get("FunctionParameters"),
         )
+
+
+_REQUEST_FIELDS = ("APIKey", "DeviceID", "DeviceVersion", "RequestUID", "Function",
+                   "FunctionVersion")
+
+
+def _children_by_tag(root: etree._Element) -> dict[str, etree._Element]:
+    """First child of each name, found in one pass (children may come in any order)."""
+    found: dict[str, etree._Element] = {}
+    for child in root:
+        if isinstance(child.tag, str):
+            found.setdefault(child.tag, child)
+    return found
 
 
 @dataclass(frozen=True)
@@ -159,17 +175,23 @@ class Response:
         """Read a response envelope; raises ValueError when it is not one."""
         if root.tag != RESPONSE_ROOT:
             raise ValueError(f"expected {RESPONSE_ROOT}, got root element {root.tag!r}")
-        body = root.find("Response")
+        found = _children_by_tag(root)
+        body = found.get("Response")
         if body is None:
             raise ValueError(f"{RESPONSE_ROOT} has no Response element")
+        text = {tag: (found[tag].text or "").strip() if tag in found else ""
+                for tag in _RESPONSE_FIELDS}
         return cls(
-            device_id=text_of(root, "DeviceID") or "",
-            request_uid=text_of(root, "RequestUID") or "",
-            function=text_of(root, "Function") or "",
-            function_version=text_of(root, "FunctionVersion") or "",
-            response_uid=text_of(root, "ResponseUID") or "",
+            device_id=text["DeviceID"],
+            request_uid=text["RequestUID"],
+            function=text["Function"],
+            function_version=text["FunctionVersion"],
+            response_uid=text["ResponseUID"],
             body=body,
         )
+
+
+_RESPONSE_FIELDS = ("DeviceID", "RequestUID", "Function", "FunctionVersion", "ResponseUID")
 
 
 def error_body(message: str, permanent: bool) -> etree._Element:

@@ -15,12 +15,18 @@ comment or CDATA section; such a document then fails to parse and is answered
 with an error, as any other malformed one.
 
 A line that does not start with ``<`` cannot be a document: it is handed on up
-to its newline so the receiver can answer it with an error and carry on.
+to its newline so the receiver can answer it with an error and carry on. With
+``detect_malformed`` (the simulator's setting), a document that can no longer
+become well-formed (``<A></B>``) is handed on at the end of its offending line
+instead of waiting forever for a root end tag that will never come; an
+incremental parser sees each byte once, so this stays linear.
 """
 
 from __future__ import annotations
 
 import re
+
+from lxml import etree
 
 #: Largest document either side accepts. A full record is "several megabytes"
 #: (TPP); 32 MiB leaves room and still stops a runaway peer.
@@ -44,8 +50,12 @@ def encode_frame(document: bytes) -> bytes:
 class FrameDecoder:
     """Incremental splitter: ``feed`` bytes in, get complete documents out."""
 
-    def __init__(self, max_size: int = DEFAULT_MAX_DOCUMENT) -> None:
+    def __init__(self, max_size: int = DEFAULT_MAX_DOCUMENT,
+                 detect_malformed: bool = False) -> None:
         self.max_size = max_size
+        self.detect_malformed = detect_malformed
+        self._probe: etree.XMLPullParser | None = None
+        self._probed = self._root_start = 0
         self._buffer = bytearray()
         self._root: bytes | None = None
         self._body_start = 0  # where the root's start tag ends
@@ -84,7 +94,9 @@ class FrameDecoder:
                 return self._take_line()
         end = self._find_root_end()
         if end is None:
-            return None
+            end = self._malformed_end()
+            if end is None:
+                return None
         document = bytes(self._buffer[:end])
         self._reset(end)
         if self._buffer[:2] == b"\r\n":
@@ -121,6 +133,7 @@ class FrameDecoder:
         if tag_end is None:
             return False
         self._root = start.group(1)
+        self._root_start = start.start()
         self._body_start = self._scan_from = tag_end
         self._depth = 0 if buffer[tag_end - 2 : tag_end] == b"/>" else 1
         self._tags = re.compile(rb"<(/?)" + re.escape(self._root) + rb"(?=[\s/>])")
@@ -147,6 +160,28 @@ class FrameDecoder:
         self._scan_from = max(self._scan_from, len(buffer) - len(self._root) - 2)
         return None
 
+    def _malformed_end(self) -> int | None:
+        """End of the line where an unfinishable document went wrong, if it did."""
+        if not self.detect_malformed:
+            return None
+        if self._probe is None:
+            # From the root on: a prolog quirk (e.g. an unquoted declaration) is
+            # for the real parser to judge, not a reason to cut the document.
+            self._probe = etree.XMLPullParser(
+                events=(), resolve_entities=False, no_network=True, load_dtd=False)
+            self._probed = self._root_start
+        try:
+            self._probe.feed(bytes(self._buffer[self._probed :]))
+            self._probed = len(self._buffer)
+            return None
+        except etree.XMLSyntaxError as error:
+            line = error.position[0] if error.position else 1
+        start = self._root_start
+        for _ in range(max(0, line - 1)):
+            start = self._buffer.index(b"\n", start) + 1
+        newline = self._buffer.find(b"\n", start)
+        return newline if newline >= 0 else len(self._buffer)
+
     def _take_line(self) -> bytes:
         newline = self._buffer.index(b"\n")
         line = bytes(self._buffer[:newline]).rstrip(b"\r")
@@ -159,6 +194,8 @@ class FrameDecoder:
         self._tags = None
         self._depth = 0
         self._body_start = self._scan_from = 0
+        self._probe = None
+        self._probed = 0
 
 
 _TAG_REST = re.compile(rb"""(?:[^>"']|"[^"]*"|'[^']*')*>""")

@@ -90,6 +90,9 @@ _DATE_TAGS = {"min_effective": "MinEffectiveDate", "max_effective": "MaxEffectiv
               "min_entry": "MinEntryDate", "max_entry": "MaxEntryDate"}
 _VALUED_TAGS = {"clinical_codes": "ClinicalCode", "numerics": "Numeric",
                 "done_by": "UserNameDoneBy"}
+_FLAG_SET = frozenset(FILTER_FLAGS)
+_DATE_BY_TAG = {tag: name for name, tag in _DATE_TAGS.items()}
+_VALUED_BY_TAG = {tag: name for name, tag in _VALUED_TAGS.items()}
 
 
 @dataclass(frozen=True)
@@ -158,18 +161,22 @@ class RecordFilter:
     @classmethod
     def from_element(cls, element: etree._Element) -> RecordFilter:
         """Read a Filter in any order; raises ValueError naming a bad value."""
-        children = [child for child in element if isinstance(child.tag, str)]
-        values: dict = {name: tuple((child.text or "").strip() for child in children
-                                    if child.tag == tag)
-                        for name, tag in _VALUED_TAGS.items()}
-        for name, tag in _DATE_TAGS.items():
-            values[name] = _date(text_of(element, tag), tag)
-        known = set(FILTER_FLAGS) | set(_DATE_TAGS.values()) | set(_VALUED_TAGS.values())
-        unknown = sorted({child.tag for child in children} - known)
-        if unknown:
-            raise ValueError(f"unknown Filter element(s): {', '.join(unknown)}")
-        values["flags"] = frozenset(child.tag for child in children if child.tag in FILTER_FLAGS)
-        return cls(**values)
+        valued: dict[str, list[str]] = {name: [] for name in _VALUED_TAGS}
+        dates: dict[str, dt.date | None] = dict.fromkeys(_DATE_TAGS)
+        flags = set()
+        for child in element:
+            if not isinstance(child.tag, str):
+                continue
+            text = (child.text or "").strip()
+            if child.tag in _FLAG_SET:
+                flags.add(child.tag)
+            elif child.tag in _VALUED_BY_TAG:
+                valued[_VALUED_BY_TAG[child.tag]].append(text)
+            elif child.tag in _DATE_BY_TAG:
+                dates[_DATE_BY_TAG[child.tag]] = _date(text, child.tag)
+            else:
+                raise ValueError(f"unknown Filter element {child.tag}")
+        return cls(flags=frozenset(flags), **{k: tuple(v) for k, v in valued.items()}, **dates)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ def parse_document(data: bytes, max_size: int = DEFAULT_MAX_DOCUMENT) -> etree._
     if _DOCTYPE.search(data, 0, root_start.start() if root_start else len(data)):
         raise MalformedDocument("DTDs and entity declarations are not allowed")
     try:
-        root = etree.fromstring(data, _PARSER)
+        root = _parse(data)
     except etree.XMLSyntaxError as error:
         raise MalformedDocument(f"not well-formed XML: {error}") from None
     except ValueError as error:  # e.g. an unsupported encoding declaration
@@ -60,6 +60,28 @@ def parse_document(data: bytes, max_size: int = DEFAULT_MAX_DOCUMENT) -> etree._
     if tree.docinfo.doctype or tree.docinfo.internalDTD is not None:
         raise MalformedDocument("DTDs and entity declarations are not allowed")
     return root
+
+
+_DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*<\?xml[^>]*\?>")
+
+
+def _parse(data: bytes) -> etree._Element:
+    """Parse; a broken XML declaration alone is forgiven (UTF-8 assumed).
+
+    One of TPP's own request templates declares ``<?xml version=1.0 encoding=UTF-8?>``
+    without quotes; a peer that copied it deserves an answer, not an error.
+    """
+    try:
+        return etree.fromstring(data, _PARSER)
+    except etree.XMLSyntaxError:
+        declaration = _DECLARATION.match(data)
+        if declaration is None:
+            raise
+        try:
+            return etree.fromstring(data[declaration.end():], _PARSER)
+        except etree.XMLSyntaxError:
+            pass
+        raise
 
 
 def to_bytes(element: etree._Element) -> bytes:

@@ -18,9 +18,17 @@ from pathlib import Path
 class DeviceIdStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._cached: tuple[int, dict[str, str]] | None = None  # (mtime_ns, ids)
 
     def get(self, endpoint: str) -> str:
-        return self._read().get(endpoint, "")
+        """The id for ``endpoint`` ('' if none yet); re-read only when the file changed."""
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return ""
+        if self._cached is None or self._cached[0] != mtime:
+            self._cached = (mtime, self._read())
+        return self._cached[1].get(endpoint, "")
 
     def set(self, endpoint: str, device_id: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,3 +90,24 @@ def test_large_document_in_chunks_is_linear_enough():
     for i in range(0, len(body), 65536):
         out += decoder.feed(body[i : i + 65536])
     assert out == [body]
+
+
+def test_unfinishable_document_is_handed_on_at_its_bad_line():
+    decoder = FrameDecoder(detect_malformed=True)
+    assert decoder.feed(b"<C><A>x</A></Wrong>\n<C/>\n") == [b"<C><A>x</A></Wrong>", b"<C/>"]
+
+
+def test_unfinishable_document_over_several_reads():
+    decoder = FrameDecoder(detect_malformed=True)
+    assert decoder.feed(b"<C>\n<A>\n") == []
+    assert decoder.feed(b"</B>\n<C/>") == [b"<C>\n<A>\n</B>", b"<C/>"]
+
+
+def test_malformed_detection_ignores_a_broken_declaration():
+    decoder = FrameDecoder(detect_malformed=True)
+    assert decoder.feed(b"<?xml version=1.0?>\n<C>\n<A>\n") == []
+    assert decoder.feed(b"</A></C>\n") == [b"<?xml version=1.0?>\n<C>\n<A>\n</A></C>"]
+
+
+def test_without_detection_an_unfinishable_document_waits():
+    assert FrameDecoder().feed(b"<C></Wrong>\n") == []

@@ -1,0 +1,5 @@
+"""``python -m facade`` is the ``facade`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,401 @@
+"""The generated practice: deterministic, well-formed and clinically coherent records."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import time
+from collections import defaultdict
+
+import pytest
+from lxml import etree
+
+from facade.protocol.identity import nhs_number_is_valid
+from simulator.practice import concepts
+from simulator.practice.generator import GeneratedPractice, default_organisation
+from simulator.practice.organisation import ADDRESS_FIELDS
+
+AS_OF = dt.date(2025, 6, 2)
+SEED = 20240611
+SAMPLE = range(60)  # records checked in depth
+
+DEMOGRAPHICS_ORDER = (
+    "Title", "FirstName", "MiddleNames", "Surname", "KnownAs", "DateOfBirth", "Sex",
+    "MaritalStatus", "Ethnicity", "MainLanguage", "EnglishSpeaker", "Address",
+    "HomeTelephone", "WorkTelephone", "MobileTelephone", "AlternateTelephone", "EmailAddress",
+    "SMSConsent", "UsualGPUserName", "CareStartDate", "RegistrationType")
+CLINICAL_CODE_ORDER = ("Code", "Episodicity", "Value", "Units", "Comparator", "ProblemUID",
+                       "ProblemSeverity", "ProblemEndDate", "FreeText")
+MEDICATION_ORDER = ("MedicationType", "Drug", "Dose", "Quantity", "StartDate", "EndDate",
+                    "EndReason")
+REPEAT_ORDER = ("Drug", "Dose", "Quantity", "StartDate", "ReviewDate", "MaxIssues",
+                "IssueDurationDays")
+APPOINTMENT_ORDER = ("DateTime", "Duration", "Clinician", "UserName", "Site", "ClinicType",
+                     "AppointmentUID", "Status")
+EVENT_ATTRIBUTES = ["DateTime", "UserName", "DoneBy", "DoneAt", "EventUID"]
+DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
+UID = re.compile(r"[0-9a-f]{16}")
+POSTCODE = re.compile(r"(LS|BD)\d{1,2} \d[ABD-HJLNP-UW-Z]{2}")
+
+
+@pytest.fixture(scope="module")
+def practice() -> GeneratedPractice:
+    return GeneratedPractice(1000, SEED, as_of=AS_OF)
+
+
+@pytest.fixture(scope="module")
+def records(practice) -> list[etree._Element]:
+    return [practice.record(index) for index in SAMPLE]
+
+
+def xml(element: etree._Element) -> bytes:
+    return etree.tostring(element)
+
+
+def tags(element: etree._Element) -> tuple[str, ...]:
+    return tuple(child.tag for child in element)
+
+
+def in_order(found: tuple[str, ...], order: tuple[str, ...]) -> bool:
+    positions = [order.index(tag) for tag in found]
+    return positions == sorted(positions) and len(set(found)) == len(found)
+
+
+def values_by_code(event: etree._Element) -> dict[str, str]:
+    return {code.find("Code").get("Code"): code.findtext("Value")
+            for code in event.iterfind("ClinicalCode") if code.find("Value") is not None}
+
+
+# --- determinism -------------------------------------------------------------------
+
+def test_same_arguments_give_identical_bytes():
+    first = GeneratedPractice(30, SEED, as_of=AS_OF)
+    second = GeneratedPractice(30, SEED, as_of=AS_OF)
+    for index in range(30):
+        assert xml(first.record(index)) == xml(second.record(index))
+        assert xml(first.demographics(index)) == xml(second.demographics(index))
+
+
+def test_a_patient_does_not_depend_on_practice_size():
+    small = GeneratedPractice(12, SEED, as_of=AS_OF)
+    large = GeneratedPractice(5000, SEED, as_of=AS_OF)
+    for index in (0, 5, 11):
+        assert xml(small.record(index)) == xml(large.record(index))
+
+
+def test_the_seed_changes_the_practice():
+    other = GeneratedPractice(10, SEED + 1, as_of=AS_OF)
+    same = GeneratedPractice(10, SEED, as_of=AS_OF)
+    assert [xml(other.demographics(i)) for i in range(10)] != [
+        xml(same.demographics(i)) for i in range(10)]
+
+
+def test_record_is_cached_and_index_is_checked(practice):
+    assert practice.record(3) is practice.record(3)
+    assert len(practice) == 1000
+    with pytest.raises(IndexError):
+        practice.record(1000)
+    with pytest.raises(IndexError):
+        practice.demographics(-1)
+
+
+def test_as_of_defaults_to_today():
+    assert GeneratedPractice(1, SEED).as_of == dt.date.today()
+
+
+# --- identity ------------------------------------------------------------------------
+
+def test_identities_are_valid_and_unique(practice):
+    nhs_numbers, pseudo_numbers, sris = [], [], []
+    for index in range(len(practice)):
+        identity = practice.demographics(index).find("Identity")
+        assert tags(identity)[1:] == ("StrategicReportingIdentifier",)
+        if identity.find("NHSNumber") is not None:
+            nhs_numbers.append(identity.findtext("NHSNumber"))
+        else:
+            pseudo_numbers.append(identity.findtext("PseudoNumber"))
+        sris.append(identity.findtext("StrategicReportingIdentifier"))
+    assert all(number.startswith("999") and nhs_number_is_valid(number)
+               for number in nhs_numbers)
+    assert len(set(nhs_numbers)) == len(nhs_numbers)
+    assert 5 <= len(pseudo_numbers) <= 45  # about 2%
+    assert all(re.fullmatch(r"\d{10}", number) for number in pseudo_numbers)
+    assert len(set(pseudo_numbers)) == len(pseudo_numbers)
+    assert all(sri.isdigit() for sri in sris) and len(set(sris)) == len(sris)
+
+
+def test_demographics_match_the_record(practice, records):
+    for index, record in zip(SAMPLE, records, strict=True):
+        demographics = practice.demographics(index)
+        assert tags(demographics) == ("Identity", "Demographics")
+        assert tags(record) == ("Identity", "Demographics", "Clinical", "NonClinical")
+        assert xml(demographics.find("Identity")) == xml(record.find("Identity"))
+        assert xml(demographics.find("Demographics")) == xml(record.find("Demographics"))
+
+
+def test_thousand_demographics_are_cheap():
+    practice = GeneratedPractice(1000, SEED + 7, as_of=AS_OF)
+    started = time.perf_counter()
+    for index in range(len(practice)):
+        practice.demographics(index)
+    assert time.perf_counter() - started < 2.0
+
+
+# --- demographics -----------------------------------------------------------------------
+
+def test_demographics_shape_and_values(practice):
+    organisation = practice.organisation
+    gps = {user.user_name for user in organisation.users if user.is_gp}
+    sexes = set()
+    for index in range(300):
+        demographics = practice.demographics(index).find("Demographics")
+        assert tags(demographics) == DEMOGRAPHICS_ORDER
+        assert tags(demographics.find("Address")) == ADDRESS_FIELDS
+        assert POSTCODE.fullmatch(demographics.findtext("Address/Postcode"))
+        born = dt.date.fromisoformat(demographics.findtext("DateOfBirth"))
+        assert AS_OF - dt.timedelta(days=int(96 * 365.25)) <= born <= AS_OF
+        care_start = dt.date.fromisoformat(demographics.findtext("CareStartDate"))
+        assert born <= care_start <= AS_OF
+        sexes.add(demographics.findtext("Sex"))
+        assert demographics.findtext("Title") in ("", "Mr", "Mrs", "Miss", "Ms", "Dr", "Master")
+        assert demographics.findtext("EnglishSpeaker") in ("Yes", "No", "Unknown")
+        assert demographics.findtext("SMSConsent") in ("Yes", "No")
+        assert demographics.findtext("UsualGPUserName") in gps
+        assert demographics.findtext("RegistrationType") in ("GMS", "Applied", "Private")
+        for tag in ("MaritalStatus", "Ethnicity", "MainLanguage"):
+            for code in demographics.find(tag):
+                assert code.get("Scheme") == "CTV3"
+                assert code.get("Code") in concepts.BY_CTV3
+        for tag in ("HomeTelephone", "WorkTelephone", "MobileTelephone", "AlternateTelephone"):
+            number = demographics.findtext(tag) or None
+            assert number is None or re.fullmatch(r"0113 496 0\d{3}|07700 900\d{3}", number)
+        email = demographics.findtext("EmailAddress") or None
+        assert email is None or re.fullmatch(r"[a-z]+\.[a-z]+\d*@example\.(com|org|net)", email)
+    assert {"M", "F"} <= sexes <= {"M", "F", "I", "U"}
+
+
+def test_empty_optional_fields_are_empty_elements(practice):
+    text = b"".join(xml(practice.demographics(index)) for index in range(50))
+    assert b"<KnownAs/>" in text and b"<WorkTelephone/>" in text
+    assert not re.search(rb"<(\w+)></\1>", text)
+
+
+# --- the organisation ----------------------------------------------------------------------
+
+def test_default_organisation():
+    organisation = default_organisation()
+    assert 1 <= len(organisation.sites) <= 2
+    assert sum(site.current for site in organisation.sites) == 1
+    assert sum(site.primary for site in organisation.sites) == 1
+    assert 6 <= len(organisation.users) <= 10
+    assert sum(user.current for user in organisation.users) == 1
+    assert sum(user.is_gp for user in organisation.users) >= 3
+    roles = {user.role for user in organisation.users}
+    assert {"Practice Nurse", "Health Care Assistant"} <= roles
+    assert len({user.user_name for user in organisation.users}) == len(organisation.users)
+    assert organisation.current_site.address.keys() == set(ADDRESS_FIELDS)
+    assert default_organisation() == organisation
+
+
+# --- the clinical record -----------------------------------------------------------------------
+
+def test_events_are_sorted_dated_and_attributed(practice, records):
+    users = {user.user_name: user for user in practice.organisation.users}
+    site_names = {site.name for site in practice.organisation.sites}
+    for record in records:
+        born = dt.date.fromisoformat(record.findtext("Demographics/DateOfBirth"))
+        times = []
+        for event in record.find("Clinical"):
+            assert list(event.attrib) == EVENT_ATTRIBUTES
+            assert DATETIME.fullmatch(event.get("DateTime"))
+            when = dt.datetime.fromisoformat(event.get("DateTime"))
+            assert born <= when.date() <= AS_OF
+            assert dt.time(8) <= when.time() <= dt.time(18, 30)
+            user = users[event.get("UserName")]
+            assert event.get("DoneBy") == user.done_by
+            assert event.get("DoneAt") in site_names | {"Surgery"}
+            times.append(when)
+        assert times == sorted(times)
+
+
+def test_uids_are_sixteen_hex_digits_and_unique(records):
+    seen = set()
+    for record in records:
+        for element in record.iter("Event"):
+            uid = element.get("EventUID")
+            assert UID.fullmatch(uid) and uid not in seen
+            seen.add(uid)
+        for tag in ("ProblemUID", "AppointmentUID"):
+            for element in record.iter(tag):
+                assert UID.fullmatch(element.text) and element.text not in seen
+                seen.add(element.text)
+
+
+def test_every_code_and_drug_is_in_the_concept_table(records):
+    codes = drugs = 0
+    for record in records:
+        for code in record.iter("Code"):
+            assert code.get("Scheme") == "CTV3"
+            concept = concepts.BY_CTV3[code.get("Code")]
+            assert code.get("Term") == concept.ctv3_term and concept.snomed
+            codes += 1
+        for drug in record.iter("Drug"):
+            assert drug.get("Scheme") == "Multilex"
+            known = concepts.DRUG_BY_MULTILEX[drug.get("ProductID")]
+            assert drug.get("Name") == known.name and known.dmd
+            drugs += 1
+    assert codes > 1000 and drugs > 100
+
+
+def test_item_children_are_in_order_with_units_from_the_table(records):
+    for record in records:
+        for code in record.iter("ClinicalCode"):
+            assert in_order(tags(code), CLINICAL_CODE_ORDER)
+            concept = concepts.BY_CTV3[code.find("Code").get("Code")]
+            if code.find("Value") is not None:
+                assert code.findtext("Units") == concept.units
+                assert re.fullmatch(r"\d+(\.\d+)?", code.findtext("Value"))
+            assert code.findtext("Comparator") in (None, "3", "5", "6", "7", "8")
+            if code.find("ProblemUID") is not None:
+                assert code.findtext("Episodicity") == "New"
+                assert code.findtext("ProblemSeverity") in ("Major", "Minor")
+        for medication in record.iter("Medication"):
+            assert tags(medication) == MEDICATION_ORDER
+            assert medication.findtext("MedicationType") == "NHS medication"
+            start = dt.date.fromisoformat(medication.findtext("StartDate"))
+            assert start <= dt.date.fromisoformat(medication.findtext("EndDate"))
+        for repeat in record.iter("RepeatMedication"):
+            assert tags(repeat) == REPEAT_ORDER
+        for narrative in record.iter("Narrative"):
+            assert tags(narrative) and set(tags(narrative)) == {"Line"}
+
+
+def test_value_formats(records):
+    patterns = {"22A..": r"\d+\.\d", "229..": r"\d\.\d\d", "22K..": r"\d+\.\d",
+                "2469.": r"\d+", "246A.": r"\d+", "XaPbt": r"\d+", "XaJe9": r"\d+\.\d",
+                "2E3..": r"\d\d\.\d", "242..": r"\d+", "XacUK": r"\d+", "XE2q5": r"\d+"}
+    for record in records:
+        for code in record.iter("ClinicalCode"):
+            value = code.findtext("Value")
+            if value is not None:
+                assert re.fullmatch(patterns[code.find("Code").get("Code")], value)
+
+
+def test_blood_pressure_is_one_event_with_systolic_above_diastolic(records):
+    readings = 0
+    for record in records:
+        for event in record.iter("Event"):
+            values = values_by_code(event)
+            assert ("2469." in values) == ("246A." in values)
+            if "2469." in values:
+                assert int(values["2469."]) > int(values["246A."])
+                readings += 1
+    assert readings > 50
+
+
+def test_bmi_matches_weight_and_height_of_the_same_event(records):
+    checked = 0
+    for record in records:
+        for event in record.iter("Event"):
+            values = values_by_code(event)
+            if "22K.." in values:
+                weight, height = float(values["22A.."]), float(values["229.."])
+                assert abs(float(values["22K.."]) - weight / height ** 2) <= 1
+                checked += 1
+    assert checked > 20
+
+
+def test_adult_height_is_constant_and_children_grow(records):
+    for record in records:
+        born = dt.date.fromisoformat(record.findtext("Demographics/DateOfBirth"))
+        heights = []
+        for event in record.iter("Event"):
+            height = values_by_code(event).get("229..")
+            if height is not None:
+                day = dt.date.fromisoformat(event.get("DateTime")[:10])
+                heights.append(((day - born).days / 365.25, float(height)))
+        adult = {height for age, height in heights if age >= 18}
+        assert len(adult) <= 1
+        child = [height for age, height in heights if age < 17]
+        assert child == sorted(child)
+
+
+def test_conditions_drive_monitoring_and_medication(practice):
+    """Across the practice: diabetics get HbA1c and metformin, hypertensives BP and drugs."""
+    found = defaultdict(int)
+    for index in range(250):
+        record = practice.record(index)
+        problems = {code.find("Code").get("Code") for code in record.iter("ClinicalCode")
+                    if code.find("ProblemUID") is not None}
+        drugs = {drug.get("Name") for drug in record.iter("Drug")}
+        codes = [code.find("Code").get("Code") for code in record.iter("ClinicalCode")]
+        if "X40J5" in problems:
+            found["diabetes"] += 1
+            assert codes.count("XaPbt") >= 1 and "Metformin 500mg tablets" in drugs
+        if "XE0Uc" in problems:
+            found["hypertension"] += 1
+            assert codes.count("2469.") >= 2
+            assert drugs & {"Amlodipine 5mg tablets", "Ramipril 5mg capsules",
+                            "Lisinopril 10mg tablets"}
+        if "H33.." in problems:
+            found["asthma"] += 1
+            assert "Salbutamol 100micrograms/dose inhaler CFC free" in drugs
+    assert found["diabetes"] >= 3 and found["hypertension"] >= 10 and found["asthma"] >= 5
+
+
+def test_egfr_above_90_is_written_with_a_comparator(practice):
+    comparators = set()
+    for index in range(150):
+        for code in practice.record(index).iter("ClinicalCode"):
+            if code.find("Code").get("Code") == "XacUK" and code.find("Comparator") is not None:
+                assert code.findtext("Value") == "90"
+                comparators.add(code.findtext("Comparator"))
+    assert comparators == {"6"}
+
+
+def test_appointments_are_booked_in_the_coming_weeks(practice):
+    users = {user.user_name: user for user in practice.organisation.users}
+    appointments = 0
+    for index in range(100):
+        for appointment in practice.record(index).find("NonClinical"):
+            assert appointment.tag == "Appointment"
+            assert tags(appointment) == APPOINTMENT_ORDER
+            when = dt.datetime.fromisoformat(appointment.findtext("DateTime"))
+            assert AS_OF < when.date() <= AS_OF + dt.timedelta(days=45)
+            assert when.weekday() < 5
+            user = users[appointment.findtext("UserName")]
+            assert appointment.findtext("Clinician") == f"{user.surname.upper()}, {user.first_name}"
+            assert appointment.findtext("Status") == "Booked"
+            assert float(appointment.findtext("Duration")) > 0
+            appointments += 1
+    assert appointments > 20
+
+
+# --- escaping and size ----------------------------------------------------------------------------
+
+def test_escaping_survives_a_round_trip(practice, records):
+    texts = [line.text for record in records for line in record.iter("Line", "FreeText")]
+    assert any("&" in text for text in texts) and any("<" in text for text in texts)
+    surnames = [practice.demographics(index).findtext("Demographics/Surname")
+                for index in range(len(practice))]
+    assert any("'" in surname for surname in surnames)
+    for record in records:
+        serialised = xml(record)
+        assert xml(etree.fromstring(serialised)) == serialised
+    assert b"&amp;" in b"".join(xml(record) for record in records)
+
+
+def test_history_scale_grows_the_record():
+    def size(scale: float) -> int:
+        scaled = GeneratedPractice(20, SEED, as_of=AS_OF, history_scale=scale)
+        return sum(len(xml(scaled.record(index))) for index in range(20))
+
+    small, normal, large = size(0.3), size(1.0), size(3.0)
+    assert small < normal < large
+    assert large > 2 * normal
+
+
+def test_typical_record_size(records):
+    sizes = sorted(len(xml(record)) for record in records)
+    median = sizes[len(sizes) // 2]
+    assert 5_000 < median < 100_000

@@ -1,0 +1,123 @@
+"""The ``facade`` command as a user runs it: real processes, real ports."""
+
+from __future__ import annotations
+
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from facade.protocol import functions as fn
+from facade.upstream.client import DEMO_API_KEY, SystmOneClient
+from facade.upstream.device import DeviceIdStore
+from facade.upstream.transport import SocketTransport, Timeouts
+
+FACADE = [sys.executable, "-m", "facade"]
+
+
+def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([*FACADE, *args], capture_output=True, text=True, timeout=120,
+                          **kwargs)
+
+
+class Background:
+    """A ``facade`` subcommand in the background; waits for a line matching ``ready``."""
+
+    def __init__(self, args: list[str], ready: str, stream: str = "stderr") -> None:
+        self.process = subprocess.Popen([*FACADE, *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        source = getattr(self.process, stream)
+        self.lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            line = source.readline()
+            if not line:
+                break
+            self.lines.append(line)
+            if match := re.search(ready, line):
+                self.match = match
+                return
+        self.process.kill()
+        _, err = self.process.communicate()
+        raise AssertionError(f"not ready: {self.lines} {err}")
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        self.process.communicate(timeout=20)  # also closes the pipes
+        return self.process.returncode
+
+
+@pytest.mark.parametrize("command", [[], ["simulator"], ["simulator", "audit"],
+                                     ["simulator", "devices"], ["demo"], ["upstream"],
+                                     ["upstream", "record"]])
+def test_help(command):
+    result = run(*command, "--help")
+    assert result.returncode == 0 and "Usage:" in result.stdout
+
+
+def test_simulator_serves_the_client_and_its_audit_shows_the_messages(tmp_path):
+    state = tmp_path / "state"
+    simulator = Background(["simulator", "--port", "0", "--patients", "20", "--seed", "3",
+                            "--request-interval", "0", "--state-dir", str(state)],
+                           r"listening on 127\.0\.0\.1:(\d+) \(20 patients")
+    try:
+        port = int(simulator.match.group(1))
+        client = SystmOneClient(SocketTransport("127.0.0.1", port, Timeouts(2, 10)),
+                                api_key=DEMO_API_KEY, endpoint=f"127.0.0.1:{port}",
+                                device_ids=DeviceIdStore(state / "upstream" / "ids.json"))
+        assert "PatientSearch" in client.get_functions()
+        client.patient_search(fn.PatientSearchCriteria(surname="A", gender="F"))
+        client.close()
+        # The shell client, keeping its DeviceID in the same state dir.
+        shell = run("upstream", "--upstream", f"127.0.0.1:{port}", "--state-dir", str(state),
+                    "search", "--surname", "B", "--gender", "M")
+        assert shell.returncode == 0, shell.stderr
+        assert shell.stdout.startswith("<Response")
+        audit = run("simulator", "audit", "--state-dir", str(state), "--last", "2")
+        assert audit.returncode == 0
+        lines = audit.stdout.splitlines()
+        assert len(lines) == 2 and all("PatientSearch" in line for line in lines)
+        assert all("success" in line for line in lines)
+        with_xml = run("simulator", "audit", "--state-dir", str(state), "--function",
+                       "GetFunctions", "--xml")
+        assert "<SupportedFunction>" in with_xml.stdout
+    finally:
+        assert simulator.stop() == 0
+
+
+def test_bad_practice_folder_is_one_clear_line(tmp_path):
+    (tmp_path / "broken.xml").write_text("<Response><Identity>")
+    result = run("simulator", "--port", "0", "--practice", str(tmp_path))
+    assert result.returncode != 0
+    message = result.stderr.strip().splitlines()
+    assert len(message) == 1 and "broken.xml" in message[0] and "not well-formed" in message[0]
+
+
+def test_practice_and_patients_cannot_be_combined(tmp_path):
+    result = run("simulator", "--practice", str(tmp_path), "--patients", "3")
+    assert result.returncode == 2 and "cannot be combined" in result.stderr
+
+
+def test_audit_without_a_simulator_state_is_a_clear_error(tmp_path):
+    result = run("simulator", "audit", "--state-dir", str(tmp_path))
+    assert result.returncode == 1 and "no simulator audit" in result.stderr
+
+
+def test_upstream_that_does_not_answer_is_a_clear_error(tmp_path):
+    result = run("upstream", "--upstream", "127.0.0.1:9", "--state-dir", str(tmp_path),
+                 "functions")
+    assert result.returncode == 1 and "cannot connect" in result.stderr
+
+
+def test_demo_starts_the_simulator_and_stops_on_sigterm(tmp_path):
+    demo = Background(["demo", "--patients", "5", "--state-dir", str(tmp_path)],
+                      r"SystmOne simulator at (127\.0\.0\.1:\d+) supports", stream="stdout")
+    try:
+        assert "GetPatientRecord" in demo.lines[-1]
+    finally:
+        assert demo.stop() == 0
+    assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()
