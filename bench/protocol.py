@@ -14,27 +14,20 @@ Prints a table and writes bench/results/protocol.json.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from common import free_port, print_table, start_facade, stop, write_result
 from lxml import etree
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
-
-from facade.protocol import functions as fn  # noqa: E402
-from facade.protocol.identity import Identity  # noqa: E402
-from facade.upstream.client import DEMO_API_KEY, SystmOneClient  # noqa: E402
-from facade.upstream.transport import SocketTransport, Timeouts  # noqa: E402
-from simulator.practice.generator import GeneratedPractice  # noqa: E402
+from facade.protocol import functions as fn
+from facade.protocol.identity import Identity
+from facade.upstream.client import DEMO_API_KEY, SystmOneClient
+from facade.upstream.transport import SocketTransport, Timeouts
+from simulator.practice.generator import GeneratedPractice
 
 TARGET_P50_MS = 1.0
 FULL_RECORD_BYTES = 1024 * 1024
@@ -54,29 +47,6 @@ def write_practice(folder: Path) -> tuple[Identity, Identity, int]:
     (folder / "large.xml").write_bytes(etree.tostring(big))
     return (Identity.from_element(typical.find("Identity")),
             Identity.from_element(big.find("Identity")), size)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_simulator(practice: Path, state: Path, port: int) -> subprocess.Popen:
-    command = [sys.executable, "-m", "facade", "simulator", "--practice", str(practice),
-               "--port", str(port), "--request-interval", "0", "--record-interval", "0",
-               "--state-dir", str(state)]
-    process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("simulator did not start")
 
 
 def measure(call, requests: int) -> dict:
@@ -108,7 +78,9 @@ def main() -> int:
         practice.mkdir()
         typical, large, large_size = write_practice(practice)
         port = free_port()
-        process = start_simulator(practice, state, port)
+        process, _ = start_facade("simulator", "--practice", str(practice), "--port", str(port),
+                                  "--request-interval", "0", "--record-interval", "0",
+                                  "--state-dir", str(state), port=port)
         try:
             client = SystmOneClient(SocketTransport("127.0.0.1", port, Timeouts(5, 30)),
                                     api_key=DEMO_API_KEY)
@@ -132,24 +104,18 @@ def main() -> int:
             }
             client.close()
         finally:
-            process.terminate()
-            process.wait(10)
+            stop(process)
     for name, row in rows.items():
         row["response_bytes"] = sizes[name]
-    print(f"{'case':<32} {'n':>6} {'p50 ms':>9} {'p99 ms':>9} {'req/s':>9} {'bytes':>9}")
-    for name, row in rows.items():
-        print(f"{name:<32} {row['requests']:>6} {row['p50_ms']:>9.3f} {row['p99_ms']:>9.3f} "
-              f"{row['requests_per_s']:>9.1f} {row['response_bytes']:>9}")
+    print_table(["case", "n", "p50 ms", "p99 ms", "req/s", "bytes"],
+                [[name, row["requests"], row["p50_ms"], row["p99_ms"], row["requests_per_s"],
+                  row["response_bytes"]] for name, row in rows.items()])
     p50 = rows["GetPatientRecord demographics"]["p50_ms"]
     verdict = "PASS" if p50 < TARGET_P50_MS else "FAIL"
     print(f"target: demographics p50 < {TARGET_P50_MS} ms -> {verdict} ({p50} ms); "
           f"large record file {large_size} bytes")
-    result = {"benchmark": "protocol", "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
-              "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-              "target_p50_ms": TARGET_P50_MS, "verdict": verdict, "rows": rows}
-    out = REPO / "bench" / "results" / "protocol.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    write_result("protocol", {"target_p50_ms": TARGET_P50_MS, "verdict": verdict,
+                              "large_record_bytes": large_size, "rows": rows})
     return 0 if verdict == "PASS" else 1
 
 

@@ -121,3 +121,35 @@ def test_demo_starts_the_simulator_and_stops_on_sigterm(tmp_path):
     finally:
         assert demo.stop() == 0
     assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()
+
+
+def test_progress_bar_on_a_terminal(tmp_path):
+    import os
+    import pty
+
+    main, terminal = pty.openpty()
+    process = subprocess.Popen([*FACADE, "simulator", "--port", "0", "--patients", "300",
+                                "--state-dir", str(tmp_path)],
+                               stdout=subprocess.DEVNULL, stderr=terminal)
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while b"listening on" not in seen and time.monotonic() < deadline:
+            try:
+                seen += os.read(main, 4096)
+            except OSError:
+                break
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(20)
+        os.close(main)
+    assert b"Loading practice [" in seen and b"300/300" in seen
+    assert b"listening on" in seen
+
+
+def test_no_progress_bar_when_not_a_terminal(tmp_path):
+    simulator = Background(["simulator", "--port", "0", "--patients", "50", "--state-dir",
+                            str(tmp_path)], r"listening on")
+    assert simulator.stop() == 0
+    assert not any("Loading practice" in line for line in simulator.lines)
