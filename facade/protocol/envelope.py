@@ -77,16 +77,9 @@ class Request:
     parameters: etree._Element | None = field(default=None, compare=False)
 
     def to_element(self) -> etree._Element:
-        root = etree.Element(REQUEST_ROOT)
-        for tag, value in (
-            ("APIKey", self.api_key),
-            ("DeviceID", self.device_id),
-            ("DeviceVersion", self.device_version),
-            ("RequestUID", self.request_uid),
-            ("Function", self.function),
-            ("FunctionVersion", self.function_version),
-        ):
-            etree.SubElement(root, tag).text = value
+        root = _envelope(REQUEST_ROOT, _REQUEST_FIELDS, (
+            self.api_key, self.device_id, self.device_version, self.request_uid, self.function,
+            self.function_version))
         if self.output_scheme is not None:
             root.append(self.output_scheme.to_element())
         parameters = self.parameters
@@ -103,22 +96,25 @@ class Request:
         Raises ValueError for an OutputScheme naming an unknown scheme.
         """
         found = _children_by_tag(root)
-        text = {tag: (found[tag].text or "").strip() if tag in found else ""
-                for tag in _REQUEST_FIELDS}
-        return cls(
-            api_key=text["APIKey"],
-            device_id=text["DeviceID"],
-            device_version=text["DeviceVersion"],
-            request_uid=text["RequestUID"],
-            function=text["Function"],
-            function_version=text["FunctionVersion"],
-            output_scheme=OutputScheme.from_element(found.get("OutputScheme")),
-            parameters=found.get("FunctionParameters"),
-        )
+        return cls(*_texts(found, _REQUEST_FIELDS),
+                   output_scheme=OutputScheme.from_element(found.get("OutputScheme")),
+                   parameters=found.get("FunctionParameters"))
 
 
 _REQUEST_FIELDS = ("APIKey", "DeviceID", "DeviceVersion", "RequestUID", "Function",
                    "FunctionVersion")
+
+
+def _envelope(root_tag: str, tags: tuple[str, ...], values: tuple[str, ...]) -> etree._Element:
+    root = etree.Element(root_tag)
+    for tag, value in zip(tags, values, strict=True):
+        etree.SubElement(root, tag).text = value
+    return root
+
+
+def _texts(found: dict[str, etree._Element], tags: tuple[str, ...]) -> list[str]:
+    """Stripped text of each named child; '' when it is absent."""
+    return [(found[tag].text or "").strip() if tag in found else "" for tag in tags]
 
 
 def _children_by_tag(root: etree._Element) -> dict[str, etree._Element]:
@@ -155,15 +151,9 @@ class Response:
         return ErrorReply((message.text or "").strip(), permanent)
 
     def to_element(self) -> etree._Element:
-        root = etree.Element(RESPONSE_ROOT)
-        for tag, value in (
-            ("DeviceID", self.device_id),
-            ("RequestUID", self.request_uid),
-            ("Function", self.function),
-            ("FunctionVersion", self.function_version),
-            ("ResponseUID", self.response_uid),
-        ):
-            etree.SubElement(root, tag).text = value
+        root = _envelope(RESPONSE_ROOT, _RESPONSE_FIELDS, (
+            self.device_id, self.request_uid, self.function, self.function_version,
+            self.response_uid))
         root.append(self.body)
         return root
 
@@ -179,16 +169,7 @@ class Response:
         body = found.get("Response")
         if body is None:
             raise ValueError(f"{RESPONSE_ROOT} has no Response element")
-        text = {tag: (found[tag].text or "").strip() if tag in found else ""
-                for tag in _RESPONSE_FIELDS}
-        return cls(
-            device_id=text["DeviceID"],
-            request_uid=text["RequestUID"],
-            function=text["Function"],
-            function_version=text["FunctionVersion"],
-            response_uid=text["ResponseUID"],
-            body=body,
-        )
+        return cls(*_texts(found, _RESPONSE_FIELDS), body=body)
 
 
 _RESPONSE_FIELDS = ("DeviceID", "RequestUID", "Function", "FunctionVersion", "ResponseUID")
