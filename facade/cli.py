@@ -20,6 +20,13 @@ def main() -> None:
     """FHIR R4 facade for TPP SystmOne, with a SystmOne Demo simulator."""
 
 
+def _demo_options(function):
+    """``facade demo`` takes the simulator's practice and interval options as they are."""
+    from simulator.cli import interval_options, practice_options
+
+    return practice_options(interval_options(function))
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True,
               help="Address the FHIR API will listen on.")
@@ -29,13 +36,9 @@ def main() -> None:
               default=Path(".facade"), show_default=True)
 @click.option("--upstream", "endpoint", help="Use the SystmOne client at HOST:PORT instead of "
                                              "starting the simulator.")
-@click.option("--practice", "practice_dir", type=click.Path(path_type=Path))
-@click.option("--patients", type=click.IntRange(1, 1_000_000))
-@click.option("--seed", type=int)
-@click.option("--request-interval", type=click.FloatRange(min=0), default=1.0, show_default=True)
-@click.option("--record-interval", type=click.FloatRange(min=0), default=30.0, show_default=True)
+@_demo_options
 @click.option("--api-key", default=DEMO_API_KEY, show_default=True)
-def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, request_interval,
+def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, request_interval,
          record_interval, api_key) -> None:
     """Run the embedded demo in the foreground.
 
@@ -51,7 +54,7 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, request_
     if endpoint is None:
         if practice_dir is None and patients is None:
             patients = 100
-        practice = load_practice(practice_dir, patients, seed, None)
+        practice = load_practice(practice_dir, patients, seed, as_of)
         config = SimulatorConfig(port=0, request_interval=request_interval,
                                  record_interval=record_interval, api_keys=(api_key,),
                                  state_dir=state_dir)

@@ -12,6 +12,7 @@ import click
 
 from .config import DEFAULT_PORT, DEMO_API_KEY, DEVICE_POLICIES, THROTTLE_RESPONSES, SimulatorConfig
 from .practice import Practice, RecordError, folder_practice, generated_practice
+from .practice.generator import MAX_PATIENTS
 from .store import OUTCOMES, SimulatorStore
 
 
@@ -20,7 +21,7 @@ def practice_options(function):
     for option in reversed((
         click.option("--practice", "practice_dir", type=click.Path(path_type=Path),
                      help="Folder of recorded GetPatientRecord responses (*.xml) to serve."),
-        click.option("--patients", type=click.IntRange(1, 1_000_000), default=None,
+        click.option("--patients", type=click.IntRange(1, MAX_PATIENTS), default=None,
                      help="Generate this many fictitious patients (default 100)."),
         click.option("--seed", type=int, default=None,
                      help="Seed of the generated practice (default 1)."),

@@ -27,7 +27,7 @@ from facade.protocol.envelope import (
     error_body,
     new_response_uid,
 )
-from facade.protocol.xmlsafe import MalformedDocument, parse_document
+from facade.protocol.xmlsafe import MalformedDocument, parse_document, to_line
 
 from .config import SimulatorConfig
 from .functions import FUNCTIONS, ClientState, Context, FunctionFailure, Throttled
@@ -112,22 +112,18 @@ class Dispatcher:
             root = parse_document(document, self.config.max_request)
         except MalformedDocument as error:
             return self._fail(Request("", "", "", "", ""), "", "not_xml", detail=str(error))
+        request, scheme_error = Request.read(root)
         try:
-            request = Request.from_element(root)
-        except ValueError as error:  # an OutputScheme naming an unknown scheme
-            request = Request.from_element(_without_output_scheme(root))
-            if root.tag == REQUEST_ROOT:
-                return self._fail(request, request.device_id, "invalid_scheme", detail=str(error))
-        if root.tag != REQUEST_ROOT:
-            return self._fail(request, request.device_id, "invalid_root",
-                              root=str(root.tag)[:100])
-        try:
-            return self._handle(root, request)
+            return self._handle(root, request, scheme_error)
         except Exception as error:  # a bug must cost one reply, never the simulator
             log.exception("request %s failed", request.request_uid)
             return self._fail(request, request.device_id, "internal", detail=type(error).__name__)
 
-    def _handle(self, root: etree._Element, request: Request) -> Outcome:
+    def _handle(self, root: etree._Element, request: Request,
+                scheme_error: str | None) -> Outcome:
+        if root.tag != REQUEST_ROOT:
+            return self._fail(request, request.device_id, "invalid_root",
+                              root=str(root.tag)[:100])
         if request.api_key not in self.config.api_keys:
             return self._fail(request, request.device_id, "invalid_api_key")
         device_id, approved = self._approve_device(request)
@@ -140,6 +136,8 @@ class Dispatcher:
         if not _is_supported_version(request.function_version):
             return self._fail(request, device_id, "unsupported_version",
                               version=request.function_version[:20], function=request.function)
+        if scheme_error:
+            return self._fail(request, device_id, "invalid_scheme", detail=scheme_error)
         try:
             schemas.validate(root, f"{request.function}.request")
         except schemas.SchemaViolation as error:
@@ -189,7 +187,8 @@ class Dispatcher:
             response_uid=new_response_uid(),
             body=body,
         )
-        return Outcome(response.to_bytes(), "error" if error else "success", request.function,
+        return Outcome(to_line(response.to_element()), "error" if error else "success",
+                       request.function,
                        request.request_uid, response.response_uid, device_id, error)
 
 
@@ -198,10 +197,3 @@ def _is_supported_version(version: str) -> bool:
         return float(version) == float(FUNCTION_VERSION)
     except ValueError:
         return False
-
-
-def _without_output_scheme(root: etree._Element) -> etree._Element:
-    copy = etree.fromstring(etree.tostring(root))
-    for scheme in copy.findall("OutputScheme"):
-        copy.remove(scheme)
-    return copy

@@ -12,7 +12,7 @@ ERRORS: dict[str, tuple[str, bool]] = {
     "too_few_criteria": ("At least two search parameters must be specified", True),
     "blocked": ("The request was blocked by the SystmOne user", True),
     # Ours.
-    "not_xml": ("The request is not a well-formed XML document: {detail}", True),
+    "not_xml": ("The request could not be read as XML: {detail}", True),
     "too_large": ("The request exceeds the maximum size of {limit} bytes", True),
     "invalid_root": ("Invalid root element '{root}': expected ClientIntegrationRequest", True),
     "invalid_request": ("Invalid {function} request: {detail}", True),

@@ -8,7 +8,11 @@ on the connection the request came from, each terminated by a newline.
 
 Bad input costs the sender, never the server: a malformed document gets an
 error envelope, an oversized one an error envelope and a closed connection, a
-half-sent one is dropped when its sender disconnects.
+half-sent one is dropped when its sender disconnects. Requests still queued
+when their sender disconnects are abandoned unprocessed (audited as such), so
+a client that gave up cannot spend the next one's GetPatientRecord allowance,
+and one connection may have at most MAX_QUEUED requests waiting: beyond that
+the simulator stops reading from it until its queue drains.
 """
 
 from __future__ import annotations
@@ -17,10 +21,11 @@ import asyncio
 import contextlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from facade.protocol.envelope import Response, error_body, new_response_uid
+from facade.protocol.envelope import Request, Response, error_body, new_response_uid
 from facade.protocol.framing import FrameDecoder, FrameTooLarge, encode_frame
+from facade.protocol.xmlsafe import parse_document
 
 from .config import SimulatorConfig
 from .dispatcher import Dispatcher, Outcome
@@ -29,6 +34,7 @@ from .store import SimulatorStore
 
 log = logging.getLogger(__name__)
 READ_SIZE = 64 * 1024
+MAX_QUEUED = 32
 
 
 @dataclass(eq=False)
@@ -36,6 +42,8 @@ class _Connection:
     writer: asyncio.StreamWriter
     closed: bool = False
     name: str = ""
+    queued: int = 0
+    drained: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass(frozen=True)
@@ -96,7 +104,11 @@ class SimulatorServer:
                     self._reject_oversized(connection)
                     break
                 for document in documents:
+                    connection.queued += 1
                     self._queue.put_nowait(_Job(document, connection))
+                while connection.queued >= MAX_QUEUED and not connection.closed:
+                    connection.drained.clear()
+                    await connection.drained.wait()
             leftover = decoder.flush()
             if leftover:
                 log.info("%s disconnected mid-document (%d bytes dropped)",
@@ -105,6 +117,7 @@ class SimulatorServer:
             pass
         finally:
             connection.closed = True
+            connection.drained.set()
             self._connections.discard(connection)
             with contextlib.suppress(Exception):
                 writer.close()
@@ -125,6 +138,11 @@ class SimulatorServer:
         next_start = loop.time()
         while True:
             job = await self._queue.get()
+            job.connection.queued -= 1
+            job.connection.drained.set()
+            if job.connection.closed:
+                self._abandon(job)
+                continue
             delay = next_start - loop.time()
             if delay > 0:
                 await asyncio.sleep(delay)
@@ -135,6 +153,14 @@ class SimulatorServer:
             # After the reply has gone, off the client's clock. (TPP's audit
             # screen also shows messages only some time after they happened.)
             self._audit(job.document, outcome)
+
+    def _abandon(self, job: _Job) -> None:
+        """A request whose sender disconnected before its turn: audited, not processed."""
+        request = _peek_request(job.document)
+        self.store.record_message(request_uid=request.request_uid, response_uid="",
+                                  device_id=request.device_id, function=request.function,
+                                  outcome="abandoned", error="sender disconnected before its turn",
+                                  request_xml=job.document, response_xml=None)
 
     def _send(self, connection: _Connection, reply: bytes) -> None:
         try:
@@ -150,6 +176,14 @@ class SimulatorServer:
                 error=outcome.error, request_xml=document, response_xml=outcome.reply)
         except Exception:  # the audit must never stop the client answering
             log.exception("message audit write failed")
+
+
+def _peek_request(document: bytes) -> Request:
+    """The envelope fields of a request, for the audit; empty when unreadable."""
+    try:
+        return Request.from_element(parse_document(document))
+    except ValueError:
+        return Request("", "", "", "", "")
 
 
 class RunningSimulator:

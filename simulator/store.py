@@ -37,8 +37,9 @@ CREATE TABLE IF NOT EXISTS devices (
     created TEXT NOT NULL
 );
 """
-#: Outcomes: the reply was a result, an error envelope, or nothing at all.
-OUTCOMES = ("success", "error", "dropped")
+#: Outcomes: the reply was a result, an error envelope, or nothing at all
+#: (throttled); or the sender disconnected before the request's turn.
+OUTCOMES = ("success", "error", "dropped", "abandoned")
 #: Responses are kept whole up to this size (a full record can be megabytes).
 MAX_STORED_RESPONSE = 256 * 1024
 

@@ -95,10 +95,24 @@ class Request:
 
         Raises ValueError for an OutputScheme naming an unknown scheme.
         """
+        request, scheme_error = cls.read(root)
+        if scheme_error:
+            raise ValueError(scheme_error)
+        return request
+
+    @classmethod
+    def read(cls, root: etree._Element) -> tuple[Request, str | None]:
+        """Like ``from_element``, but a bad OutputScheme is returned, not raised.
+
+        The simulator needs the rest of the envelope to answer such a request.
+        """
         found = _children_by_tag(root)
-        return cls(*_texts(found, _REQUEST_FIELDS),
-                   output_scheme=OutputScheme.from_element(found.get("OutputScheme")),
-                   parameters=found.get("FunctionParameters"))
+        try:
+            scheme, error = OutputScheme.from_element(found.get("OutputScheme")), None
+        except ValueError as problem:
+            scheme, error = None, str(problem)
+        return cls(*_texts(found, _REQUEST_FIELDS), output_scheme=scheme,
+                   parameters=found.get("FunctionParameters")), error
 
 
 _REQUEST_FIELDS = ("APIKey", "DeviceID", "DeviceVersion", "RequestUID", "Function",

@@ -34,7 +34,10 @@ DEFAULT_MAX_DOCUMENT = 32 * 1024 * 1024
 
 _NAME = rb"[A-Za-z_][A-Za-z0-9_.\-:]*"
 _ROOT_START = re.compile(rb"<(" + _NAME + rb")")
-_PROLOG_ITEM = re.compile(rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE(?:[^\[>]|\[.*?\])*>", re.DOTALL)
+# Each alternative matches in linear time (no nested quantifiers: a line of
+# "[]" pairs once made a backtracking pattern run for hours).
+_PROLOG_ITEM = re.compile(
+    rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[[^\]]*\][^\[>]*)?>", re.DOTALL)
 _BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte order mark
 
 
@@ -126,8 +129,10 @@ class FrameDecoder:
         start = _ROOT_START.match(buffer, position)
         if start is None:
             rest = bytes(buffer[position : position + 2])
-            if rest in (b"", b"<") or rest in (b"<?", b"<!"):
-                return False  # an unfinished prolog item or tag
+            if rest in (b"", b"<"):
+                return False  # an unfinished tag
+            if rest in (b"<?", b"<!") and not self._prolog_is_broken(position):
+                return False  # an unfinished prolog item
             return b"\n" in buffer
         tag_end = _start_tag_end(buffer, start.end())
         if tag_end is None:
@@ -138,6 +143,18 @@ class FrameDecoder:
         self._depth = 0 if buffer[tag_end - 2 : tag_end] == b"/>" else 1
         self._tags = re.compile(rb"<(/?)" + re.escape(self._root) + rb"(?=[\s/>])")
         return True
+
+    def _prolog_is_broken(self, position: int) -> bool:
+        """With ``detect_malformed``: can the unfinished prolog item never be completed?"""
+        if not self.detect_malformed or b"\n" not in self._buffer[position:]:
+            return False
+        probe = etree.XMLPullParser(events=(), resolve_entities=False, no_network=True,
+                                    load_dtd=False)
+        try:
+            probe.feed(bytes(self._buffer[position:]))
+        except etree.XMLSyntaxError:
+            return True
+        return False
 
     def _find_root_end(self) -> int | None:
         if self._depth == 0:

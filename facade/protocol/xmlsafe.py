@@ -51,7 +51,10 @@ def parse_document(data: bytes, max_size: int = DEFAULT_MAX_DOCUMENT) -> etree._
     try:
         root = _parse(data)
     except etree.XMLSyntaxError as error:
-        raise MalformedDocument(f"not well-formed XML: {error}") from None
+        line, column = error.position or (0, 0)
+        message = re.sub(r", line \d+, column \d+$", "", error.msg or str(error))
+        raise MalformedDocument(f"not well-formed at line {line}, column {column}: {message}") \
+            from None
     except ValueError as error:  # e.g. an unsupported encoding declaration
         raise MalformedDocument(f"unreadable XML: {error}") from None
     if root is None:
@@ -87,6 +90,15 @@ def _parse(data: bytes) -> etree._Element:
 def to_bytes(element: etree._Element) -> bytes:
     """Serialise as UTF-8 without an XML declaration, the way the simulator replies."""
     return etree.tostring(element, encoding="UTF-8")
+
+
+def to_line(element: etree._Element) -> bytes:
+    """Serialise on a single line: newlines in text become ``&#10;``.
+
+    TPP's framing ends a document at a newline; a reply with no raw newline in
+    it can be read by the simplest client, one that reads up to the first one.
+    """
+    return to_bytes(element).replace(b"\n", b"&#10;")
 
 
 def text_of(element: etree._Element | None, path: str) -> str | None:

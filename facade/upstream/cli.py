@@ -10,7 +10,7 @@ from lxml import etree
 
 from ..protocol import functions as fn
 from ..protocol.envelope import CODE_SCHEMES, DRUG_SCHEMES, OutputScheme
-from ..protocol.identity import Identity
+from ..protocol.identity import Identity, IdentityError
 from .client import DEMO_API_KEY, SystmOneClient
 from .device import DeviceIdStore
 from .errors import UpstreamError
@@ -130,7 +130,10 @@ def record(ctx: click.Context, nhs_number, pseudo_number, client_id, flags, clin
                                                 ("ClientID", client_id)) if value]
     if len(given) > 1:
         raise click.UsageError("give one of --nhs-number, --pseudo-number, --client-id")
-    identity = Identity(*given[0]) if given else None
+    try:
+        identity = Identity(*given[0]) if given else None
+    except IdentityError as error:
+        raise click.BadParameter(str(error)) from None
     record_filter = fn.RecordFilter(
         flags=frozenset(flags), clinical_codes=clinical_code, numerics=numeric,
         done_by=done_by, min_entry=_date(min_entry), max_entry=_date(max_entry),

@@ -79,23 +79,25 @@ class SystmOneClient:
         Raises PermanentError/TemporaryError for SystmOne's error replies and the
         other UpstreamError kinds for transport and protocol failures.
         """
-        request = Request(
-            api_key=self.api_key,
-            device_id=self.device_ids.get(self.endpoint),
-            device_version=self.device_version,
-            request_uid=new_request_uid(),
-            function=function,
-            output_scheme=self.output_scheme,
-            parameters=parameters if parameters is not None else fn.parameters_element(),
-        )
         started = time.monotonic()
-        response_uid, outcome = "", "ok"
+        request_uid, response_uid, outcome = new_request_uid(), "", "ok"
         try:
-            with self._lock:
-                raw = self.transport.exchange(request.to_bytes())
-            response = self._read_reply(raw, request)
-            response_uid = response.response_uid
-            self._remember_device(response)
+            # One exchange at a time per connection, and the reply checked before
+            # the next may start: a bad reply closes the connection for everyone.
+            with self._lock, self.device_ids.first_contact(self.endpoint) as device_id:
+                request = Request(
+                    api_key=self.api_key,
+                    device_id=device_id,
+                    device_version=self.device_version,
+                    request_uid=request_uid,
+                    function=function,
+                    output_scheme=self.output_scheme,
+                    parameters=parameters if parameters is not None
+                    else fn.parameters_element(),
+                )
+                response = self._read_reply(self.transport.exchange(request.to_bytes()), request)
+                response_uid = response.response_uid
+                self._remember_device(response)
             _raise_for_error(response)
             return response
         except UpstreamError as error:
@@ -104,7 +106,7 @@ class SystmOneClient:
             response_uid = getattr(error, "response_uid", response_uid)
             raise
         finally:
-            exchange = Exchange(function, request.request_uid, response_uid,
+            exchange = Exchange(function, request_uid, response_uid,
                                 time.monotonic() - started, outcome)
             for observer in self.observers:
                 observer(exchange)

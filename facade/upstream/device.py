@@ -4,7 +4,9 @@ SystmOne asks its user to approve every request that arrives with an empty
 DeviceID, so the id from the first reply must be stored and sent ever after.
 Ids are kept per SystmOne endpoint (each gateway PC's client issues its own)
 in one small JSON file, replaced atomically under a lock so that several
-worker processes never lose each other's ids.
+worker processes never lose each other's ids. The very first request to an
+endpoint is made while holding that lock (``first_contact``), so that workers
+starting together cause one approval dialog, not one each.
 """
 
 from __future__ import annotations
@@ -12,13 +14,34 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+
+class DeviceIdError(RuntimeError):
+    """The DeviceID file exists but cannot be read; fix or remove it."""
 
 
 class DeviceIdStore:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._cached: tuple[int, dict[str, str]] | None = None  # (mtime_ns, ids)
+        self._holder = threading.local()  # set while this thread holds the file lock
+
+    @contextmanager
+    def first_contact(self, endpoint: str) -> Iterator[str]:
+        """Yield the id to send; with none yet, hold the lock until one is stored.
+
+        Another process may have stored an id while we waited; that one is used.
+        """
+        device_id = self.get(endpoint)
+        if device_id:
+            yield device_id
+            return
+        with self._locked():
+            yield self.get(endpoint)
 
     def get(self, endpoint: str) -> str:
         """The id for ``endpoint`` ('' if none yet); re-read only when the file changed."""
@@ -31,9 +54,7 @@ class DeviceIdStore:
         return self._cached[1].get(endpoint, "")
 
     def set(self, endpoint: str, device_id: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_suffix(".lock"), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with self._locked():
             ids = self._read()
             if ids.get(endpoint) == device_id:
                 return
@@ -45,13 +66,28 @@ class DeviceIdStore:
                 os.fsync(f.fileno())
             os.replace(temporary, self.path)
 
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """The cross-process lock; re-entrant within one thread (flock is not)."""
+        if getattr(self._holder, "held", False):
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_suffix(".lock"), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            self._holder.held = True
+            try:
+                yield
+            finally:
+                self._holder.held = False
+
     def _read(self) -> dict[str, str]:
         try:
             data = json.loads(self.path.read_text())
         except FileNotFoundError:
             return {}
         except (OSError, ValueError) as error:
-            raise RuntimeError(f"cannot read device ids from {self.path}: {error}") from None
+            raise DeviceIdError(f"cannot read device ids from {self.path}: {error}") from None
         return {str(key): str(value) for key, value in data.items()}
 
 
@@ -60,6 +96,10 @@ class MemoryDeviceIdStore:
 
     def __init__(self) -> None:
         self._ids: dict[str, str] = {}
+
+    @contextmanager
+    def first_contact(self, endpoint: str) -> Iterator[str]:
+        yield self.get(endpoint)
 
     def get(self, endpoint: str) -> str:
         return self._ids.get(endpoint, "")

@@ -7,7 +7,6 @@ client above it knows nothing about sockets, so unit tests use
 
 from __future__ import annotations
 
-import select
 import socket
 import time
 from collections.abc import Callable
@@ -119,12 +118,15 @@ class SocketTransport:
 
 
 def _closed_by_peer(connection: socket.socket) -> bool:
-    """True when an idle connection has been closed (or written to) by the peer."""
+    """True when an idle connection was closed by the peer, or holds bytes nobody asked for.
+
+    A non-blocking peek (not select(), which fails for descriptors above 1023).
+    """
+    connection.settimeout(0)  # a timeout would make the peek wait for data
     try:
-        readable, _, _ = select.select([connection], [], [], 0)
-        if not readable:
-            return False
-        return connection.recv(1, socket.MSG_PEEK) == b""
+        return len(connection.recv(1, socket.MSG_PEEK)) in (0, 1)
+    except BlockingIOError:
+        return False  # open and quiet: the normal case
     except OSError:
         return True
 

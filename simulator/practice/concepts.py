@@ -39,6 +39,16 @@ class Drug:
     name: str  # dm+d VMP name, which Multilex also uses for these generics
 
 
+@dataclass(frozen=True, slots=True)
+class Ingredient:
+    """A Multilex drug ingredient, as a DrugSensitivity names it."""
+
+    key: str
+    multilex: str  # Multilex ingredient id (fictitious, like the product ids)
+    name: str  # the ingredient's name
+    details: str  # what SystmOne's front end shows for an ingredient-level sensitivity
+
+
 # --- observations with values -------------------------------------------------
 
 OBSERVATIONS = (
@@ -178,8 +188,35 @@ DRUGS: tuple[Drug, ...] = (
     Drug("sertraline", "1547169", "321949006", "Sertraline 50mg tablets"),  # unverified dm+d id
     Drug("paracetamol", "1503327", "322236009", "Paracetamol 500mg tablets"),
     Drug("apixaban", "1598540", "703908001", "Apixaban 5mg tablets"),
+    # Named in drug sensitivities. Amoxicillin's id is the one NHS England's FHIR
+    # guidance uses as its dm+d example; the ibuprofen, codeine and trimethoprim
+    # ids come from published dm+d designation tables (codeine and trimethoprim
+    # are the post-2023 VPIDs).
+    Drug("amoxicillin", "1440274", "323509004", "Amoxicillin 250mg capsules"),
+    Drug("ibuprofen", "1465830", "329652003", "Ibuprofen 200mg tablets"),
+    Drug("codeine", "1452917", "42010411000001105", "Codeine 30mg tablets"),
+    Drug("trimethoprim", "1571386", "41956211000001109", "Trimethoprim 200mg tablets"),
 )
 
 DRUG_BY_KEY: dict[str, Drug] = {drug.key: drug for drug in DRUGS}
 DRUG_BY_MULTILEX: dict[str, Drug] = {drug.multilex: drug for drug in DRUGS}
 DRUG_BY_DMD: dict[str, Drug] = {drug.dmd: drug for drug in DRUGS}
+
+# --- drug ingredients ------------------------------------------------------------
+# Multilex ingredient ids are proprietary too; these are fictitious. Renderers
+# leave Ingredient elements in Multilex (SystmOne's extracts do the same).
+
+INGREDIENTS: tuple[Ingredient, ...] = (
+    Ingredient("penicillin", "10412", "Penicillin", "PENICILLINS"),
+    Ingredient("amoxicillin", "10037", "Amoxicillin", "AMOXICILLIN"),
+    Ingredient("ibuprofen", "10291", "Ibuprofen", "IBUPROFEN"),
+    Ingredient("aspirin", "10058", "Aspirin", "ASPIRIN"),
+    Ingredient("nsaids", "10388", "Non-steroidal anti-inflammatory drugs",
+               "NON-STEROIDAL ANTI-INFLAMMATORY DRUGS"),
+    Ingredient("codeine", "10144", "Codeine phosphate", "CODEINE PHOSPHATE"),
+    Ingredient("trimethoprim", "10521", "Trimethoprim", "TRIMETHOPRIM"),
+    Ingredient("latex", "10317", "Latex", "LATEX FOAM - ADHESIVE"),
+)
+
+INGREDIENT_BY_KEY: dict[str, Ingredient] = {item.key: item for item in INGREDIENTS}
+INGREDIENT_BY_MULTILEX: dict[str, Ingredient] = {item.multilex: item for item in INGREDIENTS}

@@ -99,4 +99,19 @@ def _response_element(root: etree._Element, path: Path) -> etree._Element:
     if response.find("ErrorMessage") is not None:
         raise RecordError(str(path), "holds an error response, not a patient record")
     # Detach from any envelope so the record stands alone.
-    return etree.fromstring(etree.tostring(response))
+    record = etree.fromstring(etree.tostring(response))
+    _strip_indentation(record)
+    return record
+
+
+def _strip_indentation(record: etree._Element) -> None:
+    """Drop whitespace-only text between elements (a recorded file's indentation).
+
+    Served replies then stay on one line, as SystmOne writes them; text inside
+    leaf elements (a narrative line, task content) is kept exactly.
+    """
+    for element in record.iter():
+        if len(element) and element.text is not None and not element.text.strip():
+            element.text = None
+        if element.tail is not None and not element.tail.strip():
+            element.tail = None

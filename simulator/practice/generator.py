@@ -9,8 +9,13 @@ reads all of them at start-up); a full record is built only when asked for.
 
 Each record follows one coherent patient: a profile (age, sex, smoking, body
 size, long-term conditions chosen with age-dependent prevalence) drives the
-recordings, reviews and medication over the years up to ``as_of``. Records are
-held as SystmOne holds them, in CTV3 and Multilex (see ``concepts``).
+recordings, reviews and medication over the years up to ``as_of``. A second
+random stream (so the consultations above do not shift) adds the rest of a GP
+record around them: drug sensitivities, immunisations, pathology reports for the
+bloods taken, referrals with their letters, hospital letters, attachments,
+recalls, reminders, next of kin, care plans, activities, and the pending home
+visits and workflow tasks of the NonClinical part. Records are held as SystmOne
+holds them, in CTV3 and Multilex (see ``concepts``).
 
 Contact details use ranges that can never reach anyone: Ofcom's drama numbers
 (0113 496 0xxx, 07700 900xxx), RFC 2606 example domains and NHS numbers from
@@ -32,7 +37,7 @@ from dataclasses import dataclass, field
 from lxml import etree
 
 from . import people
-from .concepts import BY_KEY, DRUG_BY_KEY, Concept, Drug
+from .concepts import BY_KEY, DRUG_BY_KEY, INGREDIENT_BY_KEY, Concept, Drug, Ingredient
 from .organisation import ADDRESS_FIELDS, Organisation, Site, User
 
 #: The NHS-number scheme below gives each index its own 5-digit block.
@@ -81,9 +86,12 @@ class GeneratedPractice:
         rng = random.Random(f"{self.seed}:{index}:clinical")
         profile = clinical_profile(person, rng, self.as_of)
         staff = Staff.of(self.organisation)
-        timeline = build_timeline(person, profile, rng, staff, self.as_of, self.history_scale)
+        care = random.Random(f"{self.seed}:{index}:care")
+        pending = Pending()
+        timeline = build_timeline(person, profile, rng, staff, self.as_of, self.history_scale,
+                                  care, pending)
         response.append(clinical_element(timeline, person))
-        response.append(non_clinical_element(person, rng, staff, self.as_of))
+        response.append(non_clinical_element(person, rng, staff, self.as_of, pending))
         return response
 
     def _person(self, index: int) -> Person:
@@ -152,7 +160,8 @@ def _uid(sri: str, counter: int, kind: int) -> str:
     return f"{int(sri):08x}{counter:06x}{kind:02x}"
 
 
-EVENT_UID, PROBLEM_UID, APPOINTMENT_UID = 0, 1, 2
+EVENT_UID, PROBLEM_UID, APPOINTMENT_UID, REFERRAL_UID, DOCUMENT_UID, VISIT_UID, TASK_UID = (
+    0, 1, 2, 3, 4, 5, 6)
 
 
 # --- the person: identity and demographics -------------------------------------
@@ -581,7 +590,124 @@ class NarrativeItem:
     lines: tuple[str, ...]
 
 
-Item = CodeItem | MedicationItem | RepeatItem | NarrativeItem
+@dataclass(frozen=True, slots=True)
+class SensitivityItem:
+    """A drug allergy or intolerance, against a drug or an ingredient."""
+
+    drug: Drug | None  # None: an ingredient-level sensitivity
+    ingredients: tuple[Ingredient, ...]
+    reaction: str
+    end: dt.date | None = None
+    ended_unknown: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class VaccinationItem:
+    name: str
+    contents: str
+    batch: str
+    notes: str
+    part: str
+    dosage: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportItem:
+    batteries: str
+    issued: dt.date
+    result: str
+    actions: tuple[str, ...]
+    comments: str
+    collected: dt.date
+    kind: str = "Pathology"
+
+
+@dataclass(frozen=True, slots=True)
+class LetterItem:
+    recipient: tuple[str, str, str]  # title, first name, surname
+    recipient_organisation: str
+    sender: tuple[str, str, str]
+    sender_organisation: str
+    sender_address: tuple[tuple[str, str], ...]
+    document_uid: str
+    kind: str
+    direction: str
+    sent: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentItem:
+    file_name: str
+    size: int
+    document_uid: str
+    comments: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecallItem:
+    due: dt.date
+    kind: str
+    comments: str
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderItem:
+    text: str
+    severity: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReferralItem:
+    uid: str
+    direction: str
+    service: str
+    organisation: str
+    reason: str
+    urgency: str
+    status: str
+    end: dt.date | None
+
+
+@dataclass(frozen=True, slots=True)
+class RelationshipItem:
+    title: str
+    first_name: str
+    surname: str
+    address: tuple[tuple[str, str], ...]
+    telephone: str
+    date_of_birth: dt.date
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class CarePlanItem:
+    name: str
+    description: str
+    category: str
+    subcategory: str
+    aim: str
+    review: dt.date
+    instructions: tuple[tuple[str, str], ...]  # (instruction, responsibility)
+
+
+@dataclass(frozen=True, slots=True)
+class PatientPlanItem:
+    name: str
+    instructions: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityItem:
+    performed: str
+    with_whom: str
+    method: str
+    minutes: int
+
+
+Item = (CodeItem | MedicationItem | RepeatItem | NarrativeItem | SensitivityItem
+        | VaccinationItem | ReportItem | LetterItem | AttachmentItem | RecallItem | ReminderItem
+        | ReferralItem | RelationshipItem | CarePlanItem | PatientPlanItem | ActivityItem)
 
 
 @dataclass(frozen=True, slots=True)
@@ -591,6 +717,31 @@ class EventSpec:
     user: User
     done_at: str
     items: tuple[Item, ...]
+    linked_referral: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class VisitSpec:
+    when: dt.datetime
+    minutes: int
+    user: User
+    comments: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskSpec:
+    when: dt.datetime
+    kind: str
+    status: str
+    content: str
+
+
+@dataclass(slots=True)
+class Pending:
+    """The NonClinical part beyond appointments: pending visits and open tasks."""
+
+    visits: list[VisitSpec] = field(default_factory=list)
+    tasks: list[TaskSpec] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -599,14 +750,18 @@ class Staff:
     nurses: tuple[User, ...]
     hcas: tuple[User, ...]
     sites: tuple[Site, ...]
+    admins: tuple[User, ...] = ()
 
     @classmethod
     def of(cls, organisation: Organisation) -> Staff:
         users = organisation.users
+        clinical = ("Nurse", "Health Care Assistant")
         return cls(gps=tuple(u for u in users if u.is_gp),
                    nurses=tuple(u for u in users if "Nurse" in u.role),
                    hcas=tuple(u for u in users if u.role == "Health Care Assistant"),
-                   sites=organisation.sites)
+                   sites=organisation.sites,
+                   admins=tuple(u for u in users if not u.is_gp
+                                and not any(word in u.role for word in clinical)))
 
 
 # How each drug is prescribed: dose, units a day (None: a fixed quantity), form.
@@ -701,18 +856,30 @@ class Timeline:
         self.as_of = as_of
         self.events: list[EventSpec] = []
         self.problems = 0
+        self._uids: dict[int, int] = {}
 
     # events
 
-    def add(self, day: dt.date, user: User, items: list[Item]) -> None:
+    def add(self, day: dt.date, user: User, items: list[Item], done_at: str | None = None,
+            linked_referral: str | None = None) -> None:
         if not items:
             return
         day = _weekday(day, self.profile.history_start, self.as_of)
         if not self.profile.history_start <= day <= self.as_of:
             return
-        done_at = "Surgery" if self.rng.random() < 0.3 else self._site().name
+        if done_at is None:
+            done_at = "Surgery" if self.rng.random() < 0.3 else self._site().name
         self.events.append(EventSpec(_surgery_time(self.rng, day), len(self.events), user,
-                                     done_at, tuple(items)))
+                                     done_at, tuple(items), linked_referral))
+
+    def in_range(self, day: dt.date) -> dt.date | None:
+        """The weekday an event on ``day`` would get, or None if it falls outside the record."""
+        day = _weekday(day, self.profile.history_start, self.as_of)
+        return day if self.profile.history_start <= day <= self.as_of else None
+
+    def uid(self, kind: int) -> str:
+        self._uids[kind] = self._uids.get(kind, 0) + 1
+        return _uid(self.person.sri, self._uids[kind], kind)
 
     def _site(self) -> Site:
         sites = self.staff.sites
@@ -869,13 +1036,24 @@ def _typical_bmi(age: float) -> float:
 # --- building the history ------------------------------------------------------------------
 
 def build_timeline(person: Person, profile: Profile, rng: random.Random, staff: Staff,
-                   as_of: dt.date, history_scale: float) -> list[EventSpec]:
+                   as_of: dt.date, history_scale: float, care: random.Random | None = None,
+                   pending: Pending | None = None) -> list[EventSpec]:
+    """The record's events in date order.
+
+    ``care`` drives everything beyond consultations, reviews and prescribing
+    (see ``_care_records``); it is a separate stream so that adding to it never
+    shifts the values drawn from ``rng``. ``pending`` receives the visits and
+    tasks the NonClinical part lists.
+    """
     timeline = Timeline(person, profile, rng, staff, as_of)
     _registration_check(timeline)
     _routine_consultations(timeline, history_scale)
     courses = _diagnoses(timeline)
     _condition_reviews(timeline, history_scale)
     _repeat_issues(timeline, courses, history_scale)
+    if care is not None:
+        timeline.rng = care
+        _care_records(timeline, history_scale, pending if pending is not None else Pending())
     return sorted(timeline.events, key=lambda event: (event.when, event.order))
 
 
@@ -1053,8 +1231,18 @@ def _review(timeline: Timeline, key: str, day: dt.date) -> None:
     if annual and timeline.on_statin(day) and key != "type2_diabetes":
         items.append(timeline.cholesterol(day))
     items.append(timeline.narrative(rng.choice(_REVIEW_LINES[key])))
+    if annual and key in _RECALLS:  # the next annual review (no random draws: see build)
+        due = _add_years(day, 1)
+        items.append(RecallItem(due, _RECALLS[key], "Annual review: bloods a week before.",
+                                "Pending" if due > timeline.as_of else "Completed"))
     user = timeline.gp() if key == "depression" else timeline.nurse()
     timeline.add(day, user, items)
+
+
+_RECALLS = {"hypertension": "Hypertension annual review",
+            "type2_diabetes": "Diabetes annual review", "asthma": "Asthma annual review",
+            "copd": "COPD annual review", "ckd3": "CKD annual review",
+            "atrial_fibrillation": "AF annual review"}
 
 
 def _repeat_issues(timeline: Timeline, courses: list[Course], history_scale: float) -> None:
@@ -1092,6 +1280,703 @@ def _issue(course: Course, day: dt.date) -> MedicationItem:
                           day + dt.timedelta(days=ISSUE_DAYS))
 
 
+# --- the rest of the record: care beyond consultations and prescribing ----------------
+
+#: Electronic pathology reports reach back this many years (older results are values only).
+REPORT_YEARS = 6
+#: Tasks are still open for reports and letters filed this recently.
+OPEN_TASK_DAYS = 10
+
+_LAB_BATTERY = {"hba1c": "HbA1c", "egfr": "U&E", "creatinine": "U&E",
+                "cholesterol": "Lipid profile"}
+_LAB_LABEL = {"hba1c": "HbA1c", "egfr": "eGFR", "creatinine": "Creatinine",
+              "cholesterol": "Total cholesterol"}
+# Conditions that make a patient under 65 eligible for the NHS flu vaccine.
+_FLU_RISK = ("type2_diabetes", "copd", "asthma", "ckd3", "atrial_fibrillation")
+
+
+def _care_records(timeline: Timeline, history_scale: float, pending: Pending) -> None:
+    """Everything a GP record holds beyond consultations, reviews and prescriptions."""
+    existing = list(timeline.events)
+    frail = _frail(timeline)
+    housebound = frail and timeline.rng.random() < 0.5
+    _sensitivities(timeline)
+    _immunisations(timeline)
+    _pathology_reports(timeline, existing)
+    _cervical_screening(timeline)
+    _referrals(timeline)
+    _hospital_letters(timeline, frail, history_scale)
+    _eye_screening(timeline)
+    _attachments(timeline, existing)
+    _relationship(timeline)
+    _reminders(timeline, housebound)
+    _care_plans(timeline, frail)
+    _home_visits(timeline, frail, housebound, history_scale, pending)
+    _open_tasks(timeline, pending)
+
+
+def _frail(timeline: Timeline) -> bool:
+    age = timeline.age(timeline.as_of)
+    return age >= 88 or (age >= 78 and len(timeline.profile.conditions) >= 2)
+
+
+def _datetime(rng: random.Random, day: dt.date, first: int = SURGERY_OPENS,
+              last: int = SURGERY_CLOSES) -> dt.datetime:
+    minute = rng.randrange(first, last)
+    return dt.datetime.combine(day, dt.time(minute // 60, minute % 60))
+
+
+def _name_of(user: User) -> tuple[str, str, str]:
+    return user.title, user.first_name, user.surname
+
+
+def _recent_start(timeline: Timeline, years: float) -> dt.date:
+    return max(timeline.profile.history_start, _add_years(timeline.as_of, -years))
+
+
+# Drug sensitivities: (weight, drug key or None for an ingredient-level entry,
+# ingredient keys, reactions).
+_SENSITIVITIES = (
+    (45, None, ("penicillin",), ("Rash", "Urticaria", "Facial swelling",
+                                 "Rash as a child, details unknown")),
+    (22, "amoxicillin", ("amoxicillin",), ("Rash", "Urticarial rash", "Vomiting & diarrhoea")),
+    (9, "ibuprofen", ("ibuprofen",), ("Indigestion", "Wheeze")),
+    (5, None, ("nsaids",), ("Wheeze", "GI bleed on NSAID")),
+    (4, None, ("aspirin",), ("Wheeze", "Angioedema")),
+    (9, "codeine", ("codeine",), ("Nausea & vomiting", "Constipation & drowsiness")),
+    (6, "trimethoprim", ("trimethoprim",), ("Rash",)),
+    (3, None, ("latex",), ("Contact dermatitis",)),
+)
+_NSAID_ENTRIES = (2, 3, 4)
+
+
+def _sensitivities(timeline: Timeline) -> None:
+    """About one patient in ten has a drug allergy or intolerance, mostly penicillin."""
+    rng, profile = timeline.rng, timeline.profile
+    asthma = "asthma" in profile.conditions
+    if rng.random() >= (0.15 if asthma else 0.11):
+        return
+    weights = [entry[0] * (3 if asthma and number in _NSAID_ENTRIES else 1)
+               for number, entry in enumerate(_SENSITIVITIES)]
+    count = 2 if rng.random() < 0.15 else 1
+    chosen = sorted(set(rng.choices(range(len(_SENSITIVITIES)), weights=weights, k=count)))
+    for number in chosen:
+        _, drug_key, ingredient_keys, reactions = _SENSITIVITIES[number]
+        registered = timeline.person.care_start
+        if registered >= profile.history_start and rng.random() < 0.5:
+            day = registered  # declared at registration
+        else:
+            day = _between(rng, profile.history_start, timeline.as_of)
+        end, unknown = None, False
+        if drug_key is None and ingredient_keys == ("penicillin",) and rng.random() < 0.08:
+            end = _between(rng, day, timeline.as_of)  # de-labelled after testing
+        elif rng.random() < 0.03:
+            unknown = True
+        item = SensitivityItem(DRUG_BY_KEY[drug_key] if drug_key else None,
+                               tuple(INGREDIENT_BY_KEY[key] for key in ingredient_keys),
+                               rng.choice(reactions), end, unknown)
+        timeline.add(day, timeline.gp(), [item])
+
+
+# The childhood schedule: (age in days, name, contents, part, born on or after, born before).
+_SIX_IN_ONE = "Diphtheria, Tetanus, Pertussis, Polio, Haemophilus influenzae type b, Hepatitis B"
+_FIVE_IN_ONE = "Diphtheria, Tetanus, Pertussis, Polio, Haemophilus influenzae type b"
+_HEXAVALENT_FROM = dt.date(2017, 6, 1)
+_CHILDHOOD: tuple[tuple[int, str, str, str, dt.date | None, dt.date | None], ...] = (
+    (56, "DTaP/IPV/Hib/HepB", _SIX_IN_ONE, "Part 1", _HEXAVALENT_FROM, None),
+    (56, "DTaP/IPV/Hib", _FIVE_IN_ONE, "Part 1", None, _HEXAVALENT_FROM),
+    (56, "Rotavirus", "Rotavirus", "Part 1", dt.date(2013, 5, 1), None),
+    (56, "MenB", "Meningococcal group B", "Part 1", dt.date(2015, 7, 1), None),
+    (84, "DTaP/IPV/Hib/HepB", _SIX_IN_ONE, "Part 2", _HEXAVALENT_FROM, None),
+    (84, "DTaP/IPV/Hib", _FIVE_IN_ONE, "Part 2", None, _HEXAVALENT_FROM),
+    (84, "Rotavirus", "Rotavirus", "Part 2", dt.date(2013, 5, 1), None),
+    (84, "Pneumococcal conjugate (PCV)", "Pneumococcal", "Part 1", None, None),
+    (84, "MenC", "Meningococcal group C", "Part 1", None, dt.date(2016, 7, 1)),
+    (112, "DTaP/IPV/Hib/HepB", _SIX_IN_ONE, "Part 3", _HEXAVALENT_FROM, None),
+    (112, "DTaP/IPV/Hib", _FIVE_IN_ONE, "Part 3", None, _HEXAVALENT_FROM),
+    (112, "MenB", "Meningococcal group B", "Part 2", dt.date(2015, 7, 1), None),
+    (112, "Pneumococcal conjugate (PCV)", "Pneumococcal", "Part 2", None, dt.date(2020, 1, 1)),
+    (366, "Hib/MenC", "Haemophilus influenzae type b, Meningococcal group C", "Booster 1",
+     None, None),
+    (366, "MMR", "Measles, Mumps, Rubella", "Part 1", None, None),
+    (366, "Pneumococcal conjugate (PCV)", "Pneumococcal", "Booster 1", None, None),
+    (366, "MenB", "Meningococcal group B", "Booster 1", dt.date(2015, 7, 1), None),
+    (1220, "MMR", "Measles, Mumps, Rubella", "Part 2", None, None),
+    (1220, "DTaP/IPV", "Diphtheria, Tetanus, Pertussis, Polio", "Booster 1", None, None),
+    (4560, "HPV", "Human papillomavirus", "Part 1", dt.date(1995, 9, 1), None),
+    (5110, "Td/IPV", "Tetanus, Diphtheria, Polio", "Booster 2", None, None),
+    (5110, "MenACWY", "Meningococcal groups A, C, W, Y", "Part 1", dt.date(2001, 9, 1), None),
+)
+_HPV_FOR_BOYS_FROM = dt.date(2006, 9, 1)
+_HPV_ONE_DOSE_FROM = dt.date(2023, 9, 1)
+_BATCH_LETTERS = "ABCDEFGHJKLMNPRSTVWXYZ"
+
+
+def _vaccination(rng: random.Random, name: str, contents: str, part: str, site: str,
+                 dosage: str = "0.5 ml") -> VaccinationItem:
+    batch = f"{rng.choice(_BATCH_LETTERS)}{rng.choice(_BATCH_LETTERS)}{rng.randrange(1000, 99999)}"
+    return VaccinationItem(name, contents, batch, site, part, dosage)
+
+
+def _immunisations(timeline: Timeline) -> None:
+    rng, person = timeline.rng, timeline.person
+    keen = rng.random() < 0.85  # accepts what is offered, year after year
+    _childhood_immunisations(timeline, keen)
+    _influenza(timeline, keen)
+    born = person.date_of_birth
+    if rng.random() < (0.75 if keen else 0.2):
+        day = _add_years(born, 65) + dt.timedelta(days=rng.randint(0, 300))
+        timeline.add(day, timeline.nurse(), [_vaccination(
+            rng, "Pneumococcal polysaccharide (PPV23)", "Pneumococcal", "Part 1",
+            rng.choice(("Left deltoid", "Right deltoid")))])
+    _shingles(timeline, keen)
+    if timeline.age(timeline.as_of) >= 18 and rng.random() < 0.06:
+        day = _between(rng, max(timeline.profile.history_start, _add_years(born, 18)),
+                       timeline.as_of)
+        ethnicity = person.ethnicity.key if person.ethnicity else ""
+        place = "Pakistan" if ethnicity == "pakistani" else "India" if ethnicity == "indian" else (
+            rng.choice(("Thailand", "Kenya", "Peru", "Vietnam")))
+        timeline.add(day, timeline.nurse(), [
+            _vaccination(rng, "Hepatitis A", "Hepatitis A", "Part 1", "Left deltoid", "1 ml"),
+            _vaccination(rng, "Typhoid", "Typhoid", "Part 1", "Right deltoid"),
+            timeline.narrative(f"Travel clinic: visiting {place}. Malaria & food hygiene advice.")])
+
+
+def _childhood_immunisations(timeline: Timeline, keen: bool) -> None:
+    rng, person = timeline.rng, timeline.person
+    born = person.date_of_birth
+    if born < timeline.profile.history_start:
+        return
+    visits: dict[int, list[Item]] = {}
+    for age_days, name, contents, part, born_from, born_before in _CHILDHOOD:
+        if (born_from and born < born_from) or (born_before and born >= born_before):
+            continue
+        if name == "HPV" and person.sex != "F" and born < _HPV_FOR_BOYS_FROM:
+            continue
+        if rng.random() >= (0.97 if keen else 0.4):
+            continue
+        site = ("Oral" if name == "Rotavirus" else
+                rng.choice(("Left thigh", "Right thigh")) if age_days < 400 else
+                rng.choice(("Left deltoid", "Right deltoid")))
+        dosage = "1.5 ml" if name == "Rotavirus" else "0.5 ml"
+        visits.setdefault(age_days, []).append(
+            _vaccination(rng, name, contents, part, site, dosage))
+    for age_days, items in visits.items():
+        day = born + dt.timedelta(days=age_days + rng.randint(0, 21))
+        timeline.add(day, timeline.nurse(), items)
+        hpv = next((item for item in items if isinstance(item, VaccinationItem)
+                    and item.name == "HPV"), None)
+        if hpv is not None and day < _HPV_ONE_DOSE_FROM:
+            second = day + dt.timedelta(days=rng.randint(182, 365))
+            timeline.add(second, timeline.nurse(), [_vaccination(
+                rng, "HPV", hpv.contents, "Part 2", rng.choice(("Left deltoid", "Right deltoid")))])
+
+
+def flu_eligible(age: float, at_risk: bool, season: int) -> str | None:
+    """Which flu vaccine the NHS offers a patient of this age: "injected", "nasal" or None."""
+    if age >= 65 or (at_risk and age >= 0.5):
+        return "injected"
+    if 2 <= age < 4 and season >= 2013:
+        return "nasal"
+    return None
+
+
+def _influenza(timeline: Timeline, keen: bool) -> None:
+    """Each autumn: over-65s and at-risk patients; two- and three-year-olds nasally."""
+    rng, profile = timeline.rng, timeline.profile
+    for season in range(profile.history_start.year, timeline.as_of.year + 1):
+        day = dt.date(season, 9, 20) + dt.timedelta(days=rng.randint(0, 80))
+        if not profile.history_start <= day <= timeline.as_of:
+            continue
+        at_risk = any(timeline.has(key, day) for key in _FLU_RISK)
+        kind = flu_eligible(timeline.age(day), at_risk, season)
+        chance = 0.9 if keen else 0.12
+        if kind is None or rng.random() >= (chance if kind == "injected" else chance * 0.6):
+            continue
+        if kind == "nasal":
+            item = _vaccination(rng, "Influenza (live attenuated, intranasal)", "Influenza",
+                                "Part 1", "Intranasal", "0.2 ml")
+        else:
+            item = _vaccination(rng, "Influenza", "Influenza", "Part 1",
+                                rng.choice(("Left deltoid", "Right deltoid")))
+        timeline.add(day, rng.choice((timeline.nurse(), timeline.hca())), [item])
+
+
+def _shingles(timeline: Timeline, keen: bool) -> None:
+    rng = timeline.rng
+    if rng.random() >= (0.6 if keen else 0.1):
+        return
+    day = _add_years(timeline.person.date_of_birth, 70) + dt.timedelta(days=rng.randint(0, 500))
+    if day < dt.date(2013, 9, 1):
+        return
+    site = rng.choice(("Left deltoid", "Right deltoid"))
+    if day < _HPV_ONE_DOSE_FROM:  # Zostavax until September 2023, Shingrix since
+        timeline.add(day, timeline.nurse(), [_vaccination(
+            rng, "Shingles (live)", "Herpes zoster", "Part 1", site, "0.65 ml")])
+        return
+    timeline.add(day, timeline.nurse(), [_vaccination(
+        rng, "Shingles (recombinant)", "Herpes zoster", "Part 1", site)])
+    second = day + dt.timedelta(days=rng.randint(60, 180))
+    timeline.add(second, timeline.nurse(), [_vaccination(
+        rng, "Shingles (recombinant)", "Herpes zoster", "Part 2", site)])
+
+
+def _pathology_reports(timeline: Timeline, existing: list[EventSpec]) -> None:
+    """A lab report for every blood test of the last REPORT_YEARS years."""
+    cutoff = _add_years(timeline.as_of, -REPORT_YEARS)
+    for event in existing:
+        day = event.when.date()
+        if day < cutoff:
+            continue
+        labs = [item for item in event.items if isinstance(item, CodeItem)
+                and item.concept.key in _LAB_LABEL and item.value is not None]
+        if labs:
+            _lab_report(timeline, day, labs)
+        elif any(isinstance(item, NarrativeItem) and "loods requested" in " ".join(item.lines)
+                 for item in event.items):
+            _blood_screen_report(timeline, day)
+
+
+def _lab_flag(timeline: Timeline, item: CodeItem) -> str:
+    key, value = item.concept.key, float(item.value or 0)
+    high_creatinine = 110 if timeline.person.sex == "M" else 90
+    if (key == "hba1c" and value >= 48) or (key == "creatinine" and value > high_creatinine) or (
+            key == "cholesterol" and value > 6.5):
+        return " (H)"
+    if key == "egfr" and item.comparator is None and value < 60:
+        return " (L)"
+    return ""
+
+
+def _lab_report(timeline: Timeline, collected: dt.date, labs: list[CodeItem]) -> None:
+    rng = timeline.rng
+    batteries = "; ".join(dict.fromkeys(_LAB_BATTERY[item.concept.key] for item in labs))
+    parts, abnormal = [], False
+    for item in labs:
+        flag = _lab_flag(timeline, item)
+        abnormal = abnormal or bool(flag)
+        shown = f"> {item.value}" if item.comparator == _EGFR_ABOVE_90 else item.value
+        parts.append(f"{_LAB_LABEL[item.concept.key]} {shown} {item.concept.units}{flag}")
+    issued = collected + dt.timedelta(days=rng.randint(1, 3))
+    known = any(timeline.has(key, collected) for key in ("type2_diabetes", "ckd3"))
+    if not abnormal:
+        actions: tuple[str, ...] = ()
+    elif known:
+        actions = ("Discuss at next review",)
+    else:
+        actions = (rng.choice(("Make routine appointment", "Repeat test in 3 months")),)
+    items: list[Item] = [ReportItem(batteries, issued, "Abnormal" if abnormal else "Normal",
+                                    actions, "; ".join(parts), collected)]
+    if abnormal and not known and rng.random() < 0.5:
+        items.append(ActivityItem("Telephoned patient with results", "Patient", "Telephone",
+                                  rng.choice((3, 5, 8))))
+    timeline.add(issued, timeline.gp(), items)
+
+
+def _blood_screen_report(timeline: Timeline, requested: dt.date) -> None:
+    rng = timeline.rng
+    collected = requested + dt.timedelta(days=rng.randint(1, 7))
+    issued = collected + dt.timedelta(days=rng.randint(1, 2))
+    if rng.random() < 0.8:
+        report = ReportItem("FBC; U&E; LFT; TFT; CRP", issued, "Normal", (),
+                            "All results within reference ranges.", collected)
+    else:
+        report = ReportItem("FBC; U&E; LFT; TFT; CRP; Ferritin", issued, "Abnormal",
+                            ("Make routine appointment",),
+                            rng.choice(("Ferritin 9 ug/L (L) & Hb 108 g/L (L) - iron deficiency?",
+                                        "CRP 46 mg/L (H); FBC normal. Repeat in 2/52.",
+                                        "TSH 7.8 mU/L (H), free T4 normal - repeat in 3/12.")),
+                            collected)
+    timeline.add(issued, timeline.gp(), [report])
+
+
+def _cervical_screening(timeline: Timeline) -> None:
+    """Women of 25 to 64: three-yearly screening to 49, five-yearly after; most attend."""
+    rng, person, profile = timeline.rng, timeline.person, timeline.profile
+    if person.sex != "F":
+        return
+    attends = rng.random() < 0.75
+    day = max(profile.history_start, _add_years(person.date_of_birth, 25))
+    day += dt.timedelta(days=rng.randint(0, 300))
+    while day <= timeline.as_of and timeline.age(day) < 65:
+        if rng.random() >= (0.9 if attends else 0.25):
+            day = _add_years(day, 1)
+            continue
+        hpv_primary = day >= dt.date(2019, 12, 1)
+        positive = rng.random() < 0.1
+        years = 1 if positive else 3 if timeline.age(day) < 50 else 5
+        due = _add_years(day, years)
+        timeline.add(day, timeline.nurse(), [
+            timeline.narrative("Cervical screening: sample taken (LBC). Pt consented."),
+            RecallItem(due, "Cervical screening", f"Next screening in {years} year(s).",
+                       "Pending" if due > timeline.as_of else "Completed")])
+        issued = day + dt.timedelta(days=rng.randint(10, 28))
+        if hpv_primary:
+            batteries = "Cervical screening (HPV primary)"
+            comments = ("HPV detected; cytology negative. Recall in 12 months." if positive
+                        else "HPV not detected. Routine recall.")
+        else:
+            batteries = "Cervical cytology (LBC)"
+            comments = ("Borderline changes. HPV triage negative; recall in 12 months."
+                        if positive else "Negative. Routine recall.")
+        timeline.add(issued, timeline.gp(), [ReportItem(
+            batteries, issued, "Abnormal" if positive else "Normal",
+            ("Early recall",) if positive else (), comments, day)])
+        day = due + dt.timedelta(days=rng.randint(0, 90))
+
+
+# Referrals that follow a diagnosis: condition -> (chance, service, provider,
+# clinicians' specialty, reason, kind of the reply letter).
+_CONDITION_REFERRALS = {
+    "atrial_fibrillation": (0.7, "Cardiology", people.AIRE_VALLEY_HOSPITAL, "Cardiology",
+                            "New AF; rate control & anticoagulation started. ?Echo.",
+                            "Outpatient letter"),
+    "osteoarthritis": (0.45, "Physiotherapy", people.COMMUNITY_MSK, "Physiotherapy",
+                       "Knee & hip pain with OA. For exercise programme.", "Discharge letter"),
+    "depression": (0.5, "Talking therapies", people.TALKING_THERAPIES, "Talking Therapies",
+                   "Low mood & anxiety. Pt keen on CBT.", "Assessment letter"),
+    "type2_diabetes": (0.4, "Diabetes structured education", people.DIABETES_SERVICE,
+                       "Diabetes", "Newly diagnosed type 2 diabetes, for education course.",
+                       "Attendance letter"),
+    "copd": (0.3, "Pulmonary rehabilitation", people.RESPIRATORY_SERVICE, "Respiratory",
+             "COPD with MRC dyspnoea scale 3. For pulmonary rehab.", "Discharge letter"),
+}
+
+
+def _referrals(timeline: Timeline) -> None:
+    rng, profile = timeline.rng, timeline.profile
+    for key, diagnosed in sorted(profile.conditions.items(), key=lambda pair: pair[1]):
+        plan = _CONDITION_REFERRALS.get(key)
+        if plan is not None and rng.random() < plan[0]:
+            day = diagnosed + dt.timedelta(days=rng.randint(7, 90))
+            _refer(timeline, day, *plan[1:5], "Routine", plan[5])
+    age = timeline.age(timeline.as_of)
+    start, end = profile.history_start, timeline.as_of
+    oa = profile.conditions.get("osteoarthritis")
+    if oa is not None and timeline.age(oa) >= 60 and rng.random() < 0.25:
+        _refer(timeline, oa + dt.timedelta(days=rng.randint(200, 900)), "Orthopaedics",
+               people.AIRE_VALLEY_HOSPITAL, "Orthopaedics",
+               "Severe hip OA despite analgesia & physio; for consideration of THR.",
+               "Routine", "Outpatient letter")
+    if age >= 18 and rng.random() < 0.04:
+        _refer(timeline, _between(rng, max(start, _add_years(timeline.person.date_of_birth, 18)),
+                                  end), "Physiotherapy", people.COMMUNITY_MSK, "Physiotherapy",
+               "Mechanical low back pain > 6/52, no red flags.", "Routine", "Discharge letter")
+    if age >= 30 and rng.random() < 0.02:
+        _refer(timeline, _between(rng, max(start, _add_years(timeline.person.date_of_birth, 30)),
+                                  end), "Dermatology", people.AIRE_VALLEY_HOSPITAL, "Dermatology",
+               "Changing pigmented lesion on back, ?melanoma.", "Two week wait",
+               "Outpatient letter")
+
+
+def _refer(timeline: Timeline, day: dt.date, service: str, provider: people.Provider,
+           specialty: str, reason: str, urgency: str, reply_kind: str) -> None:
+    """An outgoing referral with its letter and, once seen, the service's reply."""
+    rng = timeline.rng
+    referred = timeline.in_range(day)
+    if referred is None:
+        return
+    uid = timeline.uid(REFERRAL_UID)
+    wait = rng.randint(7, 14) if urgency == "Two week wait" else rng.randint(28, 120)
+    replied = timeline.in_range(referred + dt.timedelta(days=wait))
+    if replied is not None and replied <= referred:
+        replied = None
+    gp, clinician = timeline.gp(), rng.choice(people.CLINICIANS[specialty])
+    practice = timeline.staff.sites[0]
+    practice_address = tuple((tag, value) for tag, value in practice.address.items() if value)
+    referral = ReferralItem(uid, "Outgoing", service, provider.name, reason, urgency,
+                            "Closed" if replied else "Awaiting appointment", replied)
+    letter = LetterItem((clinician.title, clinician.first_name, clinician.surname),
+                        provider.name, _name_of(gp), practice.name, practice_address,
+                        timeline.uid(DOCUMENT_UID), "Referral letter", "Outgoing",
+                        _datetime(rng, referred))
+    timeline.add(referred, gp, [referral, letter])
+    if replied is not None:
+        usual = timeline.person.usual_gp
+        reply = LetterItem(_name_of(usual), practice.name,
+                           (clinician.title, clinician.first_name, clinician.surname),
+                           provider.name, provider.address, timeline.uid(DOCUMENT_UID),
+                           reply_kind, "Incoming", _datetime(rng, replied))
+        timeline.add(replied, timeline.gp(), [reply], linked_referral=uid)
+
+
+def _incoming_letter(timeline: Timeline, day: dt.date, provider: people.Provider,
+                     specialty: str, kind: str) -> LetterItem:
+    rng, practice = timeline.rng, timeline.staff.sites[0]
+    clinician = rng.choice(people.CLINICIANS[specialty])
+    return LetterItem(_name_of(timeline.person.usual_gp), practice.name,
+                      (clinician.title, clinician.first_name, clinician.surname),
+                      provider.name, provider.address, timeline.uid(DOCUMENT_UID), kind,
+                      "Incoming", _datetime(rng, day))
+
+
+_ED_REASONS = ("Fall at home, laceration to scalp closed with glue.",
+               "Chest pain; ECG & troponin normal. Discharged.",
+               "Sprained L ankle, X-ray NAD. Advice given.",
+               "Wrist injury, X-ray showed distal radius fracture; fracture clinic.")
+_ADMISSION_REASONS = ("Admitted with community-acquired pneumonia; IV then oral antibiotics.",
+                      "Admitted with urinary tract infection & delirium; resolved.",
+                      "Admitted with exacerbation of breathlessness; improved with treatment.")
+
+
+def _hospital_letters(timeline: Timeline, frail: bool, history_scale: float) -> None:
+    """Emergency department attendances and admissions, commoner with age and frailty."""
+    rng = timeline.rng
+    day = timeline.profile.history_start
+    while history_scale > 0:
+        rate = _band(timeline.age(day), ((16, 0.06), (65, 0.05), (80, 0.12), (200, 0.25)))
+        rate *= (1.6 if frail else 1.0) * history_scale
+        day += dt.timedelta(days=max(1, int(rng.expovariate(rate) * 365.25)))
+        if day > timeline.as_of:
+            return
+        received = day + dt.timedelta(days=rng.randint(1, 5))
+        if rng.random() < 0.6:
+            letter = _incoming_letter(timeline, received, people.AIRE_VALLEY_HOSPITAL,
+                                      "Emergency Medicine", "A&E attendance")
+            note = rng.choice(_ED_REASONS)
+        else:
+            letter = _incoming_letter(timeline, received, people.AIRE_VALLEY_HOSPITAL,
+                                      "Acute Medicine", "Discharge summary")
+            note = rng.choice(_ADMISSION_REASONS)
+        timeline.add(received, timeline.gp(), [letter, timeline.narrative(note)])
+
+
+def _eye_screening(timeline: Timeline) -> None:
+    """Diabetic eye screening every year after diagnosis; the result comes as a letter."""
+    rng = timeline.rng
+    diagnosed = timeline.profile.conditions.get("type2_diabetes")
+    if diagnosed is None:
+        return
+    day = diagnosed + dt.timedelta(days=rng.randint(60, 200))
+    while day <= timeline.as_of:
+        if rng.random() < 0.85:
+            received = day + dt.timedelta(days=rng.randint(10, 30))
+            timeline.add(received, timeline.hca(), [_incoming_letter(
+                timeline, received, people.EYE_SCREENING, "Eye Screening", "Screening result")])
+        day += dt.timedelta(days=rng.randint(330, 420))
+
+
+def _attach(timeline: Timeline, day: dt.date, user: User, file_name: str, comments: str,
+            size: tuple[int, int] = (40_000, 600_000)) -> None:
+    rng = timeline.rng
+    timeline.add(day, user, [AttachmentItem(file_name, rng.randint(*size),
+                                            timeline.uid(DOCUMENT_UID), comments)])
+
+
+def _attachments(timeline: Timeline, existing: list[EventSpec]) -> None:
+    """Scanned and clinical documents that are not letters."""
+    rng, profile = timeline.rng, timeline.profile
+    af = profile.conditions.get("atrial_fibrillation")
+    if af is not None and rng.random() < 0.6:
+        _attach(timeline, af, timeline.gp(), "ECG.pdf",
+                f"12-lead ECG: atrial fibrillation, ventricular rate {rng.randint(88, 130)}.")
+    copd = profile.conditions.get("copd")
+    if copd is not None and rng.random() < 0.6:
+        _attach(timeline, copd, timeline.nurse(), "Spirometry report.pdf",
+                f"Post-bronchodilator FEV1/FVC {rng.randint(52, 68) / 100:.2f}.")
+    registered = timeline.person.care_start
+    if (registered >= profile.history_start and timeline.age(registered) >= 16
+            and rng.random() < 0.25):
+        _attach(timeline, registered + dt.timedelta(days=rng.randint(14, 60)),
+                rng.choice(timeline.staff.admins or timeline.staff.gps),
+                "Previous GP record summary.pdf", "Scanned summary from previous practice.",
+                (300_000, 2_500_000))
+    for event in existing:
+        text = " ".join(line for item in event.items if isinstance(item, NarrativeItem)
+                        for line in item.lines)
+        if "Fit note issued" in text and rng.random() < 0.15:
+            _attach(timeline, event.when.date(), event.user, "Fit note.pdf",
+                    "Copy of fit note issued.", (20_000, 90_000))
+        elif "Rash on forearm" in text and rng.random() < 0.1:
+            _attach(timeline, event.when.date(), event.user, "Rash photo.jpg",
+                    "Photo of rash, taken with pt's consent.", (800_000, 2_500_000))
+
+
+def _relationship(timeline: Timeline) -> None:
+    """Next of kin: parents of children, spouses, and the grown-up children of the old."""
+    rng, person = timeline.rng, timeline.person
+    age = person.age_on(timeline.as_of)
+    married = person.marital_status is not None and person.marital_status.key == "married"
+    widowed = person.marital_status is not None and person.marital_status.key == "widowed"
+    if age < 16 and rng.random() < 0.7:
+        sex = "F" if rng.random() < 0.75 else "M"
+        kind, years, same_home = ("Mother" if sex == "F" else "Father"), -rng.randint(20, 40), True
+    elif age >= 18 and married and rng.random() < 0.3:
+        sex = "F" if person.sex == "M" else "M"
+        kind, years, same_home = "Next of kin", rng.randint(-6, 6), True
+    elif age >= 70 and (widowed or rng.random() < 0.3) and rng.random() < 0.6:
+        sex = rng.choice("MF")
+        kind, years, same_home = "Next of kin", rng.randint(22, 38), rng.random() < 0.1
+    else:
+        return
+    born = min(_add_years(person.date_of_birth, years) + dt.timedelta(days=rng.randint(0, 364)),
+               timeline.as_of - dt.timedelta(days=365 * 18))
+    ethnicity = person.ethnicity.key if person.ethnicity else None
+    first, _, surname, _ = _names(rng, sex, born.year, ethnicity)
+    if same_home or rng.random() < 0.5:
+        surname = person.surname
+    address = person.address if same_home else _address(rng)
+    title = ("Mr" if sex == "M" else "Mrs" if kind != "Mother" or rng.random() < 0.8 else "Ms")
+    telephone = (person.home_telephone if same_home and person.home_telephone
+                 else _mobile(rng))
+    relation = RelationshipItem(title, first, surname,
+                                tuple((tag, value) for tag, value in address if value),
+                                telephone, born, kind)
+    registered = person.care_start
+    day = registered if registered >= timeline.profile.history_start else _between(
+        rng, timeline.profile.history_start, timeline.as_of)
+    timeline.add(day, rng.choice(timeline.staff.admins or timeline.staff.gps), [relation])
+
+
+def _reminders(timeline: Timeline, housebound: bool) -> None:
+    rng, person = timeline.rng, timeline.person
+    reminders: list[ReminderItem] = []
+    if person.english_speaker == "No" and person.language is not None:
+        language = person.language.ctv3_term.removeprefix("Main spoken language ")
+        reminders.append(ReminderItem(f"Interpreter needed: {language}. Book double slot.",
+                                      "High"))
+    if housebound:
+        reminders.append(ReminderItem("Housebound - home visits only.", "Medium"))
+    if timeline.age(timeline.as_of) >= 75 and rng.random() < 0.12:
+        reminders.append(ReminderItem("Hard of hearing - please face pt when speaking.", "Low"))
+    if timeline.age(timeline.as_of) >= 16 and rng.random() < 0.03:
+        reminders.append(ReminderItem("Prefers contact by text message, not phone.", "Low"))
+    for reminder in reminders:
+        day = _between(rng, _recent_start(timeline, 6), timeline.as_of)
+        timeline.add(day, rng.choice(timeline.staff.admins or timeline.staff.gps), [reminder])
+
+
+# Care plans: condition -> (chance, name, description, subcategory, aim, instructions).
+_CARE_PLANS = {
+    "type2_diabetes": (0.4, "Diabetes care plan", "Personalised care & support plan",
+                       "Diabetes", "HbA1c < 58 mmol/mol & BP < 140/80", (
+                           ("Bloods a week before each review", "Patient"),
+                           ("Check feet daily & report any sores", "Patient"),
+                           ("Review HbA1c & medication 6-monthly", "Practice nurse"))),
+    "copd": (0.5, "COPD self-management plan", "Self-management & rescue pack plan",
+             "COPD", "Fewer exacerbations & admissions", (
+                 ("Start rescue pack if sputum changes colour & more breathless; tell surgery",
+                  "Patient"),
+                 ("Annual review & inhaler technique check", "Practice nurse"),
+                 ("Consider pulmonary rehab if MRC 3 or more", "GP"))),
+    "asthma": (0.25, "Asthma action plan", "Personal asthma action plan", "Asthma",
+               "No night symptoms & no attacks", (
+                   ("Use preventer inhaler every day", "Patient"),
+                   ("If reliever needed > 3 times a week, book review", "Patient"))),
+}
+
+
+def _care_plans(timeline: Timeline, frail: bool) -> None:
+    rng, profile = timeline.rng, timeline.profile
+    for key, diagnosed in sorted(profile.conditions.items(), key=lambda pair: pair[1]):
+        plan = _CARE_PLANS.get(key)
+        if plan is None or rng.random() >= plan[0]:
+            continue
+        _, name, description, subcategory, aim, instructions = plan
+        day = _between(rng, max(diagnosed, _recent_start(timeline, 3)), timeline.as_of)
+        timeline.add(day, timeline.nurse(), [CarePlanItem(
+            name, description, "Long term conditions", subcategory, aim, _add_years(day, 1),
+            instructions)])
+    if frail and rng.random() < 0.6:
+        day = _between(rng, _recent_start(timeline, 2), timeline.as_of)
+        timeline.add(day, timeline.gp(), [
+            CarePlanItem("Frailty care plan", "Moderate frailty: proactive care plan", "Frailty",
+                         "Falls prevention", "Stay well & independent at home",
+                         _add_years(day, 1), (
+                             ("Falls risk & home hazards assessment", "Community team"),
+                             ("Structured medication review 6-monthly", "GP"),
+                             ("Agree emergency plan with family", "Patient"))),
+            ActivityItem("Discussed care arrangements with family", "Daughter", "Telephone",
+                         rng.choice((10, 15, 20)))])
+    if (timeline.age(timeline.as_of) >= 18 and profile.bmi_offset > 6
+            and rng.random() < 0.3):
+        day = _between(rng, _recent_start(timeline, 4), timeline.as_of)
+        timeline.add(day, timeline.nurse(), [PatientPlanItem("Weight management", (
+            "Aim to lose 5% of body weight in 6 months",
+            "Self-referral to local weight management programme",
+            "Weigh monthly & bring readings to review"))])
+
+
+_HOME_VISIT_LINES = (
+    "Home visit: more breathless, chest crackles R base. Antibiotics & review 48h.",
+    "Home visit: frailty review with daughter present. Medication reviewed.",
+    "Home visit: fall last week, no injury. Walking with frame. OT referral discussed.",
+    "Home visit: bloods taken & BP checked. Eating & drinking well.",
+)
+_VISIT_REASONS = ("Housebound - chest review", "Frailty review & bloods",
+                  "Housebound - BP & medication check", "Post-discharge review")
+
+
+def _home_visits(timeline: Timeline, frail: bool, housebound: bool, history_scale: float,
+                 pending: Pending) -> None:
+    """Housebound patients' past home visits, and visits booked for the coming fortnight."""
+    rng, staff = timeline.rng, timeline.staff
+    if housebound and history_scale > 0:
+        day = _recent_start(timeline, 3)
+        while True:
+            day += dt.timedelta(days=max(1, int(rng.expovariate(3 * history_scale) * 365.25)))
+            if day > timeline.as_of:
+                break
+            user = timeline.gp() if rng.random() < 0.7 else timeline.nurse()
+            items: list[Item] = []
+            if rng.random() < 0.5:
+                items += timeline.blood_pressure(day)
+            items.append(timeline.narrative(rng.choice(_HOME_VISIT_LINES)))
+            timeline.add(day, user, items, done_at="Home visit")
+    if not (housebound and rng.random() < 0.7) and not (frail and rng.random() < 0.2):
+        return
+    day = timeline.as_of + dt.timedelta(days=rng.randint(1, 14))
+    day += dt.timedelta(days=7 - day.weekday()) if day.weekday() >= 5 else dt.timedelta()
+    slot = rng.randrange(11 * 60 + 30, 15 * 60 + 30, 10)  # between morning & afternoon surgery
+    gp_visit = rng.random() < 0.7
+    user = (timeline.person.usual_gp if gp_visit and rng.random() < 0.6 else
+            rng.choice(staff.gps if gp_visit else staff.nurses))
+    pending.visits.append(VisitSpec(dt.datetime.combine(day, dt.time(slot // 60, slot % 60)),
+                                    rng.choice((20, 30)), user, rng.choice(_VISIT_REASONS)))
+
+
+_OTHER_TASKS = (("Call patient", "Pt asking for a call back re: side effects of medication."),
+                ("Miscellaneous", "Insurance report requested - consent form received."),
+                ("Prescription request", "Pharmacy query: item out of stock, please advise."),
+                ("Miscellaneous", "Update contact details - new mobile given at reception."))
+
+
+def _open_tasks(timeline: Timeline, pending: Pending) -> None:
+    """Workflow tasks still open: reports and letters just filed, and a few others."""
+    rng = timeline.rng
+    recent = timeline.as_of - dt.timedelta(days=OPEN_TASK_DAYS)
+    for event in sorted(timeline.events, key=lambda event: (event.when, event.order)):
+        if event.when.date() < recent:
+            continue
+        reports = [item for item in event.items if isinstance(item, ReportItem)]
+        letters = [item for item in event.items
+                   if isinstance(item, LetterItem) and item.direction == "Incoming"]
+        if reports and rng.random() < 0.7:
+            kind = "Pathology results"
+            text = f"{reports[0].batteries}: {reports[0].result.lower()} - please review & file."
+        elif letters and rng.random() < 0.6:
+            kind = "Incoming document"
+            text = f"{letters[0].kind} from {letters[0].sender_organisation} to action."
+        else:
+            continue
+        pending.tasks.append(_task(rng, event.when, event.user, kind, text, two_lines=True))
+    if rng.random() < 0.08:
+        day = timeline.as_of - dt.timedelta(days=rng.randint(0, 7))
+        when = _datetime(rng, day)
+        creator = rng.choice(timeline.staff.admins or timeline.staff.gps)
+        kind, text = rng.choice(_OTHER_TASKS)
+        pending.tasks.append(_task(rng, when, creator, kind, text,
+                                   two_lines=rng.random() < 0.5))
+
+
+def _task(rng: random.Random, when: dt.datetime, creator: User, kind: str, text: str,
+          two_lines: bool) -> TaskSpec:
+    """SystmOne heads a task's content with when and by whom it was written."""
+    content = (f"{when:%a %d %b %H:%M} - {creator.surname.upper()}, {creator.first_name}\n{text}"
+               if two_lines else text)
+    return TaskSpec(when, kind, "Not Started" if rng.random() < 0.75 else "Started", content)
+
+
 # --- Clinical and NonClinical XML ----------------------------------------------------------
 
 def clinical_element(events: list[EventSpec], person: Person) -> etree._Element:
@@ -1102,8 +1987,10 @@ def clinical_element(events: list[EventSpec], person: Person) -> etree._Element:
             "UserName": event.user.user_name,
             "DoneBy": event.user.done_by,
             "DoneAt": event.done_at,
-            "EventUID": _uid(person.sri, number, EVENT_UID),
         })
+        if event.linked_referral is not None:
+            element.set("LinkedReferralUID", event.linked_referral)
+        element.set("EventUID", _uid(person.sri, number, EVENT_UID))
         for item in event.items:
             _ITEM_WRITERS[type(item)](element, item)
     return clinical
@@ -1164,15 +2051,141 @@ def _write_narrative(event: etree._Element, item: NarrativeItem) -> None:
         _child(narrative, "Line", line)
 
 
+def _texts(parent: etree._Element, pairs) -> None:
+    for tag, text in pairs:
+        _child(parent, tag, text)
+
+
+def _write_name(parent: etree._Element, tag: str, name: tuple[str, str, str]) -> None:
+    _texts(_child(parent, tag), zip(("Title", "FirstName", "Surname"), name, strict=True))
+
+
+def _write_sensitivity(event: etree._Element, item: SensitivityItem) -> None:
+    sensitivity = etree.SubElement(event, "DrugSensitivity")
+    _child(sensitivity, "Type", "Drug" if item.drug else "Ingredient")
+    if item.drug is not None:
+        _write_drug(sensitivity, item.drug)
+    for ingredient in item.ingredients:  # for a drug: its ingredients, Details its name
+        etree.SubElement(sensitivity, "Ingredient", {
+            "Scheme": "Multilex", "IngredientID": ingredient.multilex, "Name": ingredient.name,
+            "Details": item.drug.name if item.drug else ingredient.details})
+    _child(sensitivity, "FreeText", item.reaction)
+    if item.end is not None:
+        _child(sensitivity, "EndDate", item.end.isoformat())
+    elif item.ended_unknown:
+        _child(sensitivity, "EndedWithUnknownDate")
+
+
+def _write_vaccination(event: etree._Element, item: VaccinationItem) -> None:
+    _texts(etree.SubElement(event, "Vaccination"), (
+        ("Name", item.name), ("Contents", item.contents), ("BatchNumber", item.batch),
+        ("Notes", item.notes), ("PartType", item.part), ("Dosage", item.dosage)))
+
+
+def _write_report(event: etree._Element, item: ReportItem) -> None:
+    report = etree.SubElement(event, "Report")
+    _texts(report, (("BatteryHeaders", item.batteries), ("IssueDate", item.issued.isoformat()),
+                    ("Result", item.result)))
+    if item.actions:
+        actions = _child(report, "FollowUpActions")
+        for action in item.actions:
+            _child(_child(actions, "FollowUpAction"), "Action", action)
+    _texts(report, (("Comments", item.comments), ("CollectionDate", item.collected.isoformat()),
+                    ("Type", item.kind)))
+
+
+def _write_letter(event: etree._Element, item: LetterItem) -> None:
+    letter = etree.SubElement(event, "Letter")
+    _write_name(letter, "RecipientName", item.recipient)
+    _child(letter, "RecipientOrganisation", item.recipient_organisation)
+    _write_name(letter, "SenderName", item.sender)
+    _child(letter, "SenderOrganisation", item.sender_organisation)
+    _texts(_child(letter, "SenderAddress"), item.sender_address)
+    _texts(letter, (("DocumentUID", item.document_uid), ("Type", item.kind),
+                    ("Direction", item.direction),
+                    ("DateSentReceived", item.sent.isoformat(timespec="seconds"))))
+
+
+def _write_attachment(event: etree._Element, item: AttachmentItem) -> None:
+    _texts(etree.SubElement(event, "Attachment"), (
+        ("FileName", item.file_name), ("FileSize", f"{item.size} bytes"),
+        ("DocumentUID", item.document_uid), ("Comments", item.comments)))
+
+
+def _write_recall(event: etree._Element, item: RecallItem) -> None:
+    _texts(etree.SubElement(event, "Recall"), (
+        ("RecallDate", item.due.isoformat()), ("Type", item.kind), ("Comments", item.comments),
+        ("Status", item.status)))
+
+
+def _write_reminder(event: etree._Element, item: ReminderItem) -> None:
+    _texts(etree.SubElement(event, "Reminder"),
+           (("FreeText", item.text), ("Severity", item.severity)))
+
+
+def _write_referral(event: etree._Element, item: ReferralItem) -> None:
+    referral = etree.SubElement(event, "Referral")
+    _texts(referral, (("ReferralUID", item.uid), ("Direction", item.direction),
+                      ("Service", item.service), ("ReferredTo", item.organisation),
+                      ("Reason", item.reason), ("Urgency", item.urgency),
+                      ("Status", item.status)))
+    if item.end is not None:
+        _child(referral, "EndDate", item.end.isoformat())
+
+
+def _write_relationship(event: etree._Element, item: RelationshipItem) -> None:
+    relationship = etree.SubElement(event, "Relationship")
+    _texts(relationship, (("Title", item.title), ("FirstName", item.first_name),
+                          ("Surname", item.surname)))
+    _texts(_child(relationship, "Address"), item.address)
+    _texts(relationship, (("Telephone", item.telephone), ("WorkContact", ""),
+                          ("EndDate", "9999-12-31"),  # TPP's "not ended", as in its template
+                          ("DateOfBirth", item.date_of_birth.isoformat()), ("Type", item.kind)))
+
+
+def _write_instructions(parent: etree._Element, tag: str, instructions) -> None:
+    holder = _child(parent, tag)
+    for order, (text, responsibility) in enumerate(instructions, start=1):
+        instruction = _child(holder, "Instruction")
+        _texts(instruction, (("InstructionText", text), ("Order", str(order))))
+        if responsibility:
+            _child(instruction, "Responsibility", responsibility)
+
+
+def _write_care_plan(event: etree._Element, item: CarePlanItem) -> None:
+    plan = etree.SubElement(event, "CarePlan")
+    _texts(plan, (("CarePlanName", item.name), ("Description", item.description),
+                  ("Category", item.category), ("SubCategory", item.subcategory),
+                  ("Aim", item.aim), ("ReviewDate", item.review.isoformat())))
+    _write_instructions(plan, "Instructions", item.instructions)
+
+
+def _write_patient_plan(event: etree._Element, item: PatientPlanItem) -> None:
+    plan = etree.SubElement(event, "PatientPlan")
+    _child(plan, "Name", item.name)
+    _write_instructions(plan, "Items", ((text, "") for text in item.instructions))
+
+
+def _write_activity(event: etree._Element, item: ActivityItem) -> None:
+    _texts(etree.SubElement(event, "Activity"), (
+        ("Performed", item.performed), ("With", item.with_whom), ("Method", item.method),
+        ("Duration", str(item.minutes))))
+
+
 _ITEM_WRITERS: dict[type, Callable[[etree._Element, object], None]] = {
     CodeItem: _write_code, MedicationItem: _write_medication, RepeatItem: _write_repeat,
-    NarrativeItem: _write_narrative,
+    NarrativeItem: _write_narrative, SensitivityItem: _write_sensitivity,
+    VaccinationItem: _write_vaccination, ReportItem: _write_report, LetterItem: _write_letter,
+    AttachmentItem: _write_attachment, RecallItem: _write_recall, ReminderItem: _write_reminder,
+    ReferralItem: _write_referral, RelationshipItem: _write_relationship,
+    CarePlanItem: _write_care_plan, PatientPlanItem: _write_patient_plan,
+    ActivityItem: _write_activity,
 }
 
 
 def non_clinical_element(person: Person, rng: random.Random, staff: Staff,
-                         as_of: dt.date) -> etree._Element:
-    """A few appointments booked in the coming six weeks (the only dates after as_of)."""
+                         as_of: dt.date, pending: Pending | None = None) -> etree._Element:
+    """Appointments booked in the coming six weeks, then pending visits and open tasks."""
     non_clinical = etree.Element("NonClinical")
     booked = rng.choices((0, 1, 2, 3), weights=(50, 30, 15, 5))[0]
     days = sorted(rng.sample(range(1, 43), booked))
@@ -1194,6 +2207,20 @@ def non_clinical_element(person: Person, rng: random.Random, staff: Staff,
                           ("AppointmentUID", _uid(person.sri, number, APPOINTMENT_UID)),
                           ("Status", "Booked")):
             _child(appointment, tag, text)
+    pending = pending or Pending()
+    for number, visit in enumerate(pending.visits, start=1):
+        user = visit.user
+        _texts(etree.SubElement(non_clinical, "Visit"), (
+            ("DateTime", visit.when.isoformat(timespec="seconds")),
+            ("Duration", f"{visit.minutes}.0"),
+            ("Clinician", f"{user.surname.upper()}, {user.first_name}"),
+            ("UserName", user.user_name), ("VisitUID", _uid(person.sri, number, VISIT_UID)),
+            ("Status", "Booked"), ("Comments", visit.comments)))
+    for number, task in enumerate(pending.tasks, start=1):
+        _texts(etree.SubElement(non_clinical, "Task"), (
+            ("TaskUID", _uid(person.sri, number, TASK_UID)),
+            ("DateTime", task.when.isoformat(timespec="seconds")), ("TaskType", task.kind),
+            ("Status", task.status), ("Content", task.content)))
     return non_clinical
 
 

@@ -147,3 +147,59 @@ KNOWN_AS: dict[str, str] = {
 }
 
 EMAIL_DOMAINS: tuple[str, ...] = ("example.com", "example.org", "example.net")
+
+
+# --- services that write to and hear from the practice ----------------------------
+# Every organisation, clinician and address below is fictitious; the towns and
+# postcode districts are the area's own, the postcode units are invented.
+
+@dataclass(frozen=True, slots=True)
+class Clinician:
+    title: str
+    first_name: str
+    surname: str
+
+
+@dataclass(frozen=True, slots=True)
+class Provider:
+    name: str
+    address: tuple[tuple[str, str], ...]  # Address child elements, in schema order
+
+
+AIRE_VALLEY_HOSPITAL = Provider(
+    "Aire Valley Teaching Hospitals NHS Trust",
+    (("HouseName", "Aire Valley General Hospital"), ("Road", "Moorfield Lane"),
+     ("Town", "Leeds"), ("Postcode", "LS19 9QZ")))
+COMMUNITY_MSK = Provider(
+    "Aireborough Community MSK & Physiotherapy Service",
+    (("HouseName", "Chevin Health Centre"), ("Road", "Chevin Avenue"), ("Town", "Leeds"),
+     ("Postcode", "LS20 8XJ")))
+TALKING_THERAPIES = Provider(
+    "Aire Valley Talking Therapies",
+    (("HouseNumber", "4"), ("Road", "Kirkgate"), ("Town", "Otley"), ("Postcode", "LS21 3QW")))
+DIABETES_SERVICE = Provider(
+    "Aire Valley Community Diabetes Service",
+    (("HouseName", "Chevin Health Centre"), ("Road", "Chevin Avenue"), ("Town", "Leeds"),
+     ("Postcode", "LS20 8XJ")))
+EYE_SCREENING = Provider(
+    "Aire Valley Diabetic Eye Screening Programme",
+    (("HouseName", "Aire Valley General Hospital"), ("Road", "Moorfield Lane"),
+     ("Town", "Leeds"), ("Postcode", "LS19 9QZ")))
+RESPIRATORY_SERVICE = Provider(
+    "Aire Valley Pulmonary Rehabilitation Service",
+    (("HouseName", "Baildon Community Hub"), ("Road", "Station Road"), ("Town", "Shipley"),
+     ("Postcode", "BD17 6XQ")))
+
+# Consultants and therapists by service.
+CLINICIANS: dict[str, tuple[Clinician, ...]] = {
+    "Cardiology": (Clinician("Dr", "Imran", "Qureshi"), Clinician("Dr", "Eleanor", "Pratt")),
+    "Orthopaedics": (Clinician("Mr", "David", "Holroyd"), Clinician("Miss", "Laura", "Finch")),
+    "Physiotherapy": (Clinician("Ms", "Claire", "Hanson"), Clinician("Mr", "Gareth", "Lowe")),
+    "Dermatology": (Clinician("Dr", "Fiona", "Lister"),),
+    "Respiratory": (Clinician("Dr", "Rachel", "Booth"), Clinician("Mr", "Sam", "Oduya")),
+    "Emergency Medicine": (Clinician("Dr", "Tom", "Brearley"), Clinician("Dr", "Nia", "Evans")),
+    "Acute Medicine": (Clinician("Dr", "Anjali", "Mehta"), Clinician("Dr", "Conor", "Walsh")),
+    "Talking Therapies": (Clinician("Ms", "Hannah", "Priestley"),),
+    "Diabetes": (Clinician("Mrs", "Janet", "Oxley"),),
+    "Eye Screening": (Clinician("Mr", "Neil", "Brogden"),),
+}

@@ -111,3 +111,17 @@ def test_malformed_detection_ignores_a_broken_declaration():
 
 def test_without_detection_an_unfinishable_document_waits():
     assert FrameDecoder().feed(b"<C></Wrong>\n") == []
+
+
+def test_pathological_doctype_line_is_handled_in_linear_time():
+    # Once took time exponential in the number of "[]" pairs (a hang for 60).
+    line = b"<!DOCTYPE " + b"[]" * 60
+    assert FrameDecoder(detect_malformed=True).feed(line + b"\n<R/>\n") == [line, b"<R/>"]
+    assert FrameDecoder().feed(line + b"\n") == []  # without detection it waits, quickly
+
+
+def test_multi_line_prolog_still_waits_with_detection():
+    decoder = FrameDecoder(detect_malformed=True)
+    assert decoder.feed(b"<!-- a comment\n") == []
+    expected = b"<!-- a comment\nover two lines -->\n<R/>"
+    assert decoder.feed(b"over two lines -->\n<R/>\n") == [expected]

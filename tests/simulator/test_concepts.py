@@ -28,7 +28,7 @@ REQUIRED_KEYS = (
     "widowed", "english")
 REQUIRED_DRUGS = ("amlodipine", "ramipril", "metformin", "atorvastatin", "salbutamol",
                   "beclometasone", "levothyroxine", "omeprazole", "sertraline", "paracetamol",
-                  "bisoprolol", "apixaban")
+                  "bisoprolol", "apixaban", "amoxicillin", "ibuprofen", "codeine", "trimethoprim")
 
 
 def verhoeff_valid(number: str) -> bool:
@@ -94,3 +94,12 @@ def test_numeric_concepts_carry_units_and_others_do_not():
 def test_blood_pressure_is_two_separate_codes():
     systolic, diastolic = concepts.BY_KEY["systolic_bp"], concepts.BY_KEY["diastolic_bp"]
     assert systolic.ctv3 != diastolic.ctv3 and systolic.snomed != diastolic.snomed
+
+
+def test_ingredients_are_well_formed_and_unique():
+    assert {"penicillin", "ibuprofen", "codeine", "latex"} <= set(concepts.INGREDIENT_BY_KEY)
+    assert len(concepts.INGREDIENT_BY_KEY) == len(concepts.INGREDIENTS)
+    assert len(concepts.INGREDIENT_BY_MULTILEX) == len(concepts.INGREDIENTS)
+    for ingredient in concepts.INGREDIENTS:
+        assert re.fullmatch(r"[1-9]\d{3,6}", ingredient.multilex)
+        assert ingredient.name and ingredient.details

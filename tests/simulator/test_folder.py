@@ -134,3 +134,11 @@ def test_empty_or_missing_folder_is_an_error(tmp_path):
         folder_practice(tmp_path)
     with pytest.raises(RecordError, match="does not exist"):
         folder_practice(tmp_path / "nope")
+
+
+def test_recorded_indentation_is_dropped_and_text_kept(tmp_path):
+    write(tmp_path, "alice.xml", GENUINE_STYLE.format(nhs="9990000018"))
+    practice = folder_practice(tmp_path)
+    record = practice.record(practice.find(Identity.nhs_number("9990000018")))
+    assert record.text is None and record.find("Identity").tail is None
+    assert record.findtext(".//Narrative/Line") == " D: Gastro-oesophageal reflux disease (X3003)"

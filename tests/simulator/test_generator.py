@@ -11,9 +11,11 @@ import pytest
 from lxml import etree
 
 from facade.protocol.identity import nhs_number_is_valid
+from facade.protocol.schemas import validate
 from simulator.practice import concepts
-from simulator.practice.generator import GeneratedPractice, default_organisation
+from simulator.practice.generator import GeneratedPractice, default_organisation, flu_eligible
 from simulator.practice.organisation import ADDRESS_FIELDS
+from simulator.practice.render import ITEM_FLAGS, NON_CLINICAL_FLAGS
 
 AS_OF = dt.date(2025, 6, 2)
 SEED = 20240611
@@ -33,6 +35,21 @@ REPEAT_ORDER = ("Drug", "Dose", "Quantity", "StartDate", "ReviewDate", "MaxIssue
 APPOINTMENT_ORDER = ("DateTime", "Duration", "Clinician", "UserName", "Site", "ClinicType",
                      "AppointmentUID", "Status")
 EVENT_ATTRIBUTES = ["DateTime", "UserName", "DoneBy", "DoneAt", "EventUID"]
+LINKED_EVENT_ATTRIBUTES = ["DateTime", "UserName", "DoneBy", "DoneAt", "LinkedReferralUID",
+                           "EventUID"]
+VACCINATION_ORDER = ("Name", "Contents", "BatchNumber", "Notes", "PartType", "Dosage")
+REPORT_ORDER = ("BatteryHeaders", "IssueDate", "Result", "FollowUpActions", "Comments",
+                "CollectionDate", "Type")
+LETTER_ORDER = ("RecipientName", "RecipientOrganisation", "SenderName", "SenderOrganisation",
+                "SenderAddress", "DocumentUID", "Type", "Direction", "DateSentReceived")
+ATTACHMENT_ORDER = ("FileName", "FileSize", "DocumentUID", "Comments")
+RECALL_ORDER = ("RecallDate", "Type", "Comments", "Status")
+RELATIONSHIP_ORDER = ("Title", "FirstName", "Surname", "Address", "Telephone", "WorkContact",
+                      "EndDate", "DateOfBirth", "Type")
+VISIT_ORDER = ("DateTime", "Duration", "Clinician", "UserName", "VisitUID", "Status", "Comments")
+TASK_ORDER = ("TaskUID", "DateTime", "TaskType", "Status", "Content")
+FLU_RISK_CODES = {concepts.BY_KEY[key].ctv3 for key in (
+    "type2_diabetes", "copd", "asthma", "ckd3", "atrial_fibrillation")}
 DATETIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d")
 UID = re.compile(r"[0-9a-f]{16}")
 POSTCODE = re.compile(r"(LS|BD)\d{1,2} \d[ABD-HJLNP-UW-Z]{2}")
@@ -46,6 +63,13 @@ def practice() -> GeneratedPractice:
 @pytest.fixture(scope="module")
 def records(practice) -> list[etree._Element]:
     return [practice.record(index) for index in SAMPLE]
+
+
+@pytest.fixture(scope="module")
+def practice_records() -> list[etree._Element]:
+    """Every record of a 200-patient practice."""
+    small = GeneratedPractice(200, SEED, as_of=AS_OF)
+    return [small.record(index) for index in range(len(small))]
 
 
 def xml(element: etree._Element) -> bytes:
@@ -206,14 +230,14 @@ def test_events_are_sorted_dated_and_attributed(practice, records):
         born = dt.date.fromisoformat(record.findtext("Demographics/DateOfBirth"))
         times = []
         for event in record.find("Clinical"):
-            assert list(event.attrib) == EVENT_ATTRIBUTES
+            assert list(event.attrib) in (EVENT_ATTRIBUTES, LINKED_EVENT_ATTRIBUTES)
             assert DATETIME.fullmatch(event.get("DateTime"))
             when = dt.datetime.fromisoformat(event.get("DateTime"))
             assert born <= when.date() <= AS_OF
             assert dt.time(8) <= when.time() <= dt.time(18, 30)
             user = users[event.get("UserName")]
             assert event.get("DoneBy") == user.done_by
-            assert event.get("DoneAt") in site_names | {"Surgery"}
+            assert event.get("DoneAt") in site_names | {"Surgery", "Home visit"}
             times.append(when)
         assert times == sorted(times)
 
@@ -225,7 +249,8 @@ def test_uids_are_sixteen_hex_digits_and_unique(records):
             uid = element.get("EventUID")
             assert UID.fullmatch(uid) and uid not in seen
             seen.add(uid)
-        for tag in ("ProblemUID", "AppointmentUID"):
+        for tag in ("ProblemUID", "AppointmentUID", "ReferralUID", "DocumentUID", "VisitUID",
+                    "TaskUID"):
             for element in record.iter(tag):
                 assert UID.fullmatch(element.text) and element.text not in seen
                 seen.add(element.text)
@@ -357,8 +382,7 @@ def test_appointments_are_booked_in_the_coming_weeks(practice):
     users = {user.user_name: user for user in practice.organisation.users}
     appointments = 0
     for index in range(100):
-        for appointment in practice.record(index).find("NonClinical"):
-            assert appointment.tag == "Appointment"
+        for appointment in practice.record(index).find("NonClinical").iter("Appointment"):
             assert tags(appointment) == APPOINTMENT_ORDER
             when = dt.datetime.fromisoformat(appointment.findtext("DateTime"))
             assert AS_OF < when.date() <= AS_OF + dt.timedelta(days=45)
@@ -399,3 +423,206 @@ def test_typical_record_size(records):
     sizes = sorted(len(xml(record)) for record in records)
     median = sizes[len(sizes) // 2]
     assert 5_000 < median < 100_000
+
+
+# --- the rest of the record: sensitivities to tasks ------------------------------------------
+
+def event_day(event: etree._Element) -> dt.date:
+    return dt.date.fromisoformat(event.get("DateTime")[:10])
+
+
+def problem_days(record: etree._Element) -> dict[str, dt.date]:
+    """CTV3 code -> the day each problem was recorded."""
+    return {code.find("Code").get("Code"): event_day(event)
+            for event in record.iter("Event") for code in event.iterfind("ClinicalCode")
+            if code.find("ProblemUID") is not None}
+
+
+def age_on(record: etree._Element, day: dt.date) -> float:
+    born = dt.date.fromisoformat(record.findtext("Demographics/DateOfBirth"))
+    return (day - born).days / 365.25
+
+
+def test_every_item_kind_appears_across_a_practice(practice_records):
+    found = set()
+    for record in practice_records:
+        found |= {item.tag for event in record.iter("Event") for item in event}
+        found |= {item.tag for item in record.find("NonClinical")}
+    assert set(ITEM_FLAGS) <= found
+    assert set(NON_CLINICAL_FLAGS) <= found
+
+
+def test_every_generated_record_validates(practice_records):
+    for record in practice_records:
+        validate(record, "patient-record")
+
+
+def test_care_records_are_deterministic_and_independent_of_practice_size(practice_records):
+    again = GeneratedPractice(200, SEED, as_of=AS_OF)
+    small = GeneratedPractice(45, SEED, as_of=AS_OF)
+    for index in range(0, 45, 3):
+        assert xml(again.record(index)) == xml(practice_records[index])
+        assert xml(small.record(index)) == xml(practice_records[index])
+
+
+def test_new_items_have_their_children_in_order(practice_records):
+    for record in practice_records:
+        for vaccination in record.iter("Vaccination"):
+            assert tags(vaccination) == VACCINATION_ORDER
+        for report in record.iter("Report"):
+            assert in_order(tags(report), REPORT_ORDER)
+            assert report.findtext("Type") == "Pathology"
+            assert report.findtext("Result") in ("Normal", "Abnormal")
+        for letter in record.iter("Letter"):
+            assert tags(letter) == LETTER_ORDER
+            assert letter.findtext("Direction") in ("Incoming", "Outgoing")
+            assert DATETIME.fullmatch(letter.findtext("DateSentReceived"))
+            assert tags(letter.find("SenderName")) == ("Title", "FirstName", "Surname")
+        for attachment in record.iter("Attachment"):
+            assert tags(attachment) == ATTACHMENT_ORDER
+            assert re.fullmatch(r"\d+ bytes", attachment.findtext("FileSize"))
+        for recall in record.iter("Recall"):
+            assert tags(recall) == RECALL_ORDER
+        for relationship in record.iter("Relationship"):
+            assert tags(relationship) == RELATIONSHIP_ORDER
+            assert tags(relationship.find("Address")) == tuple(
+                tag for tag in ADDRESS_FIELDS if relationship.find(f"Address/{tag}") is not None)
+        for reminder in record.iter("Reminder"):
+            assert tags(reminder) == ("FreeText", "Severity")
+        for activity in record.iter("Activity"):
+            assert tags(activity) == ("Performed", "With", "Method", "Duration")
+
+
+def test_drug_sensitivities_for_about_one_patient_in_ten(practice_records):
+    allergic = 0
+    for record in practice_records:
+        sensitivities = list(record.iter("DrugSensitivity"))
+        allergic += bool(sensitivities)
+        for sensitivity in sensitivities:
+            ingredients = sensitivity.findall("Ingredient")
+            assert ingredients and sensitivity.findtext("FreeText")
+            for ingredient in ingredients:
+                known = concepts.INGREDIENT_BY_MULTILEX[ingredient.get("IngredientID")]
+                assert ingredient.get("Scheme") == "Multilex"
+                assert ingredient.get("Name") == known.name
+            drug = sensitivity.find("Drug")
+            if sensitivity.findtext("Type") == "Drug":
+                assert tags(sensitivity)[:2] == ("Type", "Drug")
+                assert {i.get("Details") for i in ingredients} == {drug.get("Name")}
+            else:
+                assert sensitivity.findtext("Type") == "Ingredient" and drug is None
+    assert 0.05 * len(practice_records) <= allergic <= 0.2 * len(practice_records)
+
+
+def test_influenza_vaccination_follows_eligibility(practice_records):
+    older = vaccinated_older = 0
+    for record in practice_records:
+        problems = problem_days(record)
+        flu_days = [event_day(event) for event in record.iter("Event")
+                    for vaccination in event.iterfind("Vaccination")
+                    if vaccination.findtext("Contents") == "Influenza"]
+        for day in flu_days:
+            at_risk = any(code in FLU_RISK_CODES and diagnosed <= day
+                          for code, diagnosed in problems.items())
+            assert flu_eligible(age_on(record, day), at_risk, day.year) is not None
+        if age_on(record, AS_OF) >= 68:
+            older += 1
+            vaccinated_older += bool(flu_days)
+    assert older >= 15 and vaccinated_older >= 0.75 * older
+
+
+def test_children_get_their_childhood_immunisations(practice_records):
+    children = immunised = 0
+    for record in practice_records:
+        age = age_on(record, AS_OF)
+        if 2 <= age < 12:
+            children += 1
+            names = {v.findtext("Name") for v in record.iter("Vaccination")}
+            immunised += "MMR" in names
+        if age >= 21:  # born before the record's history: no childhood schedule
+            assert not {"MMR", "Rotavirus"} & {v.findtext("Name")
+                                               for v in record.iter("Vaccination")}
+    assert children >= 10 and immunised >= 0.8 * children
+
+
+def test_lab_reports_match_the_values_recorded(practice_records):
+    checked = 0
+    for record in practice_records:
+        values = defaultdict(dict)  # day -> code -> value
+        for event in record.iter("Event"):
+            values[event_day(event)].update(values_by_code(event))
+        for event in record.iter("Event"):
+            for report in event.iterfind("Report"):
+                collected = dt.date.fromisoformat(report.findtext("CollectionDate"))
+                issued = dt.date.fromisoformat(report.findtext("IssueDate"))
+                assert collected <= issued <= event_day(event) <= AS_OF
+                if report.findtext("BatteryHeaders").startswith("HbA1c"):
+                    hba1c = values[collected]["XaPbt"]
+                    assert f"HbA1c {hba1c} mmol/mol" in report.findtext("Comments")
+                    checked += 1
+    assert checked >= 10
+
+
+def test_referrals_are_answered_by_linked_letters(practice_records):
+    closed = 0
+    for record in practice_records:
+        referrals = {r.findtext("ReferralUID"): r for r in record.iter("Referral")}
+        for event in record.iter("Event"):
+            linked = event.get("LinkedReferralUID")
+            if linked is None:
+                continue
+            referral = referrals[linked]
+            assert referral.findtext("Status") == "Closed"
+            assert referral.findtext("EndDate") == event.get("DateTime")[:10]
+            assert event.find("Letter/Direction").text == "Incoming"
+            closed += 1
+        linked_uids = {event.get("LinkedReferralUID") for event in record.iter("Event")}
+        for uid, referral in referrals.items():
+            assert (referral.findtext("Status") == "Closed") == (uid in linked_uids)
+    assert closed >= 5
+
+
+def test_recalls_follow_conditions_and_sex(practice_records):
+    diabetes = concepts.BY_KEY["type2_diabetes"].ctv3
+    for record in practice_records:
+        for recall in record.iter("Recall"):
+            kind = recall.findtext("Type")
+            due = dt.date.fromisoformat(recall.findtext("RecallDate"))
+            assert recall.findtext("Status") == ("Pending" if due > AS_OF else "Completed")
+            if kind == "Diabetes annual review":
+                assert diabetes in problem_days(record)
+            if kind == "Cervical screening":
+                assert record.findtext("Demographics/Sex") == "F"
+
+
+def test_relationships_are_plausible(practice_records):
+    for record in practice_records:
+        for relationship in record.iter("Relationship"):
+            born = dt.date.fromisoformat(relationship.findtext("DateOfBirth"))
+            assert born < AS_OF - dt.timedelta(days=365 * 17)
+            if age_on(record, AS_OF) < 16:
+                assert relationship.findtext("Type") in ("Mother", "Father")
+            else:
+                assert relationship.findtext("Type") == "Next of kin"
+
+
+def test_pending_visits_and_open_tasks(practice_records):
+    task_header = re.compile(r"\w{3} \d\d \w{3} \d\d:\d\d - [A-Z'\- ]+, \w+\n.+")
+    visits = two_line_tasks = 0
+    for record in practice_records:
+        non_clinical = record.find("NonClinical")
+        for visit in non_clinical.iter("Visit"):
+            assert tags(visit) == VISIT_ORDER
+            when = dt.datetime.fromisoformat(visit.findtext("DateTime"))
+            assert AS_OF < when.date() <= AS_OF + dt.timedelta(days=17) and when.weekday() < 5
+            assert age_on(record, AS_OF) >= 78
+            visits += 1
+        for task in non_clinical.iter("Task"):
+            assert tags(task) == TASK_ORDER
+            assert dt.datetime.fromisoformat(task.findtext("DateTime")).date() <= AS_OF
+            assert task.findtext("Status") in ("Not Started", "Started")
+            content = task.findtext("Content")
+            if "\n" in content:
+                assert task_header.fullmatch(content)
+                two_line_tasks += 1
+    assert visits >= 1 and two_line_tasks >= 3

@@ -69,6 +69,7 @@ def test_every_function_round_trips_and_validates(simulator, practice):
     assert client.is_patient_retrieved() is False
     for entry in simulator.messages(5):
         assert entry.outcome == "success", entry.error
+        assert b"\n" not in entry.response_xml  # one line, as SystmOne replies
         schemas.validate(parse_document(entry.response_xml), f"{entry.function}.response")
         schemas.validate(parse_document(entry.request_xml), f"{entry.function}.request")
 
@@ -261,3 +262,74 @@ def test_pipelined_documents_on_one_connection_are_answered_in_order(simulator):
         connection.sendall(request("a") + request("b") + request("c"))
         replies = read_documents(connection, 5, expect=3)
     assert [etree.fromstring(reply).findtext("RequestUID") for reply in replies] == ["a", "b", "c"]
+
+
+def test_clients_starting_together_cause_one_approval(simulator, tmp_path):
+    """Workers sharing a state dir must not each register a device (one dialog each)."""
+    from facade.upstream.device import DeviceIdStore
+
+    path = tmp_path / "device-ids.json"
+    clients = [simulator.client(device_ids=DeviceIdStore(path)) for _ in range(4)]
+    barrier = threading.Barrier(4)
+
+    def first_call(client):
+        barrier.wait()
+        client.get_functions()
+    threads = [threading.Thread(target=first_call, args=(c,)) for c in clients]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(simulator.store.devices()) == 1
+    assert {entry.device_id for entry in simulator.messages(4)} == {
+        simulator.store.devices()[0][0]}
+
+
+def pipelined(count: int, function: str = "IsPatientRetrieved") -> bytes:
+    return b"".join(
+        (f"<ClientIntegrationRequest><APIKey>fac4de0000000001</APIKey><DeviceID/>"
+         f"<DeviceVersion/><RequestUID>{n}</RequestUID><Function>{function}</Function>"
+         f"<FunctionVersion>1.0</FunctionVersion></ClientIntegrationRequest>\n").encode()
+        for n in range(count))
+
+
+def test_requests_of_a_client_that_hung_up_are_abandoned(start_simulator):
+    live = start_simulator(request_interval=0.05)
+    with socket.create_connection(live.address) as connection:
+        connection.sendall(pipelined(30))
+        time.sleep(0.12)
+    started = time.monotonic()
+    assert "GetFunctions" in live.client().get_functions()
+    assert time.monotonic() - started < 0.5  # not behind 30 x 0.05 s of dead requests
+    outcomes = [entry.outcome for entry in live.messages(31)]
+    assert outcomes.count("abandoned") >= 20
+    assert outcomes[-1] == "success"
+
+
+def test_a_connection_pipelining_many_requests_gets_every_reply(simulator):
+    with socket.create_connection(simulator.address, timeout=10) as connection:
+        connection.sendall(pipelined(200))
+        replies = read_documents(connection, 10, expect=200)
+    assert [etree.fromstring(r).findtext("RequestUID") for r in replies] == \
+        [str(n) for n in range(200)]
+
+
+def test_recorded_practice_is_served_on_one_line(start_simulator, tmp_path):
+    from simulator.practice import folder_practice
+    from tests.simulator.test_folder import GENUINE_STYLE
+
+    (tmp_path / "alice.xml").write_text(GENUINE_STYLE.format(nhs="9990000018"))
+    live = start_simulator(practice_override=folder_practice(tmp_path))
+    with socket.create_connection(live.address, timeout=5) as connection:
+        connection.sendall(
+            b"<ClientIntegrationRequest><APIKey>fac4de0000000001</APIKey><DeviceID/>"
+            b"<DeviceVersion/><RequestUID>1</RequestUID><Function>GetPatientRecord</Function>"
+            b"<FunctionVersion>1.0</FunctionVersion><FunctionParameters><Identity><NHSNumber>"
+            b"9990000018</NHSNumber></Identity></FunctionParameters></ClientIntegrationRequest>\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            data += connection.recv(65536)
+    assert data.count(b"\n") == 1  # only the terminator
+    root = parse_document(data)
+    schemas.validate(root, "GetPatientRecord.response")
+    assert root.findtext(".//Task/Content") == "Thu 24 Sep 18:17\nsecond line"

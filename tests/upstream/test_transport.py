@@ -86,10 +86,13 @@ def test_keeps_one_connection_for_many_requests(peer):
         while read_line(connection):
             connection.sendall(b"<R>ok</R>\r\n")
     server = peer(echo_forever)
-    transport = SocketTransport("127.0.0.1", server.port, Timeouts(1, 2))
+    transport = SocketTransport("127.0.0.1", server.port, Timeouts(1, 5))
+    started = time.monotonic()
     for _ in range(5):
         assert transport.exchange(b"<Q/>") == b"<R>ok</R>"
     assert server.connections == 1
+    # The idle-connection check must not wait: it once sat out the read timeout.
+    assert time.monotonic() - started < 2.5
     transport.close()
 
 
