@@ -773,8 +773,13 @@ def test_lax_content_checks_known_names_and_skips_unknown_ones():
                  "<Value>heavy</Value>\n</ClinicalCode>")
     assert_violation(text, "patient-record", line_of(text, "<Value>"))
     # A documented name is checked even inside an undocumented element.
-    text = event("<Mystery>\n<Episodicity>Sometimes</Episodicity>\n</Mystery>")
-    assert_violation(text, "patient-record", line_of(text, "<Episodicity>"))
+    text = event("<Mystery>\n<Comparator>9</Comparator>\n</Mystery>")
+    assert_violation(text, "patient-record", line_of(text, "<Comparator>"))
+    # Values SystmOne may well use beyond the two TPP's XSD lists are accepted,
+    # and an empty date of birth (e.g. of a relative) too.
+    assert_valid(event("<ClinicalCode><Code Scheme=\"CTV3\" Code=\"H33..\"/>"
+                       "<Episodicity>Flare Up</Episodicity></ClinicalCode>"), "patient-record")
+    assert_valid(event("<Relationship><DateOfBirth/></Relationship>"), "patient-record")
     # A documented structure with an undocumented value is still refused.
     text = event("<Medication>\n<Drug Scheme=\"Read2\" ProductID=\"1\"/>\n</Medication>")
     assert_violation(text, "patient-record", line_of(text, "<Drug "))
