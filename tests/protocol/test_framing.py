@@ -125,3 +125,23 @@ def test_multi_line_prolog_still_waits_with_detection():
     assert decoder.feed(b"<!-- a comment\n") == []
     expected = b"<!-- a comment\nover two lines -->\n<R/>"
     assert decoder.feed(b"over two lines -->\n<R/>\n") == [expected]
+
+
+def test_any_split_of_a_stream_gives_the_same_documents():
+    import random
+
+    documents = [
+        b'<?xml version="1.0" encoding="UTF-8"?>\n<R a="x>y">\n  <R>in</R>\n</R>',
+        b"<R/>",
+        b"<R><![CDATA[ a < b ]]><S>O'Brien &amp; co</S></R>",
+        b"<!-- note -->\r\n<Q><R/></Q>",
+    ]
+    stream = b"".join(doc + terminator for doc, terminator in
+                      zip(documents, (b"\n", b"\r\n", b"\n", b""), strict=True))
+    rng = random.Random(5)
+    for _ in range(300):
+        cuts = sorted(rng.sample(range(1, len(stream)), rng.randint(1, 12)))
+        decoder, out = FrameDecoder(detect_malformed=rng.random() < 0.5), []
+        for start, end in zip([0, *cuts], [*cuts, len(stream)], strict=True):
+            out += decoder.feed(stream[start:end])
+        assert out == documents
