@@ -131,6 +131,12 @@ class RecordFilter:
         """True when the filter names data types; False means every type."""
         return bool(self.flags or self.clinical_codes or self.numerics)
 
+    @property
+    def narrows_by_date_or_user(self) -> bool:
+        """True when dates or UserNameDoneBy cut down what the types select."""
+        dates = (self.min_effective, self.max_effective, self.min_entry, self.max_entry)
+        return bool(self.done_by) or any(date is not None for date in dates)
+
     def exempt_from_record_throttle(self, today: dt.date) -> bool:
         """TPP's exceptions to one GetPatientRecord per 30 s.
 

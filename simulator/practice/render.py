@@ -79,6 +79,8 @@ class _Selection:
         self.wants_clinical = self.everything or bool(
             flags & set(ITEM_FLAGS.values()) or self.filter.clinical_codes or self.filter.numerics)
         self.wants_non_clinical = self.everything or bool(flags & set(NON_CLINICAL_FLAGS.values()))
+        #: Nothing to cut: every item of every event, as stored.
+        self.keeps_all = self.everything and not self.filter.narrows_by_date_or_user
         self._codes = _code_set(self.filter.clinical_codes)
         self._numerics = _code_set(self.filter.numerics)
         self._users = set(self.filter.done_by)
@@ -122,6 +124,8 @@ class _Selection:
 
 
 def _clinical(clinical: etree._Element | None, selection: _Selection) -> etree._Element:
+    if clinical is not None and selection.keeps_all:
+        return deepcopy(clinical)
     out = etree.Element("Clinical")
     for event in clinical.iterchildren("Event") if clinical is not None else ():
         if not selection.keeps_event(event):
