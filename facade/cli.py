@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shlex
 import signal
+import sys
 import threading
 from pathlib import Path
 
@@ -71,15 +73,24 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
         client.close()
     click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint} supports: "
                f"{', '.join(sorted(supported))}")
+    me = _self_command()
     click.echo("Try it:\n"
-               f"  facade upstream --upstream {endpoint} --state-dir {state_dir} "
+               f"  {me} upstream --upstream {endpoint} --state-dir {state_dir} "
                "search --surname S --gender F\n"
-               f"  facade simulator audit --state-dir {state_dir} --last 5")
+               f"  {me} simulator audit --state-dir {state_dir} --last 5")
     click.echo("Ctrl-C stops the demo.")
     while not stop.wait(0.5):
         pass
     if running is not None:
         running.stop()
+
+
+def _self_command() -> str:
+    """How this very command was invoked, so printed examples work as pasted."""
+    program = Path(sys.argv[0])
+    if program.name == "__main__.py":
+        return f"{shlex.quote(sys.executable)} -m facade"
+    return shlex.quote(str(program))
 
 
 def _stop_on_signals() -> threading.Event:

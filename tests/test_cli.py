@@ -45,8 +45,8 @@ class Background:
         _, err = self.process.communicate()
         raise AssertionError(f"not ready: {self.lines} {err}")
 
-    def stop(self) -> int:
-        self.process.send_signal(signal.SIGTERM)
+    def stop(self, signum: int = signal.SIGTERM) -> int:
+        self.process.send_signal(signum)
         self.process.communicate(timeout=20)  # also closes the pipes
         return self.process.returncode
 
@@ -113,13 +113,14 @@ def test_upstream_that_does_not_answer_is_a_clear_error(tmp_path):
     assert result.returncode == 1 and "cannot connect" in result.stderr
 
 
-def test_demo_starts_the_simulator_and_stops_on_sigterm(tmp_path):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
+def test_demo_starts_the_simulator_and_stops_cleanly(tmp_path, signum):
     demo = Background(["demo", "--patients", "5", "--state-dir", str(tmp_path)],
                       r"SystmOne simulator at (127\.0\.0\.1:\d+) supports", stream="stdout")
     try:
         assert "GetPatientRecord" in demo.lines[-1]
     finally:
-        assert demo.stop() == 0
+        assert demo.stop(signum) == 0
     assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()
 
 
