@@ -1,0 +1,6 @@
+"""The mapping engine: interprets the declarative modules in ``mappings/``.
+
+``mappings/`` holds data only (templates and concept maps); this package holds
+the vocabulary they are written in, the engine that applies them, the named
+value transforms, and the validation every mapped resource passes once.
+"""

@@ -1,0 +1,241 @@
+"""Interprets mapping templates over parsed SystmOne XML.
+
+A template is compiled once into a tree of small nodes (every XPath becomes an
+``etree.XPath``); ``CompiledMapping.apply`` walks it over a source element and
+returns a plain dict. Absent values, empty strings, empty lists and empty
+objects are left out, so a fragment whose source is missing disappears instead
+of leaving ``{"system": "phone"}`` behind.
+
+A failure names the FHIR path being built and the source element it came
+from, e.g. ``Patient.birthDate from /Response/Demographics/DateOfBirth: ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from lxml import etree
+
+from .vocabulary import Each, Include, Path, Required, Var, When
+
+Transform = Callable[[str], Any]
+
+
+class MappingError(ValueError):
+    def __init__(self, fhir_path: str, source: str, problem: str) -> None:
+        self.fhir_path, self.source, self.problem = fhir_path, source, problem
+        super().__init__(f"{fhir_path} from {source}: {problem}")
+
+
+@dataclass(frozen=True)
+class Scope:
+    element: etree._Element
+    variables: Mapping[str, Any]
+
+
+class _Node:
+    fhir_path: str
+
+    def evaluate(self, scope: Scope) -> Any:
+        raise NotImplementedError
+
+
+class _Const(_Node):
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def evaluate(self, scope: Scope) -> Any:
+        return self.value
+
+
+class _Var(_Node):
+    def __init__(self, name: str, fhir_path: str) -> None:
+        self.name, self.fhir_path = name, fhir_path
+
+    def evaluate(self, scope: Scope) -> Any:
+        return scope.variables.get(self.name)
+
+
+class _Path(_Node):
+    def __init__(self, spec: Path, fhir_path: str, transforms: Mapping[str, Transform],
+                 concept_maps: Mapping[str, Mapping[str, Any]]) -> None:
+        self.fhir_path = fhir_path
+        self.paths = [_xpath(path, fhir_path) for path in spec.paths]
+        self.transform = _named(transforms, spec.via, "value transform", fhir_path)
+        self.concept_map = _named(concept_maps, spec.map, "concept map", fhir_path)
+        self.default = spec.default
+
+    def evaluate(self, scope: Scope) -> Any:
+        for path in self.paths:
+            found = _first_value(path(scope.element))
+            if found is None:
+                continue
+            text, origin = found
+            try:
+                value = self.transform(text) if self.transform else text
+            except ValueError as error:
+                raise MappingError(self.fhir_path, origin, str(error)) from None
+            if self.concept_map is not None:
+                value = self.concept_map.get(value, self.default)
+            return value
+        return self.default
+
+
+class _When(_Node):
+    def __init__(self, condition: etree.XPath, then: _Node, otherwise: _Node | None) -> None:
+        self.condition, self.then, self.otherwise = condition, then, otherwise
+
+    def evaluate(self, scope: Scope) -> Any:
+        if self.condition(scope.element):
+            return self.then.evaluate(scope)
+        return self.otherwise.evaluate(scope) if self.otherwise is not None else None
+
+
+class _Each(_Node):
+    def __init__(self, path: etree.XPath, template: _Node) -> None:
+        self.path, self.template = path, template
+
+    def evaluate(self, scope: Scope) -> list:
+        items = (self.template.evaluate(Scope(element, scope.variables))
+                 for element in self.path(scope.element) if isinstance(element, etree._Element))
+        return _flatten(items)
+
+
+class _Include(_Node):
+    def __init__(self, at: etree.XPath, fragment: _Node, values: dict[str, _Node]) -> None:
+        self.at, self.fragment, self.values = at, fragment, values
+
+    def evaluate(self, scope: Scope) -> Any:
+        targets = [found for found in self.at(scope.element) if isinstance(found, etree._Element)]
+        if not targets:
+            return None
+        variables = {**scope.variables,
+                     **{name: node.evaluate(scope) for name, node in self.values.items()}}
+        return self.fragment.evaluate(Scope(targets[0], variables))
+
+
+class _Required(_Node):
+    def __init__(self, node: _Node) -> None:
+        self.node = node
+
+    def evaluate(self, scope: Scope) -> Any:
+        return self.node.evaluate(scope)
+
+
+class _Object(_Node):
+    def __init__(self, fields: dict[str, _Node]) -> None:
+        self.fields = fields
+
+    def evaluate(self, scope: Scope) -> dict | None:
+        result = {}
+        for key, node in self.fields.items():
+            value = node.evaluate(scope)
+            if not _is_empty(value):
+                result[key] = value
+            elif isinstance(node, _Required):
+                return None
+        return result or None
+
+
+class _Array(_Node):
+    def __init__(self, items: list[_Node]) -> None:
+        self.items = items
+
+    def evaluate(self, scope: Scope) -> list:
+        return _flatten(item.evaluate(scope) for item in self.items)
+
+
+class CompiledMapping:
+    """A template ready to apply; compile once, apply to any number of records."""
+
+    def __init__(self, name: str, template: Any, transforms: Mapping[str, Transform],
+                 concept_maps: Mapping[str, Mapping[str, Any]]) -> None:
+        self.name = name
+        self._transforms = transforms
+        self._concept_maps = concept_maps
+        self._root = self._compile(template, name)
+
+    def apply(self, element: etree._Element, **variables: Any) -> dict:
+        result = self._root.evaluate(Scope(element, variables))
+        return result if isinstance(result, dict) else {}
+
+    def _compile(self, template: Any, fhir_path: str) -> _Node:
+        if isinstance(template, dict):
+            return _Object({key: self._compile(value, f"{fhir_path}.{key}")
+                            for key, value in template.items()})
+        if isinstance(template, list):
+            return _Array([self._compile(item, fhir_path) for item in template])
+        if isinstance(template, Path):
+            return _Path(template, fhir_path, self._transforms, self._concept_maps)
+        if isinstance(template, Required):
+            return _Required(self._compile(template.template, fhir_path))
+        if isinstance(template, Var):
+            return _Var(template.name, fhir_path)
+        if isinstance(template, When):
+            otherwise = (self._compile(template.otherwise, fhir_path)
+                         if template.otherwise is not None else None)
+            return _When(_xpath(f"boolean({template.condition})", fhir_path),
+                         self._compile(template.then, fhir_path), otherwise)
+        if isinstance(template, Each):
+            return _Each(_xpath(template.path, fhir_path),
+                         self._compile(template.template, fhir_path))
+        if isinstance(template, Include):
+            values = {name: self._compile(value, fhir_path)
+                      for name, value in template.values.items()}
+            return _Include(_xpath(template.at, fhir_path),
+                            self._compile(template.fragment, fhir_path), values)
+        if template is None or isinstance(template, str | int | float | bool):
+            return _Const(template)
+        raise TypeError(f"{fhir_path}: {type(template).__name__} is not part of the mapping "
+                        "vocabulary (see MAPPINGS.md)")
+
+
+def _xpath(expression: str, fhir_path: str) -> etree.XPath:
+    try:
+        return etree.XPath(expression, smart_strings=True)
+    except etree.XPathSyntaxError as error:
+        raise ValueError(f"{fhir_path}: bad XPath {expression!r}: {error}") from None
+
+
+def _named(table: Mapping[str, Any], name: str | None, kind: str, fhir_path: str) -> Any:
+    if name is None:
+        return None
+    if name not in table:
+        raise ValueError(f"{fhir_path}: unknown {kind} {name!r}; known: {', '.join(sorted(table))}")
+    return table[name]
+
+
+def _first_value(result: Any) -> tuple[str, str] | None:
+    """The first non-blank text an XPath result holds, with where it came from."""
+    if isinstance(result, bool | float):
+        return None if result is False else (str(result), "an XPath expression")
+    items = result if isinstance(result, list) else [result]
+    for item in items:
+        if isinstance(item, etree._Element):
+            text = (item.text or "").strip()
+            origin = item.getroottree().getpath(item)
+        else:
+            text = str(item).strip()
+            parent = getattr(item, "getparent", lambda: None)()
+            origin = (f"{parent.getroottree().getpath(parent)}/@{item.attrname}"
+                      if parent is not None and getattr(item, "is_attribute", False)
+                      else "an XPath expression")
+        if text:
+            return text, origin
+    return None
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _flatten(values) -> list:
+    out = []
+    for value in values:
+        if isinstance(value, list):
+            out.extend(item for item in value if not _is_empty(item))
+        elif not _is_empty(value):
+            out.append(value)
+    return out

@@ -1,0 +1,86 @@
+"""Named value transforms that mapping modules refer to with ``Path(..., via="name")``.
+
+Each takes the source text (already stripped, never empty) and returns the
+FHIR value, or raises ValueError saying what is wrong with the text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from ..protocol.identity import nhs_number_is_valid
+
+#: SystmOne writes local times without a zone; its users are in England.
+LONDON = ZoneInfo("Europe/London")
+_DATE_TIME = re.compile(
+    r"(\d{4}-\d{2}-\d{2})(?:T(\d{2}:\d{2}(?::\d{2})?)(\.\d+)?(Z|[+-]\d{2}:\d{2})?)?")
+
+
+def date(text: str) -> str:
+    """A FHIR date from a SystmOne date or date-time (the date part)."""
+    match = _DATE_TIME.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a date")
+    return dt.date.fromisoformat(match.group(1)).isoformat()
+
+
+def date_time(text: str) -> str:
+    """A FHIR dateTime with an offset: SystmOne's zone-less local time read as Europe/London.
+
+    A bare date stays a date (FHIR allows it; inventing midnight would be false
+    precision). A time that already carries a zone keeps it.
+    """
+    match = _DATE_TIME.fullmatch(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a date-time")
+    day, clock, _fraction, zone = match.groups()
+    if clock is None:
+        return dt.date.fromisoformat(day).isoformat()
+    moment = dt.datetime.fromisoformat(f"{day}T{clock}")
+    if zone:
+        moment = moment.replace(tzinfo=dt.UTC) if zone == "Z" else \
+            dt.datetime.fromisoformat(f"{day}T{clock}{zone}")
+    else:
+        moment = moment.replace(tzinfo=LONDON)
+    return moment.isoformat(timespec="seconds")
+
+
+def nhs_number(text: str) -> str:
+    """Ten digits with a valid modulus-11 check digit (spaces tolerated)."""
+    digits = text.replace(" ", "")
+    if not nhs_number_is_valid(digits):
+        raise ValueError(f"{text!r} is not a valid NHS number")
+    return digits
+
+
+def decimal(text: str) -> int | float:
+    """A number for JSON: an integer when the text is one, else a float."""
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a number") from None
+    if not value.is_finite():
+        raise ValueError(f"{text!r} is not a finite number")
+    return int(value) if value == value.to_integral_value() and "." not in text else float(value)
+
+
+def upper(text: str) -> str:
+    return text.upper()
+
+
+def single_spaced(text: str) -> str:
+    """Whitespace runs (including newlines) collapsed to one space."""
+    return " ".join(text.split())
+
+
+TRANSFORMS = {
+    "date": date,
+    "date_time": date_time,
+    "nhs_number": nhs_number,
+    "decimal": decimal,
+    "upper": upper,
+    "single_spaced": single_spaced,
+}

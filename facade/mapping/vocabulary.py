@@ -1,0 +1,82 @@
+"""The words mapping modules are written in. MAPPINGS.md is the grammar.
+
+A mapping is a template: a dict (FHIR object) or list (FHIR array) whose
+leaves are plain constants or one of the nodes below. Paths are XPath 1.0
+relative to the current source element (a record's ``Response``, or whatever
+an ``Each``/``Include`` moved to). The engine compiles each path once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Path:
+    """The first of ``paths`` that yields a non-blank value (fallbacks in order).
+
+    ``via`` names a value transform (see facade.mapping.transforms); ``map``
+    names a concept map (see mappings/conceptmaps.py) looked up with the value.
+    ``default`` is used when no path yields a value.
+    """
+
+    paths: tuple[str, ...]
+    via: str | None = None
+    map: str | None = None
+    default: Any = None
+
+    def __init__(self, *paths: str, via: str | None = None, map: str | None = None,
+                 default: Any = None) -> None:
+        object.__setattr__(self, "paths", paths)
+        object.__setattr__(self, "via", via)
+        object.__setattr__(self, "map", map)
+        object.__setattr__(self, "default", default)
+
+
+@dataclass(frozen=True)
+class Var:
+    """A value the caller supplies (the resource id, a reference to the patient...)."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class When:
+    """``then`` only where the XPath ``condition`` is true of the current element."""
+
+    condition: str
+    then: Any
+    otherwise: Any = None
+
+
+@dataclass(frozen=True)
+class Each:
+    """``template`` once per element matched by ``path``: a FHIR array."""
+
+    path: str
+    template: Any
+
+
+@dataclass(frozen=True)
+class Include:
+    """A shared fragment (a datatype template), evaluated at the element ``at``.
+
+    With ``at`` matching nothing the fragment is left out.
+    """
+
+    fragment: Any
+    at: str = "."
+    #: Named values handed to the fragment's ``Var`` nodes.
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Required:
+    """The enclosing object is left out altogether when this value is absent.
+
+    Keeps constants such as an extension's ``url`` or a ContactPoint's
+    ``system`` from surviving on their own when the datum they describe is missing.
+    """
+
+    template: Any

@@ -1,0 +1,65 @@
+"""UK Core Patient from a SystmOne record (GetPatientRecord) or a PatientSearch Result.
+
+A record's fields sit under ``Demographics``; a search Result carries a
+summary (names, date of birth, sex, preferred telephone, address) directly, so
+paths list both places. A Patient built from a Result is marked SUBSETTED.
+"""
+
+from facade.mapping.vocabulary import Include, Path, Var, When
+
+from . import fragments, systems
+
+RESOURCE = "Patient"
+PROFILE = systems.UKCORE_PATIENT
+
+# Where the demographic fields are: a record's Demographics, else the Result itself.
+_PERSON = "Demographics | self::Result"
+
+TEMPLATE = {
+    "resourceType": "Patient",
+    "id": Var("id"),
+    "meta": {
+        "profile": [PROFILE],
+        "lastUpdated": Var("last_updated"),
+        # A search Result holds only SystmOne's summary of the patient.
+        "tag": [When("self::Result", {
+            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "code": "SUBSETTED",
+            "display": "subsetted",
+        })],
+    },
+    "extension": [
+        Include(fragments.ETHNIC_CATEGORY, at="Demographics/Ethnicity/Code"),
+    ],
+    "identifier": [
+        Include(fragments.NHS_NUMBER, at="Identity/NHSNumber | Identity/NhsNumber"),
+        Include(fragments.LOCAL_IDENTIFIER, at="Identity/PseudoNumber",
+                values={"system": systems.SYSTMONE_PSEUDO_NUMBER}),
+        Include(fragments.LOCAL_IDENTIFIER, at="Identity/ClientID",
+                values={"system": systems.SYSTMONE_CLIENT_ID}),
+    ],
+    "active": True,  # SystmOne searches and extracts the organisation's own list
+    "name": [
+        Include(fragments.OFFICIAL_NAME, at=_PERSON),
+        Include(fragments.KNOWN_AS_NAME, at="Demographics/KnownAs[normalize-space()]"),
+    ],
+    "telecom": [
+        Include(fragments.CONTACT_POINT, at="Demographics/HomeTelephone",
+                values={"system": "phone", "use": "home"}),
+        Include(fragments.CONTACT_POINT, at="Demographics/MobileTelephone",
+                values={"system": "phone", "use": "mobile"}),
+        Include(fragments.CONTACT_POINT, at="Demographics/WorkTelephone",
+                values={"system": "phone", "use": "work"}),
+        Include(fragments.CONTACT_POINT, at="Demographics/AlternateTelephone",
+                values={"system": "phone"}),
+        Include(fragments.CONTACT_POINT, at="Demographics/EmailAddress",
+                values={"system": "email", "use": "home"}),
+        # A search Result's one "preferred" number, use unknown.
+        Include(fragments.CONTACT_POINT, at="self::Result/Telephone",
+                values={"system": "phone"}),
+    ],
+    "gender": Path("Demographics/Sex", "self::Result/Sex", map="gender", default="unknown"),
+    "birthDate": Path("Demographics/DateOfBirth", "self::Result/DateOfBirth", via="date"),
+    "address": [Include(fragments.ADDRESS, at="Demographics/Address | self::Result/Address")],
+    "generalPractitioner": [Var("usual_gp"), Var("practice")],
+}
