@@ -48,3 +48,89 @@ CONCEPT_MAPS = {
     "gender": GENDER,
     "ethnic_category": ETHNIC_CATEGORY,
 }
+
+
+# --- Observations -------------------------------------------------------------------
+
+# One row per concept: CTV3, SNOMED CT (code, display), LOINC (code, display),
+# category, UK Core profile. The maps below are keyed by both the CTV3 and the
+# SNOMED CT code, so a record in either OutputScheme finds its row.
+_VITAL, _LAB = "vital-signs", "laboratory"
+OBSERVATION_CONCEPTS = (
+    ("2469.", "163030003", "On examination - Systolic blood pressure reading",
+     "8480-6", "Systolic blood pressure", _VITAL, systems.UKCORE_VITAL_SIGNS),
+    ("246A.", "163031004", "On examination - Diastolic blood pressure reading",
+     "8462-4", "Diastolic blood pressure", _VITAL, systems.UKCORE_VITAL_SIGNS),
+    ("22A..", "27113001", "Body weight", "29463-7", "Body weight", _VITAL,
+     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyWeight"),
+    ("229..", "50373000", "Body height measure", "8302-2", "Body height", _VITAL,
+     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyHeight"),
+    ("22K..", "60621009", "Body mass index", "39156-5", "Body mass index (BMI) [Ratio]", _VITAL,
+     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BMI"),
+    ("242..", "78564009", "Pulse rate", "8867-4", "Heart rate", _VITAL,
+     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-HeartRate"),
+    ("2E3..", "386725007", "Body temperature", "8310-5", "Body temperature", _VITAL,
+     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyTemperature"),
+    ("XaPbt", "999791000000106", "Haemoglobin A1c level - International Federation of "
+     "Clinical Chemistry and Laboratory Medicine standardised",
+     "59261-8", "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol", _LAB,
+     systems.UKCORE_LAB),
+    ("XaJe9", "994351000000103", "Serum total cholesterol level",
+     "14647-2", "Cholesterol [Moles/volume] in Serum or Plasma", _LAB, systems.UKCORE_LAB),
+    ("XacUK", "1011481000000105", "eGFR (estimated glomerular filtration rate) using "
+     "creatinine Chronic Kidney Disease Epidemiology Collaboration equation per 1.73 square "
+     "metres", "62238-1", "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] "
+     "in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)", _LAB, systems.UKCORE_LAB),
+    ("XE2q5", "1000731000000107", "Serum creatinine level",
+     "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", _LAB, systems.UKCORE_LAB),
+)
+_CATEGORY_DISPLAY = {_VITAL: "Vital Signs", _LAB: "Laboratory"}
+
+
+def _by_both_codes(value_of) -> dict:
+    table = {}
+    for row in OBSERVATION_CONCEPTS:
+        table[row[0]] = table[row[1]] = value_of(*row)
+    return table
+
+
+OBSERVATION_SNOMED = _by_both_codes(lambda ctv3, snomed, display, *_: {
+    "system": systems.SNOMED, "code": snomed, "display": display})
+OBSERVATION_LOINC = _by_both_codes(lambda ctv3, snomed, display, loinc, loinc_display, *_: {
+    "system": systems.LOINC, "code": loinc, "display": loinc_display})
+OBSERVATION_CATEGORY = _by_both_codes(lambda *row: {
+    "system": systems.OBSERVATION_CATEGORY, "code": row[5],
+    "display": _CATEGORY_DISPLAY[row[5]]})
+OBSERVATION_PROFILE = _by_both_codes(lambda *row: row[6])
+
+# SystmOne's unit text (GetReferenceData's NumericReadCodeUnits) → UCUM code.
+UCUM = {
+    "kg": "kg",
+    "m": "m",
+    "cm": "cm",
+    "kg/m2": "kg/m2",
+    "mmHg": "mm[Hg]",
+    "beats/min": "/min",
+    "/min": "/min",
+    "degrees C": "Cel",
+    "mmol/mol": "mmol/mol",
+    "mmol/L": "mmol/L",
+    "umol/L": "umol/L",
+    "mL/min/1.73m2": "mL/min/{1.73_m2}",
+    "%": "%",
+}
+UCUM_SYSTEM = {unit: systems.UCUM for unit in UCUM}
+
+# ClinicalCode/Comparator (TPP: 3 approx, 4 equal, 5 >=, 6 >, 7 <, 8 <=) → Quantity.comparator.
+# 3 and 4 have no FHIR comparator; 3 is kept in the Observation's note instead.
+COMPARATOR = {"5": ">=", "6": ">", "7": "<", "8": "<="}
+
+CONCEPT_MAPS.update({
+    "observation_snomed": OBSERVATION_SNOMED,
+    "observation_loinc": OBSERVATION_LOINC,
+    "observation_category": OBSERVATION_CATEGORY,
+    "observation_profile": OBSERVATION_PROFILE,
+    "ucum": UCUM,
+    "ucum_system": UCUM_SYSTEM,
+    "comparator": COMPARATOR,
+})

@@ -24,3 +24,8 @@ UKCORE_PATIENT = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"
 EXT_ETHNIC_CATEGORY = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"
 EXT_NHS_NUMBER_VERIFICATION = (
     "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSNumberVerificationStatus")
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+UKCORE_OBSERVATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation"
+UKCORE_VITAL_SIGNS = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns"
+UKCORE_LAB = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-Lab"
+SYSTMONE_EVENT_ITEM = "urn:systmone:id:event-item"

@@ -157,8 +157,11 @@ class CompiledMapping:
         self._concept_maps = concept_maps
         self._root = self._compile(template, name)
 
-    def apply(self, element: etree._Element, **variables: Any) -> dict:
+    def apply(self, element: etree._Element, **variables: Any) -> Any:
+        """The mapped value: a dict for a one-resource template, a list for a list template."""
         result = self._root.evaluate(Scope(element, variables))
+        if isinstance(self._root, _Array):
+            return result
         return result if isinstance(result, dict) else {}
 
     def _compile(self, template: Any, fhir_path: str) -> _Node:

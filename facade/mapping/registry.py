@@ -17,7 +17,7 @@ from .engine import CompiledMapping
 from .transforms import TRANSFORMS
 from .validation import validate
 
-MODULES = ("patient",)
+MODULES = ("patient", "observation")
 
 
 @functools.cache
@@ -32,6 +32,14 @@ def map_resource(name: str, element: etree._Element, **variables) -> dict:
     resource = mapping(name).apply(element, **variables)
     validate(resource)
     return resource
+
+
+def map_resources(name: str, element: etree._Element, **variables) -> list[dict]:
+    """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
+    resources = mapping(name).apply(element, **variables)
+    for resource in resources:
+        validate(resource)
+    return resources
 
 
 def _module(name: str) -> ModuleType:

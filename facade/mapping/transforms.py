@@ -67,6 +67,13 @@ def decimal(text: str) -> int | float:
     return int(value) if value == value.to_integral_value() and "." not in text else float(value)
 
 
+def fhir_id(text: str) -> str:
+    """A FHIR id: letters, digits, '-' and '.', at most 64 characters."""
+    if not re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", text):
+        raise ValueError(f"{text!r} cannot be a FHIR id")
+    return text
+
+
 def upper(text: str) -> str:
     return text.upper()
 
@@ -81,6 +88,7 @@ TRANSFORMS = {
     "date_time": date_time,
     "nhs_number": nhs_number,
     "decimal": decimal,
+    "fhir_id": fhir_id,
     "upper": upper,
     "single_spaced": single_spaced,
 }

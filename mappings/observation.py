@@ -1,0 +1,112 @@
+"""UK Core Observations from the numeric ClinicalCode items of a SystmOne record.
+
+Blood pressure (systolic and diastolic items recorded in one Event) becomes one
+Observation with two components, as UK Core's BloodPressure profile wants;
+every other item with a Value becomes an Observation of its own. Codes carry
+SNOMED CT (translated from CTV3 when that is what the record holds), LOINC for
+vital signs and common labs, and the original CTV3 code when the source was CTV3.
+"""
+
+from facade.mapping.vocabulary import Each, Include, Path, Required, Var, When
+
+from . import systems
+
+RESOURCE = "Observation"
+
+SYSTOLIC = ("2469.", "163030003", "72313002")
+DIASTOLIC = ("246A.", "163031004", "1091811000000102")
+
+
+def _code_is(codes: tuple[str, ...]) -> str:
+    """An XPath predicate: the item's Code/@Code is one of ``codes``."""
+    return " or ".join(f"Code/@Code = '{code}'" for code in codes)
+
+
+_EVENT = "ancestor::Event[1]"
+
+# At a ClinicalCode item: its coding in every system we can give.
+CODE = {
+    "coding": [
+        When("Code/@Scheme = 'Snomed'", {
+            "system": systems.SNOMED,
+            "code": Path("Code/@Code"),
+            "display": Path("Code/@Term"),
+        }),
+        When("Code/@Scheme = 'CTV3'", Path("Code/@Code", map="observation_snomed")),
+        Path("Code/@Code", map="observation_loinc"),
+        When("Code/@Scheme = 'CTV3'", {
+            "system": systems.CTV3,
+            "code": Path("Code/@Code"),
+            "display": Path("Code/@Term"),
+        }),
+    ],
+    "text": Path("Code/@Term"),
+}
+
+# At a ClinicalCode item with a Value.
+QUANTITY = {
+    "value": Required(Path("Value", via="decimal")),
+    "comparator": Path("Comparator", map="comparator"),
+    "unit": Path("Units"),
+    "system": Path("Units", map="ucum_system"),
+    "code": Path("Units", map="ucum"),
+}
+
+# Shared by every Observation made from an Event.
+_ABOUT_THE_EVENT = {
+    "status": "final",
+    "subject": Var("patient"),
+    "effectiveDateTime": Path(f"{_EVENT}/@DateTime", via="date_time"),
+    "performer": [{"display": Path(f"{_EVENT}/@DoneBy", via="single_spaced")}],
+}
+
+NUMERIC = {
+    "resourceType": "Observation",
+    "id": Path(f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))", via="fhir_id"),
+    "meta": {"profile": [Path("Code/@Code", map="observation_profile",
+                              default=systems.UKCORE_OBSERVATION)]},
+    "identifier": [{
+        "system": systems.SYSTMONE_EVENT_ITEM,
+        "value": Required(Path(f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))")),
+    }],
+    "category": [{"coding": [Path("Code/@Code", map="observation_category")]}],
+    "code": CODE,
+    **_ABOUT_THE_EVENT,
+    "valueQuantity": QUANTITY,
+    "note": [When("Comparator = '3'", {"text": "Value recorded as approximate"}),
+             Include({"text": Required(Path("."))}, at="FreeText")],
+}
+
+BLOOD_PRESSURE = {
+    "resourceType": "Observation",
+    "id": Path("concat(@EventUID, '-bp')", via="fhir_id"),
+    "meta": {"profile": [
+        "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BloodPressure"]},
+    "identifier": [{"system": systems.SYSTMONE_EVENT_ITEM,
+                    "value": Required(Path("concat(@EventUID, '-bp')"))}],
+    "category": [{"coding": [{"system": systems.OBSERVATION_CATEGORY, "code": "vital-signs",
+                              "display": "Vital Signs"}]}],
+    "code": {"coding": [
+        {"system": systems.SNOMED, "code": "75367002", "display": "Blood pressure"},
+        {"system": systems.LOINC, "code": "85354-9",
+         "display": "Blood pressure panel with all children optional"},
+    ], "text": "Blood pressure"},
+    "status": "final",
+    "subject": Var("patient"),
+    "effectiveDateTime": Path("@DateTime", via="date_time"),
+    "performer": [{"display": Path("@DoneBy", via="single_spaced")}],
+    "component": [
+        Include({"code": CODE, "valueQuantity": QUANTITY},
+                at=f"ClinicalCode[Value][{_code_is(SYSTOLIC)}]"),
+        Include({"code": CODE, "valueQuantity": QUANTITY},
+                at=f"ClinicalCode[Value][{_code_is(DIASTOLIC)}]"),
+    ],
+}
+
+TEMPLATE = [
+    Each(f"Clinical/Event[ClinicalCode[Value][{_code_is(SYSTOLIC)}]]", BLOOD_PRESSURE),
+    Each(f"Clinical/Event/ClinicalCode[Value][not({_code_is(SYSTOLIC + DIASTOLIC)})]", NUMERIC),
+    # A diastolic reading with no systolic beside it stands on its own.
+    Each(f"Clinical/Event[not(ClinicalCode[Value][{_code_is(SYSTOLIC)}])]"
+         f"/ClinicalCode[Value][{_code_is(DIASTOLIC)}]", NUMERIC),
+]
