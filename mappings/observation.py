@@ -60,15 +60,20 @@ _ABOUT_THE_EVENT = {
     "performer": [{"display": Path(f"{_EVENT}/@DoneBy", via="single_spaced")}],
 }
 
+# At a ClinicalCode item: the item's own key in the record (EventUID and position),
+# which keeps ids stable and lets the fidelity report see what was mapped.
+_ITEM_KEY = f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))"
+ITEM_IDENTIFIER = {
+    "system": systems.SYSTMONE_EVENT_ITEM,
+    "value": Required(Path(_ITEM_KEY)),
+}
+
 NUMERIC = {
     "resourceType": "Observation",
-    "id": Path(f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))", via="fhir_id"),
+    "id": Path(_ITEM_KEY, via="fhir_id"),
     "meta": {"profile": [Path("Code/@Code", map="observation_profile",
                               default=systems.UKCORE_OBSERVATION)]},
-    "identifier": [{
-        "system": systems.SYSTMONE_EVENT_ITEM,
-        "value": Required(Path(f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))")),
-    }],
+    "identifier": [Include(ITEM_IDENTIFIER)],
     "category": [{"coding": [Path("Code/@Code", map="observation_category")]}],
     "code": CODE,
     **_ABOUT_THE_EVENT,
@@ -82,8 +87,9 @@ BLOOD_PRESSURE = {
     "id": Path("concat(@EventUID, '-bp')", via="fhir_id"),
     "meta": {"profile": [
         "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BloodPressure"]},
-    "identifier": [{"system": systems.SYSTMONE_EVENT_ITEM,
-                    "value": Required(Path("concat(@EventUID, '-bp')"))}],
+    # One identifier per source item: the systolic and the diastolic reading.
+    "identifier": [Include(ITEM_IDENTIFIER, at=f"ClinicalCode[Value][{_code_is(SYSTOLIC)}]"),
+                   Include(ITEM_IDENTIFIER, at=f"ClinicalCode[Value][{_code_is(DIASTOLIC)}]")],
     "category": [{"coding": [{"system": systems.OBSERVATION_CATEGORY, "code": "vital-signs",
                               "display": "Vital Signs"}]}],
     "code": {"coding": [
