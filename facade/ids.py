@@ -1,0 +1,147 @@
+"""Opaque, stable logical ids that reveal no NHS number.
+
+URLs end up in access logs, so a Patient's id must not be its NHS number, yet
+every worker and instance must give the same patient the same id, across
+restarts, and turn an id back into a SystmOne identity without a lookup
+table. Deterministic authenticated encryption (AES-SIV, RFC 5297) does both:
+the same identity always encrypts to the same id under the deployment's key,
+and an id that was not made with that key fails to decrypt (a 404, never a
+guess at somebody else's record).
+
+Layout of the plaintext (the resource type is the associated data)::
+
+    Patient      kind letter + identity value          e.g. "N9990000018"
+    Observation  patient plaintext + 0x00 + item key   item key: EventUID bytes + position
+
+Ids are lower-case base32 without padding: letters and digits only, within
+FHIR's 64 characters for an NHS number or pseudo number.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+
+from .protocol.identity import Identity, IdentityError
+
+KEY_FILE = "id-key"
+_KIND_LETTERS = {"NHSNumber": "N", "PseudoNumber": "P", "ClientID": "C"}
+_LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
+
+
+class IdCodec:
+    def __init__(self, key: bytes) -> None:
+        self._siv = AESSIV(key)
+
+    @classmethod
+    def from_state_dir(cls, state_dir: Path) -> IdCodec:
+        """The deployment's codec; its key is created once, readable by the owner only."""
+        return cls(load_or_create_key(Path(state_dir) / KEY_FILE))
+
+    # -- Patient ---------------------------------------------------------------
+
+    def patient_id(self, identity: Identity) -> str:
+        return self._encode(b"Patient", _identity_bytes(identity))
+
+    def patient_identity(self, patient_id: str) -> Identity | None:
+        plain = self._decode(b"Patient", patient_id)
+        return _identity_from(plain) if plain is not None else None
+
+    # -- Observation -----------------------------------------------------------
+
+    def observation_id(self, identity: Identity, item_key: str) -> str:
+        return self._encode(b"Observation",
+                            _identity_bytes(identity) + b"\x00" + _item_bytes(item_key))
+
+    def observation_source(self, observation_id: str) -> tuple[Identity, str] | None:
+        plain = self._decode(b"Observation", observation_id)
+        if plain is None or b"\x00" not in plain:
+            return None
+        patient, _, item = plain.partition(b"\x00")
+        identity = _identity_from(patient)
+        return (identity, _item_key(item)) if identity is not None else None
+
+    # -- encoding --------------------------------------------------------------
+
+    def _encode(self, resource_type: bytes, plain: bytes) -> str:
+        token = self._siv.encrypt(plain, [resource_type])
+        return base64.b32encode(token).decode("ascii").rstrip("=").lower()
+
+    def _decode(self, resource_type: bytes, text: str) -> bytes | None:
+        if not text.isalnum() or len(text) > 64:
+            return None
+        padded = text.upper() + "=" * (-len(text) % 8)
+        try:
+            return self._siv.decrypt(base64.b32decode(padded), [resource_type])
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+
+
+def load_or_create_key(path: Path) -> bytes:
+    """A 512-bit AES-SIV key (AES-256 strength) kept in ``path``; created atomically once."""
+    try:
+        return _read_key(path)
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = AESSIV.generate_key(512)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another worker made it first: use theirs
+        return _read_key(path)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(key.hex().encode())
+        file.flush()
+        os.fsync(file.fileno())
+    return key
+
+
+def _read_key(path: Path) -> bytes:
+    text = path.read_text().strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise ValueError(f"{path} does not hold a hex key") from None
+    if len(key) != 64:
+        raise ValueError(f"{path} holds a {len(key) * 8}-bit key; 512 bits expected")
+    return key
+
+
+def _identity_bytes(identity: Identity) -> bytes:
+    return (_KIND_LETTERS[identity.kind] + identity.value).encode("utf-8")
+
+
+def _identity_from(plain: bytes) -> Identity | None:
+    text = plain.decode("utf-8", "replace")
+    kind = _LETTER_KINDS.get(text[:1])
+    try:
+        return Identity(kind, text[1:]) if kind else None
+    except IdentityError:
+        return None
+
+
+_BP = 255  # the position byte that stands for "bp", the event's blood-pressure Observation
+
+
+def _item_bytes(item_key: str) -> bytes:
+    """``<16 hex EventUID>-<position or bp>`` packs to 10 bytes; anything else travels as text."""
+    event_uid, _, position = item_key.rpartition("-")
+    number = _BP if position == "bp" else int(position) if position.isdigit() else None
+    if len(event_uid) == 16 and number is not None and number <= _BP:
+        try:
+            return b"\x01" + bytes.fromhex(event_uid) + bytes([number])
+        except ValueError:
+            pass
+    return b"\x02" + item_key.encode("utf-8")
+
+
+def _item_key(item: bytes) -> str:
+    if item[:1] == b"\x01" and len(item) == 10:
+        position = "bp" if item[9] == _BP else str(item[9])
+        return f"{item[1:9].hex()}-{position}"
+    return item[1:].decode("utf-8", "replace")
