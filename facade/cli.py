@@ -42,17 +42,17 @@ def _demo_options(function):
 @click.option("--api-key", default=DEMO_API_KEY, show_default=True)
 def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, request_interval,
          record_interval, api_key) -> None:
-    """Run the embedded demo in the foreground.
+    """Run the simulator and the FHIR API together, in the foreground.
 
-    Starts the SystmOne Demo simulator on a free loopback port (or uses
-    --upstream), checks it with the SystmOne client and waits; the FHIR API
-    joins it in a later release. Ctrl-C or SIGTERM stops everything.
+    Starts the SystmOne Demo simulator on a free loopback port (or uses a
+    SystmOne client already listening at --upstream) and serves the FHIR R4
+    API at http://HOST:PORT/fhir. Ctrl-C or SIGTERM stops everything.
     """
     from simulator import RunningSimulator, SimulatorConfig, create_server
     from simulator.cli import load_practice
 
     stop = _stop_on_signals()
-    running = None
+    running, example = None, None
     if endpoint is None:
         if practice_dir is None and patients is None:
             patients = 100
@@ -62,27 +62,69 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
                                  state_dir=state_dir)
         running = RunningSimulator(create_server(config, practice)).start()
         endpoint = "{}:{}".format(*running.address)
+        example = next((p.identity for p in practice.index.summaries
+                        if p.identity.kind == "NHSNumber"), None)
     else:
         parse_endpoint(endpoint)
+    _check_upstream(endpoint, api_key, state_dir)
+    api = _serve_api(host, port, endpoint, api_key, state_dir, request_interval,
+                     record_interval)
+    base = f"http://{host}:{api.server_port}/fhir"
+    click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint}")
+    click.echo(f"FHIR base URL: {base}")
+    _print_examples(base, state_dir, example, endpoint)
+    click.echo("Ctrl-C stops the demo.")
+    while not stop.wait(0.5):
+        pass
+    api.shutdown()
+    if running is not None:
+        running.stop()
+
+
+def _check_upstream(endpoint: str, api_key: str, state_dir: Path) -> None:
     client = make_client(endpoint, api_key, state_dir, Timeouts(5.0, 10.0), None)
     try:
-        supported = client.get_functions()
+        client.get_functions()
     except UpstreamError as error:
         raise click.ClickException(f"SystmOne at {endpoint} does not answer: {error}") from None
     finally:
         client.close()
-    click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint} supports: "
-               f"{', '.join(sorted(supported))}")
+
+
+def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Path,
+               request_interval: float, record_interval: float):
+    """The FHIR API on a threaded WSGI server in the background; returns the server."""
+    from werkzeug.serving import make_server
+
+    from .app import create_app
+
+    app = create_app({"upstream": endpoint, "api_key": api_key, "state_dir": state_dir,
+                      "request_interval": request_interval, "record_interval": record_interval})
+    try:
+        server = make_server(host, port, app, threaded=True)
+    except OSError as error:
+        raise click.ClickException(f"cannot serve the FHIR API on {host}:{port}: "
+                                   f"{error.strerror}") from None
+    threading.Thread(target=server.serve_forever, name="fhir-api", daemon=True).start()
+    return server
+
+
+def _print_examples(base: str, state_dir: Path, example, endpoint: str) -> None:
+    from .ids import IdCodec
+
     me = _self_command()
-    click.echo("Try it:\n"
-               f"  {me} upstream --upstream {endpoint} --state-dir {state_dir} "
-               "search --surname S --gender F\n"
-               f"  {me} simulator audit --state-dir {state_dir} --last 5")
-    click.echo("Ctrl-C stops the demo.")
-    while not stop.wait(0.5):
-        pass
-    if running is not None:
-        running.stop()
+    lines = [f"  curl -s '{base}/metadata'"]
+    if example is not None:
+        patient_id = IdCodec.from_state_dir(state_dir).patient_id(example)
+        lines += [
+            f"  curl -s '{base}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|"
+            f"{example.value}'",
+            f"  curl -s '{base}/Observation?patient=Patient/{patient_id}&category=vital-signs'",
+        ]
+    lines += [f"  {me} upstream --upstream {endpoint} --state-dir {state_dir} "
+              "search --surname S --gender F",
+              f"  {me} simulator audit --state-dir {state_dir} --last 5"]
+    click.echo("Try it:\n" + "\n".join(lines))
 
 
 def _self_command() -> str:

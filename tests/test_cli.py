@@ -114,11 +114,23 @@ def test_upstream_that_does_not_answer_is_a_clear_error(tmp_path):
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl-C"])
-def test_demo_starts_the_simulator_and_stops_cleanly(tmp_path, signum):
-    demo = Background(["demo", "--patients", "5", "--state-dir", str(tmp_path)],
-                      r"SystmOne simulator at (127\.0\.0\.1:\d+) supports", stream="stdout")
+def test_demo_serves_fhir_over_the_simulator_and_stops_cleanly(tmp_path, signum):
+    import json
+    import urllib.request
+
+    demo = Background(["demo", "--patients", "5", "--port", "0", "--state-dir", str(tmp_path)],
+                      r"FHIR base URL: (http://127\.0\.0\.1:\d+/fhir)", stream="stdout")
     try:
-        assert "GetPatientRecord" in demo.lines[-1]
+        base = demo.match.group(1)
+        with urllib.request.urlopen(f"{base}/metadata", timeout=10) as response:
+            assert response.status == 200
+            assert json.load(response)["fhirVersion"] == "4.0.1"
+        for _ in range(4):  # the example lines that follow
+            demo.lines.append(demo.process.stdout.readline())
+        example = next(line for line in demo.lines if "Patient?identifier=" in line)
+        url = example.split("'")[1]
+        with urllib.request.urlopen(url, timeout=10) as response:
+            assert json.load(response)["total"] == 1
     finally:
         assert demo.stop(signum) == 0
     assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()

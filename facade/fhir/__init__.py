@@ -1,0 +1,1 @@
+"""The FHIR R4 REST API (blueprint ``bp`` at /fhir)."""

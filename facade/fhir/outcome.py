@@ -1,0 +1,48 @@
+"""Every 4xx/5xx answer is an OperationOutcome; this module makes them.
+
+``FhirError`` carries status, FHIR issue type and diagnostics; the upstream
+error tree is mapped onto it in one place (``upstream_error``).
+"""
+
+from __future__ import annotations
+
+from ..upstream.errors import (
+    PermanentError,
+    TemporaryError,
+    UpstreamConnectionError,
+    UpstreamError,
+    UpstreamProtocolError,
+    UpstreamTimeout,
+)
+from ..upstream.pacing import Throttled
+
+
+class FhirError(Exception):
+    def __init__(self, status: int, code: str, diagnostics: str,
+                 headers: dict[str, str] | None = None) -> None:
+        super().__init__(diagnostics)
+        self.status, self.code, self.diagnostics = status, code, diagnostics
+        self.headers = headers or {}
+
+
+def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict:
+    return {"resourceType": "OperationOutcome",
+            "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}]}
+
+
+def upstream_error(error: UpstreamError | Throttled) -> FhirError:
+    if isinstance(error, Throttled):
+        return FhirError(429, "throttled", str(error),
+                         {"Retry-After": str(max(1, round(error.retry_after)))})
+    if isinstance(error, TemporaryError):
+        return FhirError(503, "transient", f"SystmOne is busy: {error.message}",
+                         {"Retry-After": "30"})
+    if isinstance(error, UpstreamTimeout):
+        return FhirError(504, "timeout", "SystmOne did not answer in time")
+    if isinstance(error, UpstreamConnectionError):
+        return FhirError(503, "transient", "SystmOne cannot be reached", {"Retry-After": "30"})
+    if isinstance(error, PermanentError):
+        return FhirError(502, "exception", f"SystmOne refused the request: {error.message}")
+    if isinstance(error, UpstreamProtocolError):
+        return FhirError(502, "exception", "SystmOne sent an unreadable reply")
+    return FhirError(502, "exception", "SystmOne request failed")

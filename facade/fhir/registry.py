@@ -1,0 +1,107 @@
+"""The one description of what the API serves: resources, interactions, search parameters.
+
+The router checks types and interactions against it, the search parser reads
+parameter types from it, strict handling rejects names it does not list, and
+the CapabilityStatement is generated from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .. import __version__
+
+
+@dataclass(frozen=True)
+class SearchParam:
+    name: str
+    type: str  # FHIR search parameter type: token, string, date, reference
+    documentation: str
+
+
+@dataclass(frozen=True)
+class ResourceDef:
+    type: str
+    profile: str
+    supported_profiles: tuple[str, ...]
+    interactions: tuple[str, ...]
+    search_params: tuple[SearchParam, ...]
+
+    def param(self, name: str) -> SearchParam | None:
+        return next((p for p in self.search_params if p.name == name), None)
+
+
+_VITALS = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns"
+RESOURCES: dict[str, ResourceDef] = {
+    "Patient": ResourceDef(
+        type="Patient",
+        profile="https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient",
+        supported_profiles=("https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient",),
+        interactions=("read", "search-type"),
+        search_params=(
+            SearchParam("_id", "token", "The Patient's logical id."),
+            SearchParam("identifier", "token",
+                        "NHS number: https://fhir.nhs.uk/Id/nhs-number|9990000018 or the bare "
+                        "number. Answered alone."),
+            SearchParam("family", "string", "Surname, or its beginning."),
+            SearchParam("given", "string", "First name, or its beginning."),
+            SearchParam("birthdate", "date", "Date of birth; a full date is sent to SystmOne, "
+                                             "prefixes and partial dates narrow the results."),
+            SearchParam("gender", "token", "male or female."),
+            SearchParam("address-postalcode", "string",
+                        "A full, correctly spaced postcode (LS18 5TN) or a district (LS18)."),
+            SearchParam("phone", "token", "Any of the patient's telephone numbers."),
+            SearchParam("telecom", "token", "As phone."),
+        ),
+    ),
+    "Observation": ResourceDef(
+        type="Observation",
+        profile="https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation",
+        supported_profiles=(
+            "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation", _VITALS,
+            f"{_VITALS}-BloodPressure", f"{_VITALS}-BodyWeight", f"{_VITALS}-BodyHeight",
+            f"{_VITALS}-BMI", f"{_VITALS}-HeartRate", f"{_VITALS}-BodyTemperature",
+            "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-Lab"),
+        interactions=("read", "search-type"),
+        search_params=(
+            SearchParam("patient", "reference", "Required (or subject): Patient/[id]."),
+            SearchParam("subject", "reference", "As patient."),
+            SearchParam("code", "token", "system|code or code; comma for OR. SNOMED CT, LOINC "
+                                         "and CTV3."),
+            SearchParam("category", "token", "e.g. vital-signs, laboratory."),
+            SearchParam("date", "date", "effective date/time; prefixes eq ne gt lt ge le; "
+                                        "repeat for a range."),
+            SearchParam("status", "token", "final."),
+        ),
+    ),
+}
+#: Parameters every search understands besides the resource's own.
+CONTROL_PARAMS = ("_count", "_format", "_pretty")
+
+
+def capability_statement(base_url: str) -> dict:
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": "2026-11-24",
+        "kind": "instance",
+        "software": {"name": "SystmOne FHIR facade", "version": __version__},
+        "implementation": {"description": "FHIR R4 facade over TPP SystmOne", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["json"],
+        "rest": [{
+            "mode": "server",
+            "resource": [_resource_capability(resource) for resource in RESOURCES.values()],
+        }],
+    }
+
+
+def _resource_capability(resource: ResourceDef) -> dict:
+    return {
+        "type": resource.type,
+        "profile": resource.profile,
+        "supportedProfile": list(resource.supported_profiles),
+        "interaction": [{"code": code} for code in resource.interactions],
+        "searchParam": [{"name": p.name, "type": p.type, "documentation": p.documentation}
+                        for p in resource.search_params],
+    }

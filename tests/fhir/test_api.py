@@ -1,0 +1,180 @@
+"""The FHIR API end to end: Flask's test client, the real client, the real TCP simulator."""
+
+from __future__ import annotations
+
+import pytest
+
+from facade.app import create_app
+from facade.fhir.registry import RESOURCES
+
+NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
+
+
+@pytest.fixture
+def api(start_simulator, tmp_path):
+    apps = []
+
+    def make(**settings):
+        live = start_simulator(**{k: v for k, v in settings.items()
+                                  if k in ("request_interval", "record_interval")})
+        host, port = live.address
+        config = {"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
+                  "request_interval": 0.0, "record_interval": 0.0, "read_timeout": 5.0,
+                  **settings}
+        apps.append(create_app(config))
+        return apps[-1].test_client()
+    yield make
+    for app in apps:
+        app.extensions["facade.records"].close()
+
+
+@pytest.fixture
+def client(api):
+    return api()
+
+
+def patient_with_numerics(practice):
+    return next(p for p in practice.index.summaries if p.identity.kind == "NHSNumber"
+                and practice.record(p).find("Clinical/Event/ClinicalCode[Value]") is not None)
+
+
+def search(client, url, status=200):
+    response = client.get(url)
+    assert response.status_code == status, response.json
+    assert response.content_type.startswith("application/fhir+json")
+    return response.json
+
+
+def test_metadata_lists_what_the_registry_serves(client):
+    statement = search(client, "/fhir/metadata")
+    assert statement["fhirVersion"] == "4.0.1"
+    served = {r["type"]: r for r in statement["rest"][0]["resource"]}
+    assert set(served) == set(RESOURCES)
+    for name, definition in RESOURCES.items():
+        assert [p["name"] for p in served[name]["searchParam"]] == \
+            [p.name for p in definition.search_params]
+
+
+@pytest.mark.parametrize("form", ["system", "bare"])
+def test_find_a_patient_by_nhs_number_then_read_it(client, practice, form):
+    patient = practice.index.summaries[0]
+    value = f"{NHS_SYSTEM}|{patient.identity.value}" if form == "system" \
+        else patient.identity.value
+    bundle = search(client, f"/fhir/Patient?identifier={value}")
+    assert bundle["type"] == "searchset" and bundle["total"] == 1
+    found = bundle["entry"][0]["resource"]
+    assert found["identifier"][0] == {**found["identifier"][0], "system": NHS_SYSTEM,
+                                      "value": patient.identity.value}
+    assert patient.identity.value not in found["id"]
+    assert bundle["entry"][0]["fullUrl"].endswith(f"/fhir/Patient/{found['id']}")
+    assert search(client, f"/fhir/Patient/{found['id']}") == found
+    assert search(client, f"/fhir/Patient?_id={found['id']}")["total"] == 1
+
+
+def test_unknown_nhs_number_or_system_is_an_empty_bundle(client):
+    assert search(client, "/fhir/Patient?identifier=9990000018")["total"] in (0, 1)
+    assert search(client, "/fhir/Patient?identifier=9990000019")["total"] == 0  # bad check digit
+    assert search(client, "/fhir/Patient?identifier=http://other|123")["total"] == 0
+
+
+def test_patient_search_by_demographics_is_subsetted(client, practice):
+    patient = next(p for p in practice.index.summaries if p.sex in "MF")
+    gender = {"M": "male", "F": "female"}[patient.sex]
+    bundle = search(client, f"/fhir/Patient?family={patient.surname[:3]}&gender={gender}")
+    assert bundle["total"] >= 1
+    assert all(e["resource"]["meta"]["tag"][0]["code"] == "SUBSETTED" for e in bundle["entry"])
+    year = patient.date_of_birth.year
+    narrowed = search(client, f"/fhir/Patient?family={patient.surname}&gender={gender}"
+                              f"&birthdate=ge{year}&birthdate=le{year}")
+    assert narrowed["total"] >= 1
+    assert all(e["resource"]["birthDate"].startswith(str(year)) for e in narrowed["entry"])
+
+
+def test_fewer_than_two_criteria_explains_what_works(client):
+    outcome = search(client, "/fhir/Patient?family=Smith", 400)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert "at least two" in outcome["issue"][0]["diagnostics"]
+
+
+def test_vital_signs_and_labs_as_observations(client, practice):
+    patient = patient_with_numerics(practice)
+    patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
+                        )["entry"][0]["resource"]["id"]
+    everything = search(client, f"/fhir/Observation?patient=Patient/{patient_id}")
+    assert everything["total"] > 0
+    references = {e["resource"]["subject"]["reference"] for e in everything["entry"]}
+    assert references == {f"Patient/{patient_id}"}
+    vitals = search(client, f"/fhir/Observation?subject={patient_id}&category=vital-signs")
+    assert all(e["resource"]["category"][0]["coding"][0]["code"] == "vital-signs"
+               for e in vitals["entry"])
+    bp = search(client, f"/fhir/Observation?patient={patient_id}"
+                        "&code=http://loinc.org|85354-9")
+    for entry in bp["entry"]:
+        assert len(entry["resource"]["component"]) == 2
+    recent = search(client, f"/fhir/Observation?patient={patient_id}&date=ge2025-01-01")
+    assert all(e["resource"]["effectiveDateTime"] >= "2025" for e in recent["entry"])
+    first = everything["entry"][0]["resource"]
+    assert search(client, f"/fhir/Observation/{first['id']}") == first
+
+
+def test_count_ceils_the_page_and_the_self_link_drops_unknown_parameters(client, practice):
+    patient = patient_with_numerics(practice)
+    patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
+                        )["entry"][0]["resource"]["id"]
+    bundle = search(client, f"/fhir/Observation?patient={patient_id}&_count=2&bogus=1")
+    assert len(bundle["entry"]) <= 2 and bundle["total"] >= len(bundle["entry"])
+    assert "bogus" not in bundle["link"][0]["url"]
+
+
+def test_strict_handling_refuses_unknown_parameters(client):
+    response = client.get("/fhir/Patient?bogus=1&family=A&gender=male",
+                          headers={"Prefer": "handling=strict"})
+    assert response.status_code == 400 and "bogus" in response.json["issue"][0]["diagnostics"]
+
+
+def test_post_search_with_a_form_body(client, practice):
+    patient = practice.index.summaries[0]
+    response = client.post("/fhir/Patient/_search", data={"identifier": patient.identity.value})
+    assert response.status_code == 200 and response.json["total"] == 1
+    wrong = client.post("/fhir/Patient/_search", json={"identifier": "x"})
+    assert wrong.status_code == 415 and wrong.json["resourceType"] == "OperationOutcome"
+
+
+@pytest.mark.parametrize(("method", "url", "status"), [
+    ("get", "/fhir/Practitioner/1", 404),
+    ("get", "/fhir/Patient/not$valid", 400),
+    ("get", "/fhir/Patient/abcdef", 404),
+    ("get", "/fhir/Observation/abcdef", 404),
+    ("put", "/fhir/Patient/abcdef", 405),
+    ("delete", "/fhir/Observation/abcdef", 405),
+    ("post", "/fhir/Patient", 405),
+    ("get", "/fhir/Observation", 400),
+    ("get", "/fhir/Observation?patient=x&date=yesterday", 400),
+    ("get", "/fhir/Observation?patient=x&_count=lots", 400),
+])
+def test_every_mistake_gets_an_operation_outcome(client, method, url, status):
+    response = getattr(client, method)(url)
+    assert response.status_code == status
+    assert response.json["resourceType"] == "OperationOutcome"
+    assert response.json["issue"][0]["diagnostics"]
+
+
+def test_upstream_down_is_503_with_retry_after(tmp_path):
+    app = create_app({"upstream": "127.0.0.1:9", "state_dir": tmp_path})
+    response = app.test_client().get("/fhir/Patient?identifier=9990000018")
+    app.extensions["facade.records"].close()
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    assert response.json["issue"][0]["code"] == "transient"
+
+
+def test_the_record_slot_is_never_breached_it_is_429(api, practice):
+    client = api(record_interval=30.0)
+    first, second = [p for p in practice.index.summaries if p.identity.kind == "NHSNumber"][:2]
+    ids = [search(client, f"/fhir/Patient?identifier={p.identity.value}")["entry"][0]
+           ["resource"]["id"] for p in (first, second)]
+    search(client, f"/fhir/Observation?patient={ids[0]}")
+    search(client, f"/fhir/Observation?patient={ids[0]}")  # the cached record
+    response = client.get(f"/fhir/Observation?patient={ids[1]}")
+    assert response.status_code == 429
+    assert int(response.headers["Retry-After"]) > 10
+    assert response.json["issue"][0]["code"] == "throttled"
