@@ -72,11 +72,11 @@ class _Path(_Node):
             found = _first_value(path(scope.element))
             if found is None:
                 continue
-            text, origin = found
+            text, item = found
             try:
                 value = self.transform(text) if self.transform else text
             except ValueError as error:
-                raise MappingError(self.fhir_path, origin, str(error)) from None
+                raise MappingError(self.fhir_path, _origin(item), str(error)) from None
             if self.concept_map is not None:
                 value = self.concept_map.get(value, self.default)
             return value
@@ -210,24 +210,27 @@ def _named(table: Mapping[str, Any], name: str | None, kind: str, fhir_path: str
     return table[name]
 
 
-def _first_value(result: Any) -> tuple[str, str] | None:
-    """The first non-blank text an XPath result holds, with where it came from."""
+def _first_value(result: Any) -> tuple[str, Any] | None:
+    """The first non-blank text an XPath result holds, with the node it came from."""
     if isinstance(result, bool | float):
-        return None if result is False else (str(result), "an XPath expression")
+        return None if result is False else (str(result), None)
     items = result if isinstance(result, list) else [result]
     for item in items:
-        if isinstance(item, etree._Element):
-            text = (item.text or "").strip()
-            origin = item.getroottree().getpath(item)
-        else:
-            text = str(item).strip()
-            parent = getattr(item, "getparent", lambda: None)()
-            origin = (f"{parent.getroottree().getpath(parent)}/@{item.attrname}"
-                      if parent is not None and getattr(item, "is_attribute", False)
-                      else "an XPath expression")
+        text = (item.text or "") if isinstance(item, etree._Element) else str(item)
+        text = text.strip()
         if text:
-            return text, origin
+            return text, item
     return None
+
+
+def _origin(item: Any) -> str:
+    """Where a value came from, as an XPath a person can follow (only built for errors)."""
+    if isinstance(item, etree._Element):
+        return item.getroottree().getpath(item)
+    parent = getattr(item, "getparent", lambda: None)()
+    if parent is not None and getattr(item, "is_attribute", False):
+        return f"{parent.getroottree().getpath(parent)}/@{item.attrname}"
+    return "an XPath expression"
 
 
 def _is_empty(value: Any) -> bool:
