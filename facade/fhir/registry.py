@@ -76,7 +76,8 @@ RESOURCES: dict[str, ResourceDef] = {
     ),
 }
 #: Parameters every search understands besides the resource's own.
-CONTROL_PARAMS = ("_count", "_format", "_pretty")
+CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
+                  "_include")
 
 
 def capability_statement(base_url: str) -> dict:

@@ -7,12 +7,16 @@ already-validated dicts.
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 import re
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import orjson
 from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.http import http_date
 
 from ..upstream.errors import UpstreamError
 from ..upstream.pacing import Throttled
@@ -25,6 +29,8 @@ bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 FHIR_JSON = "application/fhir+json"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
+SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+             "code": "SUBSETTED", "display": "subsetted"}
 
 
 # --- responses ---------------------------------------------------------------------
@@ -71,7 +77,35 @@ def read(resource_type: str, resource_id: str) -> Response:
     resource = (_read_patient if definition.type == "Patient" else _read_observation)(resource_id)
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
-    return fhir_response(resource)
+    return _versioned_response(resource)
+
+
+def _versioned_response(resource: dict) -> Response:
+    """A read: ETag from the content, Last-Modified from SystmOne, 304 when unchanged."""
+    tag = _etag(resource)
+    headers = {"ETag": tag}
+    updated = resource.get("meta", {}).get("lastUpdated")
+    if updated:
+        moment = dt.datetime.fromisoformat(updated.replace("Z", "+00:00"))
+        headers["Last-Modified"] = http_date(moment)
+    if tag in _if_none_match():
+        response = Response(status=304, headers=headers)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return fhir_response(resource, headers=headers)
+
+
+def _etag(resource: dict) -> str:
+    """A weak validator from the content, leaving out when it was fetched: an unchanged
+    record read again keeps its ETag."""
+    meta = {k: v for k, v in resource.get("meta", {}).items() if k != "lastUpdated"}
+    content = orjson.dumps({**resource, "meta": meta}, option=orjson.OPT_SORT_KEYS)
+    return 'W/"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+
+
+def _if_none_match() -> set[str]:
+    header = request.headers.get("If-None-Match", "")
+    return {part.strip() for part in header.split(",") if part.strip()}
 
 
 @bp.route("/<resource_type>", methods=["GET", *WRITE_METHODS])
@@ -130,14 +164,96 @@ def _read_observation(resource_id: str) -> dict | None:
 
 def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Response:
     search_params = _checked(definition, params)
+    controls = _controls(definition, params)
     if definition.type == "Patient":
         found = _search_patients(search_params)
     else:
-        found = _search_observations(search_params)
-    total = len(found)
-    count = _count(params)
-    page = found[:count] if count is not None else found
-    return fhir_response(_bundle(definition.type, page, total, search_params, count))
+        found = sorted(_search_observations(search_params), key=_newest_first)
+    if controls.summary_count:
+        return fhir_response(_bundle(definition.type, [], len(found), search_params, controls,
+                                     more=False))
+    page = found[controls.offset:][:controls.count] if controls.count is not None \
+        else found[controls.offset:]
+    more = controls.count is not None and controls.offset + len(page) < len(found)
+    included = _included(page) if controls.include_patient else []
+    if controls.elements:
+        page = [_only(resource, controls.elements) for resource in page]
+    return fhir_response(_bundle(definition.type, page, len(found), search_params, controls,
+                                 more, included))
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The result parameters of a search: paging, summary, elements, includes."""
+
+    count: int | None = None
+    offset: int = 0
+    summary_count: bool = False
+    elements: tuple[str, ...] = ()
+    include_patient: bool = False
+
+
+def _controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Controls:
+    count = _whole_number(params, "_count")
+    summary = params.get("_summary", [None])[-1]
+    if summary not in (None, "count", "false"):
+        raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
+                                              "use _summary=count")
+    includes = params.get("_include", [])
+    for include in includes:
+        if include != "Observation:patient" or definition.type != "Observation":
+            raise FhirError(400, "not-supported", f"_include={include} is not supported; "
+                                                  "Observation:patient is")
+    elements = tuple(name.strip() for value in params.get("_elements", [])
+                     for name in value.split(",") if name.strip())
+    return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
+                    summary_count=summary == "count", elements=elements,
+                    include_patient=bool(includes))
+
+
+def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
+    values = params.get(name)
+    if not values:
+        return None
+    if not values[-1].isdigit():
+        raise FhirError(400, "invalid", f"{name} must be a whole number, not {values[-1]!r}")
+    return int(values[-1])
+
+
+def _newest_first(observation: dict) -> tuple:
+    """A stable order, so that a page link gives the same page on any instance."""
+    when = observation.get("effectiveDateTime", "")
+    return (-_sortable_time(when), observation["id"])
+
+
+def _sortable_time(value: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return moment.timestamp()
+
+
+def _only(resource: dict, elements: tuple[str, ...]) -> dict:
+    """``_elements``: the mandatory parts plus those asked for, marked SUBSETTED."""
+    kept = {key: value for key, value in resource.items()
+            if key in ("resourceType", "id", "meta") or key in elements}
+    meta = dict(kept.get("meta", {}))
+    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    kept["meta"] = meta
+    return kept
+
+
+def _included(observations: list[dict]) -> list[dict]:
+    references = {o["subject"]["reference"] for o in observations if "subject" in o}
+    patients = []
+    for reference in sorted(references):
+        patient = _read_patient(reference.rsplit("/", 1)[-1])
+        if patient is not None:
+            patients.append(patient)
+    return patients
 
 
 def _checked(definition: registry.ResourceDef, params: dict[str, list[str]]) -> dict:
@@ -153,15 +269,6 @@ def _checked(definition: registry.ResourceDef, params: dict[str, list[str]]) -> 
                             f"unknown search parameter {name!r} for {definition.type}; "
                             f"supported: {supported}")
     return known
-
-
-def _count(params: dict[str, list[str]]) -> int | None:
-    values = params.get("_count")
-    if not values:
-        return None
-    if not values[-1].isdigit():
-        raise FhirError(400, "invalid", f"_count must be a whole number, not {values[-1]!r}")
-    return int(values[-1])
 
 
 def _search_patients(params: dict[str, list[str]]) -> list[dict]:
@@ -209,18 +316,38 @@ def _observation_filters(params: dict[str, list[str]]) -> list:
 
 
 def _bundle(resource_type: str, resources: list[dict], total: int,
-            params: dict[str, list[str]], count: int | None) -> dict:
-    base = base_url()
-    pairs = [(name, value) for name, values in params.items() for value in values]
-    query = urlencode(pairs + ([("_count", count)] if count is not None else []))
-    return {
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "total": total,
-        "link": [{"relation": "self", "url": f"{base}/{resource_type}?{query}".rstrip("?")}],
-        "entry": [{"fullUrl": f"{base}/{r['resourceType']}/{r['id']}", "resource": r,
-                   "search": {"mode": "match"}} for r in resources],
-    }
+            params: dict[str, list[str]], controls: Controls, more: bool,
+            included: list[dict] = ()) -> dict:
+    base = f"{base_url()}/{resource_type}"
+
+    def link(relation: str, offset: int | None) -> dict:
+        pairs = [(name, value) for name, values in params.items() for value in values]
+        if controls.summary_count:
+            pairs.append(("_summary", "count"))
+        if controls.elements:
+            pairs.append(("_elements", ",".join(controls.elements)))
+        if controls.include_patient:
+            pairs.append(("_include", "Observation:patient"))
+        if controls.count is not None:
+            pairs.append(("_count", str(controls.count)))
+        if offset:
+            pairs.append(("_offset", str(offset)))
+        query = urlencode(pairs)
+        return {"relation": relation, "url": f"{base}?{query}" if query else base}
+
+    links = [link("self", controls.offset)]
+    if controls.count is not None and controls.offset:
+        links.append(link("previous", max(0, controls.offset - controls.count)))
+    if more:
+        links.append(link("next", controls.offset + (controls.count or 0)))
+    entries = [{"fullUrl": f"{base_url()}/{r['resourceType']}/{r['id']}", "resource": r,
+                "search": {"mode": "match"}} for r in resources]
+    entries += [{"fullUrl": f"{base_url()}/{r['resourceType']}/{r['id']}", "resource": r,
+                 "search": {"mode": "include"}} for r in included]
+    bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
+    if entries:
+        bundle["entry"] = entries
+    return bundle
 
 
 def _resource(resource_type: str) -> registry.ResourceDef:
