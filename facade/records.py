@@ -21,10 +21,15 @@ from .mapping.registry import map_resource, map_resources
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
 from .upstream.client import SystmOneClient
-from .upstream.errors import PermanentError
-from .upstream.pacing import Pacer
+from .upstream.errors import PermanentError, UpstreamError
+from .upstream.pacing import Pacer, Throttled
 
 NOT_FOUND_TEXTS = ("no patient", "not found", "does not exist")
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+#: Professional registers GetOrganisationMetaData names, and their FHIR identifier systems.
+NATIONAL_ID_SYSTEMS = {"GMC": "https://fhir.hl7.org.uk/Id/gmc-number",
+                       "NMC": "https://fhir.hl7.org.uk/Id/nmc-number"}
+ORGANISATION_TTL = 3600.0
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class RecordService:
         self.pacer = pacer
         self.record_ttl = record_ttl
         self._records: dict[Identity, Fetched] = {}
+        self._organisation: Fetched | None = None
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -69,7 +75,44 @@ class RecordService:
     def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
         identity = Identity.from_element(element.find("Identity"))
         return map_resource("patient", element, id=self.codec.patient_id(identity),
-                            last_updated=_instant(fetched_at))
+                            last_updated=_instant(fetched_at),
+                            **self._general_practitioner(element))
+
+    # -- the practice ------------------------------------------------------------
+
+    def _general_practitioner(self, record: etree._Element) -> dict:
+        """References to the practice (by ODS code) and the usual GP, when SystmOne names them."""
+        organisation = self._organisation_metadata()
+        if organisation is None:
+            return {}
+        references = {}
+        site = next(iter(organisation.xpath("Site[PrimarySite] | Site[CurrentSite]")), None)
+        if site is not None and (site.findtext("ID") or "").strip():
+            references["practice"] = {
+                "identifier": {"system": ODS_SYSTEM, "value": site.findtext("ID").strip()},
+                "display": (site.findtext("Name") or "").strip() or None}
+        user_name = (record.findtext("Demographics/UsualGPUserName") or "").strip()
+        user = next((u for u in organisation.iterfind("User")
+                     if (u.findtext("UserName") or "").strip() == user_name), None) \
+            if user_name else None
+        if user is not None:
+            references["usual_gp"] = _practitioner_reference(user)
+        return references
+
+    def _organisation_metadata(self) -> etree._Element | None:
+        """GetOrganisationMetaData, fetched once an hour; None if SystmOne will not say."""
+        with self._lock:
+            cached = self._organisation
+        if cached is not None and time.time() - cached.at < ORGANISATION_TTL:
+            return cached.element
+        try:
+            self.pacer.acquire()
+            body = self.client.get_organisation_metadata()
+        except (UpstreamError, Throttled):
+            return cached.element if cached is not None else None
+        with self._lock:
+            self._organisation = Fetched(body, time.time())
+        return body
 
     # -- Observations ------------------------------------------------------------
 
@@ -102,6 +145,17 @@ class RecordService:
         with self._lock:
             self._records[identity] = fetched
         return fetched
+
+
+def _practitioner_reference(user: etree._Element) -> dict:
+    name = " ".join(part for part in ((user.findtext(tag) or "").strip()
+                                      for tag in ("Title", "FirstName", "Surname")) if part)
+    reference: dict = {"display": name or None}
+    system = NATIONAL_ID_SYSTEMS.get((user.findtext("NationalIDType") or "").strip())
+    number = (user.findtext("NationalID") or "").strip()
+    if system and number:
+        reference["identifier"] = {"system": system, "value": number}
+    return {key: value for key, value in reference.items() if value}
 
 
 def _means_not_found(message: str) -> bool:

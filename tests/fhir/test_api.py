@@ -239,3 +239,18 @@ def test_read_has_etag_last_modified_and_answers_304(client, practice):
     assert again.headers["ETag"] == first.headers["ETag"]
     changed = client.get(url, headers={"If-None-Match": 'W/"something-else"'})
     assert changed.status_code == 200
+
+
+def test_general_practitioner_names_the_practice_by_ods_code_and_the_usual_gp(client, practice):
+    patient = practice.index.summaries[0]
+    bundle = search(client, f"/fhir/Patient?identifier={patient.identity.value}")
+    references = bundle["entry"][0]["resource"]["generalPractitioner"]
+    organisation = practice.organisation
+    primary = next(site for site in organisation.sites if site.primary)
+    assert {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                           "value": primary.id}, "display": primary.name} in references
+    usual = organisation.user(practice.record(patient).findtext("Demographics/UsualGPUserName"))
+    gp = next(r for r in references if "ods" not in r.get("identifier", {}).get("system", ""))
+    assert gp["display"].endswith(usual.surname)
+    assert gp["identifier"] == {"system": "https://fhir.hl7.org.uk/Id/gmc-number",
+                                "value": usual.national_id}
