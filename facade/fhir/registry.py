@@ -89,7 +89,7 @@ def capability_statement(base_url: str) -> dict:
         "software": {"name": "SystmOne FHIR facade", "version": __version__},
         "implementation": {"description": "FHIR R4 facade over TPP SystmOne", "url": base_url},
         "fhirVersion": "4.0.1",
-        "format": ["json"],
+        "format": ["json", "xml", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
             "resource": [_resource_capability(resource) for resource in RESOURCES.values()],

@@ -23,10 +23,12 @@ from ..upstream.pacing import Throttled
 from . import patients, registry
 from .outcome import FhirError, operation_outcome, upstream_error
 from .search import coding_matches, date_range, tokens, values_at
+from .xml import to_xml
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 FHIR_JSON = "application/fhir+json"
+FHIR_XML = "application/fhir+xml"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
@@ -35,10 +37,42 @@ SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValu
 
 # --- responses ---------------------------------------------------------------------
 
-def fhir_response(body: dict, status: int = 200, headers: dict | None = None) -> Response:
+#: Every way a client may name the two formats, in _format or Accept.
+FORMATS = {"json": "json", "application/json": "json", FHIR_JSON: "json",
+           "application/json+fhir": "json", "xml": "xml", "text/xml": "xml",
+           "application/xml": "xml", FHIR_XML: "xml", "application/xml+fhir": "xml"}
+
+
+def response_format() -> str:
+    """json or xml: ``_format`` first, then Accept; FhirError 406 for anything else."""
+    asked = request.args.get("_format")
+    if asked is not None:
+        # An unencoded "+" in a URL arrives as a space: application/fhir json.
+        chosen = FORMATS.get(asked.split(";")[0].strip().replace(" ", "+"))
+        if chosen is None:
+            raise FhirError(406, "not-supported", f"_format={asked} is not served; "
+                                                  "use json or xml")
+        return chosen
+    accept = request.accept_mimetypes
+    if not accept or accept.best == "*/*":
+        return "json"
+    best = accept.best_match([FHIR_JSON, "application/json", FHIR_XML, "application/xml",
+                              "text/xml"])
+    if best is None:
+        raise FhirError(406, "not-supported", f"cannot answer in {request.headers['Accept']}; "
+                                              f"{FHIR_JSON} and {FHIR_XML} are served")
+    return FORMATS[best]
+
+
+def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
+                  content_format: str | None = None) -> Response:
     pretty = request.args.get("_pretty") == "true"
-    data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if pretty else 0)
-    response = Response(data, status=status, content_type=f"{FHIR_JSON}; charset=utf-8")
+    if (content_format or response_format()) == "xml":
+        data, media_type = to_xml(body, pretty), FHIR_XML
+    else:
+        data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if pretty else 0)
+        media_type = FHIR_JSON
+    response = Response(data, status=status, content_type=f"{media_type}; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"
     response.headers.update(headers or {})
     return response
@@ -46,8 +80,12 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None) ->
 
 @bp.errorhandler(FhirError)
 def fhir_error(error: FhirError) -> Response:
+    try:
+        content_format = "json" if error.status == 406 else response_format()
+    except FhirError:
+        content_format = "json"
     return fhir_response(operation_outcome(error.code, error.diagnostics), error.status,
-                         error.headers)
+                         error.headers, content_format)
 
 
 @bp.errorhandler(UpstreamError)
@@ -137,8 +175,7 @@ def unknown(anything: str) -> Response:
 def http_error(error: HTTPException) -> Response:
     if not request.path.startswith(bp.url_prefix):
         return error
-    return fhir_response(operation_outcome("exception", error.description or error.name),
-                         error.code or 500)
+    return fhir_error(FhirError(error.code or 500, "exception", error.description or error.name))
 
 
 # --- reads -------------------------------------------------------------------------

@@ -254,3 +254,44 @@ def test_general_practitioner_names_the_practice_by_ods_code_and_the_usual_gp(cl
     assert gp["display"].endswith(usual.surname)
     assert gp["identifier"] == {"system": "https://fhir.hl7.org.uk/Id/gmc-number",
                                 "value": usual.national_id}
+
+
+@pytest.mark.parametrize(("query", "headers", "expected"), [
+    ("", {}, "application/fhir+json"),
+    ("", {"Accept": "application/fhir+xml"}, "application/fhir+xml"),
+    ("", {"Accept": "application/xml;q=0.9, application/json;q=0.1"}, "application/fhir+xml"),
+    ("?_format=xml", {"Accept": "application/fhir+json"}, "application/fhir+xml"),
+    ("?_format=application/fhir+json", {"Accept": "application/xml"}, "application/fhir+json"),
+    ("", {"Accept": "*/*"}, "application/fhir+json"),
+])
+def test_content_negotiation(client, query, headers, expected):
+    response = client.get(f"/fhir/metadata{query}", headers=headers)
+    assert response.status_code == 200
+    assert response.content_type.split(";")[0] == expected
+
+
+def test_xml_is_fhir_xml_that_round_trips(client, practice):
+    from fhir.resources.R4B.bundle import Bundle
+
+    patient_id, everything = observation_search(client, practice)
+    response = client.get(f"/fhir/Observation?patient={patient_id}&_count=3&_format=xml"
+                          "&_include=Observation:patient")
+    assert response.data.startswith(b"<?xml")
+    parsed = Bundle.model_validate_xml(response.data)
+    assert parsed.total == everything["total"] and len(parsed.entry) == 4
+    assert parsed.entry[-1].resource.get_resource_type() == "Patient"
+
+
+@pytest.mark.parametrize(("query", "headers"), [
+    ("?_format=text/csv", {}),
+    ("", {"Accept": "text/csv"}),
+])
+def test_unsupported_formats_get_406_as_json(client, query, headers):
+    response = client.get(f"/fhir/metadata{query}", headers=headers)
+    assert response.status_code == 406
+    assert response.json["issue"][0]["code"] == "not-supported"
+
+
+def test_errors_follow_the_asked_format(client):
+    response = client.get("/fhir/Observation", headers={"Accept": "application/fhir+xml"})
+    assert response.status_code == 400 and b"<OperationOutcome" in response.data
