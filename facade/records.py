@@ -10,6 +10,7 @@ searches do not spend the scarce full-record slot again.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from .ids import IdCodec
+from .mapping.fidelity import fidelity
 from .mapping.registry import map_resource, map_resources
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
@@ -24,6 +26,7 @@ from .upstream.client import SystmOneClient
 from .upstream.errors import PermanentError, UpstreamError
 from .upstream.pacing import Pacer, Throttled
 
+log = logging.getLogger(__name__)
 NOT_FOUND_TEXTS = ("no patient", "not found", "does not exist")
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 #: Professional registers GetOrganisationMetaData names, and their FHIR identifier systems.
@@ -123,6 +126,7 @@ class RecordService:
             return None
         patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
         resources = map_resources("observation", fetched.element, patient=patient_reference)
+        log.info("clinical fidelity: %s", fidelity(fetched.element, resources).log_line())
         for resource in resources:
             item_key = resource["id"]
             resource["id"] = self.codec.observation_id(identity, item_key)

@@ -96,6 +96,16 @@ def _by_both_codes(value_of) -> dict:
 
 OBSERVATION_SNOMED = _by_both_codes(lambda ctv3, snomed, display, *_: {
     "system": systems.SNOMED, "code": snomed, "display": display})
+
+# Coded findings reported as Observation values: smoking status (CTV3, SNOMED CT, display).
+SMOKING_STATUS = (
+    ("137R.", "77176002", "Smoker"),
+    ("Ub1na", "8517006", "Ex-smoker"),
+    ("XE0oh", "266919005", "Never smoked tobacco"),
+)
+for _ctv3, _snomed, _display in SMOKING_STATUS:
+    OBSERVATION_SNOMED[_ctv3] = OBSERVATION_SNOMED[_snomed] = {
+        "system": systems.SNOMED, "code": _snomed, "display": _display}
 OBSERVATION_LOINC = _by_both_codes(lambda ctv3, snomed, display, loinc, loinc_display, *_: {
     "system": systems.LOINC, "code": loinc, "display": loinc_display})
 OBSERVATION_CATEGORY = _by_both_codes(lambda *row: {

@@ -1,4 +1,4 @@
-"""UK Core Observations from the numeric ClinicalCode items of a SystmOne record.
+"""UK Core Observations from a SystmOne record: numeric items and smoking status.
 
 Blood pressure (systolic and diastolic items recorded in one Event) becomes one
 Observation with two components, as UK Core's BloodPressure profile wants;
@@ -9,7 +9,7 @@ vital signs and common labs, and the original CTV3 code when the source was CTV3
 
 from facade.mapping.vocabulary import Each, Include, Path, Required, Var, When
 
-from . import systems
+from . import conceptmaps, systems
 
 RESOURCE = "Observation"
 
@@ -109,10 +109,29 @@ BLOOD_PRESSURE = {
     ],
 }
 
+SMOKING_CODES = tuple(code for row in conceptmaps.SMOKING_STATUS for code in row[:2])
+
+# At a ClinicalCode without a Value whose code is a smoking status.
+SMOKING = {
+    "resourceType": "Observation",
+    "id": Path(_ITEM_KEY, via="fhir_id"),
+    "meta": {"profile": [systems.UKCORE_OBSERVATION]},
+    "identifier": [Include(ITEM_IDENTIFIER)],
+    "category": [{"coding": [{"system": systems.OBSERVATION_CATEGORY, "code": "social-history",
+                              "display": "Social History"}]}],
+    "code": {"coding": [
+        {"system": systems.SNOMED, "code": "229819007", "display": "Tobacco use and exposure"},
+        {"system": systems.LOINC, "code": "72166-2", "display": "Tobacco smoking status"},
+    ], "text": "Smoking status"},
+    **_ABOUT_THE_EVENT,
+    "valueCodeableConcept": CODE,
+}
+
 TEMPLATE = [
     Each(f"Clinical/Event[ClinicalCode[Value][{_code_is(SYSTOLIC)}]]", BLOOD_PRESSURE),
     Each(f"Clinical/Event/ClinicalCode[Value][not({_code_is(SYSTOLIC + DIASTOLIC)})]", NUMERIC),
     # A diastolic reading with no systolic beside it stands on its own.
     Each(f"Clinical/Event[not(ClinicalCode[Value][{_code_is(SYSTOLIC)}])]"
          f"/ClinicalCode[Value][{_code_is(DIASTOLIC)}]", NUMERIC),
+    Each(f"Clinical/Event/ClinicalCode[not(Value)][{_code_is(SMOKING_CODES)}]", SMOKING),
 ]

@@ -295,3 +295,13 @@ def test_unsupported_formats_get_406_as_json(client, query, headers):
 def test_errors_follow_the_asked_format(client):
     response = client.get("/fhir/Observation", headers={"Accept": "application/fhir+xml"})
     assert response.status_code == 400 and b"<OperationOutcome" in response.data
+
+
+def test_each_mapped_record_logs_its_fidelity_without_phi(client, practice, caplog):
+    patient = patient_with_numerics(practice)
+    with caplog.at_level("INFO", logger="facade.records"):
+        observation_search(client, practice)
+    lines = [r.getMessage() for r in caplog.records if "clinical fidelity" in r.getMessage()]
+    assert lines and "mapped numeric=" in lines[0] and "unmapped" in lines[0]
+    for secret in (patient.identity.value, patient.surname, patient.first_name):
+        assert secret not in lines[0]

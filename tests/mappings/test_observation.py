@@ -16,6 +16,7 @@ from lxml import etree
 
 from facade.mapping.registry import map_resources
 from facade.protocol.envelope import OutputScheme
+from mappings.observation import SMOKING_CODES
 from simulator.practice.generator import GeneratedPractice
 from simulator.practice.render import translate
 
@@ -100,8 +101,26 @@ def test_every_numeric_item_of_generated_records_is_mapped_once(scheme):
         ids = [r["id"] for r in resources]
         assert len(ids) == len(set(ids)), f"patient {index}: duplicate ids"
         numeric_items = len(source.findall("Clinical/Event/ClinicalCode[Value]"))
-        mapped_items = sum(len(r.get("component", [])) or 1 for r in resources)
+        mapped_items = sum(len(r.get("component", [])) or 1 for r in resources
+                           if "valueCodeableConcept" not in r)
         assert mapped_items == numeric_items, f"patient {index}: an item disappeared"
+        smoking_items = sum(1 for item in source.iterfind("Clinical/Event/ClinicalCode")
+                            if item.find("Value") is None
+                            and item.find("Code").get("Code") in SMOKING_CODES)
+        social = [r for r in resources if "valueCodeableConcept" in r]
+        assert len(social) == smoking_items
+        assert all(r["code"]["coding"][1]["code"] == "72166-2" for r in social)
         kinds = Counter(r["category"][0]["coding"][0]["code"] for r in resources
                         if "category" in r)
         assert sum(kinds.values()) == len(resources), "every generated concept is categorised"
+
+
+def test_smoking_status_is_a_social_history_observation():
+    source = record(event("2025-03-03T10:00:00",
+                          f"<ClinicalCode>{code('CTV3', 'Ub1na', 'Ex-smoker')}</ClinicalCode>"
+                          f"<ClinicalCode>{code('CTV3', 'H33..', 'Asthma')}</ClinicalCode>"))
+    [smoking] = map_resources("observation", source, patient=PATIENT)
+    assert smoking["category"][0]["coding"][0]["code"] == "social-history"
+    assert smoking["valueCodeableConcept"]["coding"][0] == {
+        "system": "http://snomed.info/sct", "code": "8517006", "display": "Ex-smoker"}
+    assert "valueQuantity" not in smoking
