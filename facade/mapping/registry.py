@@ -14,6 +14,7 @@ from types import ModuleType
 from lxml import etree
 
 from .engine import CompiledMapping
+from .narrative import add_narrative
 from .transforms import TRANSFORMS
 from .validation import validate
 
@@ -30,6 +31,7 @@ def mapping(name: str) -> CompiledMapping:
 def map_resource(name: str, element: etree._Element, **variables) -> dict:
     """Apply mapping ``name`` to ``element`` and validate the result, once."""
     resource = mapping(name).apply(element, **variables)
+    add_narrative(resource)
     validate(resource)
     return resource
 
@@ -38,6 +40,7 @@ def map_resources(name: str, element: etree._Element, **variables) -> list[dict]
     """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
     resources = mapping(name).apply(element, **variables)
     for resource in resources:
+        add_narrative(resource)
         validate(resource)
     return resources
 
