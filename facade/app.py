@@ -8,6 +8,7 @@ from flask import Flask, Response
 
 from .config import Settings
 from .ids import IdCodec
+from .mapping.registry import MappingRegistry
 from .records import RecordService
 from .upstream.cli import device_store, parse_endpoint
 from .upstream.client import SystmOneClient
@@ -37,7 +38,7 @@ def _record_service(settings: Settings) -> RecordService:
         device_ids=device_store(settings.state_dir))
     pacer = Pacer(settings.request_interval, settings.record_interval, settings.max_wait)
     return RecordService(client, IdCodec.from_state_dir(settings.state_dir), pacer,
-                         settings.record_ttl)
+                         settings.record_ttl, MappingRegistry(settings.mappings_overlay))
 
 
 def _healthz() -> Response:

@@ -9,6 +9,7 @@ Each setting is read from ``FACADE_`` + its name in capitals:
 - ``read_timeout`` (40.0 s): how long to wait for a reply (a throttled request gets none).
 - ``record_ttl`` (300.0 s): how long a fetched clinical record is reused.
 - ``max_wait`` (10.0 s): how long a request may wait for its upstream slot before a 429.
+- ``mappings_overlay`` (none): a folder of site mapping modules (see MAPPINGS.md).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     read_timeout: float = 40.0
     record_ttl: float = 300.0
     max_wait: float = 10.0
+    mappings_overlay: Path | None = None
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None,
@@ -47,7 +49,7 @@ class Settings:
 def _convert(name: str, raw: str, known: dict) -> Any:
     default = known[name].default
     try:
-        if isinstance(default, Path):
+        if isinstance(default, Path) or name == "mappings_overlay":
             return Path(raw)
         if isinstance(default, float):
             return float(raw)

@@ -19,7 +19,7 @@ from lxml import etree
 
 from .ids import IdCodec
 from .mapping.fidelity import fidelity
-from .mapping.registry import map_resource, map_resources
+from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
 from .upstream.client import SystmOneClient
@@ -43,8 +43,9 @@ class Fetched:
 
 class RecordService:
     def __init__(self, client: SystmOneClient, codec: IdCodec, pacer: Pacer,
-                 record_ttl: float) -> None:
+                 record_ttl: float, mappings: MappingRegistry = DEFAULT) -> None:
         self.client = client
+        self.mappings = mappings
         self.codec = codec
         self.pacer = pacer
         self.record_ttl = record_ttl
@@ -77,7 +78,7 @@ class RecordService:
 
     def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
         identity = Identity.from_element(element.find("Identity"))
-        return map_resource("patient", element, id=self.codec.patient_id(identity),
+        return self.mappings.map_resource("patient", element, id=self.codec.patient_id(identity),
                             last_updated=_instant(fetched_at),
                             **self._general_practitioner(element))
 
@@ -125,7 +126,8 @@ class RecordService:
         if fetched is None:
             return None
         patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
-        resources = map_resources("observation", fetched.element, patient=patient_reference)
+        resources = self.mappings.map_resources("observation", fetched.element,
+                                                patient=patient_reference)
         log.info("clinical fidelity: %s", fidelity(fetched.element, resources).log_line())
         for resource in resources:
             item_key = resource["id"]

@@ -1,15 +1,21 @@
 """The compiled mappings, one per FHIR resource type, ready to apply.
 
-Mapping modules are found in the ``mappings`` package; an overlay folder (a
-site's own modules of the same names, arriving in a later release) will be
-searched first so a site can change a mapping without forking.
+Mapping modules come from the ``mappings`` package. A site can add or
+override them without forking through an overlay folder
+(``FACADE_MAPPINGS_OVERLAY``): a ``patient.py`` or ``observation.py`` there
+replaces the built-in module of that name (it may import the built-in one and
+change a copy of its TEMPLATE), and a ``conceptmaps.py`` there adds entries:
+each map in its ``CONCEPT_MAPS`` is laid over the built-in map of that name.
 """
 
 from __future__ import annotations
 
-import functools
 import importlib
+import importlib.util
+import threading
+from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from lxml import etree
 
@@ -21,31 +27,74 @@ from .validation import validate
 MODULES = ("patient", "observation")
 
 
-@functools.cache
-def mapping(name: str) -> CompiledMapping:
-    module = _module(name)
-    concept_maps = importlib.import_module("mappings.conceptmaps").CONCEPT_MAPS
-    return CompiledMapping(module.RESOURCE, module.TEMPLATE, TRANSFORMS, concept_maps)
+class MappingRegistry:
+    def __init__(self, overlay: Path | None = None) -> None:
+        self.overlay = Path(overlay) if overlay else None
+        if self.overlay is not None and not self.overlay.is_dir():
+            raise ValueError(f"mappings overlay {self.overlay} is not a directory")
+        self._compiled: dict[str, CompiledMapping] = {}
+        self._lock = threading.Lock()
+        self.concept_maps = self._concept_maps()
 
+    def mapping(self, name: str) -> CompiledMapping:
+        with self._lock:
+            if name not in self._compiled:
+                module = self._module(name)
+                self._compiled[name] = CompiledMapping(module.RESOURCE, module.TEMPLATE,
+                                                       TRANSFORMS, self.concept_maps)
+            return self._compiled[name]
 
-def map_resource(name: str, element: etree._Element, **variables) -> dict:
-    """Apply mapping ``name`` to ``element`` and validate the result, once."""
-    resource = mapping(name).apply(element, **variables)
-    add_narrative(resource)
-    validate(resource)
-    return resource
-
-
-def map_resources(name: str, element: etree._Element, **variables) -> list[dict]:
-    """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
-    resources = mapping(name).apply(element, **variables)
-    for resource in resources:
+    def map_resource(self, name: str, element: etree._Element, **variables: Any) -> dict:
+        """Apply mapping ``name`` to ``element``; add the narrative; validate, once."""
+        resource = self.mapping(name).apply(element, **variables)
         add_narrative(resource)
         validate(resource)
-    return resources
+        return resource
+
+    def map_resources(self, name: str, element: etree._Element, **variables: Any) -> list[dict]:
+        """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
+        resources = self.mapping(name).apply(element, **variables)
+        for resource in resources:
+            add_narrative(resource)
+            validate(resource)
+        return resources
+
+    def _module(self, name: str) -> ModuleType:
+        if name not in MODULES:
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
+        return self._overlay_module(name) or importlib.import_module(f"mappings.{name}")
+
+    def _concept_maps(self) -> dict[str, dict]:
+        built_in = importlib.import_module("mappings.conceptmaps").CONCEPT_MAPS
+        maps = {name: dict(table) for name, table in built_in.items()}
+        overlay = self._overlay_module("conceptmaps")
+        for name, table in getattr(overlay, "CONCEPT_MAPS", {}).items():
+            maps.setdefault(name, {}).update(table)
+        return maps
+
+    def _overlay_module(self, name: str) -> ModuleType | None:
+        path = self.overlay / f"{name}.py" if self.overlay is not None else None
+        if path is None or not path.is_file():
+            return None
+        spec = importlib.util.spec_from_file_location(f"facade_overlay_{name}", path)
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise ValueError(f"mappings overlay {path} cannot be loaded: {error}") from error
+        return module
 
 
-def _module(name: str) -> ModuleType:
-    if name not in MODULES:
-        raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
-    return importlib.import_module(f"mappings.{name}")
+DEFAULT = MappingRegistry()
+
+
+def mapping(name: str) -> CompiledMapping:
+    return DEFAULT.mapping(name)
+
+
+def map_resource(name: str, element: etree._Element, **variables: Any) -> dict:
+    return DEFAULT.map_resource(name, element, **variables)
+
+
+def map_resources(name: str, element: etree._Element, **variables: Any) -> list[dict]:
+    return DEFAULT.map_resources(name, element, **variables)
