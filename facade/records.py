@@ -78,9 +78,9 @@ class RecordService:
 
     def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
         identity = Identity.from_element(element.find("Identity"))
-        return self.mappings.map_resource("patient", element, id=self.codec.patient_id(identity),
-                            last_updated=_instant(fetched_at),
-                            **self._general_practitioner(element))
+        return self.mappings.map_resource(
+            "patient", element, id=self.codec.patient_id(identity),
+            last_updated=_instant(fetched_at), **self._general_practitioner(element))
 
     # -- the practice ------------------------------------------------------------
 
