@@ -4,10 +4,24 @@ fhir.resources' R4B models check structure and datatypes (R4B's Patient and
 Observation match R4). They ignore required value-set bindings, so the codes
 FHIR requires to come from a fixed set are checked here as well, along with
 NHS numbers and UCUM units.
+
+Structure is a matter of shape: which elements, lists and value types a
+resource has. A mapping produces few shapes and thousands of resources, so the
+models validate each new shape in full, once, and remember the FHIR primitive
+type of every leaf; a resource of a known shape then has each of its values
+checked against the rules for that primitive type (the same rules the models
+apply: the FHIR regular expressions and real calendar dates). Any value whose
+type is not understood sends the resource through the models in full.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
+import math
+import re
+import sys
+import typing
 from collections.abc import Iterator
 from typing import Any
 
@@ -48,6 +62,27 @@ def validate(resource: dict[str, Any]) -> None:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise ResourceInvalid("resourceType", "missing")
+    leaves = list(_leaves(resource, ()))
+    shape = (resource_type, tuple((path, type(value)) for path, value in leaves))
+    kinds = _SHAPES.get(shape)
+    if kinds is None:
+        _validate_with_models(resource_type, resource)
+        kinds = _primitive_kinds(resource_type, leaves)
+        if len(_SHAPES) > 50_000:  # an unbounded variety of shapes is not expected
+            _SHAPES.clear()
+        _SHAPES[shape] = kinds
+    elif not _values_conform(leaves, kinds):
+        _validate_with_models(resource_type, resource)
+    for path, allowed in REQUIRED_CODES.items():
+        if path.split(".", 1)[0] == resource_type:
+            for value in _values(resource, path.split(".")[1:]):
+                if value not in allowed:
+                    raise ResourceInvalid(path, f"{value!r} is not one of {sorted(allowed)}")
+    _check_identifiers(resource)
+    _check_quantities(resource)
+
+
+def _validate_with_models(resource_type: str, resource: dict[str, Any]) -> None:
     try:
         get_fhir_model_class(resource_type).model_validate(resource)
     except KeyError:
@@ -56,13 +91,123 @@ def validate(resource: dict[str, Any]) -> None:
         first = error.errors()[0]
         where = ".".join(str(part) for part in (resource_type, *first["loc"]))
         raise ResourceInvalid(where, first["msg"]) from None
-    for path, allowed in REQUIRED_CODES.items():
-        if path.split(".", 1)[0] == resource_type:
-            for value in _values(resource, path.split(".")[1:]):
-                if value not in allowed:
-                    raise ResourceInvalid(path, f"{value!r} is not one of {sorted(allowed)}")
-    _check_identifiers(resource)
-    _check_quantities(resource)
+
+
+# --- shapes ------------------------------------------------------------------------
+
+#: (resourceType, ((path, python type), ...)) → the FHIR primitive kind of each leaf.
+_SHAPES: dict[tuple, tuple[str | None, ...]] = {}
+
+
+def _leaves(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+    """(path, value) for every primitive; list items share their list's path (marked [])."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key != "resourceType":
+                yield from _leaves(value, (*path, key))
+    elif isinstance(node, list):
+        for item in node:
+            yield from _leaves(item, (*path, "[]"))
+    else:
+        yield path, node
+
+
+def _primitive_kinds(resource_type: str, leaves: list) -> tuple[str | None, ...]:
+    model = get_fhir_model_class(resource_type)
+    return tuple(_kind_at(model, tuple(step for step in path if step != "[]"))
+                 for path, _ in leaves)
+
+
+@functools.cache
+def _kind_at(model: type, path: tuple[str, ...]) -> str | None:
+    """The primitive type name (Code, DateTime, String...) at ``path`` of ``model``."""
+    field = model.model_fields.get(path[0]) if path else None
+    if field is None:
+        return None
+    annotation = field.annotation
+    if len(path) == 1:
+        return _primitive_name(annotation)
+    child = _complex_type(model, annotation)
+    return _kind_at(child, path[1:]) if child is not None else None
+
+
+def _primitive_name(annotation: Any) -> str | None:
+    if annotation is bool:
+        return "Boolean"
+    for argument in typing.get_args(annotation):
+        if type(argument).__name__ in _PRIMITIVE_CHECKS:
+            return type(argument).__name__
+        found = _primitive_name(argument)
+        if found:
+            return found
+    return None
+
+
+def _complex_type(model: type, annotation: Any) -> type | None:
+    name = getattr(annotation, "__name__", "")
+    if name.endswith("Type") and name != "Type":
+        owner = sys.modules[model.__module__]
+        try:
+            return getattr(owner, name[:-4], None) or get_fhir_model_class(name[:-4])
+        except KeyError:
+            return None
+    for argument in typing.get_args(annotation):
+        found = _complex_type(model, argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _values_conform(leaves: list, kinds: tuple[str | None, ...]) -> bool:
+    for (_, value), kind in zip(leaves, kinds, strict=True):
+        check = _PRIMITIVE_CHECKS.get(kind) if kind else None
+        if check is None or not check(value):
+            return False
+    return True
+
+
+def _matches(pattern: str):
+    compiled = re.compile(pattern)
+    return lambda value: isinstance(value, str) and compiled.fullmatch(value) is not None
+
+
+def _real_date(value: str) -> bool:
+    """FHIR dates may be partial (YYYY, YYYY-MM); full ones must exist on the calendar."""
+    if len(value) < 10:
+        return True
+    try:
+        dt.date.fromisoformat(value[:10])
+    except ValueError:
+        return False
+    return True
+
+
+_DATE = (r"([0-9]([0-9]([0-9][1-9]|[1-9]0)|[1-9]00)|[1-9]000)"
+         r"(-(0[1-9]|1[0-2])(-(0[1-9]|[1-2][0-9]|3[0-1]))?)?")
+_TIME = r"([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,9})?"
+_ZONE = r"(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))"
+_date = _matches(_DATE)
+_date_time = _matches(rf"{_DATE}(T{_TIME}{_ZONE})?")
+_instant = _matches(rf"{_DATE}T{_TIME}{_ZONE}")
+_PRIMITIVE_CHECKS = {
+    "Boolean": lambda v: isinstance(v, bool),
+    "String": lambda v: isinstance(v, str) and v.strip() != "",
+    "Markdown": lambda v: isinstance(v, str) and v.strip() != "",
+    "Code": _matches(r"[^\s]+( [^\s]+)*"),
+    "Id": _matches(r"[A-Za-z0-9\-.]{1,64}"),
+    "Uri": _matches(r"\S+"),
+    "Url": _matches(r"\S+"),
+    "Canonical": _matches(r"\S+"),
+    "Date": lambda v: _date(v) and _real_date(v),
+    "DateTime": lambda v: _date_time(v) and _real_date(v),
+    "Instant": lambda v: _instant(v) and _real_date(v),
+    "Decimal": lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    and math.isfinite(v),
+    "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
+    "PositiveInt": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,
+    "UnsignedInt": lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 0,
+    "Xhtml": lambda v: isinstance(v, str) and v.startswith("<div"),
+}
 
 
 def _values(node: Any, steps: list[str]) -> Iterator[Any]:

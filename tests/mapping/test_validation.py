@@ -34,3 +34,33 @@ def test_observation_status_and_ucum_units_are_checked():
     with pytest.raises(ResourceInvalid, match="unit code"):
         validate({**observation, "valueQuantity": {"value": 80,
                                                    "system": "http://unitsofmeasure.org"}})
+
+
+OBSERVATION = {"resourceType": "Observation", "id": "o1", "status": "final",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}]},
+               "effectiveDateTime": "2025-07-01T09:30:00+01:00",
+               "valueQuantity": {"value": 80.5, "unit": "kg",
+                                 "system": "http://unitsofmeasure.org", "code": "kg"}}
+
+
+@pytest.mark.parametrize(("change", "where"), [
+    ({"effectiveDateTime": "2025-02-30T09:30:00+01:00"}, "effectiveDateTime"),  # no such day
+    ({"effectiveDateTime": "2025-07-01T09:30:00"}, "effectiveDateTime"),  # a time needs a zone
+    ({"effectiveDateTime": "2025-07-01T25:30:00Z"}, "effectiveDateTime"),
+    ({"id": "has space"}, "id"),
+    ({"status": " final"}, "status"),
+    ({"valueQuantity": {"value": float("inf"), "unit": "kg",
+                        "system": "http://unitsofmeasure.org", "code": "kg"}}, "valueQuantity"),
+])
+def test_a_known_shape_with_a_bad_value_is_still_refused(change, where):
+    validate(OBSERVATION)  # the shape is now known
+    validate({**OBSERVATION, "id": "o2", "effectiveDateTime": "2024-01-01T00:00:00Z"})
+    with pytest.raises(ResourceInvalid) as raised:
+        validate({**OBSERVATION, **change})
+    assert where in raised.value.path
+
+
+def test_partial_dates_and_dates_are_accepted_in_a_known_shape():
+    validate(OBSERVATION)
+    validate({**OBSERVATION, "effectiveDateTime": "2025-07-01"})
+    validate({**OBSERVATION, "effectiveDateTime": "2025-07"})
