@@ -62,7 +62,7 @@ def validate(resource: dict[str, Any]) -> None:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise ResourceInvalid("resourceType", "missing")
-    leaves = list(_leaves(resource, ()))
+    leaves = _leaves(resource, ())
     shape = (resource_type, tuple((path, type(value)) for path, value in leaves))
     kinds = _SHAPES.get(shape)
     if kinds is None:
@@ -99,17 +99,25 @@ def _validate_with_models(resource_type: str, resource: dict[str, Any]) -> None:
 _SHAPES: dict[tuple, tuple[str | None, ...]] = {}
 
 
-def _leaves(node: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
+def _leaves(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
     """(path, value) for every primitive; list items share their list's path (marked [])."""
-    if isinstance(node, dict):
+    out: list[tuple[tuple[str, ...], Any]] = []
+    _collect(node, path, out)
+    return out
+
+
+def _collect(node: Any, path: tuple[str, ...], out: list) -> None:
+    # Plain recursion appending to one list: this runs for every value of every resource.
+    if type(node) is dict:
         for key, value in node.items():
             if key != "resourceType":
-                yield from _leaves(value, (*path, key))
-    elif isinstance(node, list):
+                _collect(value, (*path, key), out)
+    elif type(node) is list:
+        inner = (*path, "[]")
         for item in node:
-            yield from _leaves(item, (*path, "[]"))
+            _collect(item, inner, out)
     else:
-        yield path, node
+        out.append((path, node))
 
 
 def _primitive_kinds(resource_type: str, leaves: list) -> tuple[str | None, ...]:
