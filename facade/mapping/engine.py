@@ -12,8 +12,9 @@ from, e.g. ``Patient.birthDate from /Response/Demographics/DateOfBirth: ...``.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -33,6 +34,15 @@ class MappingError(ValueError):
 class Scope:
     element: etree._Element
     variables: Mapping[str, Any]
+    #: XPath results at this element: a template asks for the same few paths many times.
+    memo: dict = field(default_factory=dict)
+
+    def select(self, path: etree.XPath) -> Any:
+        try:
+            return self.memo[path]
+        except KeyError:
+            result = self.memo[path] = path(self.element)
+            return result
 
 
 class _Node:
@@ -69,7 +79,7 @@ class _Path(_Node):
 
     def evaluate(self, scope: Scope) -> Any:
         for path in self.paths:
-            found = _first_value(path(scope.element))
+            found = _first_value(scope.select(path))
             if found is None:
                 continue
             text, item = found
@@ -88,7 +98,7 @@ class _When(_Node):
         self.condition, self.then, self.otherwise = condition, then, otherwise
 
     def evaluate(self, scope: Scope) -> Any:
-        if self.condition(scope.element):
+        if scope.select(self.condition):
             return self.then.evaluate(scope)
         return self.otherwise.evaluate(scope) if self.otherwise is not None else None
 
@@ -99,7 +109,7 @@ class _Each(_Node):
 
     def evaluate(self, scope: Scope) -> list:
         items = (self.template.evaluate(Scope(element, scope.variables))
-                 for element in self.path(scope.element) if isinstance(element, etree._Element))
+                 for element in scope.select(self.path) if isinstance(element, etree._Element))
         return _flatten(items)
 
 
@@ -108,7 +118,7 @@ class _Include(_Node):
         self.at, self.fragment, self.values = at, fragment, values
 
     def evaluate(self, scope: Scope) -> Any:
-        targets = [found for found in self.at(scope.element) if isinstance(found, etree._Element)]
+        targets = [found for found in scope.select(self.at) if isinstance(found, etree._Element)]
         if not targets:
             return None
         variables = {**scope.variables,
@@ -197,9 +207,15 @@ class CompiledMapping:
 
 def _xpath(expression: str, fhir_path: str) -> etree.XPath:
     try:
-        return etree.XPath(expression, smart_strings=True)
+        return _compiled(expression)
     except etree.XPathSyntaxError as error:
         raise ValueError(f"{fhir_path}: bad XPath {expression!r}: {error}") from None
+
+
+@functools.cache
+def _compiled(expression: str) -> etree.XPath:
+    """One XPath object per expression, so that a Scope's memo is shared by all its users."""
+    return etree.XPath(expression, smart_strings=True)
 
 
 def _named(table: Mapping[str, Any], name: str | None, kind: str, fhir_path: str) -> Any:
