@@ -45,6 +45,8 @@ RESOURCES: dict[str, ResourceDef] = {
                         "number. Answered alone."),
             SearchParam("family", "string", "Surname, or its beginning."),
             SearchParam("given", "string", "First name, or its beginning."),
+            SearchParam("name", "string", "Any part of a name, or its beginning; narrows a "
+                                          "search made with two other criteria."),
             SearchParam("birthdate", "date", "Date of birth; a full date is sent to SystmOne, "
                                              "prefixes and partial dates narrow the results."),
             SearchParam("gender", "token", "male or female."),

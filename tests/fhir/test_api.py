@@ -331,3 +331,15 @@ def test_no_bad_input_ever_causes_a_5xx(client, practice):
         assert response.status_code < 500, (query, response.status_code, response.data[:300])
         if response.status_code >= 400:
             assert b"OperationOutcome" in response.data
+
+
+def test_name_narrows_a_search_and_is_known_under_strict_handling(client, practice):
+    patient = next(p for p in practice.index.summaries if p.sex in "MF")
+    gender = {"M": "male", "F": "female"}[patient.sex]
+    response = client.get(f"/fhir/Patient?family={patient.surname}&gender={gender}"
+                          f"&name={patient.first_name[:3]}", headers={"Prefer": "handling=strict"})
+    assert response.status_code == 200
+    names = [e["resource"]["name"][0] for e in response.json.get("entry", [])]
+    assert names and all(any(g.lower().startswith(patient.first_name[:3].lower())
+                             for g in n.get("given", [])) or n["family"].lower().startswith(
+        patient.first_name[:3].lower()) for n in names)
