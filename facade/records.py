@@ -39,6 +39,7 @@ ORGANISATION_TTL = 3600.0
 class Fetched:
     element: etree._Element
     at: float  # time.time() when it left SystmOne
+    resources: list[dict] | None = None  # what it mapped to, validated once
 
 
 class RecordService:
@@ -121,25 +122,31 @@ class RecordService:
     # -- Observations ------------------------------------------------------------
 
     def observations(self, identity: Identity) -> list[dict] | None:
-        """Every Observation in the patient's record, or None when there is no record."""
+        """Every Observation in the patient's record, or None when there is no record.
+
+        Mapped and validated once per fetched record; later pages and searches reuse them.
+        Callers must not modify the returned resources.
+        """
+        with self._lock:
+            cached = self._records.get(identity)
+        if cached is not None and time.time() - cached.at < self.record_ttl:
+            return cached.resources
         fetched = self._clinical_record(identity)
-        if fetched is None:
-            return None
+        return fetched.resources if fetched is not None else None
+
+    def _map_observations(self, identity: Identity, record: etree._Element,
+                          fetched_at: float) -> list[dict]:
         patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
-        resources = self.mappings.map_resources("observation", fetched.element,
+        resources = self.mappings.map_resources("observation", record,
                                                 patient=patient_reference)
-        log.info("clinical fidelity: %s", fidelity(fetched.element, resources).log_line())
+        log.info("clinical fidelity: %s", fidelity(record, resources).log_line())
         for resource in resources:
             item_key = resource["id"]
             resource["id"] = self.codec.observation_id(identity, item_key)
-            resource.setdefault("meta", {})["lastUpdated"] = _instant(fetched.at)
+            resource.setdefault("meta", {})["lastUpdated"] = _instant(fetched_at)
         return resources
 
     def _clinical_record(self, identity: Identity) -> Fetched | None:
-        with self._lock:
-            cached = self._records.get(identity)
-            if cached is not None and time.time() - cached.at < self.record_ttl:
-                return cached
         self.pacer.acquire(full_record=True)
         try:
             record = self.client.get_patient_record(identity)
@@ -147,7 +154,9 @@ class RecordService:
             if _means_not_found(error.message):
                 return None
             raise
-        fetched = Fetched(record, time.time())
+        fetched_at = time.time()
+        fetched = Fetched(record, fetched_at,
+                          self._map_observations(identity, record, fetched_at))
         with self._lock:
             self._records[identity] = fetched
         return fetched

@@ -343,3 +343,15 @@ def test_name_narrows_a_search_and_is_known_under_strict_handling(client, practi
     assert names and all(any(g.lower().startswith(patient.first_name[:3].lower())
                              for g in n.get("given", [])) or n["family"].lower().startswith(
         patient.first_name[:3].lower()) for n in names)
+
+
+def test_a_fetched_record_is_mapped_and_validated_once_for_all_pages(client, practice, caplog):
+    patient = patient_with_numerics(practice)
+    patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
+                        )["entry"][0]["resource"]["id"]
+    with caplog.at_level("INFO", logger="facade.records"):
+        for offset in (0, 5, 10):
+            search(client, f"/fhir/Observation?patient={patient_id}&_count=5&_offset={offset}")
+        search(client, f"/fhir/Observation?patient={patient_id}&category=laboratory")
+    mapped = [r for r in caplog.records if "clinical fidelity" in r.getMessage()]
+    assert len(mapped) == 1
