@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -30,12 +29,16 @@ class MappingError(ValueError):
         super().__init__(f"{fhir_path} from {source}: {problem}")
 
 
-@dataclass(frozen=True)
 class Scope:
-    element: etree._Element
-    variables: Mapping[str, Any]
-    #: XPath results at this element: a template asks for the same few paths many times.
-    memo: dict = field(default_factory=dict)
+    """Where a template is being evaluated: the source element and the caller's values."""
+
+    __slots__ = ("element", "memo", "variables")
+
+    def __init__(self, element: etree._Element, variables: Mapping[str, Any]) -> None:
+        self.element = element
+        self.variables = variables
+        #: XPath results at this element: a template asks for the same few paths many times.
+        self.memo: dict = {}
 
     def select(self, path: etree.XPath) -> Any:
         try:
@@ -136,15 +139,15 @@ class _Required(_Node):
 
 class _Object(_Node):
     def __init__(self, fields: dict[str, _Node]) -> None:
-        self.fields = fields
+        self.fields = [(key, node, isinstance(node, _Required)) for key, node in fields.items()]
 
     def evaluate(self, scope: Scope) -> dict | None:
         result = {}
-        for key, node in self.fields.items():
+        for key, node, required in self.fields:
             value = node.evaluate(scope)
             if not _is_empty(value):
                 result[key] = value
-            elif isinstance(node, _Required):
+            elif required:
                 return None
         return result or None
 
@@ -249,14 +252,18 @@ def _origin(item: Any) -> str:
     return "an XPath expression"
 
 
+_CONTAINERS = (str, list, dict)
+
+
 def _is_empty(value: Any) -> bool:
-    return value is None or value == "" or value == [] or value == {}
+    """None, "", [] and {} are empty; 0 and False are values."""
+    return value is None or (type(value) in _CONTAINERS and not value)
 
 
 def _flatten(values) -> list:
     out = []
     for value in values:
-        if isinstance(value, list):
+        if type(value) is list:
             out.extend(item for item in value if not _is_empty(item))
         elif not _is_empty(value):
             out.append(value)
