@@ -50,6 +50,12 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
 }
 
 
+_BINDINGS: dict[str, list[tuple[str, list[str], frozenset[str]]]] = {}
+for _path, _allowed in REQUIRED_CODES.items():
+    _type, *_steps = _path.split(".")
+    _BINDINGS.setdefault(_type, []).append((_path, _steps, _allowed))
+
+
 class ResourceInvalid(ValueError):
     """A mapped resource that is not valid FHIR; names the element and the problem."""
 
@@ -73,11 +79,10 @@ def validate(resource: dict[str, Any]) -> None:
         _SHAPES[shape] = kinds
     elif not _values_conform(leaves, kinds):
         _validate_with_models(resource_type, resource)
-    for path, allowed in REQUIRED_CODES.items():
-        if path.split(".", 1)[0] == resource_type:
-            for value in _values(resource, path.split(".")[1:]):
-                if value not in allowed:
-                    raise ResourceInvalid(path, f"{value!r} is not one of {sorted(allowed)}")
+    for path, steps, allowed in _BINDINGS.get(resource_type, ()):
+        for value in _values(resource, steps):
+            if value not in allowed:
+                raise ResourceInvalid(path, f"{value!r} is not one of {sorted(allowed)}")
     _check_identifiers(resource)
     _check_quantities(resource)
 
