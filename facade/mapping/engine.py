@@ -169,9 +169,19 @@ class CompiledMapping:
         self._transforms = transforms
         self._concept_maps = concept_maps
         self._root = self._compile(template, name)
+        from .codegen import generate
+
+        self._generated = generate(self._root, name)
 
     def apply(self, element: etree._Element, **variables: Any) -> Any:
         """The mapped value: a dict for a one-resource template, a list for a list template."""
+        result = self._generated(element, variables)
+        if isinstance(self._root, _Array):
+            return result
+        return result if isinstance(result, dict) else {}
+
+    def interpret(self, element: etree._Element, **variables: Any) -> Any:
+        """``apply`` by walking the node tree: the reference the generated code must match."""
         result = self._root.evaluate(Scope(element, variables))
         if isinstance(self._root, _Array):
             return result
