@@ -7,6 +7,7 @@ FHIR value, or raises ValueError saying what is wrong with the text.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ def date(text: str) -> str:
     return dt.date.fromisoformat(match.group(1)).isoformat()
 
 
+@functools.lru_cache(maxsize=4096)  # the items of one Event share its DateTime
 def date_time(text: str) -> str:
     """A FHIR dateTime with an offset: SystmOne's zone-less local time read as Europe/London.
 

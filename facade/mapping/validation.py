@@ -68,16 +68,18 @@ def validate(resource: dict[str, Any]) -> None:
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         raise ResourceInvalid("resourceType", "missing")
-    leaves = _leaves(resource, ())
-    shape = (resource_type, tuple((path, type(value)) for path, value in leaves))
+    signature: list = [resource_type]
+    values: list = []
+    _shape_of(resource, signature, values)
+    shape = tuple(signature)
     kinds = _SHAPES.get(shape)
     if kinds is None:
         _validate_with_models(resource_type, resource)
-        kinds = _primitive_kinds(resource_type, leaves)
+        kinds = _primitive_kinds(resource_type, _leaves(resource, ()))
         if len(_SHAPES) > 50_000:  # an unbounded variety of shapes is not expected
             _SHAPES.clear()
         _SHAPES[shape] = kinds
-    elif not _values_conform(leaves, kinds):
+    elif not _values_conform(values, kinds):
         _validate_with_models(resource_type, resource)
     for path, steps, allowed in _BINDINGS.get(resource_type, ()):
         for value in _values(resource, steps):
@@ -100,8 +102,28 @@ def _validate_with_models(resource_type: str, resource: dict[str, Any]) -> None:
 
 # --- shapes ------------------------------------------------------------------------
 
-#: (resourceType, ((path, python type), ...)) → the FHIR primitive kind of each leaf.
+#: A resource's shape (see _shape_of) → the FHIR primitive kind of each of its values.
 _SHAPES: dict[tuple, tuple[str | None, ...]] = {}
+
+
+def _shape_of(node: Any, signature: list, values: list) -> None:
+    """The resource's shape as a flat token list, and its primitive values in the same order."""
+    kind = type(node)
+    if kind is dict:
+        signature.append("{")
+        for key, value in node.items():
+            if key != "resourceType":
+                signature.append(key)
+                _shape_of(value, signature, values)
+        signature.append("}")
+    elif kind is list:
+        signature.append("[")
+        for item in node:
+            _shape_of(item, signature, values)
+        signature.append("]")
+    else:
+        signature.append(kind)
+        values.append(node)
 
 
 def _leaves(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
@@ -171,12 +193,22 @@ def _complex_type(model: type, annotation: Any) -> type | None:
     return None
 
 
-def _values_conform(leaves: list, kinds: tuple[str | None, ...]) -> bool:
-    for (_, value), kind in zip(leaves, kinds, strict=True):
+def _values_conform(values: list, kinds: tuple[str | None, ...]) -> bool:
+    conforming = _CONFORMING
+    for value, kind in zip(values, kinds, strict=True):
+        key = (kind, type(value), value)
+        if key in conforming:  # system URLs, codes, units recur thousands of times
+            continue
         check = _PRIMITIVE_CHECKS.get(kind) if kind else None
         if check is None or not check(value):
             return False
+        if len(conforming) < 100_000:
+            conforming.add(key)
     return True
+
+
+#: (kind, type, value) already seen to conform (the type keeps 1, 1.0 and True apart).
+_CONFORMING: set[tuple[str, type, Any]] = set()
 
 
 def _matches(pattern: str):
