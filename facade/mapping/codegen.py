@@ -24,7 +24,7 @@ class _Writer:
         self.env: dict[str, Any] = {
             "_Element": etree._Element, "_first_value": e._first_value, "_origin": e._origin,
             "MappingError": e.MappingError, "_empty": e._is_empty, "_flat": e._flatten,
-            "_MISSING": _MISSING,
+            "_MISSING": _MISSING, "_CONTAINERS": e._CONTAINERS,
         }
         self._names = itertools.count()
 
@@ -165,7 +165,7 @@ def _emit_object(w, node: e._Object, indent, element, memo, variables) -> str:
     w.line(indent, "while True:  # a block that a missing Required value leaves early")
     for key, child, required in node.fields:
         value = _emit(w, child, indent + 1, element, memo, variables)
-        w.line(indent + 1, f"if not _empty({value}):")
+        w.line(indent + 1, f"if {_present(value)}:")
         w.line(indent + 2, f"{target}[{key!r}] = {value}")
         if required:
             w.line(indent + 1, "else:")
@@ -189,8 +189,13 @@ def _append(w: _Writer, indent: int, target: str, value: str) -> None:
     """Flattening append, as engine._flatten does."""
     w.line(indent, f"if type({value}) is list:")
     w.line(indent + 1, f"{target}.extend(x for x in {value} if not _empty(x))")
-    w.line(indent, f"elif not _empty({value}):")
+    w.line(indent, f"elif {_present(value)}:")
     w.line(indent + 1, f"{target}.append({value})")
+
+
+def _present(value: str) -> str:
+    """engine._is_empty, inlined: None, "", [] and {} are absent; 0 and False are values."""
+    return f"({value} is not None and (type({value}) not in _CONTAINERS or {value}))"
 
 
 _EMITTERS = {
