@@ -11,6 +11,7 @@ and the engine's tests run against both.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 from lxml import etree
@@ -81,15 +82,57 @@ def _emit(w: _Writer, node: e._Node, indent: int, element: str, memo: str,
     return emit(w, node, indent, element, memo, variables)
 
 
+_STEP = r"[A-Za-z_][\w\-]*"
+_PLAIN = re.compile(rf"(?P<steps>{_STEP}(?:/{_STEP})*)?(?:(?<=.)/)?(?:@(?P<attr>{_STEP}))?")
+_UP = re.compile(rf"ancestor::(?P<tag>{_STEP})\[1\]/@(?P<attr>{_STEP})")
+
+
+def _quick_first(w: _Writer, indent: int, expression: str, element: str, memo: str) -> str | None:
+    """Plain steps ("Value", "Code/@Code", "ancestor::Event[1]/@DateTime", ".") as direct
+    lxml calls giving the same first non-blank value XPath would; None for anything else."""
+    expression = expression.strip()
+    up = _UP.fullmatch(expression)
+    plain = _PLAIN.fullmatch(expression)
+    if not up and expression != "." and not (plain and (plain["steps"] or plain["attr"])):
+        return None
+    found, node, text = w.new("q"), w.new("n"), w.new("tx")
+    key = w.ref(f"quick:{expression}", "k")
+    w.line(indent, f"{found} = {memo}.get({key}, _MISSING)")
+    w.line(indent, f"if {found} is _MISSING:")
+    w.line(indent + 1, f"{found} = None")
+    if up:
+        w.line(indent + 1, f"{node} = {element}.getparent()")
+        w.line(indent + 1, f"while {node} is not None and {node}.tag != {up['tag']!r}:")
+        w.line(indent + 2, f"{node} = {node}.getparent()")
+        candidates, attribute = f"(({node},) if {node} is not None else ())", up["attr"]
+    elif expression == ".":
+        candidates, attribute = f"({element},)", None
+    else:
+        steps = plain["steps"]
+        candidates = f"{element}.findall({steps!r})" if steps else f"({element},)"
+        attribute = plain["attr"]
+    w.line(indent + 1, f"for {node} in {candidates}:")
+    read = f"{node}.get({attribute!r})" if attribute else f"{node}.text"
+    w.line(indent + 2, f"{text} = {read}")
+    origin = f"({node}, {attribute!r})" if attribute else node
+    w.line(indent + 2, f"if {text} and {text}.strip():")
+    w.line(indent + 3, f"{found} = ({text}.strip(), {origin})")
+    w.line(indent + 3, "break")
+    w.line(indent + 1, f"{memo}[{key}] = {found}")
+    return found
+
+
 def _emit_path(w, node: e._Path, indent, element, memo, variables) -> str:
     target = w.new("p")
     default = w.ref(node.default, "d")
     w.line(indent, f"{target} = {default}")
     depth = indent
     for path in node.paths:
-        found = w.new("f")
-        result = _select(w, depth, path, element, memo)
-        w.line(depth, f"{found} = _first_value({result})")
+        found = _quick_first(w, depth, path.path, element, memo)
+        if found is None:
+            found = w.new("f")
+            result = _select(w, depth, path, element, memo)
+            w.line(depth, f"{found} = _first_value({result})")
         w.line(depth, f"if {found} is not None:")
         inner = depth + 1
         if node.transform is not None:

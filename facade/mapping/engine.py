@@ -256,6 +256,9 @@ def _origin(item: Any) -> str:
     """Where a value came from, as an XPath a person can follow (only built for errors)."""
     if isinstance(item, etree._Element):
         return item.getroottree().getpath(item)
+    if isinstance(item, tuple):  # (element, attribute name), from generated quick paths
+        element, attribute = item
+        return f"{element.getroottree().getpath(element)}/@{attribute}"
     parent = getattr(item, "getparent", lambda: None)()
     if parent is not None and getattr(item, "is_attribute", False):
         return f"{parent.getroottree().getpath(parent)}/@{item.attrname}"
