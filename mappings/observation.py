@@ -127,11 +127,13 @@ SMOKING = {
     "valueCodeableConcept": CODE,
 }
 
+# Each path puts its most selective test first (XPath checks predicates left to right,
+# over every item of a record that can hold thousands).
 TEMPLATE = [
-    Each(f"Clinical/Event[ClinicalCode[Value][{_code_is(SYSTOLIC)}]]", BLOOD_PRESSURE),
+    Each(f"Clinical/Event/ClinicalCode[{_code_is(SYSTOLIC)}][Value]/..", BLOOD_PRESSURE),
     Each(f"Clinical/Event/ClinicalCode[Value][not({_code_is(SYSTOLIC + DIASTOLIC)})]", NUMERIC),
     # A diastolic reading with no systolic beside it stands on its own.
-    Each(f"Clinical/Event[not(ClinicalCode[Value][{_code_is(SYSTOLIC)}])]"
-         f"/ClinicalCode[Value][{_code_is(DIASTOLIC)}]", NUMERIC),
+    Each(f"Clinical/Event/ClinicalCode[{_code_is(DIASTOLIC)}][Value]"
+         f"[not(../ClinicalCode[{_code_is(SYSTOLIC)}][Value])]", NUMERIC),
     Each(f"Clinical/Event/ClinicalCode[not(Value)][{_code_is(SMOKING_CODES)}]", SMOKING),
 ]
