@@ -10,8 +10,6 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
-from dataclasses import dataclass
-from urllib.parse import urlencode
 
 import orjson
 from flask import Blueprint, Response, current_app, request
@@ -20,7 +18,7 @@ from werkzeug.http import http_date
 
 from ..upstream.errors import UpstreamError
 from ..upstream.pacing import Throttled
-from . import patients, registry
+from . import patients, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
 from .search import coding_matches, date_range, tokens, values_at
 from .xml import to_xml
@@ -31,8 +29,6 @@ FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
-SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
-             "code": "SUBSETTED", "display": "subsetted"}
 
 
 # --- responses ---------------------------------------------------------------------
@@ -201,86 +197,22 @@ def _read_observation(resource_id: str) -> dict | None:
 
 def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Response:
     search_params = _checked(definition, params)
-    controls = _controls(definition, params)
+    controls = results.controls(definition, params)
     if definition.type == "Patient":
         found = _search_patients(search_params)
     else:
-        found = sorted(_search_observations(search_params), key=_newest_first)
+        found = sorted(_search_observations(search_params), key=results.newest_first)
     if controls.summary_count:
-        return fhir_response(_bundle(definition.type, [], len(found), search_params, controls,
-                                     more=False))
+        return fhir_response(results.bundle(base_url(), definition.type, [], len(found),
+                                            search_params, controls, more=False))
     page = found[controls.offset:][:controls.count] if controls.count is not None \
         else found[controls.offset:]
     more = controls.count is not None and controls.offset + len(page) < len(found)
     included = _included(page) if controls.include_patient else []
     if controls.elements:
-        page = [_only(resource, controls.elements) for resource in page]
-    return fhir_response(_bundle(definition.type, page, len(found), search_params, controls,
-                                 more, included))
-
-
-@dataclass(frozen=True)
-class Controls:
-    """The result parameters of a search: paging, summary, elements, includes."""
-
-    count: int | None = None
-    offset: int = 0
-    summary_count: bool = False
-    elements: tuple[str, ...] = ()
-    include_patient: bool = False
-
-
-def _controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Controls:
-    count = _whole_number(params, "_count")
-    summary = params.get("_summary", [None])[-1]
-    if summary not in (None, "count", "false"):
-        raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
-                                              "use _summary=count")
-    includes = params.get("_include", [])
-    for include in includes:
-        if include != "Observation:patient" or definition.type != "Observation":
-            raise FhirError(400, "not-supported", f"_include={include} is not supported; "
-                                                  "Observation:patient is")
-    elements = tuple(name.strip() for value in params.get("_elements", [])
-                     for name in value.split(",") if name.strip())
-    return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
-                    summary_count=summary == "count", elements=elements,
-                    include_patient=bool(includes))
-
-
-def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
-    values = params.get(name)
-    if not values:
-        return None
-    if not values[-1].isdigit():
-        raise FhirError(400, "invalid", f"{name} must be a whole number, not {values[-1]!r}")
-    return int(values[-1])
-
-
-def _newest_first(observation: dict) -> tuple:
-    """A stable order, so that a page link gives the same page on any instance."""
-    when = observation.get("effectiveDateTime", "")
-    return (-_sortable_time(when), observation["id"])
-
-
-def _sortable_time(value: str) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return 0.0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
-
-
-def _only(resource: dict, elements: tuple[str, ...]) -> dict:
-    """``_elements``: the mandatory parts plus those asked for, marked SUBSETTED."""
-    kept = {key: value for key, value in resource.items()
-            if key in ("resourceType", "id", "meta") or key in elements}
-    meta = dict(kept.get("meta", {}))
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
-    kept["meta"] = meta
-    return kept
+        page = [results.only(resource, controls.elements) for resource in page]
+    return fhir_response(results.bundle(base_url(), definition.type, page, len(found),
+                                        search_params, controls, more, included))
 
 
 def _included(observations: list[dict]) -> list[dict]:
@@ -350,41 +282,6 @@ def _observation_filters(params: dict[str, list[str]]) -> list:
         filters.append(lambda o, r=when: bool(o.get("effectiveDateTime"))
                        and r.matches(o["effectiveDateTime"]))
     return filters
-
-
-def _bundle(resource_type: str, resources: list[dict], total: int,
-            params: dict[str, list[str]], controls: Controls, more: bool,
-            included: list[dict] = ()) -> dict:
-    base = f"{base_url()}/{resource_type}"
-
-    def link(relation: str, offset: int | None) -> dict:
-        pairs = [(name, value) for name, values in params.items() for value in values]
-        if controls.summary_count:
-            pairs.append(("_summary", "count"))
-        if controls.elements:
-            pairs.append(("_elements", ",".join(controls.elements)))
-        if controls.include_patient:
-            pairs.append(("_include", "Observation:patient"))
-        if controls.count is not None:
-            pairs.append(("_count", str(controls.count)))
-        if offset:
-            pairs.append(("_offset", str(offset)))
-        query = urlencode(pairs)
-        return {"relation": relation, "url": f"{base}?{query}" if query else base}
-
-    links = [link("self", controls.offset)]
-    if controls.count is not None and controls.offset:
-        links.append(link("previous", max(0, controls.offset - controls.count)))
-    if more:
-        links.append(link("next", controls.offset + (controls.count or 0)))
-    entries = [{"fullUrl": f"{base_url()}/{r['resourceType']}/{r['id']}", "resource": r,
-                "search": {"mode": "match"}} for r in resources]
-    entries += [{"fullUrl": f"{base_url()}/{r['resourceType']}/{r['id']}", "resource": r,
-                 "search": {"mode": "include"}} for r in included]
-    bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
-    if entries:
-        bundle["entry"] = entries
-    return bundle
 
 
 def _resource(resource_type: str) -> registry.ResourceDef:
