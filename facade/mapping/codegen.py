@@ -28,6 +28,7 @@ class _Writer:
             "_MISSING": _MISSING, "_CONTAINERS": e._CONTAINERS,
         }
         self._names = itertools.count()
+        self.present: set[str] = set()  # names known to hold a value (non-empty constants)
 
     def new(self, prefix: str) -> str:
         return f"{prefix}{next(self._names)}"
@@ -71,7 +72,10 @@ def _emit(w: _Writer, node: e._Node, indent: int, element: str, memo: str,
           variables: str) -> str:
     """Write code computing ``node``; return the expression (a variable) holding its value."""
     if isinstance(node, e._Const):
-        return w.ref(node.value, "c")
+        name = w.ref(node.value, "c")
+        if not e._is_empty(node.value):
+            w.present.add(name)  # known at generation time: no test needed when it is used
+        return name
     if isinstance(node, e._Var):
         target = w.new("v")
         w.line(indent, f"{target} = {variables}.get({node.name!r})")
@@ -208,6 +212,9 @@ def _emit_object(w, node: e._Object, indent, element, memo, variables) -> str:
     w.line(indent, "while True:  # a block that a missing Required value leaves early")
     for key, child, required in node.fields:
         value = _emit(w, child, indent + 1, element, memo, variables)
+        if value in w.present:
+            w.line(indent + 1, f"{target}[{key!r}] = {value}")
+            continue
         w.line(indent + 1, f"if {_present(value)}:")
         w.line(indent + 2, f"{target}[{key!r}] = {value}")
         if required:
@@ -230,6 +237,9 @@ def _emit_array(w, node: e._Array, indent, element, memo, variables) -> str:
 
 def _append(w: _Writer, indent: int, target: str, value: str) -> None:
     """Flattening append, as engine._flatten does."""
+    if value in w.present and not isinstance(w.env.get(value), list):
+        w.line(indent, f"{target}.append({value})")
+        return
     w.line(indent, f"if type({value}) is list:")
     w.line(indent + 1, f"{target}.extend(x for x in {value} if not _empty(x))")
     w.line(indent, f"elif {_present(value)}:")
