@@ -20,13 +20,14 @@ from ..upstream.errors import UpstreamError
 from ..upstream.pacing import Throttled
 from . import patients, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
-from .search import coding_matches, date_range, tokens, values_at
+from .search import Token, coding_matches, date_range, tokens, values_at
 from .xml import to_xml
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
+CTV3_SYSTEM = "http://read.info/ctv3"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
 
@@ -269,7 +270,7 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
 def _observation_filters(params: dict[str, list[str]]) -> list:
     filters = []
     for value in params.get("code", []):
-        wanted = tokens("code", value)
+        wanted = _with_snomed_equivalents(tokens("code", value))
         filters.append(lambda o, w=wanted: coding_matches(values_at(o, "code.coding"), w))
     for value in params.get("category", []):
         wanted = tokens("category", value)
@@ -282,6 +283,21 @@ def _observation_filters(params: dict[str, list[str]]) -> list:
         filters.append(lambda o, r=when: bool(o.get("effectiveDateTime"))
                        and r.matches(o["effectiveDateTime"]))
     return filters
+
+
+def _with_snomed_equivalents(wanted: list[Token]) -> list[Token]:
+    """A CTV3 code also finds the same concept recorded (or returned) as SNOMED CT.
+
+    The facade asks SystmOne for SNOMED CT, so a record rarely carries the CTV3
+    code a caller may know; the mappings' concept table translates it.
+    """
+    snomed = _service().mappings.concept_maps["observation_snomed"]
+    extra = []
+    for token in wanted:
+        if token.system in (None, CTV3_SYSTEM) and token.code in snomed:
+            coding = snomed[token.code]
+            extra.append(Token(coding["system"], coding["code"]))
+    return wanted + extra
 
 
 def _resource(resource_type: str) -> registry.ResourceDef:

@@ -355,3 +355,17 @@ def test_a_fetched_record_is_mapped_and_validated_once_for_all_pages(client, pra
         search(client, f"/fhir/Observation?patient={patient_id}&category=laboratory")
     mapped = [r for r in caplog.records if "clinical fidelity" in r.getMessage()]
     assert len(mapped) == 1
+
+
+def test_a_ctv3_code_finds_observations_returned_in_snomed(client, practice):
+    """The facade asks SystmOne for SNOMED CT; callers may still search by CTV3."""
+    patient_id, _ = observation_search(client, practice)
+    weights = search(client, f"/fhir/Observation?patient={patient_id}"
+                             "&code=http://snomed.info/sct|27113001")
+    by_ctv3 = search(client, f"/fhir/Observation?patient={patient_id}"
+                             "&code=http://read.info/ctv3|22A..")
+    by_bare = search(client, f"/fhir/Observation?patient={patient_id}&code=22A..")
+    by_loinc = search(client, f"/fhir/Observation?patient={patient_id}"
+                              "&code=http://loinc.org|29463-7")
+    assert weights["total"] > 0
+    assert weights["total"] == by_ctv3["total"] == by_bare["total"] == by_loinc["total"]
