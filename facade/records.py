@@ -28,10 +28,6 @@ from .upstream.pacing import Pacer, Throttled
 
 log = logging.getLogger(__name__)
 NOT_FOUND_TEXTS = ("no patient", "not found", "does not exist")
-ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
-#: Professional registers GetOrganisationMetaData names, and their FHIR identifier systems.
-NATIONAL_ID_SYSTEMS = {"GMC": "https://fhir.hl7.org.uk/Id/gmc-number",
-                       "NMC": "https://fhir.hl7.org.uk/Id/nmc-number"}
 ORGANISATION_TTL = 3600.0
 
 
@@ -92,16 +88,13 @@ class RecordService:
             return {}
         references = {}
         site = next(iter(organisation.xpath("Site[PrimarySite] | Site[CurrentSite]")), None)
-        if site is not None and (site.findtext("ID") or "").strip():
-            references["practice"] = {
-                "identifier": {"system": ODS_SYSTEM, "value": site.findtext("ID").strip()},
-                "display": (site.findtext("Name") or "").strip() or None}
+        if site is not None:
+            references["practice"] = self.mappings.reference("PRACTICE", site)
         user_name = (record.findtext("Demographics/UsualGPUserName") or "").strip()
-        user = next((u for u in organisation.iterfind("User")
-                     if (u.findtext("UserName") or "").strip() == user_name), None) \
-            if user_name else None
+        user = next(iter(organisation.xpath("User[normalize-space(UserName) = $name]",
+                                            name=user_name)), None) if user_name else None
         if user is not None:
-            references["usual_gp"] = _practitioner_reference(user)
+            references["usual_gp"] = self.mappings.reference("CLINICIAN", user)
         return references
 
     def _organisation_metadata(self) -> etree._Element | None:
@@ -160,17 +153,6 @@ class RecordService:
         with self._lock:
             self._records[identity] = fetched
         return fetched
-
-
-def _practitioner_reference(user: etree._Element) -> dict:
-    name = " ".join(part for part in ((user.findtext(tag) or "").strip()
-                                      for tag in ("Title", "FirstName", "Surname")) if part)
-    reference: dict = {"display": name or None}
-    system = NATIONAL_ID_SYSTEMS.get((user.findtext("NationalIDType") or "").strip())
-    number = (user.findtext("NationalID") or "").strip()
-    if system and number:
-        reference["identifier"] = {"system": system, "value": number}
-    return {key: value for key, value in reference.items() if value}
 
 
 def _means_not_found(message: str) -> bool:

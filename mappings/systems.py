@@ -29,3 +29,5 @@ UKCORE_OBSERVATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observa
 UKCORE_VITAL_SIGNS = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns"
 UKCORE_LAB = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-Lab"
 SYSTMONE_EVENT_ITEM = "urn:systmone:id:event-item"
+GMC_NUMBER = "https://fhir.hl7.org.uk/Id/gmc-number"
+NMC_NUMBER = "https://fhir.hl7.org.uk/Id/nmc-number"

@@ -24,7 +24,8 @@ from .narrative import add_narrative
 from .transforms import TRANSFORMS
 from .validation import validate
 
-MODULES = ("patient", "observation")
+MODULES = ("patient", "observation")  # one per FHIR resource type
+FRAGMENT_MODULES = ("references",)  # datatypes used beside them
 
 
 class MappingRegistry:
@@ -37,12 +38,25 @@ class MappingRegistry:
         self.concept_maps = self._concept_maps()
 
     def mapping(self, name: str) -> CompiledMapping:
+        if name not in MODULES:
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
         with self._lock:
             if name not in self._compiled:
                 module = self._module(name)
                 self._compiled[name] = CompiledMapping(module.RESOURCE, module.TEMPLATE,
                                                        TRANSFORMS, self.concept_maps)
             return self._compiled[name]
+
+    def reference(self, name: str, element: etree._Element) -> dict | None:
+        """A datatype from ``mappings/references.py`` (e.g. PRACTICE), at ``element``."""
+        key = f"references.{name}"
+        with self._lock:
+            if key not in self._compiled:
+                template = getattr(self._module("references"), name)
+                self._compiled[key] = CompiledMapping(key, template, TRANSFORMS,
+                                                      self.concept_maps)
+            compiled = self._compiled[key]
+        return compiled.apply(element) or None
 
     def map_resource(self, name: str, element: etree._Element, **variables: Any) -> dict:
         """Apply mapping ``name`` to ``element``; add the narrative; validate, once."""
@@ -60,7 +74,7 @@ class MappingRegistry:
         return resources
 
     def _module(self, name: str) -> ModuleType:
-        if name not in MODULES:
+        if name not in MODULES + FRAGMENT_MODULES:
             raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
         return self._overlay_module(name) or importlib.import_module(f"mappings.{name}")
 
