@@ -107,23 +107,36 @@ _SHAPES: dict[tuple, tuple[str | None, ...]] = {}
 
 
 def _shape_of(node: Any, signature: list, values: list) -> None:
-    """The resource's shape as a flat token list, and its primitive values in the same order."""
-    kind = type(node)
-    if kind is dict:
-        signature.append("{")
+    """The resource's shape as a flat token list, and its primitive values in the same order.
+
+    Primitives are handled in the loops rather than by a call each: this runs for
+    every resource mapped, and most of a resource's elements are primitives.
+    """
+    mark = signature.append
+    keep = values.append
+    if type(node) is dict:
+        mark("{")
         for key, value in node.items():
-            if key != "resourceType":
-                signature.append(key)
+            if key == "resourceType":
+                continue
+            mark(key)
+            kind = type(value)
+            if kind is dict or kind is list:
                 _shape_of(value, signature, values)
-        signature.append("}")
-    elif kind is list:
-        signature.append("[")
-        for item in node:
-            _shape_of(item, signature, values)
-        signature.append("]")
+            else:
+                mark(kind)
+                keep(value)
+        mark("}")
     else:
-        signature.append(kind)
-        values.append(node)
+        mark("[")
+        for item in node:
+            kind = type(item)
+            if kind is dict or kind is list:
+                _shape_of(item, signature, values)
+            else:
+                mark(kind)
+                keep(item)
+        mark("]")
 
 
 def _leaves(node: Any, path: tuple[str, ...]) -> list[tuple[tuple[str, ...], Any]]:
