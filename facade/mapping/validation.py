@@ -72,19 +72,21 @@ def validate(resource: dict[str, Any]) -> None:
     values: list = []
     _shape_of(resource, signature, values)
     shape = tuple(signature)
-    kinds = _SHAPES.get(shape)
-    if kinds is None:
+    known = _SHAPES.get(shape)
+    if known is None:
         _validate_with_models(resource_type, resource)
-        kinds = _primitive_kinds(resource_type, _leaves(resource, ()))
+        leaves = _leaves(resource, ())
+        known = (_primitive_kinds(resource_type, leaves), _binding_positions(resource_type, leaves))
         if len(_SHAPES) > 50_000:  # an unbounded variety of shapes is not expected
             _SHAPES.clear()
-        _SHAPES[shape] = kinds
-    elif not _values_conform(values, kinds):
+        _SHAPES[shape] = known
+    elif not _values_conform(values, known[0]):
         _validate_with_models(resource_type, resource)
-    for path, steps, allowed in _BINDINGS.get(resource_type, ()):
-        for value in _values(resource, steps):
-            if value not in allowed:
-                raise ResourceInvalid(path, f"{value!r} is not one of {sorted(allowed)}")
+    for path, positions, allowed in known[1]:
+        for position in positions:
+            if values[position] not in allowed:
+                raise ResourceInvalid(path, f"{values[position]!r} is not one of "
+                                            f"{sorted(allowed)}")
     _check_identifiers(resource)
     _check_quantities(resource)
 
@@ -102,8 +104,9 @@ def _validate_with_models(resource_type: str, resource: dict[str, Any]) -> None:
 
 # --- shapes ------------------------------------------------------------------------
 
-#: A resource's shape (see _shape_of) → the FHIR primitive kind of each of its values.
-_SHAPES: dict[tuple, tuple[str | None, ...]] = {}
+#: A resource's shape (see _shape_of) → the FHIR primitive kind of each of its values,
+#: and where the values of each required binding sit among them.
+_SHAPES: dict[tuple, tuple] = {}
 
 
 def _shape_of(node: Any, signature: list, values: list) -> None:
@@ -158,6 +161,14 @@ def _collect(node: Any, path: tuple[str, ...], out: list) -> None:
             _collect(item, inner, out)
     else:
         out.append((path, node))
+
+
+def _binding_positions(resource_type: str, leaves: list) -> tuple:
+    """For each required binding of the type, where its values sit in the value list."""
+    plain = [tuple(step for step in path if step != "[]") for path, _ in leaves]
+    return tuple((path, [i for i, steps_at in enumerate(plain) if list(steps_at) == steps],
+                  allowed)
+                 for path, steps, allowed in _BINDINGS.get(resource_type, ()))
 
 
 def _primitive_kinds(resource_type: str, leaves: list) -> tuple[str | None, ...]:
