@@ -106,6 +106,13 @@ SMOKING_STATUS = (
 for _ctv3, _snomed, _display in SMOKING_STATUS:
     OBSERVATION_SNOMED[_ctv3] = OBSERVATION_SNOMED[_snomed] = {
         "system": systems.SNOMED, "code": _snomed, "display": _display}
+
+# SNOMED CT → the CTV3 coding of the same concept, so that a record SystmOne
+# returned in SNOMED CT (as the facade asks) still carries the code GP staff know.
+OBSERVATION_CTV3 = {row[1]: {"system": systems.CTV3, "code": row[0]}
+                    for row in OBSERVATION_CONCEPTS}
+OBSERVATION_CTV3.update({snomed: {"system": systems.CTV3, "code": ctv3}
+                         for ctv3, snomed, _ in SMOKING_STATUS})
 OBSERVATION_LOINC = _by_both_codes(lambda ctv3, snomed, display, loinc, loinc_display, *_: {
     "system": systems.LOINC, "code": loinc, "display": loinc_display})
 OBSERVATION_CATEGORY = _by_both_codes(lambda *row: {
@@ -130,6 +137,15 @@ UCUM = {
     "%": "%",
 }
 UCUM_SYSTEM = {unit: systems.UCUM for unit in UCUM}
+# SystmOne's unit text → the UCUM unit's name, which UK Core's vital-signs
+# profiles fix as Quantity.unit (e.g. "kilogram", "millimeter of mercury").
+UCUM_NAME = {
+    "kg": "kilogram", "m": "meter", "cm": "centimeter", "kg/m2": "kilogram / (meter ^ 2)",
+    "mmHg": "millimeter of mercury", "beats/min": "per minute", "/min": "per minute",
+    "degrees C": "degree Celsius", "mmol/mol": "millimole per mole",
+    "mmol/L": "millimole per liter", "umol/L": "micromole per liter",
+    "mL/min/1.73m2": "milliliter per minute per 1.73 square meter", "%": "percent",
+}
 
 # ClinicalCode/Comparator (TPP: 3 approx, 4 equal, 5 >=, 6 >, 7 <, 8 <=) → Quantity.comparator.
 # 3 and 4 have no FHIR comparator; 3 is kept in the Observation's note instead.
@@ -142,5 +158,7 @@ CONCEPT_MAPS.update({
     "observation_profile": OBSERVATION_PROFILE,
     "ucum": UCUM,
     "ucum_system": UCUM_SYSTEM,
+    "ucum_name": UCUM_NAME,
+    "observation_ctv3": OBSERVATION_CTV3,
     "comparator": COMPARATOR,
 })

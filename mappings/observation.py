@@ -39,6 +39,8 @@ CODE = {
             "code": Path("Code/@Code"),
             "display": Path("Code/@Term"),
         }),
+        # Returned in SNOMED CT: the CTV3 code of the same concept, where it is known.
+        When("Code/@Scheme = 'Snomed'", Path("Code/@Code", map="observation_ctv3")),
     ],
     "text": Path("Code/@Term"),
 }
@@ -47,7 +49,7 @@ CODE = {
 QUANTITY = {
     "value": Required(Path("Value", via="decimal")),
     "comparator": Path("Comparator", map="comparator"),
-    "unit": Path("Units"),
+    "unit": Path("Units", map="ucum_name", keep_unmapped=True),
     "system": Path("Units", map="ucum_system"),
     "code": Path("Units", map="ucum"),
 }
@@ -101,10 +103,12 @@ BLOOD_PRESSURE = {
     "subject": Var("patient"),
     "effectiveDateTime": Path("@DateTime", via="date_time"),
     "performer": [{"display": Path("@DoneBy", via="single_spaced")}],
+    # UK Core fixes each component's code.text.
     "component": [
-        Include({"code": CODE, "valueQuantity": QUANTITY},
+        Include({"code": {**CODE, "text": "Systolic blood pressure"}, "valueQuantity": QUANTITY},
                 at=f"ClinicalCode[Value][{_code_is(SYSTOLIC)}]"),
-        Include({"code": CODE, "valueQuantity": QUANTITY},
+        Include({"code": {**CODE, "text": "Diastolic blood pressure"},
+                 "valueQuantity": QUANTITY},
                 at=f"ClinicalCode[Value][{_code_is(DIASTOLIC)}]"),
     ],
 }

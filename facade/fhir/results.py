@@ -42,8 +42,9 @@ def controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> 
                                                   "Observation:patient is")
     elements = tuple(name.strip() for value in params.get("_elements", [])
                      for name in value.split(",") if name.strip())
+    # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
     return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
-                    summary_count=summary == "count", elements=elements,
+                    summary_count=summary == "count" or count == 0, elements=elements,
                     include_patient=bool(includes))
 
 

@@ -10,6 +10,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..mapping.transforms import LONDON
 from .outcome import FhirError
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
@@ -86,8 +87,8 @@ def _range(text: str) -> tuple[dt.datetime, dt.datetime]:
     year, month, day, time_part = match.groups()
     if time_part:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)
+        if moment.tzinfo is None:  # read as the practice's local time, as SystmOne's are
+            moment = moment.replace(tzinfo=LONDON)
         moment = moment.astimezone(dt.UTC)
         return moment, moment + dt.timedelta(seconds=1)
     start = dt.datetime(int(year), int(month or 1), int(day or 1), tzinfo=dt.UTC)

@@ -20,14 +20,13 @@ from ..upstream.errors import UpstreamError
 from ..upstream.pacing import Throttled
 from . import patients, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
-from .search import Token, coding_matches, date_range, tokens, values_at
+from .search import coding_matches, date_range, tokens, values_at
 from .xml import to_xml
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
 
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
-CTV3_SYSTEM = "http://read.info/ctv3"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
 
@@ -227,10 +226,20 @@ def _included(observations: list[dict]) -> list[dict]:
 
 
 def _checked(definition: registry.ResourceDef, params: dict[str, list[str]]) -> dict:
-    """The resource's own search parameters; unknown ones ignored, or refused when strict."""
+    """The resource's own search parameters; unknown ones ignored, or refused when strict.
+
+    A modifier (``code:not``) is always refused: ignoring it would answer a
+    different question than the one asked.
+    """
     strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
     known = {}
     for name, values in params.items():
+        if any(_unprintable(value) for value in values):
+            raise FhirError(400, "invalid", f"{name}: control characters are not allowed")
+        base, colon, modifier = name.partition(":")
+        if colon and (definition.param(base) is not None or base in registry.CONTROL_PARAMS):
+            raise FhirError(400, "not-supported",
+                            f"{name}: the :{modifier} modifier is not supported")
         if definition.param(name) is not None:
             known[name] = values
         elif name not in registry.CONTROL_PARAMS and strict:
@@ -239,6 +248,10 @@ def _checked(definition: registry.ResourceDef, params: dict[str, list[str]]) -> 
                             f"unknown search parameter {name!r} for {definition.type}; "
                             f"supported: {supported}")
     return known
+
+
+def _unprintable(value: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in value)
 
 
 def _search_patients(params: dict[str, list[str]]) -> list[dict]:
@@ -270,7 +283,7 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
 def _observation_filters(params: dict[str, list[str]]) -> list:
     filters = []
     for value in params.get("code", []):
-        wanted = _with_snomed_equivalents(tokens("code", value))
+        wanted = tokens("code", value)
         filters.append(lambda o, w=wanted: coding_matches(values_at(o, "code.coding"), w))
     for value in params.get("category", []):
         wanted = tokens("category", value)
@@ -283,21 +296,6 @@ def _observation_filters(params: dict[str, list[str]]) -> list:
         filters.append(lambda o, r=when: bool(o.get("effectiveDateTime"))
                        and r.matches(o["effectiveDateTime"]))
     return filters
-
-
-def _with_snomed_equivalents(wanted: list[Token]) -> list[Token]:
-    """A CTV3 code also finds the same concept recorded (or returned) as SNOMED CT.
-
-    The facade asks SystmOne for SNOMED CT, so a record rarely carries the CTV3
-    code a caller may know; the mappings' concept table translates it.
-    """
-    snomed = _service().mappings.concept_maps["observation_snomed"]
-    extra = []
-    for token in wanted:
-        if token.system in (None, CTV3_SYSTEM) and token.code in snomed:
-            coding = snomed[token.code]
-            extra.append(Token(coding["system"], coding["code"]))
-    return wanted + extra
 
 
 def _resource(resource_type: str) -> registry.ResourceDef:

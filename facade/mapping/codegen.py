@@ -151,7 +151,8 @@ def _emit_path(w, node: e._Path, indent, element, memo, variables) -> str:
             w.line(inner, f"{target} = {found}[0]")
         if node.concept_map is not None:
             table = w.ref(node.concept_map, "m")
-            w.line(inner, f"{target} = {table}.get({target}, {default})")
+            fallback = target if node.keep_unmapped else default
+            w.line(inner, f"{target} = {table}.get({target}, {fallback})")
         w.line(depth, "else:")
         depth += 1
     w.line(depth, "pass")

@@ -79,6 +79,7 @@ class _Path(_Node):
         self.transform = _named(transforms, spec.via, "value transform", fhir_path)
         self.concept_map = _named(concept_maps, spec.map, "concept map", fhir_path)
         self.default = spec.default
+        self.keep_unmapped = spec.keep_unmapped
 
     def evaluate(self, scope: Scope) -> Any:
         for path in self.paths:
@@ -91,7 +92,8 @@ class _Path(_Node):
             except ValueError as error:
                 raise MappingError(self.fhir_path, _origin(item), str(error)) from None
             if self.concept_map is not None:
-                value = self.concept_map.get(value, self.default)
+                value = self.concept_map.get(value, value if self.keep_unmapped
+                                             else self.default)
             return value
         return self.default
 

@@ -18,20 +18,23 @@ class Path:
 
     ``via`` names a value transform (see facade.mapping.transforms); ``map``
     names a concept map (see mappings/conceptmaps.py) looked up with the value.
-    ``default`` is used when no path yields a value.
+    ``default`` is used when no path yields a value, or the map has no entry
+    for it; with ``keep_unmapped`` a value the map does not know is kept as it is.
     """
 
     paths: tuple[str, ...]
     via: str | None = None
     map: str | None = None
     default: Any = None
+    keep_unmapped: bool = False
 
     def __init__(self, *paths: str, via: str | None = None, map: str | None = None,
-                 default: Any = None) -> None:
+                 default: Any = None, keep_unmapped: bool = False) -> None:
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "via", via)
         object.__setattr__(self, "map", map)
         object.__setattr__(self, "default", default)
+        object.__setattr__(self, "keep_unmapped", keep_unmapped)
 
 
 @dataclass(frozen=True)

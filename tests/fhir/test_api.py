@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import pytest
 
 from facade.app import create_app
@@ -369,3 +371,35 @@ def test_a_ctv3_code_finds_observations_returned_in_snomed(client, practice):
                               "&code=http://loinc.org|29463-7")
     assert weights["total"] > 0
     assert weights["total"] == by_ctv3["total"] == by_bare["total"] == by_loinc["total"]
+
+
+@pytest.mark.parametrize("query", ["code:not=http://loinc.org|29463-7", "category:not=vital-signs",
+                                   "date:missing=true", "code:text=weight"])
+def test_unsupported_modifiers_are_refused_not_ignored(client, query):
+    response = client.get(f"/fhir/Observation?patient=x&{query}")
+    assert response.status_code == 400
+    assert "modifier" in response.json["issue"][0]["diagnostics"]
+
+
+def test_count_zero_gives_the_total_and_no_next_link(client, practice):
+    patient_id, everything = observation_search(client, practice)
+    bundle = search(client, f"/fhir/Observation?patient={patient_id}&_count=0")
+    assert bundle["total"] == everything["total"] and "entry" not in bundle
+    assert [link["relation"] for link in bundle["link"]] == ["self"]
+
+
+@pytest.mark.parametrize("value", ["%00", "a%01b", "x%7F"])
+def test_control_characters_are_a_400(client, value):
+    response = client.get(f"/fhir/Patient?family={value}&gender=male")
+    assert response.status_code == 400
+    assert "control characters" in response.json["issue"][0]["diagnostics"]
+
+
+def test_a_date_time_without_a_zone_is_read_as_london_time(client, practice):
+    patient_id, everything = observation_search(client, practice)
+    summer = next(e["resource"]["effectiveDateTime"] for e in everything["entry"]
+                  if e["resource"]["effectiveDateTime"].endswith("+01:00"))
+    local = summer[:19]  # the same wall-clock time, no zone
+    with_zone = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{quote(summer)}")
+    without = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{local}")
+    assert with_zone["total"] == without["total"] >= 1

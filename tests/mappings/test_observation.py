@@ -75,7 +75,7 @@ def test_blood_pressure_is_one_observation_with_two_components():
     loinc = [c["code"]["coding"][1]["code"] for c in bp["component"]]
     assert bp["code"]["coding"][1]["code"] == "85354-9" and loinc == ["8480-6", "8462-4"]
     assert {c["valueQuantity"]["code"] for c in bp["component"]} == {"mm[Hg]"}
-    assert weight["valueQuantity"] == {"value": 82.4, "unit": "kg",
+    assert weight["valueQuantity"] == {"value": 82.4, "unit": "kilogram",
                                        "system": "http://unitsofmeasure.org", "code": "kg"}
     assert bp["effectiveDateTime"] == "2025-07-01T09:30:00+01:00"  # BST
 
@@ -124,3 +124,20 @@ def test_smoking_status_is_a_social_history_observation():
     assert smoking["valueCodeableConcept"]["coding"][0] == {
         "system": "http://snomed.info/sct", "code": "8517006", "display": "Ex-smoker"}
     assert "valueQuantity" not in smoking
+
+
+def test_fixed_values_of_the_uk_core_vital_signs_profiles():
+    [bp, weight] = map_resources("observation", record(SAMPLES["ctv3-vitals"]), patient=PATIENT)
+    assert [c["code"]["text"] for c in bp["component"]] == ["Systolic blood pressure",
+                                                            "Diastolic blood pressure"]
+    assert {c["valueQuantity"]["unit"] for c in bp["component"]} == {"millimeter of mercury"}
+    assert weight["valueQuantity"]["unit"] == "kilogram"
+    [unknown] = map_resources("observation", record(SAMPLES["unknown-code-approximate"]),
+                              patient=PATIENT)
+    assert unknown["valueQuantity"]["unit"] == "units"  # a unit we cannot name is kept
+
+
+def test_snomed_records_also_carry_the_ctv3_code():
+    [egfr, _] = map_resources("observation", record(SAMPLES["snomed-labs"]), patient=PATIENT)
+    systems = [coding["system"] for coding in egfr["code"]["coding"]]
+    assert systems == ["http://snomed.info/sct", "http://loinc.org", "http://read.info/ctv3"]
