@@ -62,4 +62,6 @@ TEMPLATE = {
     "birthDate": Path("Demographics/DateOfBirth", "self::Result/DateOfBirth", via="date"),
     "address": [Include(fragments.ADDRESS, at="Demographics/Address | self::Result/Address")],
     "generalPractitioner": [Var("usual_gp"), Var("practice")],
+    # The practice whose list the patient is on is the record's custodian.
+    "managingOrganization": Var("practice"),
 }

@@ -26,6 +26,7 @@ class ResourceDef:
     supported_profiles: tuple[str, ...]
     interactions: tuple[str, ...]
     search_params: tuple[SearchParam, ...]
+    search_includes: tuple[str, ...] = ()
 
     def param(self, name: str) -> SearchParam | None:
         return next((p for p in self.search_params if p.name == name), None)
@@ -75,6 +76,7 @@ RESOURCES: dict[str, ResourceDef] = {
                                         "repeat for a range."),
             SearchParam("status", "token", "final."),
         ),
+        search_includes=("Observation:patient",),
     ),
 }
 #: Parameters every search understands besides the resource's own.
@@ -100,7 +102,7 @@ def capability_statement(base_url: str) -> dict:
 
 
 def _resource_capability(resource: ResourceDef) -> dict:
-    return {
+    capability = {
         "type": resource.type,
         "profile": resource.profile,
         "supportedProfile": list(resource.supported_profiles),
@@ -108,3 +110,6 @@ def _resource_capability(resource: ResourceDef) -> dict:
         "searchParam": [{"name": p.name, "type": p.type, "documentation": p.documentation}
                         for p in resource.search_params],
     }
+    if resource.search_includes:
+        capability["searchInclude"] = list(resource.search_includes)
+    return capability

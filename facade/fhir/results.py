@@ -25,6 +25,7 @@ class Controls:
     count: int | None = None
     offset: int = 0
     summary_count: bool = False
+    summary_data: bool = False  # _summary=data: everything but the narrative
     elements: tuple[str, ...] = ()
     include_patient: bool = False
 
@@ -32,9 +33,9 @@ class Controls:
 def controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Controls:
     count = _whole_number(params, "_count")
     summary = params.get("_summary", [None])[-1]
-    if summary not in (None, "count", "false"):
+    if summary not in (None, "count", "data", "false"):
         raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
-                                              "use _summary=count")
+                                              "count, data and false are")
     includes = params.get("_include", [])
     for include in includes:
         if include != "Observation:patient" or definition.type != "Observation":
@@ -44,7 +45,8 @@ def controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> 
                      for name in value.split(",") if name.strip())
     # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
     return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
-                    summary_count=summary == "count" or count == 0, elements=elements,
+                    summary_count=summary == "count" or count == 0,
+                    summary_data=summary == "data", elements=elements,
                     include_patient=bool(includes))
 
 
@@ -71,6 +73,19 @@ def _sortable_time(value: str) -> float:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=dt.UTC)
     return moment.timestamp()
+
+
+def shaped(resource: dict, controls: Controls) -> dict:
+    """A resource as _elements and _summary=data ask for it (a copy when changed)."""
+    if controls.elements:
+        return only(resource, controls.elements)
+    if controls.summary_data:
+        kept = {key: value for key, value in resource.items() if key != "text"}
+        meta = dict(kept.get("meta", {}))
+        meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+        kept["meta"] = meta
+        return kept
+    return resource
 
 
 def only(resource: dict, elements: tuple[str, ...]) -> dict:

@@ -111,7 +111,8 @@ def read(resource_type: str, resource_id: str) -> Response:
     resource = (_read_patient if definition.type == "Patient" else _read_observation)(resource_id)
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
-    return _versioned_response(resource)
+    controls = results.controls(definition, request.args.to_dict(flat=False))
+    return _versioned_response(results.shaped(resource, controls))
 
 
 def _versioned_response(resource: dict) -> Response:
@@ -171,7 +172,8 @@ def unknown(anything: str) -> Response:
 def http_error(error: HTTPException) -> Response:
     if not request.path.startswith(bp.url_prefix):
         return error
-    return fhir_error(FhirError(error.code or 500, "exception", error.description or error.name))
+    code = {404: "not-found", 405: "not-supported"}.get(error.code or 500, "exception")
+    return fhir_error(FhirError(error.code or 500, code, error.description or error.name))
 
 
 # --- reads -------------------------------------------------------------------------
@@ -209,8 +211,7 @@ def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> R
         else found[controls.offset:]
     more = controls.count is not None and controls.offset + len(page) < len(found)
     included = _included(page) if controls.include_patient else []
-    if controls.elements:
-        page = [results.only(resource, controls.elements) for resource in page]
+    page = [results.shaped(resource, controls) for resource in page]
     return fhir_response(results.bundle(base_url(), definition.type, page, len(found),
                                         search_params, controls, more, included))
 
@@ -270,6 +271,11 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
         raise FhirError(400, "invalid", "Observation searches need patient (or subject): "
                                         "?patient=Patient/[id]")
     filters = _observation_filters(params)  # bad values are refused before SystmOne is asked
+    for reference in references:
+        parts = reference.rstrip("/").split("/")
+        if len(parts) > 1 and parts[-2] != "Patient":
+            raise FhirError(400, "invalid", f"patient/subject must reference a Patient, "
+                                            f"not {reference!r}")
     patient_ids = {reference.rsplit("/", 1)[-1] for reference in references}
     if len(patient_ids) > 1:
         return []

@@ -403,3 +403,33 @@ def test_a_date_time_without_a_zone_is_read_as_london_time(client, practice):
     with_zone = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{quote(summer)}")
     without = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{local}")
     assert with_zone["total"] == without["total"] >= 1
+
+
+def test_read_honours_elements_and_summary_data(client, practice):
+    patient = practice.index.summaries[0]
+    found = search(client, f"/fhir/Patient?identifier={patient.identity.value}")
+    url = f"/fhir/Patient/{found['entry'][0]['resource']['id']}"
+    slim = search(client, f"{url}?_elements=name")
+    assert set(slim) == {"resourceType", "id", "meta", "name"}
+    assert slim["meta"]["tag"][-1]["code"] == "SUBSETTED"
+    data = search(client, f"{url}?_summary=data")
+    assert "text" not in data and "name" in data and data["meta"]["tag"][-1]["code"] == "SUBSETTED"
+    full = search(client, url)
+    assert "text" in full and "tag" not in full["meta"]
+    assert full["managingOrganization"]["identifier"]["system"] == \
+        "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+def test_metadata_declares_the_supported_include(client):
+    statement = search(client, "/fhir/metadata")
+    observation = next(r for r in statement["rest"][0]["resource"] if r["type"] == "Observation")
+    assert observation["searchInclude"] == ["Observation:patient"]
+
+
+@pytest.mark.parametrize(("url", "status", "code"), [
+    ("/fhir/Observation?patient=Practitioner/abc", 400, "invalid"),
+    ("/fhir/", 404, "not-found"),
+])
+def test_more_mistakes(client, url, status, code):
+    response = client.get(url)
+    assert response.status_code == status and response.json["issue"][0]["code"] == code
