@@ -141,3 +141,37 @@ def test_snomed_records_also_carry_the_ctv3_code():
     [egfr, _] = map_resources("observation", record(SAMPLES["snomed-labs"]), patient=PATIENT)
     systems = [coding["system"] for coding in egfr["code"]["coding"]]
     assert systems == ["http://snomed.info/sct", "http://loinc.org", "http://read.info/ctv3"]
+
+
+def _leaves(value, path="Observation"):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _leaves(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for item in value:
+            yield from _leaves(item, path)
+    else:
+        yield path, value
+
+
+def test_rules_over_every_observation_of_a_generated_practice():
+    """Ids unique across the practice, the subject is the patient asked for, nothing empty,
+    every coding has a system and a code, every quantity a value."""
+    practice = GeneratedPractice(60, seed=11, as_of=dt.date(2026, 11, 1))
+    seen_ids = set()
+    for index in range(len(practice)):
+        subject = {"reference": f"Patient/p{index}"}
+        for resource in map_resources("observation", practice.record(index), patient=subject):
+            key = (index, resource["id"])
+            assert key not in seen_ids
+            seen_ids.add(key)
+            assert resource["subject"] == subject
+            for path, value in _leaves(resource):
+                assert value not in ("", None), f"empty {path}"
+            for coding in [c for part in ("code", "valueCodeableConcept")
+                           for c in resource.get(part, {}).get("coding", [])]:
+                assert coding.get("system") and coding.get("code")
+            quantities = [resource.get("valueQuantity")] + [
+                c.get("valueQuantity") for c in resource.get("component", [])]
+            assert all(q is None or "value" in q for q in quantities)
+    assert len(seen_ids) > 1000
