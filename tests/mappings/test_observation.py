@@ -19,6 +19,7 @@ from facade.protocol.envelope import OutputScheme
 from mappings.observation import SMOKING_CODES
 from simulator.practice.generator import GeneratedPractice
 from simulator.practice.render import translate
+from tests.mappings.rules import leaves
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "Observation"
 PATIENT = {"reference": "Patient/patient-1"}
@@ -143,17 +144,6 @@ def test_snomed_records_also_carry_the_ctv3_code():
     assert systems == ["http://snomed.info/sct", "http://loinc.org", "http://read.info/ctv3"]
 
 
-def _leaves(value, path="Observation"):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item, path)
-    else:
-        yield path, value
-
-
 def test_rules_over_every_observation_of_a_generated_practice():
     """Ids unique across the practice, the subject is the patient asked for, nothing empty,
     every coding has a system and a code, every quantity a value."""
@@ -166,7 +156,7 @@ def test_rules_over_every_observation_of_a_generated_practice():
             assert key not in seen_ids
             seen_ids.add(key)
             assert resource["subject"] == subject
-            for path, value in _leaves(resource):
+            for path, value in leaves(resource, "Observation"):
                 assert value not in ("", None), f"empty {path}"
             for coding in [c for part in ("code", "valueCodeableConcept")
                            for c in resource.get(part, {}).get("coding", [])]:

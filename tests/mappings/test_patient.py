@@ -18,6 +18,7 @@ from lxml import etree
 from facade.mapping.registry import map_resource
 from simulator.practice.generator import GeneratedPractice
 from simulator.practice.index import result_element, summarise
+from tests.mappings.rules import leaves
 from tests.simulator.test_folder import GENUINE_STYLE
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "Patient"
@@ -61,22 +62,11 @@ def test_golden(sample):
     assert rendered.decode() == path.read_text(), f"{sample} differs from {path}"
 
 
-def _leaves(value, path="Patient"):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _leaves(item, f"{path}.{key}")
-    elif isinstance(value, list):
-        for item in value:
-            yield from _leaves(item, path)
-    else:
-        yield path, value
-
-
 def test_every_generated_patient_maps_validates_and_has_nothing_empty():
     for index in range(len(PRACTICE)):
         record = PRACTICE.demographics(index)
         resource = map_resource("patient", record, id=f"p{index}")
-        for path, value in _leaves(resource):
+        for path, value in leaves(resource, "Patient"):
             assert value not in ("", None), f"patient {index}: empty {path}"
         assert resource["birthDate"] == record.findtext("Demographics/DateOfBirth")
         assert resource["name"][0]["family"] == record.findtext("Demographics/Surname")
