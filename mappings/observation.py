@@ -18,8 +18,9 @@ DIASTOLIC = ("246A.", "163031004", "1091811000000102")
 
 
 def _code_is(codes: tuple[str, ...]) -> str:
-    """An XPath predicate: the item's Code/@Code is one of ``codes``."""
-    return " or ".join(f"Code/@Code = '{code}'" for code in codes)
+    """An XPath predicate: the item's Code/@Code is one of ``codes``. One string search
+    rather than a comparison per code: these predicates run over every item of a record."""
+    return f"contains('|{'|'.join(codes)}|', concat('|', Code/@Code, '|'))"
 
 
 _EVENT = "ancestor::Event[1]"

@@ -173,11 +173,22 @@ class CompiledMapping:
         self._root = self._compile(template, name)
         from .codegen import generate
 
-        self._generated = generate(self._root, name)
+        self._generated, self.value_sites = generate(self._root, name)
+        #: Traces of this mapping's resources validated in full → their value checks.
+        self.known_traces: dict = {}
 
     def apply(self, element: etree._Element, **variables: Any) -> Any:
         """The mapped value: a dict for a one-resource template, a list for a list template."""
-        result = self._generated(element, variables)
+        return self._result(self._generated(element, variables))
+
+    def apply_with_evidence(self, element: etree._Element,
+                            **variables: Any) -> tuple[Any, list[tuple[dict, tuple, list]]]:
+        """``apply``, plus (resource, trace, dynamic values) for each resource made: what
+        validation needs to check a resource of a known shape quickly (codegen.generate)."""
+        evidence: list = []
+        return self._result(self._generated(element, variables, evidence)), evidence
+
+    def _result(self, result: Any) -> Any:
         if isinstance(self._root, _Array):
             return result
         return result if isinstance(result, dict) else {}

@@ -22,7 +22,7 @@ from lxml import etree
 from .engine import CompiledMapping
 from .narrative import add_narrative
 from .transforms import TRANSFORMS
-from .validation import validate
+from .validation import validate, validate_mapped
 
 MODULES = ("patient", "observation")  # one per FHIR resource type
 FRAGMENT_MODULES = ("references",)  # datatypes used beside them
@@ -67,10 +67,12 @@ class MappingRegistry:
 
     def map_resources(self, name: str, element: etree._Element, **variables: Any) -> list[dict]:
         """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
-        resources = self.mapping(name).apply(element, **variables)
-        for resource in resources:
+        compiled = self.mapping(name)
+        resources, evidence = compiled.apply_with_evidence(element, **variables)
+        for resource, trace, dynamic in evidence:
             add_narrative(resource)
-            validate(resource)
+            validate_mapped(resource, trace, dynamic, compiled.known_traces,
+                            compiled.value_sites)
         return resources
 
     def _module(self, name: str) -> ModuleType:

@@ -91,6 +91,105 @@ def validate(resource: dict[str, Any]) -> None:
     _check_quantities(resource)
 
 
+def validate_mapped(resource: dict[str, Any], trace: tuple, dynamic: list,
+                    known: dict, value_sites: dict[int, str]) -> None:
+    """``validate``, for a resource a generated mapping made, using its evidence.
+
+    A resource whose trace (codegen.generate) is new is validated in full. One whose
+    trace has been validated before has the same shape and the same constants, so only
+    its dynamic values are checked, each against the type of its FHIR path and any
+    required binding, along with the checks ``validate`` makes beyond the models.
+    ``known`` (trace → value checks) belongs to the mapping that made the traces.
+    """
+    key = (resource["resourceType"], trace, "text" in resource)
+    checks = known.get(key)
+    if checks is None:
+        validate(resource)
+        if len(known) > 50_000:  # an unbounded variety of traces is not expected
+            known.clear()
+        known[key] = tuple(_checker(value_sites[token]) for token in trace
+                           if type(token) is int and token in value_sites)
+        return
+    for check, value in zip(checks, dynamic, strict=True):
+        if not check(value):
+            validate(resource)  # the models name the problem, or find none
+            return
+    text = resource.get("text")
+    if text is not None and not _PRIMITIVE_CHECKS["Xhtml"](text.get("div")):
+        validate(resource)
+        return
+    _check_identifiers(resource)
+    _check_quantities(resource)
+
+
+def _checker(fhir_path: str):
+    """A test that a value may stand at a FHIR path: its type's rules and any required
+    binding. Text values recur (codes, units, URLs), so those that pass are remembered."""
+    check = _CHECKERS.get(fhir_path)
+    if check is not None:
+        return check
+    kind, allowed = _site(fhir_path)
+    test = _PRIMITIVE_CHECKS.get(kind) if kind else None
+    passed = _PASSED.setdefault(kind, set())
+
+    def check(value: Any) -> bool:
+        if type(value) is str and value in passed:
+            pass
+        elif type(value) is dict or type(value) is list:
+            return _container_conforms(fhir_path, value)
+        elif test is None or not test(value):
+            return False
+        elif type(value) is str and len(passed) < 100_000:
+            passed.add(value)
+        return allowed is None or value in allowed
+
+    _CHECKERS[fhir_path] = check
+    return check
+
+
+_CHECKERS: dict[str, Any] = {}
+_PASSED: dict[str | None, set[str]] = {}
+
+
+def _conforms(fhir_path: str, value: Any) -> bool:
+    return _checker(fhir_path)(value)
+
+
+def _container_conforms(fhir_path: str, value: Any) -> bool:
+    """Containers (codings from concept maps, the caller's references) recur as the same
+    objects; each is checked once, remembered by identity while held."""
+    seen = _CONTAINERS_SEEN.get(id(value))
+    if seen is not None and seen[0] is value and seen[1] == fhir_path:
+        return True
+    resource_type, _, rest = fhir_path.partition(".")
+    steps = tuple(rest.split(".")) if rest else ()
+    for path, leaf in _leaves(value, steps):
+        inner = ".".join((resource_type, *(step for step in path if step != "[]")))
+        if type(leaf) is dict or type(leaf) is list or not _conforms(inner, leaf):
+            return False
+    if len(_CONTAINERS_SEEN) > 10_000:
+        _CONTAINERS_SEEN.clear()
+    _CONTAINERS_SEEN[id(value)] = (value, fhir_path)
+    return True
+
+
+def _site(fhir_path: str) -> tuple[str | None, frozenset[str] | None]:
+    """The primitive type at a dotted FHIR path, and its required codes if it is bound."""
+    resource_type, *steps = fhir_path.split(".")
+    try:
+        model = get_fhir_model_class(resource_type)
+    except KeyError:
+        model = None
+    kind = _kind_at(model, tuple(steps)) if model is not None else None
+    site = (kind if kind in _PRIMITIVE_CHECKS else None, REQUIRED_CODES.get(fhir_path))
+    _SITES[fhir_path] = site
+    return site
+
+
+_SITES: dict[str, tuple[str | None, frozenset[str] | None]] = {}
+_CONTAINERS_SEEN: dict[int, tuple[Any, str]] = {}
+
+
 def _validate_with_models(resource_type: str, resource: dict[str, Any]) -> None:
     try:
         get_fhir_model_class(resource_type).model_validate(resource)

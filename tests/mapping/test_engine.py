@@ -124,3 +124,13 @@ def test_generated_code_matches_the_interpreter_on_every_generated_record():
 def test_generated_code_matches_the_interpreter_word_by_word(template):
     compiled = CompiledMapping("T", template, TRANSFORMS, MAPS)
     assert compiled.apply(SOURCE, id="x") == compiled.interpret(SOURCE, id="x")
+
+
+@pytest.mark.parametrize("condition", [
+    "Item = 'b'", "Item/@n = '2'", "Item", "Item/@n", "Item/@m", "Nope = ''", "Item = ' b'",
+])
+def test_plain_conditions_keep_xpaths_any_node_meaning(condition):
+    # Read without XPath by the generated code; true when any selected node matches.
+    source = etree.fromstring(b"<E><Item n='1'>a</Item><Item n='2'>b<!--c--></Item></E>")
+    compiled = CompiledMapping("T", {"w": When(condition, "yes", "no")}, TRANSFORMS, MAPS)
+    assert compiled.apply(source) == compiled.interpret(source)

@@ -64,3 +64,47 @@ def test_partial_dates_and_dates_are_accepted_in_a_known_shape():
     validate(OBSERVATION)
     validate({**OBSERVATION, "effectiveDateTime": "2025-07-01"})
     validate({**OBSERVATION, "effectiveDateTime": "2025-07"})
+
+
+# --- validation from a generated mapping's evidence ------------------------------------
+
+def _observations(*values: tuple[str, str]):
+    """Two items of one shape through a small mapping, with their evidence."""
+    from lxml import etree
+
+    from facade.mapping.engine import CompiledMapping
+    from facade.mapping.transforms import TRANSFORMS
+    from facade.mapping.vocabulary import Each, Path
+
+    items = "".join(f"<I><S>{status}</S><D>{when}</D></I>" for status, when in values)
+    template = [Each("I", {"resourceType": "Observation", "status": Path("S"),
+                           "code": {"text": "x"}, "effectiveDateTime": Path("D")})]
+    compiled = CompiledMapping("Observation", template, TRANSFORMS, {})
+    _, evidence = compiled.apply_with_evidence(etree.fromstring(f"<R>{items}</R>"))
+    return compiled, evidence
+
+
+def test_resources_of_one_shape_share_a_trace_and_list_their_values():
+    compiled, evidence = _observations(("final", "2020-01-01"), ("amended", "2021-02-02"))
+    (_, first, values), (_, second, _) = evidence
+    assert first == second
+    assert values == ["final", "2020-01-01"]
+    assert [compiled.value_sites[t] for t in first if t in compiled.value_sites] == [
+        "Observation.status", "Observation.effectiveDateTime"]
+
+
+@pytest.mark.parametrize(("status", "when", "where"), [
+    ("bogus", "2021-02-02", "Observation.status"),  # a required binding
+    ("final", "2021-02-30", "Observation.effectiveDateTime"),  # not a calendar date
+])
+def test_a_known_trace_with_a_bad_value_is_refused(status, when, where):
+    from facade.mapping.validation import validate_mapped
+
+    compiled, evidence = _observations(("final", "2020-01-01"), (status, when))
+    (good, trace, values), (bad, bad_trace, bad_values) = evidence
+    validate_mapped(good, trace, values, compiled.known_traces, compiled.value_sites)
+    assert bad_trace in {key[1] for key in compiled.known_traces}
+    with pytest.raises(ResourceInvalid) as raised:
+        validate_mapped(bad, bad_trace, bad_values, compiled.known_traces,
+                        compiled.value_sites)
+    assert raised.value.path == where
