@@ -548,8 +548,9 @@ def _append(w: _Writer, indent: int, target: str, value: str) -> None:
     w.line(indent + 1, f"{target}.append({value})")
 
 
-def _structure(value: Any) -> Any:
-    """A container value's structure without its primitive values, for a trace.
+def _structure(value: Any) -> str:
+    """A container value's structure without its primitive values, for a trace: a short
+    string (traces are hashed for every resource; a string caches its hash).
 
     Containers come from concept maps and the caller's variables: the same few objects
     again and again, so structures are remembered by identity (holding the object, so
@@ -558,14 +559,15 @@ def _structure(value: Any) -> Any:
     known = _STRUCTURES.get(id(value))
     if known is not None and known[0] is value:
         return known[1]
-    structure = _structure_of(value)
+    structure = _STRUCTURE_NAMES.setdefault(_structure_of(value), f"s{len(_STRUCTURE_NAMES)}")
     if len(_STRUCTURES) > 10_000:
         _STRUCTURES.clear()
     _STRUCTURES[id(value)] = (value, structure)
     return structure
 
 
-_STRUCTURES: dict[int, tuple[Any, Any]] = {}
+_STRUCTURES: dict[int, tuple[Any, str]] = {}
+_STRUCTURE_NAMES: dict[Any, str] = {}
 
 
 def _structure_of(value: Any) -> Any:

@@ -22,7 +22,6 @@ import math
 import re
 import sys
 import typing
-from collections.abc import Iterator
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -378,16 +377,6 @@ _PRIMITIVE_CHECKS = {
 }
 
 
-def _values(node: Any, steps: list[str]) -> Iterator[Any]:
-    if not steps:
-        yield node
-        return
-    items = node if isinstance(node, list) else [node]
-    for item in items:
-        if isinstance(item, dict) and steps[0] in item:
-            yield from _values(item[steps[0]], steps[1:])
-
-
 def _check_identifiers(resource: dict[str, Any]) -> None:
     for identifier in resource.get("identifier", []):
         if identifier.get("system") == NHS_NUMBER_SYSTEM and \
@@ -398,9 +387,11 @@ def _check_identifiers(resource: dict[str, Any]) -> None:
 
 def _check_quantities(resource: dict[str, Any]) -> None:
     """Quantities coded in UCUM must carry a code (the unit) as well as the system."""
-    for path in ("valueQuantity", "component.valueQuantity"):
-        for quantity in _values(resource, path.split(".")):
-            if isinstance(quantity, dict) and quantity.get("system") == UCUM_SYSTEM \
-                    and not quantity.get("code"):
-                raise ResourceInvalid(f"{resource['resourceType']}.{path}",
-                                      "a UCUM quantity needs a unit code")
+    quantities = [(resource.get("valueQuantity"), "valueQuantity")]
+    quantities += [(component.get("valueQuantity"), "component.valueQuantity")
+                   for component in resource.get("component", ()) if type(component) is dict]
+    for quantity, path in quantities:
+        if type(quantity) is dict and quantity.get("system") == UCUM_SYSTEM \
+                and not quantity.get("code"):
+            raise ResourceInvalid(f"{resource['resourceType']}.{path}",
+                                  "a UCUM quantity needs a unit code")
