@@ -1,0 +1,96 @@
+"""The throttle slot ledger: SystmOne's limits kept across threads, processes and instances.
+
+Per SystmOne endpoint ("host:port"): at most one request per
+``request_interval``, and at most one non-exempt GetPatientRecord (a *full
+record*) per ``record_interval``. A caller reserves its slot before it sends;
+reservations are booked ahead in the shared store, one atomic step each, so
+waiting callers are served in booking order and every caller learns at once
+when it may send. When that is further off than the caller may wait, it gets
+:class:`Throttled` with the time the slot becomes free, and nothing is booked:
+no request ever hangs and a refused one costs nobody a slot.
+
+Exempt calls (Demographics only, or entry dates today) reserve a request slot
+only, and may take one in front of a full record that is booked ahead for
+its record slot; they never wait for the record slot.
+
+The ledger guarantees the spacing of *granted starts*. A caller that sends
+later than its start (a late wake-up, a slow network) narrows its gap to the
+next caller's send; the call site should configure a small margin on top of
+SystmOne's documented intervals.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from ..upstream.pacing import Throttled
+from .slots import MICROS, Booking, SlotRule, to_micros
+from .store import Store
+
+__all__ = ["Slot", "SlotLedger", "Throttled"]
+
+
+@dataclass(frozen=True)
+class Slot:
+    endpoint: str
+    full_record: bool
+    #: When the request may be sent, on the ledger's clock (time.monotonic by default).
+    start: float
+    #: The booked start on the store's clock, in microseconds: comparable between all
+    #: callers of one store, for verifiers (slots.find_breaches), never for sleeping.
+    ledger_start_us: int
+
+
+class SlotLedger:
+    def __init__(self, store: Store, request_interval: float, record_interval: float,
+                 clock: Callable[[], float] = time.monotonic,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        self.store = store
+        self.rule = SlotRule.from_seconds(request_interval, record_interval)
+        self.clock = clock
+        self.sleep = sleep
+
+    def reserve(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
+        """Book the endpoint's earliest slot, or raise Throttled (booking nothing).
+
+        Throttled.retry_after, counted from when the refusal arrives, is when
+        the slot becomes free: a caller that comes back then finds it free
+        unless someone else has booked it first.
+        """
+        booking = self.store.book_slot(endpoint, self.rule, full_record,
+                                       max(0, to_micros(max_wait)))
+        answered = self.clock()
+        if not booking.granted:
+            raise Throttled(booking.wait_us / MICROS)
+        return Slot(endpoint, full_record, _local_start(booking, answered), booking.start_us)
+
+    def acquire(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
+        """Reserve, then sleep until the slot starts."""
+        slot = self.reserve(endpoint, full_record, max_wait)
+        self.wait_for(slot)
+        return slot
+
+    def wait_for(self, slot: Slot) -> None:
+        delay = slot.start - self.clock()
+        if delay > 0:
+            self.sleep(delay)
+
+    def next_free(self, endpoint: str, full_record: bool = False) -> float:
+        """When a reservation made now would start, on the ledger's clock; books nothing.
+
+        For choosing among endpoints; another caller may book it first.
+        """
+        booking = self.store.peek_slot(endpoint, self.rule, full_record)
+        return _local_start(booking, self.clock())
+
+
+def _local_start(booking: Booking, answered: float) -> float:
+    """The start on our clock, never early.
+
+    The store measured its wait from its own "now", which fell somewhere
+    before its answer reached us; counting the wait from when the answer
+    arrived can only make us later, by at most the round trip.
+    """
+    return answered + booking.wait_us / MICROS

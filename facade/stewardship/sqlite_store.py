@@ -1,0 +1,243 @@
+"""The embedded store: one SQLite file in the state dir, shared by every process of a machine.
+
+WAL lets readers go on while one process writes; ``busy_timeout`` makes a
+writer wait its turn instead of failing. Each thread of each process has its
+own connection (a connection must not cross threads or a fork). Every
+statement is parameterised: keys are arbitrary caller strings.
+
+The slot ledger's times are ``time.monotonic()`` microseconds. That clock is
+system-wide on Linux, so all processes share it, and unlike the wall clock it
+cannot jump, which would let two starts land closer than an interval. It
+restarts at boot, so ledger rows carry the boot id; rows of an earlier boot
+are ignored and removed.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import itertools
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from .slots import Booking, SlotRule, earliest_start
+from .store import Store, check_ttl
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS kv (
+    key TEXT PRIMARY KEY,
+    value BLOB NOT NULL,
+    expires REAL  -- time.time() seconds, NULL for never
+);
+CREATE INDEX IF NOT EXISTS kv_expires ON kv (expires) WHERE expires IS NOT NULL;
+CREATE TABLE IF NOT EXISTS slot_requests (
+    boot TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    start_us INTEGER NOT NULL,
+    PRIMARY KEY (boot, endpoint, start_us)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS slot_records (
+    boot TEXT NOT NULL,
+    endpoint TEXT NOT NULL,
+    next_us INTEGER NOT NULL,
+    PRIMARY KEY (boot, endpoint)
+) WITHOUT ROWID;
+"""
+BUSY_TIMEOUT_MS = 10_000
+#: Expired values are swept after this many writes through one store.
+SWEEP_EVERY = 256
+
+
+class SQLiteStore(Store):
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        _create_private(self.path)
+        self._boot = _boot_id()
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._writes = itertools.count(1)
+        self._create_schema()
+
+    def _create_schema(self) -> None:
+        # Switching to WAL does not wait for a busy database the way statements do,
+        # so processes opening a new file together take turns on a file lock. WAL is
+        # kept in the file: later connections need not ask for it.
+        with _file_lock(self.path.with_name(self.path.name + ".lock")):
+            connection = self._connection()
+            if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+                connection.execute("PRAGMA journal_mode = WAL")
+            connection.executescript(SCHEMA)
+        with self._transaction() as connection:
+            connection.execute("DELETE FROM slot_requests WHERE boot != ?", (self._boot,))
+            connection.execute("DELETE FROM slot_records WHERE boot != ?", (self._boot,))
+
+    # -- key/value ---------------------------------------------------------------
+
+    def get(self, key: str) -> bytes | None:
+        row = self._connection().execute(
+            "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
+            (key, time.time())).fetchone()
+        return bytes(row[0]) if row else None
+
+    def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
+        check_ttl(ttl)
+        self._connection().execute(
+            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET value = excluded.value, expires = excluded.expires",
+            (key, bytes(value), _expiry(ttl)))
+        self._sweep_now_and_then()
+
+    def add(self, key: str, value: bytes, ttl: float | None) -> bool:
+        check_ttl(ttl)
+        # One statement, so atomic: insert, or take over a row that has expired.
+        cursor = self._connection().execute(
+            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
+            " SET value = excluded.value, expires = excluded.expires"
+            " WHERE kv.expires IS NOT NULL AND kv.expires <= ?",
+            (key, bytes(value), _expiry(ttl), time.time()))
+        self._sweep_now_and_then()
+        return cursor.rowcount == 1
+
+    def delete(self, key: str, expected: bytes | None = None) -> bool:
+        now = time.time()
+        if expected is None:
+            sql, values = "DELETE FROM kv WHERE key = ?", (key,)
+        else:
+            sql, values = "DELETE FROM kv WHERE key = ? AND value = ?", (key, bytes(expected))
+        # An expired row counts as absent, whatever its value.
+        cursor = self._connection().execute(
+            sql + " AND (expires IS NULL OR expires > ?)", (*values, now))
+        return cursor.rowcount == 1
+
+    def sweep(self) -> int:
+        """Remove expired values (reads ignore them anyway; this frees the space)."""
+        cursor = self._connection().execute(
+            "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
+        return cursor.rowcount
+
+    def _sweep_now_and_then(self) -> None:
+        if next(self._writes) % SWEEP_EVERY == 0:
+            self.sweep()
+
+    # -- slot ledger -------------------------------------------------------------
+
+    def book_slot(self, endpoint: str, rule: SlotRule, full_record: bool,
+                  max_wait_us: int) -> Booking:
+        # BEGIN IMMEDIATE takes the write lock before reading, so no other
+        # process can book between our read and our write.
+        with self._transaction("BEGIN IMMEDIATE") as connection:
+            now = _now_us()  # read under the lock: waiting for it must not count as waited
+            start = self._earliest(connection, endpoint, rule, full_record, now)
+            granted = start - now <= max_wait_us
+            if granted:
+                self._write_booking(connection, endpoint, rule, full_record, now, start)
+        return Booking(granted, start, start - now)
+
+    def peek_slot(self, endpoint: str, rule: SlotRule, full_record: bool) -> Booking:
+        with self._transaction("BEGIN") as connection:  # one snapshot for both reads
+            now = _now_us()
+            start = self._earliest(connection, endpoint, rule, full_record, now)
+        return Booking(False, start, start - now)
+
+    def _earliest(self, connection: sqlite3.Connection, endpoint: str, rule: SlotRule,
+                  full_record: bool, now: int) -> int:
+        booked = [row[0] for row in connection.execute(
+            "SELECT start_us FROM slot_requests WHERE boot = ? AND endpoint = ? AND start_us > ?"
+            " ORDER BY start_us", (self._boot, endpoint, now - rule.request_us))]
+        not_before = now
+        if full_record:
+            row = connection.execute(
+                "SELECT next_us FROM slot_records WHERE boot = ? AND endpoint = ?",
+                (self._boot, endpoint)).fetchone()
+            not_before = max(now, row[0]) if row else now
+        return earliest_start(now, not_before, booked, rule.request_us)
+
+    def _write_booking(self, connection: sqlite3.Connection, endpoint: str, rule: SlotRule,
+                       full_record: bool, now: int, start: int) -> None:
+        # Starts an interval in the past can no longer conflict with anything.
+        connection.execute(
+            "DELETE FROM slot_requests WHERE boot = ? AND endpoint = ? AND start_us <= ?",
+            (self._boot, endpoint, now - rule.request_us))
+        connection.execute("INSERT INTO slot_requests (boot, endpoint, start_us) VALUES (?, ?, ?)",
+                           (self._boot, endpoint, start))
+        if full_record:
+            connection.execute(
+                "INSERT INTO slot_records (boot, endpoint, next_us) VALUES (?, ?, ?)"
+                " ON CONFLICT (boot, endpoint) DO UPDATE SET next_us = excluded.next_us",
+                (self._boot, endpoint, start + rule.record_us))
+
+    # -- connections -------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
+        connection = self._connection()
+        connection.execute(begin)
+        try:
+            yield connection
+        except BaseException:
+            connection.execute("ROLLBACK")
+            raise
+        connection.execute("COMMIT")
+
+    def _connection(self) -> sqlite3.Connection:
+        pid, connection = getattr(self._local, "connection", (None, None))
+        if connection is None or pid != os.getpid():  # a forked child needs its own
+            connection = self._connect()
+            self._local.connection = (os.getpid(), connection)
+        return connection
+
+    def _connect(self) -> sqlite3.Connection:
+        # isolation_level=None: no implicit transactions; ours are explicit.
+        # check_same_thread=False only so that close() may close every thread's
+        # connection; each is otherwise used by its own thread alone.
+        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
+                                     isolation_level=None, check_same_thread=False)
+        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        connection.execute("PRAGMA synchronous = NORMAL")
+        with self._lock:
+            self._connections.append(connection)
+        return connection
+
+    def close(self) -> None:
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for connection in connections:
+            connection.close()
+        self._local = threading.local()
+
+
+def _create_private(path: Path) -> None:
+    """Create the file readable by its owner only: the cache will hold patient data.
+
+    SQLite gives its -wal and -shm files the permissions of the database file.
+    """
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600)) as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield  # closing the file releases the lock
+
+
+def _boot_id() -> str:
+    """This boot's identity (Linux); elsewhere the ledger must be removed after a reboot."""
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return ""
+
+
+def _now_us() -> int:
+    return time.monotonic_ns() // 1000
+
+
+def _expiry(ttl: float | None) -> float | None:
+    return None if ttl is None else time.time() + ttl
