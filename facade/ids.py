@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import hmac
 import os
 from pathlib import Path
 
@@ -37,6 +39,8 @@ _LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
 class IdCodec:
     def __init__(self, key: bytes) -> None:
         self._siv = AESSIV(key)
+        # A separate key for digests, derived so that neither use reveals the other.
+        self._digest_key = hmac.new(key, b"facade digest key", hashlib.sha256).digest()
 
     @classmethod
     def from_state_dir(cls, state_dir: Path) -> IdCodec:
@@ -65,6 +69,13 @@ class IdCodec:
         patient, _, item = plain.partition(b"\x00")
         identity = _identity_from(patient)
         return (identity, _item_key(item)) if identity is not None else None
+
+    # -- digests ---------------------------------------------------------------
+
+    def digest(self, text: str) -> str:
+        """A keyed digest naming PHI (an identity, search criteria) in cache keys and
+        logs without revealing it, the same in every instance sharing the key."""
+        return hmac.new(self._digest_key, text.encode(), hashlib.sha256).hexdigest()[:32]
 
     # -- encoding --------------------------------------------------------------
 

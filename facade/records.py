@@ -1,19 +1,20 @@
 """From FHIR questions to SystmOne calls and back: the data service behind the API.
 
-Every upstream call goes through ``SystmOneClient.call`` after taking a slot
-from the ``Pacer``. Patient reads and identifier searches use a
-Demographics-only GetPatientRecord (exempt from the 30-second rule); other
-Patient searches use PatientSearch; Observations need the clinical record,
-which is kept for ``record_ttl`` seconds so that paging and repeated
-searches do not spend the scarce full-record slot again.
+The request flow below the views: the planner (stewardship/planner.py) says
+whether the cache answers or which call is needed; identical needs of
+concurrent requests share one call (single-flight); every call goes through
+the endpoint pool, which books its slot in the shared ledger; the answer is
+mapped and validated once and cached as serialised bytes for every worker and
+instance. When the budget is spent and a refresh is refused, data already in
+the cache is served as it is (its meta.lastUpdated says how old), unless the
+request asked for fresh data.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
 
 from lxml import etree
 
@@ -22,62 +23,169 @@ from .mapping.fidelity import fidelity
 from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
-from .upstream.client import SystmOneClient
+from .protocol.xmlsafe import parse_document
+from .stewardship.cache import Entry, ResourceCache, lookup
+from .stewardship.ledger import Throttled
+from .stewardship.planner import (
+    Freshness,
+    Step,
+    clinical_step,
+    demographics_step,
+    full_clinical_filter,
+    top_up_filter,
+)
+from .stewardship.pool import UpstreamPool
+from .stewardship.singleflight import SingleFlight
 from .upstream.errors import PermanentError, UpstreamError
-from .upstream.pacing import Pacer, Throttled
 
 log = logging.getLogger(__name__)
 NOT_FOUND_TEXTS = ("no patient", "not found", "does not exist")
 ORGANISATION_TTL = 3600.0
 
 
-@dataclass(frozen=True)
-class Fetched:
-    element: etree._Element
-    at: float  # time.time() when it left SystmOne
-    resources: list[dict] | None = None  # what it mapped to, validated once
+def retention(windows: Freshness) -> dict[str, float]:
+    """How long the store keeps each class of entry: beyond its freshness window, so that
+    stale data can be served when the budget is spent."""
+    return {"demographics": max(60.0, windows.demographics * 4),
+            "search": max(60.0, windows.demographics * 4),
+            "clinical": max(60.0, windows.clinical * 4),
+            "organisation": ORGANISATION_TTL * 4}
 
 
 class RecordService:
-    def __init__(self, client: SystmOneClient, codec: IdCodec, pacer: Pacer,
-                 record_ttl: float, mappings: MappingRegistry = DEFAULT) -> None:
-        self.client = client
-        self.mappings = mappings
+    def __init__(self, pool: UpstreamPool, codec: IdCodec, cache: ResourceCache,
+                 flights: SingleFlight, windows: Freshness,
+                 mappings: MappingRegistry = DEFAULT,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.pool = pool
         self.codec = codec
-        self.pacer = pacer
-        self.record_ttl = record_ttl
-        self._records: dict[Identity, Fetched] = {}
-        self._organisation: Fetched | None = None
-        self._lock = threading.Lock()
+        self.cache = cache
+        self.flights = flights
+        self.windows = windows
+        self.mappings = mappings
+        self.clock = clock
 
     def close(self) -> None:
-        self.client.close()
+        self.pool.close()
+
+    def readiness(self) -> tuple[bool, dict]:
+        return self.pool.readiness()
 
     # -- Patients ----------------------------------------------------------------
 
-    def patient(self, identity: Identity) -> dict | None:
+    def patient(self, identity: Identity, fresh: bool = False) -> dict | None:
         """The full UK Core Patient, or None when SystmOne has no such record."""
-        self.pacer.acquire()
-        try:
-            record = self.client.get_patient_record(identity, RecordFilter.demographics_only())
-        except PermanentError as error:
-            if _means_not_found(error.message):
-                return None
-            raise
-        return self._patient_resource(record, time.time())
+        digest = self._digest(identity)
+        entry, _ = lookup(self.cache, "demographics", digest, self.windows.demographics,
+                          self.clock())
+        if demographics_step(entry, self.clock(), self.windows, fresh) is Step.CACHE:
+            return entry.data
 
-    def search_patients(self, criteria: PatientSearchCriteria) -> list[dict]:
+        def fetch() -> Entry | None:
+            record = self._record(identity, RecordFilter.demographics_only(), full=False)
+            if record is None:
+                return None
+            fetched_at = self.clock()
+            return self.cache.put("demographics", digest,
+                                  self._patient_resource(record, fetched_at), fetched_at)
+
+        found = self._shared(f"demographics:{digest}", fetch, "demographics", digest,
+                             stale=None if fresh else entry)
+        return found.data if found is not None else None
+
+    def search_patients(self, criteria: PatientSearchCriteria,
+                        fresh: bool = False) -> list[dict]:
         """SUBSETTED Patients from SystmOne's PatientSearch summary."""
-        self.pacer.acquire()
-        fetched_at = time.time()
-        return [self._patient_resource(result, fetched_at)
-                for result in self.client.patient_search(criteria)]
+        digest = self.codec.digest(repr(sorted(criteria.given().items())))
+        entry, _ = lookup(self.cache, "search", digest, self.windows.demographics,
+                          self.clock())
+        if demographics_step(entry, self.clock(), self.windows, fresh) is Step.CACHE:
+            return entry.data
+
+        def fetch() -> Entry:
+            results = self.pool.call("PatientSearch", lambda c: c.patient_search(criteria))
+            fetched_at = self.clock()
+            return self.cache.put("search", digest,
+                                  [self._patient_resource(r, fetched_at) for r in results],
+                                  fetched_at)
+
+        return self._shared(f"search:{digest}", fetch, "search", digest,
+                            stale=None if fresh else entry).data
 
     def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
         identity = Identity.from_element(element.find("Identity"))
         return self.mappings.map_resource(
             "patient", element, id=self.codec.patient_id(identity),
             last_updated=_instant(fetched_at), **self._general_practitioner(element))
+
+    # -- Observations ------------------------------------------------------------
+
+    def observations(self, identity: Identity, fresh: bool = False) -> list[dict] | None:
+        """Every Observation in the patient's record, or None when there is no record.
+
+        Mapped and validated once per fetched record; later pages and searches reuse them.
+        Callers must not modify the returned resources.
+        """
+        digest = self._digest(identity)
+        now = self.clock()
+        entry, _ = lookup(self.cache, "clinical", digest, self.windows.clinical, now)
+        step = clinical_step(entry, now, self.windows, fresh)
+        if step is Step.CACHE:
+            return entry.data
+        if step is Step.TOP_UP:
+            return self._topped_up(identity, digest, entry).data
+
+        def fetch() -> Entry | None:
+            record = self._record(identity, full_clinical_filter(), full=True)
+            return self._store_clinical(identity, digest, record) if record is not None \
+                else None
+
+        found = self._shared(f"clinical:{digest}", fetch, "clinical", digest,
+                             stale=None if fresh else entry)
+        return found.data if found is not None else None
+
+    def _topped_up(self, identity: Identity, digest: str, entry: Entry) -> Entry:
+        """The cached record with what was entered today merged in (an exempt call)."""
+        def fetch() -> Entry:
+            now = self.clock()
+            record = self._record(identity, top_up_filter(now), full=False)
+            if record is None:
+                return entry
+            added = {o["id"]: o for o in self._map_observations(identity, record, now)}
+            merged = [o for o in entry.data if o["id"] not in added] + list(added.values())
+            self._store_patient(digest, record, now)
+            return self.cache.put("clinical", digest, merged, entry.fetched_at, now)
+
+        try:
+            return self._shared(f"top-up:{digest}", fetch, "clinical", digest, stale=entry)
+        except UpstreamError as error:  # the cached record is still within its window
+            log.warning("top-up failed, serving the cached record: %s", type(error).__name__)
+            return entry
+
+    def _store_clinical(self, identity: Identity, digest: str,
+                        record: etree._Element) -> Entry:
+        fetched_at = self.clock()
+        observations = self._map_observations(identity, record, fetched_at)
+        self._store_patient(digest, record, fetched_at)
+        return self.cache.put("clinical", digest, observations, fetched_at)
+
+    def _store_patient(self, digest: str, record: etree._Element, fetched_at: float) -> None:
+        """A clinical fetch carries the demographics too: the Patient is refreshed free."""
+        if record.find("Demographics") is not None:
+            self.cache.put("demographics", digest, self._patient_resource(record, fetched_at),
+                           fetched_at)
+
+    def _map_observations(self, identity: Identity, record: etree._Element,
+                          fetched_at: float) -> list[dict]:
+        patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
+        resources = self.mappings.map_resources("observation", record,
+                                                patient=patient_reference)
+        log.info("clinical fidelity: %s", fidelity(record, resources).log_line())
+        for resource in resources:
+            item_key = resource["id"]
+            resource["id"] = self.codec.observation_id(identity, item_key)
+            resource.setdefault("meta", {})["lastUpdated"] = _instant(fetched_at)
+        return resources
 
     # -- the practice ------------------------------------------------------------
 
@@ -99,60 +207,56 @@ class RecordService:
 
     def _organisation_metadata(self) -> etree._Element | None:
         """GetOrganisationMetaData, fetched once an hour; None if SystmOne will not say."""
-        with self._lock:
-            cached = self._organisation
-        if cached is not None and time.time() - cached.at < ORGANISATION_TTL:
-            return cached.element
+        entry, fresh = lookup(self.cache, "organisation", "practice", ORGANISATION_TTL,
+                              self.clock())
+        if fresh:
+            return _parsed(entry.data)
+
+        def fetch() -> Entry:
+            body = self.pool.call("GetOrganisationMetaData",
+                                  lambda c: c.get_organisation_metadata())
+            return self.cache.put("organisation", "practice",
+                                  etree.tostring(body).decode(), self.clock())
+
         try:
-            self.pacer.acquire()
-            body = self.client.get_organisation_metadata()
+            found = self._shared("organisation", fetch, "organisation", "practice",
+                                 stale=entry)
         except (UpstreamError, Throttled):
-            return cached.element if cached is not None else None
-        with self._lock:
-            self._organisation = Fetched(body, time.time())
-        return body
+            found = entry
+        return _parsed(found.data) if found is not None else None
 
-    # -- Observations ------------------------------------------------------------
+    # -- calls ---------------------------------------------------------------------
 
-    def observations(self, identity: Identity) -> list[dict] | None:
-        """Every Observation in the patient's record, or None when there is no record.
-
-        Mapped and validated once per fetched record; later pages and searches reuse them.
-        Callers must not modify the returned resources.
-        """
-        with self._lock:
-            cached = self._records.get(identity)
-        if cached is not None and time.time() - cached.at < self.record_ttl:
-            return cached.resources
-        fetched = self._clinical_record(identity)
-        return fetched.resources if fetched is not None else None
-
-    def _map_observations(self, identity: Identity, record: etree._Element,
-                          fetched_at: float) -> list[dict]:
-        patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
-        resources = self.mappings.map_resources("observation", record,
-                                                patient=patient_reference)
-        log.info("clinical fidelity: %s", fidelity(record, resources).log_line())
-        for resource in resources:
-            item_key = resource["id"]
-            resource["id"] = self.codec.observation_id(identity, item_key)
-            resource.setdefault("meta", {})["lastUpdated"] = _instant(fetched_at)
-        return resources
-
-    def _clinical_record(self, identity: Identity) -> Fetched | None:
-        self.pacer.acquire(full_record=True)
+    def _record(self, identity: Identity, record_filter: RecordFilter,
+                full: bool) -> etree._Element | None:
+        """GetPatientRecord through the pool; None when SystmOne has no such patient."""
         try:
-            record = self.client.get_patient_record(identity)
+            return self.pool.call("GetPatientRecord",
+                                  lambda c: c.get_patient_record(identity, record_filter),
+                                  full_record=full)
         except PermanentError as error:
             if _means_not_found(error.message):
                 return None
             raise
-        fetched_at = time.time()
-        fetched = Fetched(record, fetched_at,
-                          self._map_observations(identity, record, fetched_at))
-        with self._lock:
-            self._records[identity] = fetched
-        return fetched
+
+    def _shared(self, key: str, fetch: Callable[[], Entry | None], data_class: str,
+                digest: str, stale: Entry | None) -> Entry | None:
+        """One fetch for all concurrent askers; when the budget is spent, the stale entry."""
+        try:
+            return self.flights.run(key, fetch, lambda: self.cache.get(data_class, digest))
+        except Throttled:
+            if stale is None:
+                raise
+            log.info("budget spent: serving %s data %.0f s old", data_class,
+                     stale.age(self.clock()))
+            return stale
+
+    def _digest(self, identity: Identity) -> str:
+        return self.codec.digest(self.codec.patient_id(identity))
+
+
+def _parsed(text: str) -> etree._Element:
+    return parse_document(text.encode())
 
 
 def _means_not_found(message: str) -> bool:
@@ -161,3 +265,5 @@ def _means_not_found(message: str) -> bool:
 
 def _instant(seconds: float) -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(seconds))
+
+

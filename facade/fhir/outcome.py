@@ -6,6 +6,9 @@ error tree is mapped onto it in one place (``upstream_error``).
 
 from __future__ import annotations
 
+import math
+
+from ..stewardship.ledger import Throttled
 from ..upstream.errors import (
     PermanentError,
     TemporaryError,
@@ -13,8 +16,8 @@ from ..upstream.errors import (
     UpstreamError,
     UpstreamProtocolError,
     UpstreamTimeout,
+    UpstreamUnavailable,
 )
-from ..upstream.pacing import Throttled
 
 
 class FhirError(Exception):
@@ -32,8 +35,9 @@ def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> d
 
 def upstream_error(error: UpstreamError | Throttled) -> FhirError:
     if isinstance(error, Throttled):
-        return FhirError(429, "throttled", str(error),
-                         {"Retry-After": str(max(1, round(error.retry_after)))})
+        return FhirError(429, "throttled", str(error), {"Retry-After": _seconds(error)})
+    if isinstance(error, UpstreamUnavailable):
+        return FhirError(503, "transient", error.message, {"Retry-After": _seconds(error)})
     if isinstance(error, TemporaryError):
         return FhirError(503, "transient", f"SystmOne is busy: {error.message}",
                          {"Retry-After": "30"})
@@ -46,3 +50,8 @@ def upstream_error(error: UpstreamError | Throttled) -> FhirError:
     if isinstance(error, UpstreamProtocolError):
         return FhirError(502, "exception", "SystmOne sent an unreadable reply")
     return FhirError(502, "exception", "SystmOne request failed")
+
+
+def _seconds(error: Throttled | UpstreamUnavailable) -> str:
+    """Retry-After in whole seconds, rounded up: a client that waits that long finds room."""
+    return str(max(1, math.ceil(error.retry_after)))

@@ -16,8 +16,9 @@ from flask import Blueprint, Response, current_app, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
+from .. import metrics
+from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
-from ..upstream.pacing import Throttled
 from . import patients, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
 from .search import coding_matches, date_range, tokens, values_at
@@ -87,6 +88,8 @@ def fhir_error(error: FhirError) -> Response:
 @bp.errorhandler(UpstreamError)
 @bp.errorhandler(Throttled)
 def upstream_failure(error) -> Response:
+    if isinstance(error, Throttled):
+        metrics.throttled()
     return fhir_error(upstream_error(error))
 
 
@@ -182,16 +185,23 @@ def _service():
     return current_app.extensions["facade.records"]
 
 
+def _fresh_asked() -> bool:
+    """``Cache-Control: no-cache`` (or the older ``Pragma``): fresh data, within the
+    throttle; the cache is skipped, the slot ledger never."""
+    directives = f"{request.headers.get('Cache-Control', '')},{request.headers.get('Pragma', '')}"
+    return "no-cache" in {part.strip().lower() for part in directives.split(",")}
+
+
 def _read_patient(resource_id: str) -> dict | None:
     identity = _service().codec.patient_identity(resource_id)
-    return _service().patient(identity) if identity is not None else None
+    return _service().patient(identity, _fresh_asked()) if identity is not None else None
 
 
 def _read_observation(resource_id: str) -> dict | None:
     source = _service().codec.observation_source(resource_id)
     if source is None:
         return None
-    observations = _service().observations(source[0]) or []
+    observations = _service().observations(source[0], _fresh_asked()) or []
     return next((o for o in observations if o["id"] == resource_id), None)
 
 
@@ -260,9 +270,10 @@ def _search_patients(params: dict[str, list[str]]) -> list[dict]:
     if query.matches_nothing:
         return []
     if query.identity is not None:
-        patient = _service().patient(query.identity)
+        patient = _service().patient(query.identity, _fresh_asked())
         return [patient] if patient is not None else []
-    return [p for p in _service().search_patients(query.criteria) if query.keeps(p)]
+    return [p for p in _service().search_patients(query.criteria, _fresh_asked())
+            if query.keeps(p)]
 
 
 def _search_observations(params: dict[str, list[str]]) -> list[dict]:
@@ -280,7 +291,8 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
     if len(patient_ids) > 1:
         return []
     identity = _service().codec.patient_identity(patient_ids.pop())
-    observations = _service().observations(identity) if identity is not None else None
+    observations = _service().observations(identity, _fresh_asked()) \
+        if identity is not None else None
     if not observations:
         return []
     return [o for o in observations if all(keep(o) for keep in filters)]

@@ -25,11 +25,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..upstream.pacing import Throttled
 from .slots import MICROS, Booking, SlotRule, to_micros
 from .store import Store
 
 __all__ = ["Slot", "SlotLedger", "Throttled"]
+
+
+class Throttled(Exception):
+    """SystmOne's budget will not have room within the caller's maximum wait."""
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"SystmOne's request budget is used up; retry in {retry_after:.0f} s")
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@
      ├── UpstreamConnectionError   cannot connect, or the connection broke
      ├── UpstreamTimeout           no reply in time (a throttled message gets none)
      ├── UpstreamProtocolError     a reply that is not a valid answer to our request
+     ├── UpstreamUnavailable       no endpoint can take the request now (all taken out)
      └── UpstreamErrorReply        SystmOne answered with ErrorMessage
           ├── PermanentError       PermanentError=true: do not retry
           └── TemporaryError       PermanentError=false: retry later
@@ -30,6 +31,15 @@ class UpstreamTimeout(UpstreamError):
 
 class UpstreamProtocolError(UpstreamError):
     pass
+
+
+class UpstreamUnavailable(UpstreamError):
+    """Every SystmOne endpoint is taken out after failing; ``retry_after`` says when the
+    first is tried again. Also what joiners of a failed shared call see."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.message, self.retry_after = message, retry_after
 
 
 class UpstreamErrorReply(UpstreamError):

@@ -9,35 +9,9 @@ import pytest
 from facade.app import create_app
 from facade.fhir.registry import RESOURCES
 
+from .conftest import patient_with_numerics
+
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
-
-
-@pytest.fixture
-def api(start_simulator, tmp_path):
-    apps = []
-
-    def make(**settings):
-        live = start_simulator(**{k: v for k, v in settings.items()
-                                  if k in ("request_interval", "record_interval")})
-        host, port = live.address
-        config = {"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
-                  "request_interval": 0.0, "record_interval": 0.0, "read_timeout": 5.0,
-                  **settings}
-        apps.append(create_app(config))
-        return apps[-1].test_client()
-    yield make
-    for app in apps:
-        app.extensions["facade.records"].close()
-
-
-@pytest.fixture
-def client(api):
-    return api()
-
-
-def patient_with_numerics(practice):
-    return next(p for p in practice.index.summaries if p.identity.kind == "NHSNumber"
-                and practice.record(p).find("Clinical/Event/ClinicalCode[Value]") is not None)
 
 
 def without_fetch_time(resource: dict) -> dict:

@@ -128,3 +128,30 @@ def open_and_write(state_dir: Path, key: str) -> bytes | None:
         store.set(key, key.encode())
         return store.get(key)
 
+
+
+def share_one_flight(spec: StoreSpec, key: str, threads: int) -> list[bytes | None]:
+    """Several threads of this process, at the same moment as the other processes, ask
+    for the same thing; the producer counts itself in the store and caches its answer."""
+    from facade.stewardship.singleflight import SingleFlight
+
+    with spec.open() as store:
+        flights = SingleFlight(store, lease_seconds=10, poll=0.005)
+
+        def produce() -> bytes:
+            if not store.add(f"produced:{key}", b"1", ttl=60):
+                store.set(f"produced-again:{key}", b"1", ttl=60)
+            time.sleep(0.3)  # long enough for every other caller to arrive
+            store.set(f"answer:{key}", b"the record", ttl=60)
+            return b"the record"
+
+        _set_off()
+        answers: list[bytes | None] = []
+        workers = [threading.Thread(target=lambda: answers.append(
+            flights.run(key, produce, lambda: store.get(f"answer:{key}"))))
+            for _ in range(threads)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return answers

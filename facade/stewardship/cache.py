@@ -1,0 +1,108 @@
+"""Mapped, validated resources, cached as serialised bytes and shared by every worker.
+
+An entry is what one upstream answer became: a Patient, the Patients of one
+PatientSearch, a patient's Observations, the practice's metadata. It lives in
+the shared store (embedded or Redis) under a key that carries no PHI (a
+keyed digest of the patient's opaque id or of the search), with the time the
+data left SystmOne. Beside it a small *stamp* key names the entry's version,
+so a worker that has already decoded that version uses its own copy without
+fetching a megabyte of Observations again. Errors are never cached: only what
+SystmOne answered successfully becomes an entry.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from .. import metrics
+from .store import Store
+
+LOCAL_ENTRIES = 64  # decoded entries each worker keeps
+
+
+@dataclass(frozen=True)
+class Entry:
+    data: Any  # the decoded resources (callers must not modify them)
+    fetched_at: float  # time.time() when the data left SystmOne (a full fetch)
+    topped_up_at: float  # the last exempt top-up merged in (= fetched_at if none)
+    stamp: str
+
+    def age(self, now: float) -> float:
+        return now - self.fetched_at
+
+
+class ResourceCache:
+    def __init__(self, store: Store, retain: dict[str, float]) -> None:
+        """``retain``: per data class, how long the store keeps entries (seconds)."""
+        self.store = store
+        self.retain = retain
+        self._local: OrderedDict[str, Entry] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, data_class: str, digest: str) -> Entry | None:
+        key = _key(data_class, digest)
+        stamp = self.store.get(key + ":stamp")
+        if stamp is None:
+            return None
+        with self._lock:
+            local = self._local.get(key)
+            if local is not None and local.stamp == stamp.decode():
+                self._local.move_to_end(key)
+                return local
+        raw = self.store.get(key)
+        if raw is None:
+            return None
+        entry = _decode(raw)
+        self._remember(key, entry)
+        return entry
+
+    def put(self, data_class: str, digest: str, data: Any, fetched_at: float,
+            topped_up_at: float | None = None) -> Entry:
+        key = _key(data_class, digest)
+        topped_up_at = fetched_at if topped_up_at is None else topped_up_at
+        stamp = f"{fetched_at!r}/{topped_up_at!r}"
+        entry = Entry(data, fetched_at, topped_up_at, stamp)
+        body = orjson.dumps({"stamp": stamp, "fetched_at": fetched_at,
+                             "topped_up_at": topped_up_at, "data": data})
+        ttl = self.retain[data_class]
+        self.store.set(key, body, ttl=ttl)  # the entry first: a stamp never names a missing one
+        self.store.set(key + ":stamp", stamp.encode(), ttl=ttl)
+        self._remember(key, entry)
+        return entry
+
+    def forget(self, data_class: str, digest: str) -> None:
+        key = _key(data_class, digest)
+        self.store.delete(key + ":stamp")
+        self.store.delete(key)
+        with self._lock:
+            self._local.pop(key, None)
+
+    def _remember(self, key: str, entry: Entry) -> None:
+        with self._lock:
+            self._local[key] = entry
+            self._local.move_to_end(key)
+            while len(self._local) > LOCAL_ENTRIES:
+                self._local.popitem(last=False)
+
+
+def lookup(cache: ResourceCache, data_class: str, digest: str, fresh_for: float,
+           now: float) -> tuple[Entry | None, bool]:
+    """The entry (or None) and whether it is still within its freshness window; counted."""
+    entry = cache.get(data_class, digest)
+    fresh = entry is not None and entry.age(now) < fresh_for
+    metrics.cache_lookup(data_class, "hit" if fresh else "stale" if entry else "miss")
+    return entry, fresh
+
+
+def _key(data_class: str, digest: str) -> str:
+    return f"cache:{data_class}:{digest}"
+
+
+def _decode(raw: bytes) -> Entry:
+    body = orjson.loads(raw)
+    return Entry(body["data"], body["fetched_at"], body["topped_up_at"], body["stamp"])

@@ -1,0 +1,164 @@
+"""Upstream stewardship through the API: what each FHIR question costs SystmOne.
+
+Counted in the simulator's own message audit (independent of the facade):
+the planner's choice of call, the cache shared by workers, single-flight,
+top-ups, stale answers when the budget is spent, and 429s that never breach.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from dataclasses import dataclass
+
+import pytest
+from lxml import etree
+
+from facade.app import create_app
+
+from .conftest import patient_with_numerics
+
+
+@dataclass
+class Stack:
+    live: object  # the LiveSimulator
+    apps: list
+
+    def client(self):
+        return self.apps[-1].test_client()
+
+
+@pytest.fixture
+def stack(start_simulator, tmp_path):
+    made = []
+
+    def make(simulator=None, workers=1, **settings):
+        live = start_simulator(**(simulator or {}))
+        host, port = live.address
+        config = {"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
+                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.001,
+                  "read_timeout": 5.0, **settings}
+        # Several apps on one state dir stand for gunicorn workers sharing the embedded store.
+        stack = Stack(live, [create_app(config) for _ in range(workers)])
+        made.append(stack)
+        return stack
+
+    yield make
+    for stack in made:
+        for app in stack.apps:
+            app.extensions["facade.records"].close()
+
+
+def filters(entry) -> set[str]:
+    request = etree.fromstring(entry.request_xml)
+    found = request.find(".//Filter")
+    return {child.tag for child in found} if found is not None else set()
+
+
+def patient_id(client, summary) -> str:
+    response = client.get(f"/fhir/Patient?identifier={summary.identity.value}")
+    assert response.status_code == 200, response.json
+    return response.json["entry"][0]["resource"]["id"]
+
+
+def test_patient_reads_are_demographics_only_and_cached(stack, practice):
+    s = stack()
+    summary = patient_with_numerics(practice)
+    pid = patient_id(s.client(), summary)
+    assert s.client().get(f"/fhir/Patient/{pid}").status_code == 200
+    calls = s.live.messages(1, function="GetPatientRecord")
+    assert len(calls) == 1 and filters(calls[0]) == {"Demographics"}  # exempt
+
+
+def test_one_full_record_serves_every_observation_search_and_the_patient(stack, practice):
+    s = stack(workers=2)
+    summary = patient_with_numerics(practice)
+    first, second = (app.test_client() for app in s.apps)
+    pid = patient_id(first, summary)
+    for client, query in [(first, ""), (second, "&category=vital-signs"),
+                          (first, "&date=ge2000"), (second, "&_count=1")]:
+        assert client.get(f"/fhir/Observation?patient={pid}{query}").status_code == 200
+    assert second.get(f"/fhir/Patient/{pid}").status_code == 200
+    records = s.live.messages(2, function="GetPatientRecord")
+    assert [filters(entry) for entry in records] == [
+        {"Demographics"}, {"Demographics", "ClinicalCodes"}]
+
+
+def test_concurrent_identical_searches_make_one_call(stack, practice):
+    s = stack(workers=2)
+    summary = patient_with_numerics(practice)
+    pid = patient_id(s.client(), summary)
+    statuses = []
+
+    def ask(app):
+        statuses.append(app.test_client().get(f"/fhir/Observation?patient={pid}").status_code)
+
+    threads = [threading.Thread(target=ask, args=(s.apps[n % 2],)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * 8
+    full = [e for e in s.live.messages(2, function="GetPatientRecord")
+            if "ClinicalCodes" in filters(e)]
+    assert len(full) == 1
+
+
+def test_a_cached_record_is_topped_up_with_an_exempt_entered_today_call(stack, practice):
+    s = stack(top_up_after=0.001)
+    summary = patient_with_numerics(practice)
+    pid = patient_id(s.client(), summary)
+    for _ in range(2):
+        assert s.client().get(f"/fhir/Observation?patient={pid}").status_code == 200
+    top_up = s.live.messages(3, function="GetPatientRecord")[-1]
+    request = etree.fromstring(top_up.request_xml)
+    today = request.findtext(".//Filter/MinEntryDate")
+    assert today == request.findtext(".//Filter/MaxEntryDate") == dt.date.today().isoformat()
+
+
+def test_no_cache_asks_again_within_the_throttle(stack, practice):
+    s = stack()
+    pid = patient_id(s.client(), patient_with_numerics(practice))
+    s.client().get(f"/fhir/Observation?patient={pid}")
+    fresh = s.client().get(f"/fhir/Observation?patient={pid}",
+                           headers={"Cache-Control": "no-cache"})
+    assert fresh.status_code == 200
+    full = [e for e in s.live.messages(3, function="GetPatientRecord")
+            if "ClinicalCodes" in filters(e)]
+    assert len(full) == 2
+
+
+def test_when_the_budget_is_spent_stale_data_is_served_and_fresh_data_is_a_429(stack, practice):
+    s = stack(simulator={"record_interval": 30.0}, record_interval=30.0, clinical_ttl=0.2,
+              max_wait=1.0)
+    first, second = [p for p in practice.index.summaries if p.identity.kind == "NHSNumber"][:2]
+    ids = [patient_id(s.client(), p) for p in (first, second)]
+    old = s.client().get(f"/fhir/Observation?patient={ids[0]}").json
+    time.sleep(0.3)  # the clinical window ends; the record slot is 30 s away
+    stale = s.client().get(f"/fhir/Observation?patient={ids[0]}")
+    assert stale.status_code == 200 and stale.json["total"] == old["total"]
+    refused = s.client().get(f"/fhir/Observation?patient={ids[0]}",
+                             headers={"Cache-Control": "no-cache"})
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 25
+    assert refused.json["issue"][0]["code"] == "throttled"
+    assert s.client().get(f"/fhir/Observation?patient={ids[1]}").status_code == 429
+    assert not s.live.store.messages(outcome="dropped")  # never a breach
+
+
+def test_metrics_count_upstream_calls_and_readiness_follows_the_upstream(stack, practice):
+    s = stack()
+    patient_id(s.client(), patient_with_numerics(practice))
+    assert s.client().get("/readyz").json["status"] == "ready"
+    exposition = s.client().get("/metrics").get_data(as_text=True)
+    assert 'facade_upstream_calls_total{endpoint="' in exposition
+    assert "facade_breaches_detected_total" in exposition
+
+    down = create_app({"upstream": "127.0.0.1:9", "state_dir": s.apps[0].config["FACADE"]
+                       .state_dir.parent / "down", "read_timeout": 1.0})
+    try:
+        assert down.test_client().get("/fhir/Patient?identifier=9990000018").status_code == 503
+        ready = down.test_client().get("/readyz")
+        assert ready.status_code == 503 and ready.headers["Retry-After"]
+    finally:
+        down.extensions["facade.records"].close()

@@ -1,0 +1,97 @@
+"""The endpoint pool: the earliest slot, circuit breaking with backoff, breach watching."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import pytest
+
+from facade.stewardship.ledger import SlotLedger, Throttled
+from facade.stewardship.pool import Backoff, Endpoint, UpstreamPool
+from facade.upstream.errors import UpstreamConnectionError, UpstreamTimeout, UpstreamUnavailable
+
+
+class Gateway:
+    """Stands for a SystmOne client: answers, or fails as told."""
+
+    def __init__(self, name: str, failure: Exception | None = None) -> None:
+        self.name, self.failure, self.calls = name, failure, []
+
+    def ask(self, what: str) -> str:
+        self.calls.append((time.monotonic(), what))
+        if self.failure is not None:
+            raise self.failure
+        return f"{what} from {self.name}"
+
+    def close(self) -> None:
+        pass
+
+
+QUICK_BACKOFF = Backoff(0.3, 1)
+
+
+def pool(store, *gateways, request=0.05, record=0.3, max_wait=2.0):
+    ledger = SlotLedger(store, request, record)
+    return UpstreamPool([Endpoint(g.name, g) for g in gateways], ledger, store, max_wait,
+                        QUICK_BACKOFF)
+
+
+def test_work_goes_to_the_endpoint_with_the_earliest_free_slot(store):
+    first, second = Gateway("pc1:40700"), Gateway("pc2:40700")
+    upstream = pool(store, first, second)
+    started = time.monotonic()
+    answers = [upstream.call("GetFunctions", lambda g: g.ask("x")) for _ in range(4)]
+    assert sorted(answers) == ["x from pc1:40700"] * 2 + ["x from pc2:40700"] * 2
+    # Two endpoints, two requests a slot: four requests in two request intervals, not four.
+    assert time.monotonic() - started < 0.05 * 3
+
+
+def test_each_endpoints_requests_keep_the_interval(store):
+    only = Gateway("pc1:40700")
+    upstream = pool(store, only)
+    for _ in range(4):
+        upstream.call("GetPatientRecord", lambda g: g.ask("record"), full_record=True)
+    times = [t for t, _ in only.calls]
+    assert all(b - a >= 0.3 - 0.002 for a, b in itertools.pairwise(times))
+
+
+def test_a_full_budget_is_a_throttled_refusal_with_the_time_to_retry(store):
+    upstream = pool(store, Gateway("pc1:40700"), record=5.0, max_wait=1.0)
+    upstream.call("GetPatientRecord", lambda g: g.ask("a"), full_record=True)
+    with pytest.raises(Throttled) as refused:
+        upstream.call("GetPatientRecord", lambda g: g.ask("b"), full_record=True)
+    assert 4.0 < refused.value.retry_after <= 5.0
+
+
+@pytest.mark.parametrize("failure", [UpstreamTimeout("no reply"),
+                                     UpstreamConnectionError("refused")])
+def test_an_endpoint_that_stops_answering_is_taken_out_then_retried(store, failure):
+    broken, healthy = Gateway("pc1:40700", failure), Gateway("pc2:40700")
+    upstream = pool(store, broken, healthy)
+    with pytest.raises(type(failure)):
+        while True:  # until the broken one is chosen
+            upstream.call("GetFunctions", lambda g: g.ask("x"))
+    for _ in range(3):
+        assert upstream.call("GetFunctions", lambda g: g.ask("x")) == "x from pc2:40700"
+    ready, detail = upstream.readiness()
+    assert ready and detail["endpoints"]["pc1:40700"] == "taken out"
+    time.sleep(0.6)  # past the first backoff (0.3 s)
+    broken.failure = None
+    answers = {upstream.call("GetFunctions", lambda g: g.ask("x")) for _ in range(4)}
+    assert "x from pc1:40700" in answers
+
+
+def test_with_every_endpoint_out_the_answer_is_unavailable_not_a_timeout(store):
+    upstream = pool(store, Gateway("pc1:40700", UpstreamTimeout("no reply")))
+    with pytest.raises(UpstreamTimeout):
+        upstream.call("GetFunctions", lambda g: g.ask("x"))
+    with pytest.raises(UpstreamUnavailable) as unavailable:
+        upstream.call("GetFunctions", lambda g: g.ask("x"))
+    assert 0 < unavailable.value.retry_after <= 0.3
+    ready, detail = upstream.readiness()
+    assert not ready and detail["retry_after"] >= 0
+
+
+def test_backoff_doubles_up_to_its_longest():
+    assert [Backoff(2, 60).after(n) for n in (1, 2, 3, 6, 10)] == [2, 4, 8, 60, 60]
