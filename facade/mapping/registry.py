@@ -73,6 +73,11 @@ class MappingRegistry:
             add_narrative(resource)
             validate_mapped(resource, trace, dynamic, compiled.known_traces,
                             compiled.value_sites)
+        traced = {id(resource) for resource, _, _ in evidence}
+        for resource in resources:  # e.g. a resourceType read from the source: no trace
+            if id(resource) not in traced:
+                add_narrative(resource)
+                validate(resource)
         return resources
 
     def _module(self, name: str) -> ModuleType:

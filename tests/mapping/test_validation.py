@@ -108,3 +108,20 @@ def test_a_known_trace_with_a_bad_value_is_refused(status, when, where):
         validate_mapped(bad, bad_trace, bad_values, compiled.known_traces,
                         compiled.value_sites)
     assert raised.value.path == where
+
+
+def test_resources_without_a_trace_are_still_validated(tmp_path):
+    from lxml import etree
+
+    from facade.mapping.registry import MappingRegistry
+
+    # An overlay whose resourceType comes from the source: the engine records no evidence.
+    (tmp_path / "observation.py").write_text(
+        "from facade.mapping.vocabulary import Each, Path\n"
+        "RESOURCE = 'Observation'\n"
+        "TEMPLATE = [Each('I', {'resourceType': Path('T'), 'status': Path('S'),"
+        " 'code': {'text': 'x'}})]\n")
+    registry = MappingRegistry(tmp_path)
+    with pytest.raises(ResourceInvalid, match="status"):
+        registry.map_resources("observation", etree.fromstring(
+            b"<R><I><T>Observation</T><S>bogus</S></I></R>"))

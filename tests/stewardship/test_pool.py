@@ -95,3 +95,21 @@ def test_with_every_endpoint_out_the_answer_is_unavailable_not_a_timeout(store):
 
 def test_backoff_doubles_up_to_its_longest():
     assert [Backoff(2, 60).after(n) for n in (1, 2, 3, 6, 10)] == [2, 4, 8, 60, 60]
+
+
+def test_a_send_closer_than_the_interval_is_counted_as_a_breach(store):
+    from facade import metrics
+
+    def breaches() -> float:
+        text = metrics.render()[0].decode()
+        line = next(line for line in text.splitlines()
+                    if line.startswith('facade_breaches_detected_total{endpoint="pc9:40700"}'))
+        return float(line.rsplit(" ", 1)[1])
+
+    upstream = pool(store, Gateway("pc9:40700"))
+    upstream.call("GetFunctions", lambda g: g.ask("x"))
+    before = breaches()
+    # Another process's send at the moment this one leaves: what the ledger makes impossible.
+    store.set("pool:sent:request:pc9:40700", repr(time.time() + 0.05).encode(), ttl=5)
+    upstream.call("GetFunctions", lambda g: g.ask("x"))
+    assert breaches() == before + 1
