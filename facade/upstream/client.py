@@ -8,7 +8,6 @@ call site rather than opening connections of their own.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,7 +68,6 @@ class SystmOneClient:
         self.output_scheme = output_scheme
         self.max_document = max_document
         self.observers: list[Callable[[Exchange], None]] = []
-        self._lock = threading.Lock()  # one request at a time on a connection
 
     # -- the one call site ---------------------------------------------------
 
@@ -82,9 +80,9 @@ class SystmOneClient:
         started = time.monotonic()
         request_uid, response_uid, outcome = new_request_uid(), "", "ok"
         try:
-            # One exchange at a time per connection, and the reply checked before
-            # the next may start: a bad reply closes the connection for everyone.
-            with self._lock, self.device_ids.first_contact(self.endpoint) as device_id:
+            # Threads exchange concurrently, each on a connection of its own (the
+            # transport's); a reply that fails its checks closes them all.
+            with self.device_ids.first_contact(self.endpoint) as device_id:
                 request = Request(
                     api_key=self.api_key,
                     device_id=device_id,

@@ -8,6 +8,7 @@ client above it knows nothing about sockets, so unit tests use
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,60 +40,82 @@ class Transport(Protocol):
 
 
 class SocketTransport:
-    """One persistent TCP connection, reopened when it breaks.
+    """Persistent TCP connections to one SystmOne client, one exchange at a time each.
 
-    After a timeout or any failure the connection is dropped: a late reply to
-    an abandoned request must never be read as the answer to the next one.
+    Concurrent exchanges (threads of one worker) each take an idle connection
+    or open one, so a request sent at its booked slot never queues behind
+    another thread's reply. After a timeout or any failure that connection is
+    dropped: a late reply to an abandoned request must never be read as the
+    answer to the next one. ``close()`` drops every connection, including
+    those in use when they come back.
     """
 
     def __init__(self, host: str, port: int, timeouts: Timeouts = DEFAULT_TIMEOUTS,
-                 max_document: int = DEFAULT_MAX_DOCUMENT) -> None:
+                 max_document: int = DEFAULT_MAX_DOCUMENT, max_idle: int = 4) -> None:
         self.address = (host, port)
         self.timeouts = timeouts
         self.max_document = max_document
-        self._socket: socket.socket | None = None
-        self._decoder = FrameDecoder(max_document)
+        self.max_idle = max_idle
+        self._idle: list[socket.socket] = []
+        self._generation = 0  # bumped by close(): older connections are not reused
+        self._lock = threading.Lock()
 
     def exchange(self, request: bytes) -> bytes:
-        connection = self._connection()
+        connection, generation = self._take()
         try:
             connection.sendall(encode_frame(request))
-            return self._receive(connection)
+            reply = self._receive(connection)
         except OSError as error:
-            self.close()
+            connection.close()
             raise UpstreamConnectionError(f"connection to {self._name} failed: {error}") from None
         except BaseException:
-            self.close()
+            connection.close()
             raise
+        self._give_back(connection, generation)
+        return reply
 
     def close(self) -> None:
-        if self._socket is not None:
-            try:
-                self._socket.close()
-            finally:
-                self._socket = None
-                self._decoder = FrameDecoder(self.max_document)
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._generation += 1
+        for connection in idle:
+            connection.close()
 
     @property
     def _name(self) -> str:
         return f"{self.address[0]}:{self.address[1]}"
 
-    def _connection(self) -> socket.socket:
-        if self._socket is not None and _closed_by_peer(self._socket):
-            self.close()
-        if self._socket is None:
-            try:
-                connection = socket.create_connection(self.address, self.timeouts.connect)
-            except TimeoutError:
-                raise UpstreamTimeout(
-                    f"no connection to {self._name} within {self.timeouts.connect:g} s") from None
-            except OSError as error:
-                raise UpstreamConnectionError(f"cannot connect to {self._name}: {error}") from None
-            connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self._socket = connection
-        return self._socket
+    def _take(self) -> tuple[socket.socket, int]:
+        while True:
+            with self._lock:
+                generation = self._generation
+                connection = self._idle.pop() if self._idle else None
+            if connection is None:
+                return self._connect(), generation
+            if not _closed_by_peer(connection):
+                return connection, generation
+            connection.close()
+
+    def _give_back(self, connection: socket.socket, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation and len(self._idle) < self.max_idle:
+                self._idle.append(connection)
+                return
+        connection.close()
+
+    def _connect(self) -> socket.socket:
+        try:
+            connection = socket.create_connection(self.address, self.timeouts.connect)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"no connection to {self._name} within {self.timeouts.connect:g} s") from None
+        except OSError as error:
+            raise UpstreamConnectionError(f"cannot connect to {self._name}: {error}") from None
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
 
     def _receive(self, connection: socket.socket) -> bytes:
+        decoder = FrameDecoder(self.max_document)
         deadline = time.monotonic() + self.timeouts.read
         while True:
             remaining = deadline - time.monotonic()
@@ -108,11 +131,11 @@ class SocketTransport:
             if not data:
                 raise UpstreamConnectionError(f"{self._name} closed the connection mid-reply")
             try:
-                documents = self._decoder.feed(data)
+                documents = decoder.feed(data)
             except FrameTooLarge as error:
                 raise UpstreamProtocolError(f"reply from {self._name}: {error}") from None
             if documents:
-                if len(documents) > 1 or self._decoder.pending:
+                if len(documents) > 1 or decoder.pending:
                     raise UpstreamProtocolError(f"{self._name} sent more than one reply")
                 return documents[0]
 

@@ -163,3 +163,43 @@ def test_nothing_listening_is_a_connection_error():
     transport = SocketTransport("127.0.0.1", port, Timeouts(1, 1))
     with pytest.raises(UpstreamConnectionError, match="cannot connect"):
         transport.exchange(b"<Q/>")
+
+
+def test_a_request_never_queues_behind_another_threads_slow_reply(peer):
+    """A request leaves when its slot starts: a second thread gets a connection of its own."""
+    arrived: list[tuple[int, float]] = []
+
+    def slow_first(connection, number):
+        while read_line(connection):
+            arrived.append((number, time.monotonic()))
+            time.sleep(0.5 if number == 1 else 0)
+            connection.sendall(b"<R/>\n")
+    server = peer(slow_first)
+    transport = SocketTransport("127.0.0.1", server.port, Timeouts(1, 2))
+    slow = threading.Thread(target=transport.exchange, args=(b"<Q/>",))
+    slow.start()
+    time.sleep(0.1)
+    sent = time.monotonic()
+    assert transport.exchange(b"<Q/>") == b"<R/>"
+    assert [n for n, _ in arrived] == [1, 2] and arrived[1][1] - sent < 0.2
+    slow.join()
+    assert transport.exchange(b"<Q/>") == b"<R/>"  # an idle connection reused
+    assert server.connections == 2
+    transport.close()
+
+
+def test_close_drops_connections_in_use_when_they_come_back(peer):
+    def slow_echo(connection, number):
+        while read_line(connection):
+            time.sleep(0.2)
+            connection.sendall(b"<R/>\n")
+    server = peer(slow_echo)
+    transport = SocketTransport("127.0.0.1", server.port, Timeouts(1, 2))
+    busy = threading.Thread(target=transport.exchange, args=(b"<Q/>",))
+    busy.start()
+    time.sleep(0.05)
+    transport.close()
+    busy.join()
+    transport.exchange(b"<Q/>")
+    assert server.connections == 2  # the one in use at close() was not reused
+    transport.close()
