@@ -583,6 +583,7 @@ def run_config(config: str, args: argparse.Namespace, practice_size: int,
 #: The facade's own counters (facade/metrics.py), summed over instances, for comparison.
 OWN_METRICS = {"upstream_calls": "facade_upstream_calls_total",
                "breaches_detected": "facade_breaches_detected_total",
+               "missed_slots": "facade_missed_slots_total",
                "throttled_429": "facade_throttled_responses_total",
                "single_flight_joins": "facade_single_flight_joins_total"}
 
@@ -795,8 +796,9 @@ def report(result: dict, args: argparse.Namespace) -> None:
     own = result.get("facade_metrics")
     if own is not None:
         print(f"  the facade's own /metrics: {own['upstream_calls']:g} upstream calls, "
-              f"{own['breaches_detected']:g} breaches detected, {own['throttled_429']:g} "
-              f"429s, {own['single_flight_joins']:g} single-flight joins")
+              f"{own['breaches_detected']:g} breaches detected, {own['missed_slots']:g} slots "
+              f"missed (booked again), {own['throttled_429']:g} 429s, "
+              f"{own['single_flight_joins']:g} single-flight joins")
     for example in result["breach_examples"][:5]:
         print(f"  breach: {example['kind']} on {example['endpoint']}: {example['first']} then "
               f"{example['second']} {example['gap_s'] * 1000:.1f} ms apart")

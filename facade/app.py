@@ -39,8 +39,8 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
 
 def _record_service(settings: Settings) -> RecordService:
     store = open_store(settings.state_dir, settings.redis_url)
-    ledger = SlotLedger(store, settings.request_interval + settings.send_margin,
-                        settings.record_interval + settings.send_margin)
+    ledger = SlotLedger(store, settings.request_interval, settings.record_interval,
+                        settings.send_margin)
     pool = UpstreamPool([_endpoint(settings, name) for name in settings.upstreams], ledger,
                         store, settings.max_wait)
     windows = Freshness(settings.demographics_ttl, settings.clinical_ttl,

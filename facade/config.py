@@ -9,7 +9,8 @@ Each setting is read from ``FACADE_`` + its name in capitals:
   workers of one machine share the embedded store in the state dir.
 - ``api_key`` (the simulator's demo key): the TPP-issued API key.
 - ``request_interval`` (1.0 s) and ``record_interval`` (30.0 s): SystmOne's limits.
-- ``send_margin`` (0.05 s): added to both, for the jitter of when a booked request leaves.
+- ``send_margin`` (0.02 s): added to both when booking slots, for the jitter of when a
+  booked request leaves (breaches are still measured against the limits themselves).
 - ``read_timeout`` (40.0 s): how long to wait for a reply (a throttled request gets none).
 - ``demographics_ttl`` (300.0 s): how long Patients and search results are served cached.
 - ``clinical_ttl`` (300.0 s): how long a clinical record is served before a full refresh.
@@ -37,7 +38,7 @@ class Settings:
     api_key: str = DEMO_API_KEY
     request_interval: float = 1.0
     record_interval: float = 30.0
-    send_margin: float = 0.05
+    send_margin: float = 0.02
     read_timeout: float = 40.0
     demographics_ttl: float = 300.0
     clinical_ttl: float = 300.0

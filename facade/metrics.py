@@ -163,6 +163,11 @@ _BREACHES = Counter(
     "facade_breaches_detected",
     "Throttle breaches detected (SystmOne's limits exceeded); must stay 0.",
     ["endpoint"], registry=_REGISTRY)
+_MISSED_SLOTS = Counter(
+    "facade_missed_slots",
+    "Slots given up because the caller woke later than the send margin allows "
+    "(booked again rather than risk a breach).",
+    ["endpoint"], registry=_REGISTRY)
 # Workers may disagree for a moment (one saw the timeout, another has not called since); the
 # most recent observation of a live worker is the freshest truth, and a dead worker's last
 # word is dropped by mark_process_dead.
@@ -247,6 +252,12 @@ def single_flight_join(scope: str) -> None:
 def breach(endpoint: str) -> None:
     """SystmOne's limits were exceeded at ``endpoint`` (what must never happen)."""
     _BREACHES.labels(endpoint=endpoint).inc()
+
+
+@_never_breaks_a_request
+def missed_slot(endpoint: str) -> None:
+    """A caller woke too late for its slot at ``endpoint`` and booked again."""
+    _MISSED_SLOTS.labels(endpoint=endpoint).inc()
 
 
 @_never_breaks_a_request

@@ -15,8 +15,9 @@ its record slot; they never wait for the record slot.
 
 The ledger guarantees the spacing of *granted starts*. A caller that sends
 later than its start (a late wake-up, a slow network) narrows its gap to the
-next caller's send; the call site should configure a small margin on top of
-SystmOne's documented intervals.
+next caller's send, so bookings are spaced by SystmOne's intervals plus a
+small ``send_margin``; :attr:`SlotLedger.limits` keeps SystmOne's own
+intervals, against which sends are checked for breaches.
 """
 
 from __future__ import annotations
@@ -52,25 +53,34 @@ class Slot:
 
 class SlotLedger:
     def __init__(self, store: Store, request_interval: float, record_interval: float,
-                 clock: Callable[[], float] = time.monotonic,
+                 send_margin: float = 0.0, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep) -> None:
+        if send_margin < 0:
+            raise ValueError("the send margin must not be negative")
         self.store = store
-        self.rule = SlotRule.from_seconds(request_interval, record_interval)
+        self.send_margin = send_margin
+        #: SystmOne's limits: what a breach is measured against.
+        self.limits = SlotRule(to_micros(request_interval), to_micros(record_interval))
+        #: How bookings are spaced: the limits plus the margin for late sends.
+        self.rule = SlotRule.from_seconds(request_interval + send_margin,
+                                          record_interval + send_margin)
         self.clock = clock
         self.sleep = sleep
 
     def reserve(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
         """Book the endpoint's earliest slot, or raise Throttled (booking nothing).
 
-        Throttled.retry_after, counted from when the refusal arrives, is when
-        the slot becomes free: a caller that comes back then finds it free
-        unless someone else has booked it first.
+        Throttled.retry_after, counted from when the refusal arrives, is the
+        earliest moment a retry with the same maximum wait is granted: the
+        slot is then ``max_wait`` away (unless someone else has booked it
+        first). Sending callers back any later would leave slots unused while
+        a backlog waits.
         """
-        booking = self.store.book_slot(endpoint, self.rule, full_record,
-                                       max(0, to_micros(max_wait)))
+        max_wait_us = max(0, to_micros(max_wait))
+        booking = self.store.book_slot(endpoint, self.rule, full_record, max_wait_us)
         answered = self.clock()
         if not booking.granted:
-            raise Throttled(booking.wait_us / MICROS)
+            raise Throttled(max(0, booking.wait_us - max_wait_us) / MICROS)
         return Slot(endpoint, full_record, _local_start(booking, answered), booking.start_us)
 
     def acquire(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:

@@ -34,6 +34,8 @@ T = TypeVar("T")
 
 #: Send-time jitter allowed before two sends count as a breach (wall clocks, two processes).
 BREACH_TOLERANCE = 0.005
+#: Slots given up for waking too late before the caller gets a 429.
+MAX_REBOOKINGS = 3
 
 
 @dataclass
@@ -70,12 +72,7 @@ class UpstreamPool:
     def call(self, function: str, action: Callable[[SystmOneClient], T],
              full_record: bool = False) -> T:
         """Run ``action`` (one SystmOne request) on the endpoint with the earliest slot."""
-        endpoint = self._earliest(full_record)
-        slot = self.ledger.reserve(endpoint.name, full_record, self.max_wait)
-        waited = max(0.0, slot.start - self.ledger.clock())
-        self.ledger.wait_for(slot)
-        metrics.throttle_wait("record" if full_record else "request", waited)
-        self._watch_for_breach(endpoint.name, full_record)
+        endpoint = self._slot_kept(full_record)
         started = time.monotonic()
         try:
             result = action(endpoint.client)
@@ -90,6 +87,32 @@ class UpstreamPool:
         metrics.upstream_call(function, endpoint.name, "ok", time.monotonic() - started)
         self._answered(endpoint.name)
         return result
+
+    def _slot_kept(self, full_record: bool) -> Endpoint:
+        """Book a slot, wait for it, and return the endpoint once it may be sent to.
+
+        A caller that wakes later than the send margin allows (a loaded
+        machine) gives its slot up and books again: sending would bring it
+        closer than SystmOne allows to the caller booked after it.
+        """
+        waited_from = self.ledger.clock()
+        for _ in range(MAX_REBOOKINGS):
+            endpoint = self._earliest(full_record)
+            slot = self.ledger.reserve(endpoint.name, full_record,
+                                       self.max_wait - (self.ledger.clock() - waited_from))
+            self.ledger.wait_for(slot)
+            late = self.ledger.clock() - slot.start
+            if late <= self.ledger.send_margin:
+                self._watch_for_breach(endpoint.name, full_record)
+                metrics.throttle_wait("record" if full_record else "request",
+                                      self.ledger.clock() - waited_from)
+                return endpoint
+            metrics.missed_slot(endpoint.name)
+            log.warning("woke %.0f ms after the slot on %s, beyond the %.0f ms send margin: "
+                        "booking again", late * 1000, endpoint.name,
+                        self.ledger.send_margin * 1000)
+        raise Throttled(self.ledger.rule.record_us / 1e6 if full_record
+                        else self.ledger.rule.request_us / 1e6)
 
     def readiness(self) -> tuple[bool, dict]:
         """Ready while at least one endpoint is not taken out."""
@@ -153,9 +176,9 @@ class UpstreamPool:
 
     def _watch_for_breach(self, name: str, full_record: bool) -> None:
         now = self.wall_clock()
-        checks = [(_sent_key(name, "request"), self.ledger.rule.request_us)]
+        checks = [(_sent_key(name, "request"), self.ledger.limits.request_us)]
         if full_record:
-            checks.append((_sent_key(name, "record"), self.ledger.rule.record_us))
+            checks.append((_sent_key(name, "record"), self.ledger.limits.record_us))
         for key, interval_us in checks:
             previous = self.store.get(key)
             self.store.set(key, repr(now).encode(), ttl=max(1.0, interval_us / 1e6 * 2))

@@ -38,25 +38,40 @@ def test_requests_are_booked_one_interval_apart(ledger):
     assert waits == pytest.approx([n * REQUEST_INTERVAL for n in range(5)], abs=SLACK)
 
 
-def test_a_refusal_books_nothing_and_says_when_the_slot_is_free(ledger):
+def test_a_refusal_books_nothing_and_says_when_a_retry_is_granted(ledger):
     first = ledger.reserve(EP, max_wait=0)
     second = ledger.reserve(EP, max_wait=1.0)
     for _ in range(3):  # refusals do not push the queue back
         with pytest.raises(Throttled) as refused:
             ledger.reserve(EP, max_wait=0.01)
-        free_at = time.monotonic() + refused.value.retry_after  # counted from the answer
-        assert free_at == pytest.approx(second.start + REQUEST_INTERVAL, abs=SLACK)
-    time.sleep(max(0.0, free_at - time.monotonic()))
-    third = ledger.reserve(EP, max_wait=0)  # free when it said: no wait at all
+        # counted from the answer: then the free slot is the caller's maximum wait away
+        retry_at = time.monotonic() + refused.value.retry_after
+        assert retry_at + 0.01 == pytest.approx(second.start + REQUEST_INTERVAL, abs=SLACK)
+    time.sleep(max(0.0, retry_at - time.monotonic()))
+    third = ledger.reserve(EP, max_wait=0.01 + SLACK)  # granted when it said
     gap = third.ledger_start_us - first.ledger_start_us
     assert 2 * RULE.request_us <= gap <= 2 * RULE.request_us + SLACK * 1e6
+
+
+def test_a_refusal_never_says_retry_in_the_past(ledger):
+    ledger.reserve(EP, full_record=True, max_wait=0)
+    with pytest.raises(Throttled) as refused:
+        ledger.reserve(EP, full_record=True, max_wait=0)
+    assert refused.value.retry_after == pytest.approx(RECORD_INTERVAL, abs=SLACK)
+
+
+def test_bookings_keep_the_margin_and_breaches_are_measured_without_it(store):
+    ledger = SlotLedger(store, REQUEST_INTERVAL, RECORD_INTERVAL, send_margin=0.01)
+    first, second = (ledger.reserve(EP, max_wait=1.0) for _ in range(2))
+    assert second.ledger_start_us - first.ledger_start_us == RULE.request_us + 10_000
+    assert ledger.limits == RULE
 
 
 def test_a_full_record_refusal_says_when_the_record_slot_is_free(ledger):
     first = ledger.reserve(EP, full_record=True, max_wait=0)
     with pytest.raises(Throttled) as refused:
         ledger.reserve(EP, full_record=True, max_wait=0.1)
-    free_at = time.monotonic() + refused.value.retry_after  # counted from the answer
+    free_at = time.monotonic() + refused.value.retry_after + 0.1  # counted from the answer
     assert free_at == pytest.approx(first.start + RECORD_INTERVAL, abs=SLACK)
     time.sleep(max(0.0, free_at - time.monotonic()))
     second = ledger.reserve(EP, full_record=True, max_wait=0)

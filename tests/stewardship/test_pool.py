@@ -31,8 +31,8 @@ class Gateway:
 QUICK_BACKOFF = Backoff(0.3, 1)
 
 
-def pool(store, *gateways, request=0.05, record=0.3, max_wait=2.0):
-    ledger = SlotLedger(store, request, record)
+def pool(store, *gateways, request=0.05, record=0.3, max_wait=2.0, sleep=time.sleep):
+    ledger = SlotLedger(store, request, record, send_margin=0.02, sleep=sleep)
     return UpstreamPool([Endpoint(g.name, g) for g in gateways], ledger, store, max_wait,
                         QUICK_BACKOFF)
 
@@ -61,7 +61,7 @@ def test_a_full_budget_is_a_throttled_refusal_with_the_time_to_retry(store):
     upstream.call("GetPatientRecord", lambda g: g.ask("a"), full_record=True)
     with pytest.raises(Throttled) as refused:
         upstream.call("GetPatientRecord", lambda g: g.ask("b"), full_record=True)
-    assert 4.0 < refused.value.retry_after <= 5.0
+    assert 3.0 < refused.value.retry_after <= 4.05  # then the slot is max_wait away
 
 
 @pytest.mark.parametrize("failure", [UpstreamTimeout("no reply"),
@@ -113,3 +113,20 @@ def test_a_send_closer_than_the_interval_is_counted_as_a_breach(store):
     store.set("pool:sent:request:pc9:40700", repr(time.time() + 0.05).encode(), ttl=5)
     upstream.call("GetFunctions", lambda g: g.ask("x"))
     assert breaches() == before + 1
+
+
+def test_a_caller_that_wakes_too_late_books_again_rather_than_send(store):
+    """Sending late would crowd the caller booked next; the slot is given up instead."""
+    overslept = []
+
+    def late_once(seconds: float) -> None:
+        time.sleep(seconds + (0.06 if not overslept else 0))
+        overslept.append(seconds)
+    only = Gateway("pc1:40700")
+    upstream = pool(store, only, sleep=late_once)
+    upstream.call("GetFunctions", lambda g: g.ask("first"))
+    booked_next = upstream.ledger.reserve("pc1:40700", max_wait=1.0)  # another caller's slot
+    assert upstream.call("GetFunctions", lambda g: g.ask("second")) == "second from pc1:40700"
+    assert len(overslept) == 2  # woke late once, then booked again and slept once more
+    sent = only.calls[-1][0]
+    assert sent - booked_next.start >= 0.05  # after the other caller's slot, not beside it
