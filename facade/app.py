@@ -1,4 +1,9 @@
-"""The Flask application: configuration, the SystmOne connection, the FHIR blueprint."""
+"""The Flask application: configuration, shared state, auth, audit, the SystmOne connection.
+
+A request passes: audit trail (begin) -> the FHIR blueprint's guard (token,
+scopes) -> search parsing -> the record service (cache, single-flight, slot
+ledger, SystmOne) -> mapping -> the answer, recorded in the audit as it leaves.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,10 @@ from typing import Any
 from flask import Flask
 
 from . import ops
+from .audit import trail
+from .audit.sink import open_sink
+from .auth.server import authorization_server
+from .auth.service import AuthService
 from .config import Settings
 from .ids import IdCodec
 from .mapping.registry import MappingRegistry
@@ -27,18 +36,36 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = Settings.load(overrides)
     app = Flask(__name__)
     app.config["FACADE"] = settings
-    records = app.extensions["facade.records"] = _record_service(settings)
+    store = open_store(settings.state_dir, settings.redis_url)
+    records = app.extensions["facade.records"] = _record_service(settings, store)
     app.extensions[ops.READINESS_EXTENSION] = records.readiness
+    _install_auth(app, settings, store)
+    trail.install(app, open_sink(settings.audit_sink, settings.state_dir))
+    for endpoint in records.pool.endpoints:  # each SystmOne message joins the request's audit
+        endpoint.client.observers.append(trail.note_upstream)
 
+    from .auth.web import bp as auth_bp
     from .fhir.views import bp
 
+    app.register_blueprint(auth_bp)  # /auth/token, /auth/jwks, /auth/introspect, discovery
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)  # /healthz, /readyz, /metrics
     return app
 
 
-def _record_service(settings: Settings) -> RecordService:
-    store = open_store(settings.state_dir, settings.redis_url)
+def _install_auth(app: Flask, settings: Settings, store) -> None:
+    auth = app.extensions["facade.auth"] = AuthService.build(settings, store)
+    auth.keyring.ensure()
+    if settings.public_base_url:
+        auth.remember_public_base(settings.public_base_url)
+    from . import urls
+
+    app.extensions["facade.authorization_server"] = authorization_server(
+        app, auth.registry, store, auth.issuer, urls, settings.client_secret_auth,
+        settings.clock_skew)
+
+
+def _record_service(settings: Settings, store) -> RecordService:
     ledger = SlotLedger(store, settings.request_interval, settings.record_interval,
                         settings.send_margin)
     pool = UpstreamPool([_endpoint(settings, name) for name in settings.upstreams], ledger,

@@ -67,9 +67,10 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
     else:
         parse_endpoint(endpoint)
     _check_upstream(endpoint, api_key, state_dir)
-    api = _serve_api(host, port, endpoint, api_key, state_dir, request_interval,
-                     record_interval)
+    api, app = _serve_api(host, port, endpoint, api_key, state_dir, request_interval,
+                          record_interval)
     base = f"http://{host}:{api.server_port}/fhir"
+    _prepare_demo_client(app, state_dir, base)
     click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint}")
     click.echo(f"FHIR base URL: {base}")
     _print_examples(base, state_dir, example, endpoint)
@@ -106,20 +107,36 @@ def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Pat
         raise click.ClickException(f"cannot serve the FHIR API on {host}:{port}: "
                                    f"{error.strerror}") from None
     threading.Thread(target=server.serve_forever, name="fhir-api", daemon=True).start()
-    return server
+    return server, app
+
+
+def _prepare_demo_client(app, state_dir: Path, base: str) -> None:
+    """Register the demo client and record the base URL, so `facade token` works as printed."""
+    from .auth.cli import ensure_demo_client
+
+    auth = app.extensions["facade.auth"]
+    ensure_demo_client(auth, state_dir)
+    auth.remember_public_base(base)
 
 
 def _print_examples(base: str, state_dir: Path, example, endpoint: str) -> None:
     from .ids import IdCodec
 
     me = _self_command()
+    state = shlex.quote(str(state_dir))
+    auth = '-H "Authorization: Bearer $TOKEN"'
+    click.echo(f"Token endpoint: {base.removesuffix('/fhir')}/auth/token (SMART Backend "
+               "Services); for curl, the demo client's token:")
+    click.echo(f"  TOKEN=$({me} token --state-dir {state})")
     lines = [f"  curl -s '{base}/metadata'"]
     if example is not None:
         patient_id = IdCodec.from_state_dir(state_dir).patient_id(example)
         lines += [
-            f"  curl -s '{base}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|"
+            f"  curl -s {auth} '{base}/Patient?identifier=https://fhir.nhs.uk/Id/nhs-number|"
             f"{example.value}'",
-            f"  curl -s '{base}/Observation?patient=Patient/{patient_id}&category=vital-signs'",
+            f"  curl -s {auth} '{base}/Observation?patient=Patient/{patient_id}"
+            "&category=vital-signs'",
+            f"  curl -s {auth} '{base}/AuditEvent?_count=5'",
         ]
     lines += [f"  {me} upstream --upstream {endpoint} --state-dir {state_dir} "
               "search --surname S --gender F",
@@ -146,8 +163,12 @@ def _stop_on_signals() -> threading.Event:
 def _register_commands() -> None:
     from simulator.cli import simulator
 
+    from .auth.cli import clients, token
+
     main.add_command(simulator)
     main.add_command(upstream)
+    main.add_command(clients)
+    main.add_command(token)
 
 
 _register_commands()

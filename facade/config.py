@@ -18,6 +18,14 @@ Each setting is read from ``FACADE_`` + its name in capitals:
   "entered today" top-up.
 - ``max_wait`` (10.0 s): how long a request may wait for its upstream slot before a 429.
 - ``mappings_overlay`` (none): a folder of site mapping modules (see MAPPINGS.md).
+- ``public_base_url`` (none): the FHIR base URL callers use (https://host/fhir); without
+  it, the URL each request came to. Tokens' audience, links and discovery use it.
+- ``token_lifetime`` (300 s, at most 300): how long an access token lives.
+- ``clock_skew`` (60 s): how far token times may be off.
+- ``client_secret_auth`` (false): also accept client_secret_basic (never in live).
+- ``oauth_issuer`` and ``oauth_jwks_url`` (none): an external identity provider whose
+  access tokens are accepted beside the embedded server's.
+- ``audit_sink`` (the state dir's audit.sqlite3): ``sqlite:PATH`` or ``jsonl:PATH``.
 """
 
 from __future__ import annotations
@@ -45,6 +53,24 @@ class Settings:
     top_up_after: float = 60.0
     max_wait: float = 10.0
     mappings_overlay: Path | None = None
+    public_base_url: str | None = None
+    token_lifetime: float = 300.0
+    clock_skew: float = 60.0
+    client_secret_auth: bool = False
+    oauth_issuer: str | None = None
+    oauth_jwks_url: str | None = None
+    audit_sink: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.public_base_url is not None and (
+                not self.public_base_url.startswith(("http://", "https://"))
+                or not self.public_base_url.rstrip("/").endswith("/fhir")):
+            raise ValueError(f"FACADE_PUBLIC_BASE_URL must be an http(s) URL ending in /fhir, "
+                             f"not {self.public_base_url!r}")
+        if not 0 < self.token_lifetime <= 300:
+            raise ValueError("FACADE_TOKEN_LIFETIME must be more than 0 and at most 300 s")
+        if (self.oauth_issuer is None) != (self.oauth_jwks_url is None):
+            raise ValueError("FACADE_OAUTH_ISSUER and FACADE_OAUTH_JWKS_URL go together")
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None,
@@ -68,8 +94,19 @@ def _convert(name: str, raw: str, known: dict) -> Any:
     try:
         if isinstance(default, Path) or name == "mappings_overlay":
             return Path(raw)
+        if isinstance(default, bool):
+            return _flag(name, raw)
         if isinstance(default, float):
             return float(raw)
     except ValueError:
         raise ValueError(f"FACADE_{name.upper()} must be a number, not {raw!r}") from None
     return raw
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"FACADE_{name.upper()} must be true or false, not {raw!r}") from None

@@ -125,12 +125,23 @@ def test_demo_serves_fhir_over_the_simulator_and_stops_cleanly(tmp_path, signum)
         with urllib.request.urlopen(f"{base}/metadata", timeout=10) as response:
             assert response.status == 200
             assert json.load(response)["fhirVersion"] == "4.0.1"
-        for _ in range(4):  # the example lines that follow
+        while not demo.lines[-1].startswith("Ctrl-C stops"):  # the example lines that follow
             demo.lines.append(demo.process.stdout.readline())
-        example = next(line for line in demo.lines if "Patient?identifier=" in line)
-        url = example.split("'")[1]
-        with urllib.request.urlopen(url, timeout=10) as response:
-            assert json.load(response)["total"] == 1
+        token_line = next(line for line in demo.lines if "TOKEN=$(" in line)
+        search = next(line for line in demo.lines if "Patient?identifier=" in line)
+        audit = next(line for line in demo.lines if "AuditEvent?" in line)
+        # As pasted into a shell: the token command, then the curl lines.
+        script = "set -e\n" + "".join(line.strip() + "\n" for line in (token_line, search))
+        found = subprocess.run(["bash", "-c", script], capture_output=True, text=True,
+                               timeout=60)
+        assert found.returncode == 0, found.stderr
+        assert json.loads(found.stdout)["total"] == 1
+        script = "set -e\n" + token_line.strip() + "\n" + audit.strip() + "\n"
+        audited = json.loads(subprocess.run(["bash", "-c", script], capture_output=True,
+                                            text=True, timeout=60).stdout)
+        assert audited["resourceType"] == "Bundle" and audited["entry"]
+        assert any(e["resource"]["subtype"][0]["code"] == "search-type"
+                   for e in audited["entry"])
     finally:
         assert demo.stop(signum) == 0
     assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()

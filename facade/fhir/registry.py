@@ -27,6 +27,8 @@ class ResourceDef:
     interactions: tuple[str, ...]
     search_params: tuple[SearchParam, ...]
     search_includes: tuple[str, ...] = ()
+    #: Administrative data: only a scope naming the type allows it (never a * scope).
+    explicit_scope_only: bool = False
 
     def param(self, name: str) -> SearchParam | None:
         return next((p for p in self.search_params if p.name == name), None)
@@ -78,13 +80,29 @@ RESOURCES: dict[str, ResourceDef] = {
         ),
         search_includes=("Observation:patient",),
     ),
+    "AuditEvent": ResourceDef(
+        type="AuditEvent",
+        profile="http://hl7.org/fhir/StructureDefinition/AuditEvent",
+        supported_profiles=(),
+        interactions=("read", "search-type"),
+        search_params=(
+            SearchParam("date", "date", "When the request arrived; prefixes ge gt le lt eq; "
+                                        "repeat for a range."),
+            SearchParam("agent", "token", "The client_id of the caller."),
+            SearchParam("patient", "reference", "Patient/[id]: requests that touched it."),
+            SearchParam("subtype", "token", "The interaction: read, search-type, token, ..."),
+            SearchParam("outcome", "token", "0 success, 4 refused (4xx), 8 failed (5xx)."),
+        ),
+        explicit_scope_only=True,
+    ),
 }
 #: Parameters every search understands besides the resource's own.
 CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
                   "_include")
 
 
-def capability_statement(base_url: str) -> dict:
+def capability_statement(base_url: str, oauth_uris: dict[str, str]) -> dict:
+    """The CapabilityStatement; ``oauth_uris`` names the token (and introspection) endpoints."""
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -96,8 +114,29 @@ def capability_statement(base_url: str) -> dict:
         "format": ["json", "xml", "application/fhir+json", "application/fhir+xml"],
         "rest": [{
             "mode": "server",
+            "security": _security(oauth_uris),
             "resource": [_resource_capability(resource) for resource in RESOURCES.values()],
         }],
+    }
+
+
+def _security(oauth_uris: dict[str, str]) -> dict:
+    """SMART on FHIR: the service coding and the oauth-uris extension (clients such as
+    fhirclient look for the token endpoint only here)."""
+    return {
+        "cors": True,
+        "service": [{"coding": [{
+            "system": "http://terminology.hl7.org/CodeSystem/restful-security-service",
+            "code": "SMART-on-FHIR", "display": "SMART-on-FHIR"}],
+            "text": "OAuth 2.0 bearer tokens: SMART Backend Services (client_credentials "
+                    "with private_key_jwt)"}],
+        "extension": [{
+            "url": "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+            "extension": [{"url": name, "valueUri": uri} for name, uri in oauth_uris.items()],
+        }],
+        "description": "Every interaction except this CapabilityStatement and "
+                       ".well-known/smart-configuration needs a bearer token; see "
+                       ".well-known/smart-configuration.",
     }
 
 
@@ -105,7 +144,8 @@ def _resource_capability(resource: ResourceDef) -> dict:
     capability = {
         "type": resource.type,
         "profile": resource.profile,
-        "supportedProfile": list(resource.supported_profiles),
+        **({"supportedProfile": list(resource.supported_profiles)}
+           if resource.supported_profiles else {}),
         "interaction": [{"code": code} for code in resource.interactions],
         "searchParam": [{"name": p.name, "type": p.type, "documentation": p.documentation}
                         for p in resource.search_params],

@@ -12,11 +12,15 @@ import hashlib
 import re
 
 import orjson
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
-from .. import metrics
+from .. import metrics, urls
+from ..audit import trail
+from ..audit.auditevent import query_from_params, to_audit_event
+from ..auth import guard
+from ..auth.tokens import InvalidToken
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
 from . import patients, registry, results
@@ -77,6 +81,8 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
 
 @bp.errorhandler(FhirError)
 def fhir_error(error: FhirError) -> Response:
+    if not getattr(g, "audit_error", ""):
+        trail.note_error(error.code)
     try:
         content_format = "json" if error.status == 406 else response_format()
     except FhirError:
@@ -94,14 +100,58 @@ def upstream_failure(error) -> Response:
 
 
 def base_url() -> str:
-    return request.url_root.rstrip("/") + bp.url_prefix
+    return urls.fhir_base()
+
+
+# --- who may ask -------------------------------------------------------------------
+
+#: Answered without a token: what a client needs to find out how to get one.
+OPEN_ENDPOINTS = {"fhir.metadata"}
+_INTERACTIONS = {"fhir.read": "read", "fhir.search": "search",
+                 "fhir.search_by_post": "search"}
+
+
+@bp.before_request
+def _authorized() -> None:
+    """Token first (401), then scope for the interaction (403); the view does the rest."""
+    if request.endpoint in OPEN_ENDPOINTS:
+        return
+    access = guard.authenticate()
+    interaction = _INTERACTIONS.get(request.endpoint or "")
+    definition = registry.RESOURCES.get((request.view_args or {}).get("resource_type", ""))
+    if interaction is None or definition is None or request.method not in ("GET", "POST"):
+        return  # unknown types and writes are answered 404/405 by the views
+    guard.authorize(access, definition.type, interaction, definition.explicit_scope_only)
+
+
+@bp.errorhandler(InvalidToken)
+def invalid_token(error: InvalidToken) -> Response:
+    trail.note_error("invalid_token")
+    challenge = f'Bearer realm="{base_url()}", error="invalid_token", ' \
+                f'error_description="{_quoted(str(error))}"'
+    return fhir_error(FhirError(401, "login", str(error), {"WWW-Authenticate": challenge}))
+
+
+@bp.errorhandler(guard.Forbidden)
+def forbidden(error: guard.Forbidden) -> Response:
+    trail.note_error("insufficient_scope")
+    challenge = f'Bearer realm="{base_url()}", error="insufficient_scope", ' \
+                f'error_description="{_quoted(str(error))}"'
+    return fhir_error(FhirError(403, "forbidden", str(error), {"WWW-Authenticate": challenge}))
+
+
+def _quoted(text: str) -> str:
+    return text.replace("\\", "").replace('"', "'")
 
 
 # --- routes ------------------------------------------------------------------------
 
 @bp.get("/metadata")
 def metadata() -> Response:
-    return fhir_response(registry.capability_statement(base_url()))
+    oauth = {"token": urls.token(), "introspect": urls.auth("introspect")}
+    response = fhir_response(registry.capability_statement(base_url(), oauth))
+    response.headers["Access-Control-Allow-Origin"] = "*"
+    return response
 
 
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
@@ -111,7 +161,7 @@ def read(resource_type: str, resource_id: str) -> Response:
         raise _not_allowed()
     if not ID_PATTERN.fullmatch(resource_id):
         raise FhirError(400, "invalid", f"{resource_id!r} is not a valid FHIR id")
-    resource = (_read_patient if definition.type == "Patient" else _read_observation)(resource_id)
+    resource = _READERS[definition.type](resource_id)
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
     controls = results.controls(definition, request.args.to_dict(flat=False))
@@ -193,16 +243,31 @@ def _fresh_asked() -> bool:
 
 
 def _read_patient(resource_id: str) -> dict | None:
+    guard.confine(resource_id)
     identity = _service().codec.patient_identity(resource_id)
-    return _service().patient(identity, _fresh_asked()) if identity is not None else None
+    patient = _service().patient(identity, _fresh_asked()) if identity is not None else None
+    if patient is not None:
+        trail.note_patients([patient["id"]])
+    return patient
 
 
 def _read_observation(resource_id: str) -> dict | None:
     source = _service().codec.observation_source(resource_id)
     if source is None:
         return None
+    confined = guard.confined_to()
+    if confined is not None and _service().codec.patient_identity(confined) != source[0]:
+        raise guard.Forbidden("the token's patient/ scopes allow only the patient in its "
+                              "context")
     observations = _service().observations(source[0], _fresh_asked()) or []
-    return next((o for o in observations if o["id"] == resource_id), None)
+    found = next((o for o in observations if o["id"] == resource_id), None)
+    if found is not None:
+        trail.note_patients([_subject_id(found)])
+    return found
+
+
+def _subject_id(observation: dict) -> str:
+    return observation.get("subject", {}).get("reference", "").rsplit("/", 1)[-1]
 
 
 # --- searches ----------------------------------------------------------------------
@@ -210,6 +275,8 @@ def _read_observation(resource_id: str) -> dict | None:
 def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Response:
     search_params = _checked(definition, params)
     controls = results.controls(definition, params)
+    if definition.type == "AuditEvent":
+        return _search_audit(search_params, controls)
     if definition.type == "Patient":
         found = _search_patients(search_params)
     else:
@@ -266,6 +333,15 @@ def _unprintable(value: str) -> bool:
 
 
 def _search_patients(params: dict[str, list[str]]) -> list[dict]:
+    found = _patients_found(params)
+    confined = guard.confined_to()
+    if confined is not None:  # others are left out, as if they were not found
+        found = [p for p in found if p["id"] == confined]
+    trail.note_patients(p["id"] for p in found)
+    return found
+
+
+def _patients_found(params: dict[str, list[str]]) -> list[dict]:
     query = patients.plan(params, _service().codec)
     if query.matches_nothing:
         return []
@@ -288,6 +364,9 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
             raise FhirError(400, "invalid", f"patient/subject must reference a Patient, "
                                             f"not {reference!r}")
     patient_ids = {reference.rsplit("/", 1)[-1] for reference in references}
+    for patient_id in patient_ids:
+        guard.confine(patient_id)
+    trail.note_patients(sorted(patient_ids))
     if len(patient_ids) > 1:
         return []
     identity = _service().codec.patient_identity(patient_ids.pop())
@@ -314,6 +393,34 @@ def _observation_filters(params: dict[str, list[str]]) -> list:
         filters.append(lambda o, r=when: bool(o.get("effectiveDateTime"))
                        and r.matches(o["effectiveDateTime"]))
     return filters
+
+
+# --- the access audit ----------------------------------------------------------------
+
+def _read_audit(resource_id: str) -> dict | None:
+    entry = current_app.extensions["facade.audit"].get(resource_id)
+    return to_audit_event(resource_id, entry, base_url()) if entry is not None else None
+
+
+def _search_audit(params: dict[str, list[str]], controls) -> Response:
+    """Newest first, paged by the sink itself: the audit can be far larger than a page."""
+    try:
+        query = query_from_params({**params, "_count": [str(min(controls.count or 50, 500))],
+                                   "_offset": [str(controls.offset)]})
+    except ValueError as error:
+        raise FhirError(400, "invalid", str(error)) from None
+    rows, total = current_app.extensions["facade.audit"].search(query)
+    page = [results.shaped(to_audit_event(row_id, entry, base_url()), controls)
+            for row_id, entry in rows]
+    more = controls.offset + len(page) < total
+    if controls.summary_count:
+        page, more = [], False
+    return fhir_response(results.bundle(base_url(), "AuditEvent", page, total, params,
+                                        controls, more))
+
+
+_READERS = {"Patient": _read_patient, "Observation": _read_observation,
+            "AuditEvent": _read_audit}
 
 
 def _resource(resource_type: str) -> registry.ResourceDef:

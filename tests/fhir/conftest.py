@@ -6,6 +6,8 @@ import pytest
 
 from facade.app import create_app
 
+from ..tokens import authorized_client
+
 
 @pytest.fixture
 def api(start_simulator, tmp_path):
@@ -20,7 +22,7 @@ def api(start_simulator, tmp_path):
                   "read_timeout": 5.0,
                   **settings}
         apps.append(create_app(config))
-        return apps[-1].test_client()
+        return authorized_client(apps[-1])
     yield make
     for app in apps:
         app.extensions["facade.records"].close()

@@ -9,6 +9,7 @@ import pytest
 from facade.app import create_app
 from facade.fhir.registry import RESOURCES
 
+from ..tokens import authorized_client
 from .conftest import patient_with_numerics
 
 NHS_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -148,7 +149,7 @@ def test_every_mistake_gets_an_operation_outcome(client, method, url, status):
 
 def test_upstream_down_is_503_with_retry_after(tmp_path):
     app = create_app({"upstream": "127.0.0.1:9", "state_dir": tmp_path})
-    response = app.test_client().get("/fhir/Patient?identifier=9990000018")
+    response = authorized_client(app).get("/fhir/Patient?identifier=9990000018")
     app.extensions["facade.records"].close()
     assert response.status_code == 503 and response.headers["Retry-After"]
     assert response.json["issue"][0]["code"] == "transient"

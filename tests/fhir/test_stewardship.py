@@ -17,6 +17,7 @@ from lxml import etree
 
 from facade.app import create_app
 
+from ..tokens import authorized_client
 from .conftest import patient_with_numerics
 
 
@@ -26,7 +27,7 @@ class Stack:
     apps: list
 
     def client(self):
-        return self.apps[-1].test_client()
+        return authorized_client(self.apps[-1])
 
 
 @pytest.fixture
@@ -74,7 +75,7 @@ def test_patient_reads_are_demographics_only_and_cached(stack, practice):
 def test_one_full_record_serves_every_observation_search_and_the_patient(stack, practice):
     s = stack(workers=2)
     summary = patient_with_numerics(practice)
-    first, second = (app.test_client() for app in s.apps)
+    first, second = (authorized_client(app) for app in s.apps)
     pid = patient_id(first, summary)
     for client, query in [(first, ""), (second, "&category=vital-signs"),
                           (first, "&date=ge2000"), (second, "&_count=1")]:
@@ -92,7 +93,7 @@ def test_concurrent_identical_searches_make_one_call(stack, practice):
     statuses = []
 
     def ask(app):
-        statuses.append(app.test_client().get(f"/fhir/Observation?patient={pid}").status_code)
+        statuses.append(authorized_client(app).get(f"/fhir/Observation?patient={pid}").status_code)
 
     threads = [threading.Thread(target=ask, args=(s.apps[n % 2],)) for n in range(8)]
     for thread in threads:
@@ -157,7 +158,7 @@ def test_metrics_count_upstream_calls_and_readiness_follows_the_upstream(stack, 
     down = create_app({"upstream": "127.0.0.1:9", "state_dir": s.apps[0].config["FACADE"]
                        .state_dir.parent / "down", "read_timeout": 1.0})
     try:
-        assert down.test_client().get("/fhir/Patient?identifier=9990000018").status_code == 503
+        assert authorized_client(down).get("/fhir/Patient?identifier=9990000018").status_code == 503
         ready = down.test_client().get("/readyz")
         assert ready.status_code == 503 and ready.headers["Retry-After"]
     finally:

@@ -1,0 +1,125 @@
+"""Recording every FHIR and OAuth request in the audit sink, as it is answered.
+
+``begin`` runs first for every audited path and starts the clock; the views
+add what they learn (``note_patients``); the SystmOne client reports each
+message it sends (``note_upstream``, an observer on the one call site); the
+record is written, durably, when the answer is ready — before it is sent, so a
+completed request always has its record, whatever happens to the process
+afterwards. A request that fails with an unhandled error is recorded too.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import logging
+import time
+import uuid
+
+from flask import Flask, Response, g, request
+
+from .record import AccessRecord
+from .sink import AuditSink
+
+log = logging.getLogger(__name__)
+AUDITED_PREFIXES = ("/fhir", "/auth/")
+#: The RequestUIDs of the SystmOne messages sent for the request in this context.
+_upstream: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
+    "facade_upstream_uids", default=None)
+
+
+def install(app: Flask, sink: AuditSink) -> None:
+    app.extensions["facade.audit"] = sink
+
+    @app.before_request
+    def _begin() -> None:
+        if request.path.startswith(AUDITED_PREFIXES):
+            begin()
+
+    @app.after_request
+    def _finish(response: Response) -> Response:
+        if g.get("audit_started") is not None:
+            response.headers["X-Request-ID"] = g.audit_request_id
+            finish(sink, response.status_code, g.get("audit_error", ""))
+        return response
+
+    @app.teardown_request
+    def _unhandled(error: BaseException | None) -> None:
+        if error is not None and g.get("audit_started") is not None:
+            finish(sink, 500, type(error).__name__)
+
+
+def begin() -> None:
+    g.audit_started = time.perf_counter()
+    g.audit_time = dt.datetime.now(dt.UTC)
+    g.audit_request_id = uuid.uuid4().hex
+    g.audit_patients = []
+    g.audit_uids = []
+    _upstream.set(g.audit_uids)
+
+
+def note_patients(ids) -> None:
+    """The opaque Patient ids the request asked for or was answered with."""
+    if g.get("audit_patients") is not None:
+        for patient_id in ids:
+            if patient_id and patient_id not in g.audit_patients:
+                g.audit_patients.append(patient_id)
+
+
+def note_error(code: str) -> None:
+    g.audit_error = code
+
+
+def note_upstream(exchange) -> None:
+    """An observer for SystmOne clients: the message belongs to the current request."""
+    uids = _upstream.get()
+    if uids is not None:
+        uids.append(exchange.request_uid)
+
+
+def finish(sink: AuditSink, status: int, error: str) -> None:
+    started = g.pop("audit_started", None)
+    if started is None:  # already recorded (after_request, then teardown)
+        return
+    _upstream.set(None)
+    access = g.get("access")
+    entry = AccessRecord(
+        time=g.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        client_id=access.client_id if access is not None else "",
+        scopes=access.scope if access is not None else "",
+        interaction=_interaction(),
+        resource_type=_resource_type(),
+        patient_ids=tuple(g.audit_patients),
+        status=status,
+        request_uids=tuple(g.audit_uids),
+        latency_ms=round((time.perf_counter() - started) * 1000, 3),
+        parameters=tuple(sorted(set(request.args) | _form_names())),
+        error=error,
+        request_id=g.audit_request_id)
+    try:
+        sink.record(entry)
+    except Exception:  # the answer must still say what happened; operators see this
+        log.exception("the audit record of request %s could not be written",
+                      g.audit_request_id)
+        raise
+
+
+def _form_names() -> set[str]:
+    if request.mimetype == "application/x-www-form-urlencoded" and request.path != "/auth/token":
+        return set(request.form)
+    return set()
+
+
+_INTERACTIONS = {"fhir.read": "read", "fhir.search": "search-type",
+                 "fhir.search_by_post": "search-type", "fhir.metadata": "capabilities",
+                 "auth.token": "token", "auth.introspect": "introspect",
+                 "auth.jwks": "jwks", "auth.smart_configuration": "smart-configuration"}
+
+
+def _interaction() -> str:
+    return _INTERACTIONS.get(request.endpoint or "", request.method.lower())
+
+
+def _resource_type() -> str:
+    view_args = request.view_args or {}
+    return view_args.get("resource_type", "")

@@ -1,0 +1,36 @@
+"""The public URLs of this deployment: the FHIR base, the OAuth endpoints, the issuer.
+
+With ``FACADE_PUBLIC_BASE_URL`` set (https://host/fhir), every URL derives
+from it: links, token audiences and discovery then agree whichever address a
+request came in by. Without it, from the URL the request came to (the demo).
+"""
+
+from __future__ import annotations
+
+from flask import current_app, has_request_context, request
+
+
+def public_root() -> str:
+    configured = current_app.config["FACADE"].public_base_url
+    if configured:
+        return configured.rstrip("/").removesuffix("/fhir")
+    if not has_request_context():
+        raise RuntimeError("no request and no FACADE_PUBLIC_BASE_URL to build URLs from")
+    return request.url_root.rstrip("/")
+
+
+def fhir_base() -> str:
+    return public_root() + "/fhir"
+
+
+def issuer() -> str:
+    """The embedded authorization server's issuer identifier."""
+    return public_root() + "/auth"
+
+
+def token() -> str:
+    return public_root() + "/auth/token"
+
+
+def auth(name: str) -> str:
+    return f"{public_root()}/auth/{name}"
