@@ -102,12 +102,30 @@ def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Pat
     app = create_app({"upstream": endpoint, "api_key": api_key, "state_dir": state_dir,
                       "request_interval": request_interval, "record_interval": record_interval})
     try:
-        server = make_server(host, port, app, threaded=True)
+        server = make_server(host, port, app, threaded=True,
+                             request_handler=_path_only_request_handler())
     except OSError as error:
         raise click.ClickException(f"cannot serve the FHIR API on {host}:{port}: "
                                    f"{error.strerror}") from None
     threading.Thread(target=server.serve_forever, name="fhir-api", daemon=True).start()
     return server, app
+
+
+def _path_only_request_handler():
+    """The development server's request log without query strings: searches carry NHS
+    numbers, names and dates of birth, which must never reach a log."""
+    from werkzeug.serving import WSGIRequestHandler
+
+    class PathOnly(WSGIRequestHandler):
+        def log_request(self, code="-", size="-") -> None:
+            path = str(getattr(self, "path", "-")).split("?", 1)[0]
+            self.log("info", '"%s %s %s" %s %s', getattr(self, "command", "-"), path,
+                     getattr(self, "request_version", "-"), code, size)
+
+        def log_error(self, format: str, *args) -> None:
+            self.log("error", format, *(str(a).split("?", 1)[0] for a in args))
+
+    return PathOnly
 
 
 def _prepare_demo_client(app, state_dir: Path, base: str) -> None:
@@ -163,12 +181,13 @@ def _stop_on_signals() -> threading.Event:
 def _register_commands() -> None:
     from simulator.cli import simulator
 
-    from .auth.cli import clients, token
+    from .auth.cli import clients, keys, token
 
     main.add_command(simulator)
     main.add_command(upstream)
     main.add_command(clients)
     main.add_command(token)
+    main.add_command(keys)
 
 
 _register_commands()

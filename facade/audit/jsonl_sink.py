@@ -14,7 +14,7 @@ and power loss. Writers in other processes take turns on an exclusive
 open file, which they share). A line torn by a crash mid-write is skipped
 on reading, and the next writer starts a new line after it. Measured:
 ``record()`` median 0.17 ms, p99 0.3 ms on the disk of the SQLite sink's
-figures (``python -m tests.audit.bench_record DIR``).
+figures.
 
 ``search`` reads the whole file: fine for the files this is meant for
 (rotated by an external tool, which also ends the ids' stability); use the

@@ -9,7 +9,7 @@ checkpoint. ``synchronous = FULL`` fsyncs the WAL on every commit and closes
 that gap as well; it is what ``SYNCHRONOUS`` selects.
 
 Measured cost of ``record()`` (one entry, one thread, 2000 entries, ext4 on
-a virtio disk, 2 vCPUs; ``python -m tests.audit.bench_record DIR``)::
+a virtio disk, 2 vCPUs, measured when this sink was written)::
 
     synchronous = NORMAL   median 0.05 ms, p99 0.3 ms
     synchronous = FULL     median 0.2 ms,  p99 0.4-0.5 ms   (one fsync per entry)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 from pathlib import Path
 
 import click
@@ -53,20 +54,30 @@ def clients() -> None:
               help="The scopes the client may be granted (it may ask for narrower ones).")
 @click.option("--patient", help="A Patient id: the patient context of the client's tokens "
                                 "(what patient/ scopes are confined to).")
+@click.option("--with-secret", is_flag=True,
+              help="Instead of keys, give the client a generated secret (client_secret_basic; "
+                   "accepted only with FACADE_CLIENT_SECRET_AUTH=true, never in live).")
 @click.option("--replace", is_flag=True, help="Replace a client already registered.")
 @_state_dir_option
-def add(client_id, jwks_file, jwks_uri, scope, patient, replace, state_dir) -> None:
+def add(client_id, jwks_file, jwks_uri, scope, patient, with_secret, replace,
+        state_dir) -> None:
     """Register CLIENT_ID by its public keys (--jwks FILE or --jwks-uri URL)."""
-    if (jwks_file is None) == (jwks_uri is None):
-        raise click.UsageError("give exactly one of --jwks FILE and --jwks-uri URL")
+    if (jwks_file is None) == (jwks_uri is None) and not (with_secret and jwks_file is None
+                                                         and jwks_uri is None):
+        raise click.UsageError("give exactly one of --jwks FILE and --jwks-uri URL "
+                               "(or --with-secret alone)")
     jwks = _read_jwks(jwks_file) if jwks_file is not None else None
+    secret = secrets.token_urlsafe(32) if with_secret else None
     try:
-        client = new_client(client_id, scope, jwks=jwks, jwks_uri=jwks_uri, patient=patient)
+        client = new_client(client_id, scope, jwks=jwks, jwks_uri=jwks_uri, patient=patient,
+                            secret=secret)
         _service(state_dir).registry.add(client, replace=replace)
     except RegistrationError as error:
         raise click.ClickException(str(error)) from None
-    click.echo(f"registered {client_id}: {client.describe()['keys']}; may be granted "
-               f"{client.scope}")
+    keys = "a client secret" if secret else client.describe()["keys"]
+    click.echo(f"registered {client_id}: {keys}; may be granted {client.scope}")
+    if secret:
+        click.echo(f"client secret (shown once, stored only hashed): {secret}")
 
 
 @clients.command("list")
@@ -133,3 +144,38 @@ def ensure_demo_client(service: AuthService, state_dir: Path) -> Client:
     if existing is None or existing.jwks != public:
         service.registry.add(new_client(DEMO_CLIENT, DEMO_SCOPE, jwks=public), replace=True)
     return service.registry.get(DEMO_CLIENT)
+
+
+@click.group()
+def keys() -> None:
+    """The token-signing keys (shared by every worker and instance)."""
+
+
+@keys.command("list")
+@_state_dir_option
+def list_keys(state_dir) -> None:
+    """The published keys: kid, when each signs from, when it retires."""
+    keyring = _service(state_dir).keyring
+    keyring.ensure()
+    for key in keyring.published():
+        click.echo(json.dumps({"kid": key.kid, "signs_from": _instant(key.signs_from),
+                               "retired_at": _instant(key.retired_at)}))
+
+
+@keys.command("rotate")
+@click.option("--publish-ahead", type=click.FloatRange(0), default=600.0, show_default=True,
+              help="Seconds the new key is published before it signs (longer than resource "
+                   "servers cache the JWKS).")
+@_state_dir_option
+def rotate(publish_ahead, state_dir) -> None:
+    """Publish a new signing key; the old one retires when the new one starts signing."""
+    kid = _service(state_dir).keyring.rotate(publish_ahead)
+    click.echo(f"published key {kid}; it signs in {publish_ahead:g} s")
+
+
+def _instant(seconds: float | None) -> str | None:
+    import datetime as dt
+
+    if seconds is None:
+        return None
+    return dt.datetime.fromtimestamp(seconds, dt.UTC).isoformat(timespec="seconds")

@@ -61,8 +61,9 @@ class Keyring:
 
     def signing_key(self) -> SigningKey:
         """The newest key whose signing time has come; created on first use."""
-        now = self.clock()
-        for key in sorted(self._current(), key=lambda k: k.signs_from, reverse=True):
+        keys = self._current()
+        now = self.clock()  # after loading: a key created just now may sign at once
+        for key in sorted(keys, key=lambda k: k.signs_from, reverse=True):
             if key.signs_from <= now:
                 return key
         raise RuntimeError("the keyring has no key to sign with yet")  # never: see ensure()
@@ -75,6 +76,10 @@ class Keyring:
         if kid is not None and not any(k.kid == kid for k in self._keys):
             self._load(force=True)
         return self._verifying
+
+    def published(self) -> list[SigningKey]:
+        """The keys in the JWKS, oldest first."""
+        return sorted(self._current(), key=lambda k: k.signs_from)
 
     def public_jwks(self) -> dict:
         """The JWKS document: every key that signs, will sign, or signed unexpired tokens."""

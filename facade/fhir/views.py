@@ -111,17 +111,36 @@ _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search",
                  "fhir.search_by_post": "search"}
 
 
+#: Browsers' apps may call the API: bearer tokens, never cookies, so any origin may.
+CORS_HEADERS = {"Access-Control-Allow-Origin": "*",
+                "Access-Control-Expose-Headers": "ETag, Last-Modified, Retry-After, "
+                                                 "WWW-Authenticate, X-Request-ID"}
+
+
 @bp.before_request
-def _authorized() -> None:
+def _authorized() -> Response | None:
     """Token first (401), then scope for the interaction (403); the view does the rest."""
+    if request.method == "OPTIONS":  # a CORS preflight carries no token
+        return Response(status=204, headers={
+            **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, POST",
+            "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, "
+                                            "Cache-Control, If-None-Match, Prefer",
+            "Access-Control-Max-Age": "600"})
     if request.endpoint in OPEN_ENDPOINTS:
-        return
+        return None
     access = guard.authenticate()
     interaction = _INTERACTIONS.get(request.endpoint or "")
     definition = registry.RESOURCES.get((request.view_args or {}).get("resource_type", ""))
     if interaction is None or definition is None or request.method not in ("GET", "POST"):
-        return  # unknown types and writes are answered 404/405 by the views
+        return None  # unknown types and writes are answered 404/405 by the views
     guard.authorize(access, definition.type, interaction, definition.explicit_scope_only)
+    return None
+
+
+@bp.after_request
+def _cors(response: Response) -> Response:
+    response.headers.update(CORS_HEADERS)
+    return response
 
 
 @bp.errorhandler(InvalidToken)
@@ -149,9 +168,7 @@ def _quoted(text: str) -> str:
 @bp.get("/metadata")
 def metadata() -> Response:
     oauth = {"token": urls.token(), "introspect": urls.auth("introspect")}
-    response = fhir_response(registry.capability_statement(base_url(), oauth))
-    response.headers["Access-Control-Allow-Origin"] = "*"
-    return response
+    return fhir_response(registry.capability_statement(base_url(), oauth))
 
 
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
