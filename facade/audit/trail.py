@@ -66,6 +66,11 @@ def note_patients(ids) -> None:
                 g.audit_patients.append(patient_id)
 
 
+def note_client(client_id: str, scopes: str) -> None:
+    """The client a request authenticated as without a bearer token (a token request)."""
+    g.audit_client = (client_id, scopes)
+
+
 def note_error(code: str) -> None:
     g.audit_error = code
 
@@ -83,10 +88,12 @@ def finish(sink: AuditSink, status: int, error: str) -> None:
         return
     _upstream.set(None)
     access = g.get("access")
+    client_id, scopes = (access.client_id, access.scope) if access is not None else \
+        g.get("audit_client", ("", ""))
     entry = AccessRecord(
         time=g.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-        client_id=access.client_id if access is not None else "",
-        scopes=access.scope if access is not None else "",
+        client_id=client_id,
+        scopes=scopes,
         interaction=_interaction(),
         resource_type=_resource_type(),
         patient_ids=tuple(g.audit_patients),

@@ -27,6 +27,7 @@ from flask import Flask
 from joserfc import jwt
 from joserfc.errors import JoseError
 
+from ..audit import trail
 from ..stewardship.store import Store
 from .clients import Client, ClientRegistry, RegistrationError, secret_matches
 from .scopes import ScopeError
@@ -171,6 +172,7 @@ def authorization_server(app: Flask, registry: ClientRegistry, store: Store, iss
     def generate_token(grant_type, client, user=None, scope=None, expires_in=None,
                        include_refresh_token=False) -> dict:
         registered: Client = client.client
+        trail.note_client(registered.client_id, scope or "")
         patient = registered.patient if scope and "patient/" in scope else None
         return issuer.mint(urls.issuer(), registered.client_id, scope or "", urls.fhir_base(),
                            patient)
