@@ -7,7 +7,7 @@ request came in by. Without it, from the URL the request came to (the demo).
 
 from __future__ import annotations
 
-from flask import current_app, has_request_context, request
+from flask import current_app, g, has_request_context, request
 
 
 def public_root() -> str:
@@ -16,7 +16,10 @@ def public_root() -> str:
         return configured.rstrip("/").removesuffix("/fhir")
     if not has_request_context():
         raise RuntimeError("no request and no FACADE_PUBLIC_BASE_URL to build URLs from")
-    return request.url_root.rstrip("/")
+    root = g.get("public_root")
+    if root is None:  # werkzeug rebuilds url_root on every access; once per request is enough
+        root = g.public_root = request.url_root.rstrip("/")
+    return root
 
 
 def fhir_base() -> str:

@@ -109,6 +109,7 @@ class TokenValidator:
         remembered = self._passed.get(token)
         if remembered is not None:
             access, audiences = remembered
+            self._recently_used(token)
             if access.expires + self.skew < self.clock():
                 raise InvalidToken("the token has expired")
             if access.issuer != local_issuer and (self.external is None or
@@ -175,6 +176,12 @@ class TokenValidator:
                              patient if isinstance(patient, str) else None, float(exp), issuer,
                              str(claims.get("jti", "")))
         return access, audiences
+
+    def _recently_used(self, token: str) -> None:
+        """A busy client's token stays remembered while others come and go."""
+        with self._lock:
+            if token in self._passed:
+                self._passed.move_to_end(token)
 
     def _remember(self, token: str, access: AccessToken, audiences: frozenset[str]) -> None:
         with self._lock:
