@@ -123,8 +123,15 @@ _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search-type",
                  "auth.jwks": "jwks", "auth.smart_configuration": "smart-configuration"}
 
 
+#: Writes reach the read and search routes (and are refused there): record what they were.
+_WRITES = {"PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
+
+
 def _interaction() -> str:
-    return _INTERACTIONS.get(request.endpoint or "", request.method.lower())
+    endpoint = request.endpoint or ""
+    if endpoint in ("fhir.read", "fhir.search") and request.method in _WRITES:
+        return _WRITES[request.method]
+    return _INTERACTIONS.get(endpoint, request.method.lower())
 
 
 def _resource_type() -> str:

@@ -43,6 +43,8 @@ REFRESH_INTERVAL = 30.0
 CLIENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~:/@-]{0,127}")
 #: Key types and curves SMART's asymmetric client authentication allows (RS384, ES384).
 _ALLOWED_KEYS = {("RSA", None), ("EC", "P-384")}
+#: Key types and curves of an external identity provider: those of tokens.ALLOWED_ALGS.
+PROVIDER_KEYS = {("RSA", None), ("EC", "P-256"), ("EC", "P-384")}
 
 
 class RegistrationError(ValueError):
@@ -99,8 +101,9 @@ def new_client(client_id: str, scope: str, *, jwks: dict | None = None,
                   hash_secret(secret) if secret else None)
 
 
-def check_public_jwks(jwks: dict) -> KeySet:
-    """A JWKS of public RSA or P-384 keys, each with a kid; private parts refused."""
+def check_public_jwks(jwks: dict, allowed: set = _ALLOWED_KEYS) -> KeySet:
+    """A JWKS of public RSA or P-384 keys (or ``allowed``), each with a kid; private parts
+    refused."""
     if not isinstance(jwks, dict) or not isinstance(jwks.get("keys"), list) or \
             not jwks["keys"]:
         raise RegistrationError('a JWKS is a JSON object with a non-empty "keys" list')
@@ -110,9 +113,10 @@ def check_public_jwks(jwks: dict) -> KeySet:
         if "d" in key:
             raise RegistrationError(f"key {key['kid']!r} holds a private part: register the "
                                     "public key only")
-        if (key.get("kty"), key.get("crv")) not in _ALLOWED_KEYS:
-            raise RegistrationError(f"key {key['kid']!r}: only RSA and EC P-384 keys are "
-                                    "accepted (SMART's RS384 and ES384)")
+        if (key.get("kty"), key.get("crv")) not in allowed:
+            accepted = "RSA and EC P-384 keys are accepted (SMART's RS384 and ES384)" \
+                if allowed == _ALLOWED_KEYS else "RSA and EC P-256/P-384 keys are accepted"
+            raise RegistrationError(f"key {key['kid']!r}: only {accepted}")
     try:
         return KeySet.import_key_set(jwks)
     except (JoseError, ValueError, TypeError) as error:
@@ -199,8 +203,10 @@ class JwksSource:
     once per REFRESH_INTERVAL.
     """
 
-    def __init__(self, url: str, http_cache: Path | None = None) -> None:
+    def __init__(self, url: str, http_cache: Path | None = None,
+                 allowed: set = _ALLOWED_KEYS) -> None:
         self.url = url
+        self.allowed = allowed
         self._http_cache = http_cache
         self._session = None
         self._refreshed = float("-inf")
@@ -222,7 +228,7 @@ class JwksSource:
         if response.status_code != 200:
             raise RegistrationError(f"{self.url} answered {response.status_code}")
         try:
-            return check_public_jwks(response.json())
+            return check_public_jwks(response.json(), self.allowed)
         except ValueError as error:  # JSONDecodeError too
             raise RegistrationError(f"{self.url}: {error}") from None
 

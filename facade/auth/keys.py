@@ -91,6 +91,7 @@ class Keyring:
     def rotate(self, publish_ahead: float | None = None) -> str:
         """Publish a new key now, sign with it after ``publish_ahead`` s; returns its kid."""
         ahead = self.publish_ahead if publish_ahead is None else publish_ahead
+        self.ensure()  # on a fresh store, a key signs until the new one takes over
         with self._store_lock():
             keys = self._read_stored() or []
             now = self.clock()

@@ -98,6 +98,9 @@ class SmartAssertion(JWTBearerClientAssertion):
 
     def resolve_client_public_key(self, client: RegisteredClient):
         registered = client.client
+        if registered.jwks is None and registered.jwks_uri is None:
+            raise InvalidClientError(description="the client has no registered keys; it "
+                                                 "authenticates with its secret")
         jku = self._headers.get("jku")
         if jku is not None and jku != registered.jwks_uri:
             raise InvalidClientError(description="the assertion's jku is not the client's "
@@ -121,12 +124,18 @@ class SmartAssertion(JWTBearerClientAssertion):
         return claims
 
     def verify_claims(self, claims) -> None:
-        super().verify_claims(claims)  # iss, sub, aud, exp, nbf within leeway; jti replay
-        exp = claims["exp"]
-        if not isinstance(exp, int | float) or exp > time.time() + MAX_ASSERTION_LIFETIME \
+        # Checked before Authlib's checks, which end by recording the jti: an assertion
+        # refused here must not use up its jti (nor be remembered until a distant exp).
+        exp = claims.get("exp")
+        if isinstance(exp, int | float) and exp > time.time() + MAX_ASSERTION_LIFETIME \
                 + self.leeway:
             raise InvalidClientError(description="the client assertion's exp is more than "
                                                  "5 minutes ahead")
+        jti = claims.get("jti")
+        if "jti" in claims and (not isinstance(jti, str) or not jti):
+            raise InvalidClientError(description="the client assertion's jti must be a "
+                                                 "non-empty string")
+        super().verify_claims(claims)  # iss, sub, aud, exp, nbf within leeway; jti replay
 
     def validate_jti(self, claims, jti) -> bool:
         if not isinstance(jti, str) or not jti:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..stewardship.store import Store
-from .clients import Client, ClientRegistry, JwksSource, RegistrationError
+from .clients import PROVIDER_KEYS, Client, ClientRegistry, JwksSource, RegistrationError
 from .keys import Keyring
 from .scopes import ScopeError, grant, parse_scopes
 from .tokens import ALLOWED_ALGS, Issuer, TokenValidator, TrustedIssuer
@@ -33,7 +33,8 @@ class AuthService:
         external = None
         if settings.oauth_issuer and settings.oauth_jwks_url:
             external = TrustedIssuer(settings.oauth_issuer,
-                                     JwksSource(settings.oauth_jwks_url, http_cache).keys,
+                                     JwksSource(settings.oauth_jwks_url, http_cache,
+                                                PROVIDER_KEYS).keys,
                                      ALLOWED_ALGS)
         return cls(keyring, ClientRegistry(store, http_cache),
                    Issuer(keyring, settings.token_lifetime),

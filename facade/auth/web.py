@@ -14,6 +14,7 @@ import orjson
 from flask import Blueprint, Response, current_app, request
 
 from .. import urls
+from ..audit import trail
 from .guard import bearer_token
 from .service import AuthService
 from .tokens import InvalidToken
@@ -42,6 +43,8 @@ def _json(body: dict, status: int = 200, **headers: str) -> Response:
 @bp.post("/auth/token")
 def token() -> Response:
     response = current_app.extensions["facade.authorization_server"].create_token_response()
+    if response.status_code >= 400:
+        trail.note_error(str((response.get_json(silent=True) or {}).get("error", "")))
     response.headers["Cache-Control"] = "no-store"
     response.headers["Pragma"] = "no-cache"
     return response

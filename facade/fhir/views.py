@@ -363,6 +363,10 @@ def _patients_found(params: dict[str, list[str]]) -> list[dict]:
     if query.matches_nothing:
         return []
     if query.identity is not None:
+        confined = guard.confined_to()
+        if confined is not None and _service().codec.patient_identity(confined) \
+                != query.identity:
+            return []  # another patient: not worth SystmOne's time to leave out afterwards
         patient = _service().patient(query.identity, _fresh_asked())
         return [patient] if patient is not None else []
     return [p for p in _service().search_patients(query.criteria, _fresh_asked())
@@ -420,7 +424,15 @@ def _read_audit(resource_id: str) -> dict | None:
 
 
 def _search_audit(params: dict[str, list[str]], controls) -> Response:
-    """Newest first, paged by the sink itself: the audit can be far larger than a page."""
+    """Newest first, paged by the sink itself: the audit can be far larger than a page.
+
+    Without an upper date bound, the search is anchored at its own arrival
+    (``date=lt...``, carried into the paging links): records written while a
+    client pages — its own page requests among them — never shift the pages.
+    """
+    if not any(value.startswith(("lt", "le")) for value in params.get("date", [])):
+        arrived = g.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        params = {**params, "date": [*params.get("date", []), f"lt{arrived}"]}
     try:
         query = query_from_params({**params, "_count": [str(min(controls.count or 50, 500))],
                                    "_offset": [str(controls.offset)]})
