@@ -123,7 +123,8 @@ def _path_only_request_handler():
                      getattr(self, "request_version", "-"), code, size)
 
         def log_error(self, format: str, *args) -> None:
-            self.log("error", format, *(str(a).split("?", 1)[0] for a in args))
+            self.log("error", format, *(a.split("?", 1)[0] if isinstance(a, str) else a
+                                        for a in args))
 
     return PathOnly
 

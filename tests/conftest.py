@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -91,3 +94,74 @@ def start_simulator(tmp_path, practice) -> Iterator[Callable[..., LiveSimulator]
 @pytest.fixture
 def simulator(start_simulator) -> LiveSimulator:
     return start_simulator()
+
+
+# --- the logs of the whole run, scanned for patient identifiers by tests/test_logs_phi.py ---
+
+#: Captured at DEBUG whatever the root level: pinned, so that a test lowering the root
+#: logger (caplog.set_level) hides nothing, and attached directly, so that a logger that
+#: stops propagating (gunicorn's do) is still heard.
+SESSION_LOGGERS = ("facade", "simulator", "werkzeug", "gunicorn", "gunicorn.error",
+                   "gunicorn.access", "authlib", "flask")
+#: Where the session's log file is (config.stash[SESSION_LOG]).
+SESSION_LOG = pytest.StashKey[Path]()
+#: Tests with this marker run after all others (the log scan must see the whole run).
+RUNS_LAST = "runs_last"
+
+
+class SessionLogHandler(logging.Handler):
+    """Every record, once, as a JSON line: logger, level, the formatted text (message and
+    exception) and the test that was running."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(message)s"))
+        self.stream = path.open("a", encoding="utf-8")
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        if getattr(record, "_session_logged", False):  # attached at several levels
+            return False
+        record._session_logged = True
+        return super().handle(record)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = json.dumps({"logger": record.name, "level": record.levelname,
+                               "text": self.format(record),
+                               "test": os.environ.get("PYTEST_CURRENT_TEST", "")},
+                              ensure_ascii=False)
+            self.stream.write(line + "\n")
+            self.stream.flush()
+        except Exception:
+            self.handleError(record)
+
+    def close(self) -> None:
+        with self.lock:
+            self.stream.close()
+        super().close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", f"{RUNS_LAST}: runs after every other test")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.get_closest_marker(RUNS_LAST) is not None)  # stable
+
+
+@pytest.fixture(scope="session", autouse=True)
+def session_log(request: pytest.FixtureRequest, tmp_path_factory) -> Iterator[Path]:
+    """The file every log record of the session goes to (one JSON object a line)."""
+    path = tmp_path_factory.mktemp("logs") / "session.jsonl"
+    handler = SessionLogHandler(path)
+    loggers = [logging.getLogger(), *map(logging.getLogger, SESSION_LOGGERS)]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.addHandler(handler)
+    request.config.stash[SESSION_LOG] = path
+    yield path
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    handler.close()

@@ -96,7 +96,7 @@ def finish(sink: AuditSink, status: int, error: str) -> None:
         scopes=scopes,
         interaction=_interaction(),
         resource_type=_resource_type(),
-        patient_ids=tuple(g.audit_patients),
+        patient_ids=tuple(g.audit_patients or _patient_asked_for()),
         status=status,
         request_uids=tuple(g.audit_uids),
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -109,6 +109,14 @@ def finish(sink: AuditSink, status: int, error: str) -> None:
         log.exception("the audit record of request %s could not be written",
                       g.audit_request_id)
         raise
+
+
+def _patient_asked_for() -> list[str]:
+    """A Patient read refused before its view ran (401, 403) is still about that patient."""
+    view_args = request.view_args or {}
+    if request.endpoint == "fhir.read" and view_args.get("resource_type") == "Patient":
+        return [view_args["resource_id"]]
+    return []
 
 
 def _form_names() -> set[str]:

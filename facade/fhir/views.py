@@ -260,31 +260,23 @@ def _fresh_asked() -> bool:
 
 
 def _read_patient(resource_id: str) -> dict | None:
+    trail.note_patients([resource_id])  # asked for: a refused attempt is traced to it too
     guard.confine(resource_id)
     identity = _service().codec.patient_identity(resource_id)
-    patient = _service().patient(identity, _fresh_asked()) if identity is not None else None
-    if patient is not None:
-        trail.note_patients([patient["id"]])
-    return patient
+    return _service().patient(identity, _fresh_asked()) if identity is not None else None
 
 
 def _read_observation(resource_id: str) -> dict | None:
     source = _service().codec.observation_source(resource_id)
     if source is None:
         return None
+    trail.note_patients([_service().codec.patient_id(source[0])])
     confined = guard.confined_to()
     if confined is not None and _service().codec.patient_identity(confined) != source[0]:
         raise guard.Forbidden("the token's patient/ scopes allow only the patient in its "
                               "context")
     observations = _service().observations(source[0], _fresh_asked()) or []
-    found = next((o for o in observations if o["id"] == resource_id), None)
-    if found is not None:
-        trail.note_patients([_subject_id(found)])
-    return found
-
-
-def _subject_id(observation: dict) -> str:
-    return observation.get("subject", {}).get("reference", "").rsplit("/", 1)[-1]
+    return next((o for o in observations if o["id"] == resource_id), None)
 
 
 # --- searches ----------------------------------------------------------------------
@@ -385,9 +377,9 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
             raise FhirError(400, "invalid", f"patient/subject must reference a Patient, "
                                             f"not {reference!r}")
     patient_ids = {reference.rsplit("/", 1)[-1] for reference in references}
+    trail.note_patients(sorted(patient_ids))
     for patient_id in patient_ids:
         guard.confine(patient_id)
-    trail.note_patients(sorted(patient_ids))
     if len(patient_ids) > 1:
         return []
     identity = _service().codec.patient_identity(patient_ids.pop())

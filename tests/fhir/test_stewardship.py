@@ -92,10 +92,12 @@ def test_concurrent_identical_searches_make_one_call(stack, practice):
     pid = patient_id(s.client(), summary)
     statuses = []
 
-    def ask(app):
-        statuses.append(authorized_client(app).get(f"/fhir/Observation?patient={pid}").status_code)
+    clients = [authorized_client(app) for app in s.apps]
 
-    threads = [threading.Thread(target=ask, args=(s.apps[n % 2],)) for n in range(8)]
+    def ask(client):
+        statuses.append(client.get(f"/fhir/Observation?patient={pid}").status_code)
+
+    threads = [threading.Thread(target=ask, args=(clients[n % 2],)) for n in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
