@@ -32,15 +32,13 @@ coordination, and revealing nothing about the entry or how many there are.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
+from ..sqlitedb import ThreadConnections
 from .record import AccessRecord
 from .sink import OUTCOMES, AuditQuery, AuditSink, decode, encode, instant_us
 
@@ -63,7 +61,6 @@ CREATE TABLE IF NOT EXISTS access_patient (
     PRIMARY KEY (patient_id, seq)
 ) WITHOUT ROWID;
 """
-BUSY_TIMEOUT_MS = 10_000
 SYNCHRONOUS = "FULL"
 
 
@@ -73,11 +70,8 @@ class SQLiteSink(AuditSink):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
-        _create_private(self.path)
-        with self._transaction() as connection:
+        self._db = ThreadConnections(self.path, self._configure)
+        with self._db.transaction() as connection:
             # Every statement of the schema is IF NOT EXISTS, and the transaction
             # waits out the busy timeout, so processes may open a new file together.
             for statement in SCHEMA.split(";"):
@@ -86,7 +80,7 @@ class SQLiteSink(AuditSink):
 
     def record(self, entry: AccessRecord) -> str:
         id = uuid.uuid4().hex
-        with self._transaction() as connection:
+        with self._db.transaction() as connection:
             seq = connection.execute(
                 "INSERT INTO access (id, time_us, client_id, interaction, resource_type, status,"
                 " entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -98,62 +92,29 @@ class SQLiteSink(AuditSink):
         return id
 
     def get(self, id: str) -> AccessRecord | None:
-        row = self._connection().execute(
+        row = self._db.connection().execute(
             "SELECT entry FROM access WHERE id = ?", (id,)).fetchone()
         return decode(row[0]) if row else None
 
     def search(self, query: AuditQuery) -> tuple[list[tuple[str, AccessRecord]], int]:
         where, values = _where(query)
         # One read transaction: the page and the total come from the same snapshot.
-        with self._transaction("BEGIN") as connection:
+        with self._db.transaction("BEGIN") as connection:
             total = connection.execute(f"SELECT count(*) FROM access{where}", values).fetchone()[0]
             rows = connection.execute(
                 f"SELECT id, entry FROM access{where} ORDER BY time_us DESC, seq DESC"
                 " LIMIT ? OFFSET ?", (*values, query.count, query.offset)).fetchall()
         return [(id, decode(entry)) for id, entry in rows], total
 
-    # -- connections -------------------------------------------------------------
+    def close(self) -> None:
+        self._db.close()
 
-    @contextmanager
-    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        connection.execute(begin)
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
-    def _connection(self) -> sqlite3.Connection:
-        pid, connection = getattr(self._local, "connection", (None, None))
-        if connection is None or pid != os.getpid():  # a forked child needs its own
-            connection = self._connect()
-            self._local.connection = (os.getpid(), connection)
-        return connection
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; ours are explicit.
-        # check_same_thread=False only so that close() may close every thread's
-        # connection; each is otherwise used by its own thread alone.
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                     isolation_level=None, check_same_thread=False)
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    def _configure(self, connection: sqlite3.Connection) -> None:
         # journal_mode = WAL is kept in the file, so this is a no-op after the
         # first connection; it does not wait for a busy database, hence the retry.
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             _retry_busy(lambda: connection.execute("PRAGMA journal_mode = WAL"))
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
-        with self._lock:
-            self._connections.append(connection)
-        return connection
-
-    def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
 
 
 def _where(query: AuditQuery) -> tuple[str, list[object]]:
@@ -189,13 +150,3 @@ def _retry_busy(statement: Callable[[], object], attempts: int = 200) -> None:
             if "locked" not in str(error) or attempt == attempts - 1:
                 raise
             time.sleep(0.05)
-
-
-def _create_private(path: Path) -> None:
-    """Create the file readable by its owner only: entries name patients.
-
-    SQLite gives its -wal and -shm files the permissions of the database file.
-    An existing file keeps the mode it has (an operator may have widened it on purpose).
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))

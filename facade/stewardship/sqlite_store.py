@@ -18,12 +18,12 @@ import fcntl
 import itertools
 import os
 import sqlite3
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..sqlitedb import ThreadConnections
 from .slots import Booking, SlotRule, earliest_start
 from .store import Store, check_ttl
 
@@ -47,7 +47,6 @@ CREATE TABLE IF NOT EXISTS slot_records (
     PRIMARY KEY (boot, endpoint)
 ) WITHOUT ROWID;
 """
-BUSY_TIMEOUT_MS = 10_000
 #: Expired values are swept after this many writes through one store.
 SWEEP_EVERY = 256
 
@@ -55,11 +54,8 @@ SWEEP_EVERY = 256
 class SQLiteStore(Store):
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        _create_private(self.path)
+        self._db = ThreadConnections(self.path, _configure)
         self._boot = _boot_id()
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
-        self._lock = threading.Lock()
         self._writes = itertools.count(1)
         self._create_schema()
 
@@ -68,25 +64,25 @@ class SQLiteStore(Store):
         # so processes opening a new file together take turns on a file lock. WAL is
         # kept in the file: later connections need not ask for it.
         with _file_lock(self.path.with_name(self.path.name + ".lock")):
-            connection = self._connection()
+            connection = self._db.connection()
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(SCHEMA)
-        with self._transaction() as connection:
+        with self._db.transaction() as connection:
             connection.execute("DELETE FROM slot_requests WHERE boot != ?", (self._boot,))
             connection.execute("DELETE FROM slot_records WHERE boot != ?", (self._boot,))
 
     # -- key/value ---------------------------------------------------------------
 
     def get(self, key: str) -> bytes | None:
-        row = self._connection().execute(
+        row = self._db.connection().execute(
             "SELECT value FROM kv WHERE key = ? AND (expires IS NULL OR expires > ?)",
             (key, time.time())).fetchone()
         return bytes(row[0]) if row else None
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         check_ttl(ttl)
-        self._connection().execute(
+        self._db.connection().execute(
             "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
             " SET value = excluded.value, expires = excluded.expires",
             (key, bytes(value), _expiry(ttl)))
@@ -95,7 +91,7 @@ class SQLiteStore(Store):
     def add(self, key: str, value: bytes, ttl: float | None) -> bool:
         check_ttl(ttl)
         # One statement, so atomic: insert, or take over a row that has expired.
-        cursor = self._connection().execute(
+        cursor = self._db.connection().execute(
             "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
             " SET value = excluded.value, expires = excluded.expires"
             " WHERE kv.expires IS NOT NULL AND kv.expires <= ?",
@@ -110,13 +106,13 @@ class SQLiteStore(Store):
         else:
             sql, values = "DELETE FROM kv WHERE key = ? AND value = ?", (key, bytes(expected))
         # An expired row counts as absent, whatever its value.
-        cursor = self._connection().execute(
+        cursor = self._db.connection().execute(
             sql + " AND (expires IS NULL OR expires > ?)", (*values, now))
         return cursor.rowcount == 1
 
     def sweep(self) -> int:
         """Remove expired values (reads ignore them anyway; this frees the space)."""
-        cursor = self._connection().execute(
+        cursor = self._db.connection().execute(
             "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
         return cursor.rowcount
 
@@ -130,7 +126,7 @@ class SQLiteStore(Store):
                   max_wait_us: int) -> Booking:
         # BEGIN IMMEDIATE takes the write lock before reading, so no other
         # process can book between our read and our write.
-        with self._transaction("BEGIN IMMEDIATE") as connection:
+        with self._db.transaction("BEGIN IMMEDIATE") as connection:
             now = _now_us()  # read under the lock: waiting for it must not count as waited
             start = self._earliest(connection, endpoint, rule, full_record, now)
             granted = start - now <= max_wait_us
@@ -139,7 +135,7 @@ class SQLiteStore(Store):
         return Booking(granted, start, start - now)
 
     def peek_slot(self, endpoint: str, rule: SlotRule, full_record: bool) -> Booking:
-        with self._transaction("BEGIN") as connection:  # one snapshot for both reads
+        with self._db.transaction("BEGIN") as connection:  # one snapshot for both reads
             now = _now_us()
             start = self._earliest(connection, endpoint, rule, full_record, now)
         return Booking(False, start, start - now)
@@ -171,53 +167,12 @@ class SQLiteStore(Store):
                 " ON CONFLICT (boot, endpoint) DO UPDATE SET next_us = excluded.next_us",
                 (self._boot, endpoint, start + rule.record_us))
 
-    # -- connections -------------------------------------------------------------
-
-    @contextmanager
-    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        connection = self._connection()
-        connection.execute(begin)
-        try:
-            yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
-
-    def _connection(self) -> sqlite3.Connection:
-        pid, connection = getattr(self._local, "connection", (None, None))
-        if connection is None or pid != os.getpid():  # a forked child needs its own
-            connection = self._connect()
-            self._local.connection = (os.getpid(), connection)
-        return connection
-
-    def _connect(self) -> sqlite3.Connection:
-        # isolation_level=None: no implicit transactions; ours are explicit.
-        # check_same_thread=False only so that close() may close every thread's
-        # connection; each is otherwise used by its own thread alone.
-        connection = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000,
-                                     isolation_level=None, check_same_thread=False)
-        connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        connection.execute("PRAGMA synchronous = NORMAL")
-        with self._lock:
-            self._connections.append(connection)
-        return connection
-
     def close(self) -> None:
-        with self._lock:
-            connections, self._connections = self._connections, []
-        for connection in connections:
-            connection.close()
-        self._local = threading.local()
+        self._db.close()
 
 
-def _create_private(path: Path) -> None:
-    """Create the file readable by its owner only: the cache will hold patient data.
-
-    SQLite gives its -wal and -shm files the permissions of the database file.
-    """
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+def _configure(connection: sqlite3.Connection) -> None:
+    connection.execute("PRAGMA synchronous = NORMAL")
 
 
 @contextmanager

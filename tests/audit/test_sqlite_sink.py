@@ -44,14 +44,14 @@ def test_files_are_private(tmp_path: Path) -> None:
 def test_wal_and_full_sync_by_default(tmp_path: Path) -> None:
     sink = SQLiteSink(tmp_path / "audit.sqlite3")
     try:
-        connection = sink._connection()
+        connection = sink._db.connection()
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     finally:
         sink.close()
     normal = SQLiteSink(tmp_path / "audit.sqlite3", synchronous="normal")
     try:
-        assert normal._connection().execute("PRAGMA synchronous").fetchone()[0] == 1
+        assert normal._db.connection().execute("PRAGMA synchronous").fetchone()[0] == 1
     finally:
         normal.close()
     with pytest.raises(ValueError, match="NORMAL or FULL"):
@@ -61,7 +61,7 @@ def test_wal_and_full_sync_by_default(tmp_path: Path) -> None:
 def test_searches_use_the_indexes(tmp_path: Path) -> None:
     sink = SQLiteSink(tmp_path / "audit.sqlite3")
     try:
-        connection = sink._connection()
+        connection = sink._db.connection()
 
         def plan(sql: str, *values: object) -> str:
             return " ".join(row[-1] for row in connection.execute(
