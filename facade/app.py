@@ -7,11 +7,12 @@ ledger, SystmOne) -> mapping -> the answer, recorded in the audit as it leaves.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
 
-from . import ops
+from . import ops, profiles
 from .audit import trail
 from .audit.sink import open_sink
 from .auth.server import authorization_server
@@ -34,7 +35,10 @@ from .upstream.transport import SocketTransport, Timeouts
 def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """The WSGI app; ``overrides`` take precedence over ``FACADE_*`` variables (tests use it)."""
     settings = Settings.load(overrides)
+    profiles.require_safe(settings)  # live: unsafe settings never serve a request
+    Path(settings.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
     app = Flask(__name__)
+    app.debug = settings.debug
     app.config["FACADE"] = settings
     store = open_store(settings.state_dir, settings.redis_url)
     records = app.extensions["facade.records"] = _record_service(settings, store)

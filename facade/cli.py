@@ -183,12 +183,15 @@ def _register_commands() -> None:
     from simulator.cli import simulator
 
     from .auth.cli import clients, keys, token
+    from .serving.cli import check, serve
 
     main.add_command(simulator)
     main.add_command(upstream)
     main.add_command(clients)
     main.add_command(token)
     main.add_command(keys)
+    main.add_command(serve)
+    main.add_command(check)
 
 
 _register_commands()

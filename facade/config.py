@@ -1,67 +1,133 @@
 """The facade's settings: defaults, then ``FACADE_*`` environment variables, then overrides.
 
-Each setting is read from ``FACADE_`` + its name in capitals:
-
-- ``state_dir`` (.facade): keys, device ids, the embedded shared store.
-- ``upstream`` (127.0.0.1:40700): the SystmOne client's HOST:PORT, or several,
-  comma-separated (gateway PCs of one organisation: a pool).
-- ``redis_url`` (none): Redis shared by several facade instances; without it the
-  workers of one machine share the embedded store in the state dir.
-- ``api_key`` (the simulator's demo key): the TPP-issued API key.
-- ``request_interval`` (1.0 s) and ``record_interval`` (30.0 s): SystmOne's limits.
-- ``send_margin`` (0.02 s): added to both when booking slots, for the jitter of when a
-  booked request leaves (breaches are still measured against the limits themselves).
-- ``read_timeout`` (40.0 s): how long to wait for a reply (a throttled request gets none).
-- ``demographics_ttl`` (300.0 s): how long Patients and search results are served cached.
-- ``clinical_ttl`` (300.0 s): how long a clinical record is served before a full refresh.
-- ``top_up_after`` (60.0 s): within that window, when a cached record gets an exempt
-  "entered today" top-up.
-- ``max_wait`` (10.0 s): how long a request may wait for its upstream slot before a 429.
-- ``mappings_overlay`` (none): a folder of site mapping modules (see MAPPINGS.md).
-- ``public_base_url`` (none): the FHIR base URL callers use (https://host/fhir); without
-  it, the URL each request came to. Tokens' audience, links and discovery use it.
-- ``token_lifetime`` (300 s, at most 300): how long an access token lives.
-- ``clock_skew`` (60 s): how far token times may be off.
-- ``client_secret_auth`` (false): also accept client_secret_basic (never in live).
-- ``oauth_issuer`` and ``oauth_jwks_url`` (none): an external identity provider whose
-  access tokens are accepted beside the embedded server's.
-- ``audit_sink`` (the state dir's audit.sqlite3): ``sqlite:PATH`` or ``jsonl:PATH``.
+Each setting is read from ``FACADE_`` + its name in capitals. Every setting is
+described here, once, in its field's metadata; CONFIG.md is generated from
+this module (``python -m facade.config``) and a test keeps the two equal.
+What the live profile demands of each is in ``facade/profiles.py`` and shown
+in CONFIG.md's last column.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields, replace
+import sys
+from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from .upstream.client import DEMO_API_KEY
 
+PREFIX = "FACADE_"
+PROFILES = ("demo", "live")
+
+
+def setting(default: Any, doc: str, live: str = "", group: str = "") -> Any:
+    """A field with its documentation: what it means and what live asks of it."""
+    return field(default=default, metadata={"doc": doc, "live": live, "group": group})
+
 
 @dataclass(frozen=True)
 class Settings:
-    state_dir: Path = Path(".facade")
-    upstream: str = "127.0.0.1:40700"
-    redis_url: str | None = None
-    api_key: str = DEMO_API_KEY
-    request_interval: float = 1.0
-    record_interval: float = 30.0
-    send_margin: float = 0.02
-    read_timeout: float = 40.0
-    demographics_ttl: float = 300.0
-    clinical_ttl: float = 300.0
-    top_up_after: float = 60.0
-    max_wait: float = 10.0
-    mappings_overlay: Path | None = None
-    public_base_url: str | None = None
-    token_lifetime: float = 300.0
-    clock_skew: float = 60.0
-    client_secret_auth: bool = False
-    oauth_issuer: str | None = None
-    oauth_jwks_url: str | None = None
-    audit_sink: str | None = None
+    # -- profile -------------------------------------------------------------------------
+    env: str = setting("demo", "The profile: `demo` (defaults that run against the simulator) "
+                       "or `live` (refuses to start with any unsafe setting).", group="Profile")
+    debug: bool = setting(False, "Flask debugging (tracebacks in answers). Never in live.",
+                          live="must be false", group="Profile")
+
+    # -- SystmOne ------------------------------------------------------------------------
+    upstream: str = setting("127.0.0.1:40700", "The SystmOne client's HOST:PORT, or several "
+                            "comma-separated (gateway PCs of one organisation: a pool).",
+                            group="SystmOne")
+    api_key: str = setting(DEMO_API_KEY, "The TPP-issued API key for this product. The "
+                           "default opens only the built-in simulator.",
+                           live="required; not the demo key", group="SystmOne")
+    request_interval: float = setting(1.0, "SystmOne's limit: seconds between requests to one "
+                                      "endpoint.", group="SystmOne")
+    record_interval: float = setting(30.0, "SystmOne's limit: seconds between non-exempt "
+                                     "GetPatientRecord calls to one endpoint.",
+                                     group="SystmOne")
+    send_margin: float = setting(0.02, "Added to both intervals when booking slots, for the "
+                                 "jitter of when a booked request leaves (breaches are still "
+                                 "measured against the intervals themselves).",
+                                 group="SystmOne")
+    read_timeout: float = setting(40.0, "Seconds to wait for a reply (a throttled request "
+                                  "gets none).", group="SystmOne")
+    max_wait: float = setting(10.0, "Seconds a request may wait for its upstream slot before "
+                              "it gets 429 with Retry-After.", group="SystmOne")
+
+    # -- data ----------------------------------------------------------------------------
+    state_dir: Path = setting(Path(".facade"), "Keys, device ids, the embedded shared store "
+                              "and the default audit sink.",
+                              live="readable by its owner only", group="Data")
+    redis_url: str | None = setting(None, "Redis shared by several facade instances (slot "
+                                    "ledger, cache, jti set, clients, signing keys); without "
+                                    "it the workers of one machine share the state dir.",
+                                    group="Data")
+    demographics_ttl: float = setting(300.0, "Seconds Patients and Patient searches are served "
+                                      "from cache.", group="Data")
+    clinical_ttl: float = setting(300.0, "Seconds a clinical record is served before a full "
+                                  "refresh.", group="Data")
+    top_up_after: float = setting(60.0, "Within the clinical window, after how many seconds a "
+                                  "cached record gets an exempt entered-today top-up.",
+                                  group="Data")
+    mappings_overlay: Path | None = setting(None, "A folder of site mapping modules (see "
+                                            "MAPPINGS.md).", group="Data")
+    audit_sink: str | None = setting(None, "Where the access audit goes: unset = SQLite in the "
+                                     "state dir; `sqlite:PATH`; `jsonl:PATH`; `off` (demo "
+                                     "only).", live="not off", group="Data")
+
+    # -- OAuth ---------------------------------------------------------------------------
+    public_base_url: str | None = setting(None, "The FHIR base URL callers use "
+                                          "(https://host/fhir): token audience, links, "
+                                          "discovery. Unset: the URL each request came to.",
+                                          live="required, https", group="OAuth")
+    token_lifetime: float = setting(300.0, "Seconds an access token lives (at most 300).",
+                                    group="OAuth")
+    clock_skew: float = setting(60.0, "Seconds token times may be off.", group="OAuth")
+    client_secret_auth: bool = setting(False, "Also accept client_secret_basic for clients "
+                                       "registered with a secret.", live="must be false",
+                                       group="OAuth")
+    oauth_issuer: str | None = setting(None, "An external identity provider whose access "
+                                       "tokens are accepted too (with oauth_jwks_url).",
+                                       group="OAuth")
+    oauth_jwks_url: str | None = setting(None, "That provider's JWKS URL.",
+                                         live="https when set", group="OAuth")
+
+    # -- serving (facade serve) ------------------------------------------------------------
+    bind: str = setting("127.0.0.1:8080", "HOST:PORT `facade serve` listens on.",
+                        group="Serving")
+    workers: int = setting(2, "gunicorn worker processes.", group="Serving")
+    worker_class: str = setting("gthread", "`gthread` (threads share a worker's caches and "
+                                "connections) or `sync`.", group="Serving")
+    threads: int = setting(8, "Threads per gthread worker.", group="Serving")
+    timeout: float = setting(90.0, "Seconds a request may take before its worker is "
+                             "restarted: longer than max_wait + read_timeout.",
+                             group="Serving")
+    graceful_timeout: float = setting(30.0, "Seconds in-flight requests get to finish on "
+                                      "SIGTERM.", group="Serving")
+    keepalive: float = setting(5.0, "Seconds an idle keep-alive connection stays open.",
+                               group="Serving")
+    max_requests: int = setting(10000, "Requests after which a worker is replaced (0: never).",
+                                group="Serving")
+    max_requests_jitter: int = setting(1000, "Random extra requests, so workers are not "
+                                       "replaced together.", group="Serving")
+    tls_cert: Path | None = setting(None, "Certificate chain (PEM) for HTTPS served directly "
+                                    "(TLS 1.2 or newer only).",
+                                    live="required unless tls_proxy", group="Serving")
+    tls_key: Path | None = setting(None, "The certificate's private key (PEM).",
+                                   live="with tls_cert", group="Serving")
+    tls_proxy: bool = setting(False, "TLS is terminated by a proxy in front (declared: plain "
+                              "HTTP is then accepted from trusted_proxies only).",
+                              live="or tls_cert", group="Serving")
+    trusted_proxies: str = setting("", "Comma-separated IPs whose X-Forwarded-* headers are "
+                                   "honoured (none by default).",
+                                   live="required with tls_proxy", group="Serving")
+    access_log: bool = setting(True, "gunicorn's access log on stdout (paths only, never "
+                               "query strings).", group="Serving")
 
     def __post_init__(self) -> None:
+        if self.env not in PROFILES:
+            raise ValueError(f"FACADE_ENV must be demo or live, not {self.env!r}")
         if self.public_base_url is not None and (
                 not self.public_base_url.startswith(("http://", "https://"))
                 or not self.public_base_url.rstrip("/").endswith("/fhir")):
@@ -71,16 +137,21 @@ class Settings:
             raise ValueError("FACADE_TOKEN_LIFETIME must be more than 0 and at most 300 s")
         if (self.oauth_issuer is None) != (self.oauth_jwks_url is None):
             raise ValueError("FACADE_OAUTH_ISSUER and FACADE_OAUTH_JWKS_URL go together")
+        if self.worker_class not in ("gthread", "sync"):
+            raise ValueError(f"FACADE_WORKER_CLASS must be gthread or sync, not "
+                             f"{self.worker_class!r}")
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("FACADE_TLS_CERT and FACADE_TLS_KEY go together")
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None,
              environ: dict[str, str] | None = None) -> Settings:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
-        for setting in fields(cls):
-            raw = environ.get(f"FACADE_{setting.name.upper()}")
+        for setting_field in fields(cls):
+            raw = environ.get(PREFIX + setting_field.name.upper())
             if raw is not None:
-                values[setting.name] = _convert(setting.name, raw, cls.__dataclass_fields__)
+                values[setting_field.name] = _convert(setting_field, raw)
         return replace(cls(**values), **(overrides or {}))
 
     @property
@@ -88,19 +159,32 @@ class Settings:
         """The SystmOne endpoints, in the order given."""
         return [part.strip() for part in self.upstream.split(",") if part.strip()]
 
+    @property
+    def proxies(self) -> list[str]:
+        return [part.strip() for part in self.trusted_proxies.split(",") if part.strip()]
 
-def _convert(name: str, raw: str, known: dict) -> Any:
-    default = known[name].default
+
+def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
+    """FACADE_* variables that name no setting: most likely typos."""
+    environ = os.environ if environ is None else environ
+    known = {PREFIX + f.name.upper() for f in fields(Settings)}
+    return sorted(name for name in environ if name.startswith(PREFIX) and name not in known)
+
+
+def _convert(setting_field: Field, raw: str) -> Any:
+    name, default = setting_field.name, setting_field.default
     try:
-        if isinstance(default, Path) or name == "mappings_overlay":
-            return Path(raw)
+        if isinstance(default, Path) or "Path" in str(setting_field.type):
+            return Path(raw) if raw else None
         if isinstance(default, bool):
             return _flag(name, raw)
+        if isinstance(default, int):
+            return int(raw)
         if isinstance(default, float):
             return float(raw)
     except ValueError:
         raise ValueError(f"FACADE_{name.upper()} must be a number, not {raw!r}") from None
-    return raw
+    return raw if raw or default is None else default
 
 
 def _flag(name: str, raw: str) -> bool:
@@ -110,3 +194,49 @@ def _flag(name: str, raw: str) -> bool:
     if value in ("0", "false", "no", "off", ""):
         return False
     raise ValueError(f"FACADE_{name.upper()} must be true or false, not {raw!r}") from None
+
+
+# -- the reference ---------------------------------------------------------------------------
+
+def reference() -> str:
+    """CONFIG.md: every setting, its default, meaning and what the live profile asks."""
+    lines = ["# Configuration reference", "",
+             "Generated from `facade/config.py` by `python -m facade.config > CONFIG.md`; a "
+             "test keeps the two equal. Every setting is an environment variable; "
+             "`FACADE_ENV=live` refuses to start (one message per problem, exit 2) when a "
+             "setting breaks the live column. Unknown `FACADE_*` variables are reported "
+             "(refused in live): they are usually typos.", ""]
+    group = None
+    for setting_field in fields(Settings):
+        meta = setting_field.metadata
+        if meta["group"] != group:
+            group = meta["group"]
+            lines += [f"## {group}", "", "| variable | default | meaning | live profile |",
+                      "| --- | --- | --- | --- |"]
+        lines.append(f"| `{PREFIX}{setting_field.name.upper()}` | {_shown(setting_field)} | "
+                     f"{meta['doc']} | {meta['live'] or '—'} |")
+        if _is_last_of_group(setting_field):
+            lines.append("")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _shown(setting_field: Field) -> str:
+    default = setting_field.default
+    if default is MISSING or default is None or default == "":
+        return "unset"
+    if setting_field.name == "api_key":
+        return "the simulator's demo key"
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    return f"`{default}`"
+
+
+def _is_last_of_group(setting_field: Field) -> bool:
+    names = [f.name for f in fields(Settings)]
+    position = names.index(setting_field.name)
+    return position == len(names) - 1 or \
+        fields(Settings)[position + 1].metadata["group"] != setting_field.metadata["group"]
+
+
+if __name__ == "__main__":
+    sys.stdout.write(reference())

@@ -31,7 +31,7 @@ OUTCOMES = {
     "client-error": (400, 499),
     "server-error": (500, 999),
 }
-SPEC_FORMS = "'' (SQLite in the state dir), 'sqlite:PATH' or 'jsonl:PATH'"
+SPEC_FORMS = "'' (SQLite in the state dir), 'sqlite:PATH', 'jsonl:PATH' or 'off'"
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,8 @@ def open_sink(spec: str | None, state_dir: Path) -> AuditSink:
     Backends are imported here so that choosing one never loads the other.
     """
     kind, _, path = (spec or "").partition(":")
+    if spec == "off":
+        return NoAudit()
     if not spec:
         from .sqlite_sink import SQLiteSink
 
@@ -126,6 +128,22 @@ def open_sink(spec: str | None, state_dir: Path) -> AuditSink:
         return JSONLSink(Path(path))
     problem = "has no path" if kind in ("sqlite", "jsonl") else "is not a known kind"
     raise ValueError(f"audit sink {spec!r} {problem}; use {SPEC_FORMS}")
+
+
+class NoAudit(AuditSink):
+    """``off``: nothing is recorded (demo and benchmarks only; the live profile refuses it)."""
+
+    def record(self, entry: AccessRecord) -> str:
+        return ""
+
+    def search(self, query: AuditQuery) -> tuple[list[tuple[str, AccessRecord]], int]:
+        return [], 0
+
+    def get(self, id: str) -> AccessRecord | None:
+        return None
+
+    def close(self) -> None:
+        pass
 
 
 # -- shared by the backends -------------------------------------------------------

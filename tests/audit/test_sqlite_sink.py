@@ -118,4 +118,4 @@ def test_unknown_specs_are_refused_in_one_line(tmp_path: Path, spec: str, proble
     message = str(raised.value)
     assert "\n" not in message
     assert repr(spec) in message and problem in message
-    assert "'sqlite:PATH' or 'jsonl:PATH'" in message
+    assert "'sqlite:PATH', 'jsonl:PATH' or 'off'" in message

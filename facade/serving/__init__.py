@@ -1,0 +1,1 @@
+"""Production serving: ``facade serve`` (gunicorn) and ``facade check``."""

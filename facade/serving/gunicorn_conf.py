@@ -1,0 +1,68 @@
+"""gunicorn's configuration for ``facade serve``, read from the FACADE_* settings.
+
+gunicorn loads this file itself (``-c``), in the master process, before it
+imports ``wsgi:app`` in each worker. Every value comes from
+:class:`facade.config.Settings`, so CONFIG.md documents them all.
+"""
+
+from __future__ import annotations
+
+import os
+import ssl
+from pathlib import Path
+
+from facade.config import Settings
+
+_settings = Settings.load()
+
+wsgi_app = "wsgi:app"
+bind = [_settings.bind]
+workers = _settings.workers
+worker_class = _settings.worker_class
+threads = _settings.threads if _settings.worker_class == "gthread" else 1
+timeout = int(_settings.timeout)
+graceful_timeout = int(_settings.graceful_timeout)  # SIGTERM: in-flight requests finish
+keepalive = int(_settings.keepalive)
+max_requests = _settings.max_requests
+max_requests_jitter = _settings.max_requests_jitter
+# Several instances on one machine must not share one control socket (gunicorn >= 25).
+control_socket_disable = True
+
+# HTTPS served directly: TLS 1.2 or newer only.
+if _settings.tls_cert is not None:
+    certfile = str(_settings.tls_cert)
+    keyfile = str(_settings.tls_key)
+
+    def ssl_context(config, default_ssl_context_factory):
+        context = default_ssl_context_factory()
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+# X-Forwarded-Proto and friends are honoured from the declared proxies only (gunicorn's own
+# default trusts 127.0.0.1, which a co-located process could abuse).
+forwarded_allow_ips = ",".join(_settings.proxies) or ""
+proxy_allow_ips = forwarded_allow_ips
+secure_scheme_headers = {"X-FORWARDED-PROTO": "https"} if _settings.proxies else {}
+
+# The access log: method, path (never the query string: searches carry NHS numbers and
+# names), status, bytes, seconds; no referer or user agent.
+accesslog = "-" if _settings.access_log else None
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
+errorlog = "-"
+
+# Prometheus metrics summed over workers: one directory for all, emptied at start. It must
+# be in the environment before prometheus_client is first imported (by the workers' app).
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+os.environ.setdefault(MULTIPROC_ENV, str(Path(_settings.state_dir).absolute() / "metrics"))
+
+
+def on_starting(server) -> None:
+    from facade import metrics
+
+    metrics.prepare_multiprocess_dir(Path(os.environ[MULTIPROC_ENV]))
+
+
+def child_exit(server, worker) -> None:
+    from facade import metrics
+
+    metrics.mark_process_dead(worker.pid)
