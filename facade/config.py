@@ -173,11 +173,11 @@ def unknown_variables(environ: dict[str, str] | None = None) -> list[str]:
 
 def _convert(setting_field: Field, raw: str) -> Any:
     name, default = setting_field.name, setting_field.default
+    if isinstance(default, bool):
+        return _flag(name, raw)
     try:
         if isinstance(default, Path) or "Path" in str(setting_field.type):
             return Path(raw) if raw else None
-        if isinstance(default, bool):
-            return _flag(name, raw)
         if isinstance(default, int):
             return int(raw)
         if isinstance(default, float):

@@ -31,7 +31,7 @@ from .record import AccessRecord
 from .sink import MAX_COUNT, AuditQuery, datetime_us, format_instant, instant_us
 
 RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
-FACADE_INTERACTION = "https://github.com/systmone-fhir-facade/CodeSystem/interaction"
+OWN_INTERACTION_SYSTEM = "https://github.com/systmone-fhir-facade/CodeSystem/interaction"
 REQUEST_UID = "https://github.com/systmone-fhir-facade/Id/systmone-request-uid"
 OAUTH_CLIENT_ID = "urn:ietf:params:oauth:client-id"
 AUDIT_EVENT_OUTCOME = "http://hl7.org/fhir/audit-event-outcome"
@@ -95,7 +95,7 @@ def to_audit_event(id: str, entry: AccessRecord, base_url: str) -> dict[str, Any
 
 
 def interaction_coding(interaction: str) -> dict[str, str]:
-    system = RESTFUL_INTERACTION if interaction in RESTFUL_INTERACTIONS else FACADE_INTERACTION
+    system = RESTFUL_INTERACTION if interaction in RESTFUL_INTERACTIONS else OWN_INTERACTION_SYSTEM
     return {"system": system, "code": interaction}
 
 
@@ -209,7 +209,7 @@ def _subtype(value: str) -> dict[str, str]:
     if not code or (bar and system != interaction_coding(code)["system"]):
         raise ValueError(f"subtype must be an interaction code, optionally as "
                          f"'{RESTFUL_INTERACTION}|<code>' (FHIR's) or "
-                         f"'{FACADE_INTERACTION}|<code>' (the facade's), not {value!r}")
+                         f"'{OWN_INTERACTION_SYSTEM}|<code>' (the facade's), not {value!r}")
     return {"interaction": code}
 
 
