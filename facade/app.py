@@ -48,6 +48,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for endpoint in records.pool.endpoints:  # each SystmOne message joins the request's audit
         endpoint.client.observers.append(trail.note_upstream)
 
+    if settings.tls_proxy:
+        _only_through_the_proxy(app, settings)
+
     from .auth.web import bp as auth_bp
     from .fhir.views import bp
 
@@ -55,6 +58,25 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)  # /healthz, /readyz, /metrics
     return app
+
+
+def _only_through_the_proxy(app: Flask, settings: Settings) -> None:
+    """Behind a declared TLS-terminating proxy, plain HTTP comes from that proxy or not at all
+    (health checks from this machine excepted)."""
+    from flask import request
+
+    allowed = set(settings.proxies)
+
+    @app.before_request
+    def _from_the_proxy():
+        address = request.remote_addr or ""
+        if address in allowed or (request.path in ("/healthz", "/readyz")
+                                  and address in ("127.0.0.1", "::1")):
+            return None
+        return app.response_class(
+            b'{"resourceType":"OperationOutcome","issue":[{"severity":"error",'
+            b'"code":"security","diagnostics":"requests must come through the TLS proxy"}]}',
+            status=403, mimetype="application/fhir+json")
 
 
 def _install_auth(app: Flask, settings: Settings, store) -> None:

@@ -11,8 +11,8 @@ from fhir.resources.R4B.auditevent import AuditEvent
 
 from facade.audit.auditevent import (
     AUDIT_EVENT_SEARCH_PARAMS,
-    FACADE_INTERACTION,
     OAUTH_CLIENT_ID,
+    OWN_INTERACTION_SYSTEM,
     REQUEST_UID,
     RESTFUL_INTERACTION,
     RESTFUL_INTERACTIONS,
@@ -77,7 +77,7 @@ def test_every_audit_event_validates_and_follows_the_rules(record: AccessRecord)
     [subtype] = event["subtype"]
     assert subtype["code"] == record.interaction
     assert subtype["system"] == (RESTFUL_INTERACTION if record.interaction in
-                                 RESTFUL_INTERACTIONS else FACADE_INTERACTION)
+                                 RESTFUL_INTERACTIONS else OWN_INTERACTION_SYSTEM)
     assert event["action"] == ("R" if record.interaction in ("read", "vread") else "E")
     assert event["outcome"] == ("0" if record.status < 400 else
                                 "4" if record.status < 500 else "8")
@@ -152,7 +152,7 @@ def test_a_failed_search() -> None:
 
 def test_facade_interactions_use_the_facade_code_system() -> None:
     event = to_audit_event("x", TOKEN_400, BASE)
-    assert event["subtype"] == [{"system": FACADE_INTERACTION, "code": "token"}]
+    assert event["subtype"] == [{"system": OWN_INTERACTION_SYSTEM, "code": "token"}]
     assert event["entity"][-1]["description"] == "token request"
     assert "policy" not in event["agent"][0]
 
@@ -183,7 +183,7 @@ def test_the_search_parameters() -> None:
     ({"patient": ["pa1"]}, AuditQuery(patient_id="pa1")),
     ({"subtype": ["read"]}, AuditQuery(interaction="read")),
     ({"subtype": [f"{RESTFUL_INTERACTION}|search-type"]}, AuditQuery(interaction="search-type")),
-    ({"subtype": [f"{FACADE_INTERACTION}|token"]}, AuditQuery(interaction="token")),
+    ({"subtype": [f"{OWN_INTERACTION_SYSTEM}|token"]}, AuditQuery(interaction="token")),
     ({"outcome": ["0"]}, AuditQuery(outcome="success")),
     ({"outcome": ["4"]}, AuditQuery(outcome="client-error")),
     ({"outcome": ["http://hl7.org/fhir/audit-event-outcome|8"]},
@@ -228,7 +228,7 @@ def test_query_from_params(params: dict, expected: AuditQuery) -> None:
     ({"agent": ["a", "b"]}, "agent may be given only once"),
     ({"patient": ["Group/g1"]}, "patient must be 'Patient/<id>'"),
     ({"patient": ["Patient/a b"]}, "patient must be"),
-    ({"subtype": [f"{FACADE_INTERACTION}|read"]}, "subtype must be an interaction code"),
+    ({"subtype": [f"{OWN_INTERACTION_SYSTEM}|read"]}, "subtype must be an interaction code"),
     ({"subtype": ["|read"]}, "subtype must be"),
     ({"_count": ["-1"]}, "_count must be a whole number"),
     ({"_count": ["ten"]}, "_count must be a whole number"),

@@ -227,3 +227,15 @@ def test_check_probes_systmone_and_reports(simulator, tmp_path):
     down = subprocess.run([*FACADE, "check"], env=env, capture_output=True, text=True,
                           timeout=60)
     assert down.returncode == 1 and "FAILED" in down.stdout
+
+
+def test_behind_a_declared_tls_proxy_only_the_proxy_may_connect(serve):
+    refused = serve(FACADE_TLS_PROXY="true", FACADE_TRUSTED_PROXIES="10.9.9.9")
+    refused.wait_ready()  # /healthz from this machine is still answered
+    status, outcome = get(f"http://127.0.0.1:{refused.port}/fhir/metadata")
+    assert status == 403 and outcome["issue"][0]["code"] == "security"
+    allowed = serve(FACADE_TLS_PROXY="true", FACADE_TRUSTED_PROXIES="127.0.0.1")
+    allowed.wait_ready()
+    status, capability = get(f"http://127.0.0.1:{allowed.port}/fhir/metadata",
+                             **{"X-Forwarded-Proto": "https"})
+    assert status == 200 and capability["implementation"]["url"].startswith("https://")
