@@ -99,7 +99,7 @@ def _record_service(settings: Settings, store) -> RecordService:
     windows = Freshness(settings.demographics_ttl, settings.clinical_ttl,
                         settings.top_up_after)
     # A leader's lease covers its slot wait, SystmOne's reply and the mapping.
-    flights = SingleFlight(store, lease_seconds=settings.max_wait + settings.read_timeout + 30)
+    flights = SingleFlight(store, lease_seconds=settings.max_wait + settings.read_timeout + 10)
     return RecordService(pool, IdCodec.from_state_dir(settings.state_dir),
                          ResourceCache(store, retention(windows)), flights, windows,
                          MappingRegistry(settings.mappings_overlay))

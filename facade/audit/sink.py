@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import ABC, abstractmethod
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 import orjson
@@ -175,7 +175,7 @@ def format_instant(us: int) -> str:
 
 
 def encode(entry: AccessRecord) -> bytes:
-    return orjson.dumps(asdict(entry))
+    return orjson.dumps(entry)  # orjson writes dataclasses itself, as asdict() would
 
 
 def decode(data: bytes | str) -> AccessRecord:

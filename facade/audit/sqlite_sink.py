@@ -32,10 +32,13 @@ coordination, and revealing nothing about the entry or how many there are.
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..sqlitedb import ThreadConnections
@@ -71,6 +74,9 @@ class SQLiteSink(AuditSink):
         self.path = Path(path)
         self._synchronous = synchronous.upper()
         self._db = ThreadConnections(self.path, self._configure)
+        self._queue = threading.Condition()
+        self._waiting: list[_Pending] = []
+        self._writer_pid: int | None = None
         with self._db.transaction() as connection:
             # Every statement of the schema is IF NOT EXISTS, and the transaction
             # waits out the busy timeout, so processes may open a new file together.
@@ -79,17 +85,56 @@ class SQLiteSink(AuditSink):
                     connection.execute(statement)
 
     def record(self, entry: AccessRecord) -> str:
-        id = uuid.uuid4().hex
+        """Durable on return: the entry's transaction has committed (group commit)."""
+        pending = _Pending(uuid.uuid4().hex, entry, instant_us(entry.time), encode(entry))
+        with self._queue:
+            if self._writer_pid != os.getpid():  # first use, or a forked child
+                self._start_writer()
+            self._waiting.append(pending)
+            self._queue.notify()
+        pending.done.wait()
+        if pending.error is not None:
+            raise pending.error
+        return pending.id
+
+    # -- group commit ------------------------------------------------------------
+    # One writer thread per process commits whatever entries are waiting in one
+    # transaction: one fsync for all the requests that finished meanwhile, instead of one
+    # each under SQLite's single write lock. Each caller still returns only after its
+    # entry has committed.
+
+    def _start_writer(self) -> None:
+        self._waiting = []
+        self._writer_pid = os.getpid()
+        threading.Thread(target=self._write_batches, name="audit-writer", daemon=True).start()
+
+    def _write_batches(self) -> None:
+        while True:
+            with self._queue:
+                while not self._waiting:
+                    self._queue.wait()
+                batch, self._waiting = self._waiting, []
+            error = None
+            try:
+                self._commit(batch)
+            except Exception as failure:  # every waiting request learns of it
+                error = failure
+            for pending in batch:
+                pending.error = error
+                pending.done.set()
+
+    def _commit(self, batch: list[_Pending]) -> None:
         with self._db.transaction() as connection:
-            seq = connection.execute(
-                "INSERT INTO access (id, time_us, client_id, interaction, resource_type, status,"
-                " entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (id, instant_us(entry.time), entry.client_id, entry.interaction,
-                 entry.resource_type, entry.status, encode(entry))).lastrowid
-            connection.executemany(
-                "INSERT OR IGNORE INTO access_patient (patient_id, seq) VALUES (?, ?)",
-                [(patient, seq) for patient in entry.patient_ids])
-        return id
+            for pending in batch:
+                entry = pending.entry
+                seq = connection.execute(
+                    "INSERT INTO access (id, time_us, client_id, interaction, resource_type,"
+                    " status, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (pending.id, pending.time_us, entry.client_id, entry.interaction,
+                     entry.resource_type, entry.status, pending.encoded)).lastrowid
+                connection.executemany(
+                    "INSERT OR IGNORE INTO access_patient (patient_id, seq) VALUES (?, ?)",
+                    [(patient, seq) for patient in entry.patient_ids])
 
     def get(self, id: str) -> AccessRecord | None:
         row = self._db.connection().execute(
@@ -115,6 +160,16 @@ class SQLiteSink(AuditSink):
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             _retry_busy(lambda: connection.execute("PRAGMA journal_mode = WAL"))
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+
+@dataclass(eq=False)
+class _Pending:
+    id: str
+    entry: AccessRecord
+    time_us: int
+    encoded: bytes
+    done: threading.Event = field(default_factory=threading.Event)
+    error: BaseException | None = None
 
 
 def _where(query: AuditQuery) -> tuple[str, list[object]]:

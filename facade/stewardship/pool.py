@@ -26,7 +26,8 @@ from typing import TypeVar
 from .. import metrics
 from ..upstream.client import SystmOneClient
 from ..upstream.errors import UpstreamConnectionError, UpstreamTimeout, UpstreamUnavailable
-from .ledger import SlotLedger, Throttled
+from ..upstream.transport import MissedSlot, send_deadline, sent_at
+from .ledger import Slot, SlotLedger, Throttled
 from .store import Store
 
 log = logging.getLogger(__name__)
@@ -71,48 +72,65 @@ class UpstreamPool:
 
     def call(self, function: str, action: Callable[[SystmOneClient], T],
              full_record: bool = False) -> T:
-        """Run ``action`` (one SystmOne request) on the endpoint with the earliest slot."""
-        endpoint = self._slot_kept(full_record)
-        started = time.monotonic()
-        try:
-            result = action(endpoint.client)
-        except (UpstreamConnectionError, UpstreamTimeout) as error:
-            metrics.upstream_call(function, endpoint.name, _outcome(error),
-                                  time.monotonic() - started)
-            self._take_out(endpoint.name, error)
-            raise
-        except Exception:
-            metrics.upstream_call(function, endpoint.name, "error", time.monotonic() - started)
-            raise
-        metrics.upstream_call(function, endpoint.name, "ok", time.monotonic() - started)
-        self._answered(endpoint.name)
-        return result
+        """Run ``action`` (one SystmOne request) on the endpoint with the earliest slot.
 
-    def _slot_kept(self, full_record: bool) -> Endpoint:
-        """Book a slot, wait for it, and return the endpoint once it may be sent to.
-
-        A caller that wakes later than the send margin allows (a loaded
-        machine) gives its slot up and books again: sending would bring it
-        closer than SystmOne allows to the caller booked after it.
+        The request must leave within the send margin of its slot: the transport
+        checks that immediately before sending (``send_deadline``). One that would
+        leave later — a loaded machine, a connection slow to open — is not sent;
+        its slot is given up and another booked, since sending would crowd the
+        caller booked next.
         """
         waited_from = self.ledger.clock()
         for _ in range(MAX_REBOOKINGS):
-            endpoint = self._earliest(full_record)
-            slot = self.ledger.reserve(endpoint.name, full_record,
-                                       self.max_wait - (self.ledger.clock() - waited_from))
-            self.ledger.wait_for(slot)
-            late = self.ledger.clock() - slot.start
-            if late <= self.ledger.send_margin:
-                self._watch_for_breach(endpoint.name, full_record)
-                metrics.throttle_wait("record" if full_record else "request",
-                                      self.ledger.clock() - waited_from)
-                return endpoint
-            metrics.missed_slot(endpoint.name)
-            log.warning("woke %.0f ms after the slot on %s, beyond the %.0f ms send margin: "
-                        "booking again", late * 1000, endpoint.name,
-                        self.ledger.send_margin * 1000)
+            endpoint, slot = self._slot_waited_for(full_record, waited_from)
+            deadline = send_deadline.set(slot.start + self.ledger.send_margin)
+            started = time.monotonic()
+            try:
+                result = action(endpoint.client)
+            except MissedSlot as missed:
+                self._missed(endpoint.name, str(missed))
+                continue
+            except (UpstreamConnectionError, UpstreamTimeout) as error:
+                self._sent(endpoint.name, full_record)
+                metrics.upstream_call(function, endpoint.name, _outcome(error),
+                                      time.monotonic() - started)
+                self._take_out(endpoint.name, error)
+                raise
+            except Exception:
+                self._sent(endpoint.name, full_record)
+                metrics.upstream_call(function, endpoint.name, "error",
+                                      time.monotonic() - started)
+                raise
+            finally:
+                send_deadline.reset(deadline)
+            self._sent(endpoint.name, full_record)
+            metrics.upstream_call(function, endpoint.name, "ok", time.monotonic() - started)
+            self._answered(endpoint.name)
+            return result
         raise Throttled(self.ledger.rule.record_us / 1e6 if full_record
                         else self.ledger.rule.request_us / 1e6)
+
+    def _slot_waited_for(self, full_record: bool, waited_from: float) -> tuple[Endpoint, Slot]:
+        """Book the earliest slot (Throttled beyond max_wait) and sleep until it starts."""
+        endpoint = self._earliest(full_record)
+        slot = self.ledger.reserve(endpoint.name, full_record,
+                                   self.max_wait - (self.ledger.clock() - waited_from))
+        self.ledger.wait_for(slot)
+        metrics.throttle_wait("record" if full_record else "request",
+                              self.ledger.clock() - waited_from)
+        return endpoint, slot
+
+    def _missed(self, name: str, how_late: str) -> None:
+        metrics.missed_slot(name)
+        log.warning("a request to %s missed its slot (%s, beyond the %.0f ms send margin): "
+                    "not sent, booking again", name, how_late, self.ledger.send_margin * 1000)
+
+    def _sent(self, name: str, full_record: bool) -> None:
+        """After a request left (or may have): watch its send time for breaches."""
+        when = sent_at.get()
+        if when is not None:
+            self._watch_for_breach(name, full_record, when)
+            sent_at.set(None)
 
     def readiness(self) -> tuple[bool, dict]:
         """Ready while at least one endpoint is not taken out."""
@@ -174,8 +192,7 @@ class UpstreamPool:
 
     # -- breaches ------------------------------------------------------------------
 
-    def _watch_for_breach(self, name: str, full_record: bool) -> None:
-        now = self.wall_clock()
+    def _watch_for_breach(self, name: str, full_record: bool, now: float) -> None:
         checks = [(_sent_key(name, "request"), self.ledger.limits.request_us)]
         if full_record:
             checks.append((_sent_key(name, "record"), self.ledger.limits.record_us))

@@ -27,7 +27,7 @@ from .errors import (
     UpstreamError,
     UpstreamProtocolError,
 )
-from .transport import Transport
+from .transport import MissedSlot, Transport
 
 #: The API key the simulator accepts and the facade sends unless told otherwise.
 #: TPP issues a real key per product; this one only ever opens the simulator.
@@ -98,16 +98,20 @@ class SystmOneClient:
                 self._remember_device(response)
             _raise_for_error(response)
             return response
+        except MissedSlot:
+            outcome = ""  # nothing was sent: nothing to report
+            raise
         except UpstreamError as error:
             outcome = "error" if isinstance(error, PermanentError | TemporaryError) \
                 else type(error).__name__
             response_uid = getattr(error, "response_uid", response_uid)
             raise
         finally:
-            exchange = Exchange(function, request_uid, response_uid,
-                                time.monotonic() - started, outcome)
-            for observer in self.observers:
-                observer(exchange)
+            if outcome:
+                exchange = Exchange(function, request_uid, response_uid,
+                                    time.monotonic() - started, outcome)
+                for observer in self.observers:
+                    observer(exchange)
 
     def close(self) -> None:
         self.transport.close()

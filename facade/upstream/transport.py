@@ -11,11 +11,31 @@ import socket
 import threading
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Protocol
 
 from ..protocol.framing import DEFAULT_MAX_DOCUMENT, FrameDecoder, FrameTooLarge, encode_frame
 from .errors import UpstreamConnectionError, UpstreamProtocolError, UpstreamTimeout
+
+#: The latest moment (time.monotonic) the current request may still be sent: the caller's
+#: throttle slot plus its margin. Checked immediately before the bytes go out, after every
+#: step that could stall (a connection to open, a busy interpreter): a request that would
+#: leave later is not sent at all (MissedSlot), so it can never crowd the next slot.
+send_deadline: ContextVar[float | None] = ContextVar("facade_send_deadline", default=None)
+#: When the current request's bytes went out (time.time), for the breach watch.
+sent_at: ContextVar[float | None] = ContextVar("facade_sent_at", default=None)
+
+
+class MissedSlot(Exception):
+    """The request was not sent: its throttle slot had passed. Book another and retry."""
+
+
+def check_deadline() -> None:
+    deadline = send_deadline.get()
+    if deadline is not None and time.monotonic() > deadline:
+        raise MissedSlot(f"{(time.monotonic() - deadline) * 1000:.0f} ms past the slot")
+    sent_at.set(time.time())
 
 
 @dataclass(frozen=True)
@@ -62,8 +82,14 @@ class SocketTransport:
 
     def exchange(self, request: bytes) -> bytes:
         connection, generation = self._take()
+        frame = encode_frame(request)
         try:
-            connection.sendall(encode_frame(request))
+            check_deadline()
+        except MissedSlot:
+            self._give_back(connection, generation)  # unused: still good
+            raise
+        try:
+            connection.sendall(frame)
             reply = self._receive(connection)
         except OSError as error:
             connection.close()
@@ -166,6 +192,7 @@ class InMemoryTransport:
         self.requests: list[bytes] = []
 
     def exchange(self, request: bytes) -> bytes:
+        check_deadline()
         self.requests.append(request)
         response = self.handler(request)
         if response is None:

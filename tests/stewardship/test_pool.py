@@ -10,6 +10,7 @@ import pytest
 from facade.stewardship.ledger import SlotLedger, Throttled
 from facade.stewardship.pool import Backoff, Endpoint, UpstreamPool
 from facade.upstream.errors import UpstreamConnectionError, UpstreamTimeout, UpstreamUnavailable
+from facade.upstream.transport import check_deadline
 
 
 class Gateway:
@@ -19,6 +20,7 @@ class Gateway:
         self.name, self.failure, self.calls = name, failure, []
 
     def ask(self, what: str) -> str:
+        check_deadline()  # as the socket transport does, immediately before sending
         self.calls.append((time.monotonic(), what))
         if self.failure is not None:
             raise self.failure

@@ -15,7 +15,7 @@ from facade.upstream.errors import (
     UpstreamProtocolError,
     UpstreamTimeout,
 )
-from facade.upstream.transport import SocketTransport, Timeouts
+from facade.upstream.transport import MissedSlot, SocketTransport, Timeouts, send_deadline
 
 
 class Peer:
@@ -202,4 +202,25 @@ def test_close_drops_connections_in_use_when_they_come_back(peer):
     busy.join()
     transport.exchange(b"<Q/>")
     assert server.connections == 2  # the one in use at close() was not reused
+    transport.close()
+
+
+def test_a_request_past_its_send_deadline_is_not_sent(peer):
+    received: list[bytes] = []
+
+    def record(connection, number):
+        while line := read_line(connection):
+            received.append(line)
+            connection.sendall(b"<R/>\n")
+    server = peer(record)
+    transport = SocketTransport("127.0.0.1", server.port, Timeouts(1, 2))
+    token = send_deadline.set(time.monotonic() - 0.001)
+    try:
+        with pytest.raises(MissedSlot):
+            transport.exchange(b"<Q/>")
+    finally:
+        send_deadline.reset(token)
+    assert transport.exchange(b"<Q/>") == b"<R/>"  # the unused connection is reused
+    time.sleep(0.05)
+    assert received == [b"<Q/>\n"] and server.connections == 1
     transport.close()
