@@ -199,6 +199,25 @@ class Cluster:
             if number > 0:  # ids must decode on every instance: one key for all
                 shutil.copy2(self.workdir / "state0" / "id-key", state / "id-key")
             self.bases.append(self._start_gunicorn(number, state))
+        self.tokens = self._tokens()
+
+    def _tokens(self) -> dict[str, str]:
+        """A bearer token per instance (its base URL is the token's audience), for a client
+        registered once in the shared store (the state dir, or Redis)."""
+        env = self.environment(self.workdir / "state0", self.workdir / "metrics0")
+        facade = [sys.executable, "-m", "facade"]
+        state = ["--state-dir", str(self.workdir / "state0")]
+        subprocess.run([*facade, "clients", "add", "bench", "--with-secret", "--replace",
+                        "--scope", "system/*.rs", *state], env=env, cwd=self.args.facade_tree,
+                       check=True, capture_output=True)
+        tokens = {}
+        for base in self.bases:
+            minted = subprocess.run([*facade, "token", "--client-id", "bench", *state],
+                                    env={**env, "FACADE_PUBLIC_BASE_URL": f"{base}/fhir"},
+                                    cwd=self.args.facade_tree, check=True,
+                                    capture_output=True, text=True)
+            tokens[urllib.parse.urlsplit(base).netloc] = minted.stdout.strip()
+        return tokens
 
     def environment(self, state: Path, metrics: Path) -> dict[str, str]:
         args = self.args
@@ -211,7 +230,6 @@ class Cluster:
             "FACADE_STATE_DIR": str(state),
             "FACADE_CLINICAL_TTL": str(args.ttl),
             "FACADE_DEMOGRAPHICS_TTL": str(args.ttl),
-            "FACADE_RECORD_TTL": str(args.ttl),  # today's name for the clinical window
             "FACADE_MAX_WAIT": str(args.max_wait),
             "FACADE_READ_TIMEOUT": str(args.read_timeout),
             "PROMETHEUS_MULTIPROC_DIR": str(metrics),
@@ -355,6 +373,7 @@ class Client:
     def __init__(self, max_retry_after: float, give_up: float) -> None:
         self.max_retry_after = max_retry_after
         self.give_up = give_up
+        self.tokens: dict[str, str] = {}  # netloc -> bearer token
         self._local = threading.local()
 
     def get(self, kind: str, url: str, headers: dict[str, str] | None = None) -> Outcome:
@@ -388,8 +407,10 @@ class Client:
         for attempt in (1, 2):  # a keep-alive connection the server closed: reopen once
             connection = self._connection(parts.netloc)
             try:
+                token = self.tokens.get(parts.netloc)
+                auth = {"Authorization": f"Bearer {token}"} if token else {}
                 connection.request("GET", path, headers={"Accept": "application/fhir+json",
-                                                         **headers})
+                                                         **auth, **headers})
                 response = connection.getresponse()
                 body = response.read()
             except (OSError, http.client.HTTPException) as error:
@@ -481,6 +502,7 @@ def run_config(config: str, args: argparse.Namespace, practice_size: int,
     client = Client(args.max_retry_after, args.give_up)
     started = time.monotonic()
     with Cluster(config, args, workdir, practice_size) as cluster:
+        client.tokens = cluster.tokens
         bases = itertools.cycle(cluster.bases)
         base_lock = threading.Lock()
 
