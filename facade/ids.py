@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import os
@@ -41,6 +42,8 @@ class IdCodec:
         self._siv = AESSIV(key)
         # A separate key for digests, derived so that neither use reveals the other.
         self._digest_key = hmac.new(key, b"facade digest key", hashlib.sha256).digest()
+        # Reads of the same patients repeat: decrypting each id once per process is enough.
+        self.patient_identity = functools.lru_cache(maxsize=4096)(self._patient_identity)
 
     @classmethod
     def from_state_dir(cls, state_dir: Path) -> IdCodec:
@@ -52,7 +55,7 @@ class IdCodec:
     def patient_id(self, identity: Identity) -> str:
         return self._encode(b"Patient", _identity_bytes(identity))
 
-    def patient_identity(self, patient_id: str) -> Identity | None:
+    def _patient_identity(self, patient_id: str) -> Identity | None:
         plain = self._decode(b"Patient", patient_id)
         return _identity_from(plain) if plain is not None else None
 

@@ -12,6 +12,7 @@ request asked for fresh data.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -252,7 +253,13 @@ class RecordService:
             return stale
 
     def _digest(self, identity: Identity) -> str:
-        return self.codec.digest(self.codec.patient_id(identity))
+        return _patient_digest(self.codec, identity)
+
+
+@functools.lru_cache(maxsize=4096)
+def _patient_digest(codec: IdCodec, identity: Identity) -> str:
+    """The cache-key digest of a patient: the same for every read, so worked out once."""
+    return codec.digest(codec.patient_id(identity))
 
 
 def _parsed(text: str) -> etree._Element:

@@ -7,7 +7,7 @@ request came in by. Without it, from the URL the request came to (the demo).
 
 from __future__ import annotations
 
-from flask import current_app, g, has_request_context, request
+from flask import current_app, has_request_context, request
 
 
 def public_root() -> str:
@@ -16,10 +16,11 @@ def public_root() -> str:
         return configured.rstrip("/").removesuffix("/fhir")
     if not has_request_context():
         raise RuntimeError("no request and no FACADE_PUBLIC_BASE_URL to build URLs from")
-    root = g.get("public_root")
-    if root is None:  # werkzeug rebuilds url_root on every access; once per request is enough
-        root = g.public_root = request.url_root.rstrip("/")
-    return root
+    # What request.url_root says, from the WSGI environment directly: werkzeug rebuilds
+    # (and IRI-decodes) url_root on every access, a cost every request paid twice.
+    environ = request.environ
+    host = environ.get("HTTP_HOST") or f"{environ['SERVER_NAME']}:{environ['SERVER_PORT']}"
+    return f"{environ['wsgi.url_scheme']}://{host}{environ.get('SCRIPT_NAME', '')}".rstrip("/")
 
 
 def fhir_base() -> str:
