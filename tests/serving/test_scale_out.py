@@ -55,6 +55,7 @@ from simulator.practice import generated_practice
 from simulator.store import SimulatorStore
 
 from ..fhir.test_clients import signed_assertion
+from ..redisserver import private_redis
 
 REPO = Path(__file__).resolve().parents[2]
 FACADE = [sys.executable, "-m", "facade"]
@@ -62,7 +63,7 @@ FACADE = [sys.executable, "-m", "facade"]
 #: The practice the simulator serves (generated in the simulator's process and here alike).
 PATIENTS, SEED, AS_OF = 40, 7, dt.date(2026, 11, 1)
 #: Compressed SystmOne limits, the same for the simulator and both instances.
-REQUEST_INTERVAL, RECORD_INTERVAL = 0.05, 0.5
+REQUEST_INTERVAL, RECORD_INTERVAL = 0.1, 1.0
 #: The proxy's clock jitter allowed before a gap counts as a breach.
 TOLERANCE = 0.005
 MAX_WAIT = 3.0
@@ -209,30 +210,6 @@ def wait_for_line(path: Path, pattern: str, process: subprocess.Popen,
     raise RuntimeError(f"no line matching {pattern!r} in {path.name}:\n{tail(path)}")
 
 
-def start_redis(binary: str, directory: Path) -> tuple[subprocess.Popen, str]:
-    """A throwaway redis-server on a free port, without persistence (as the stewardship
-    suite's), in a session of its own."""
-    port = free_port()
-    process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--dir", str(directory)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with status {process.returncode}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as connection:
-                connection.sendall(b"PING\r\n")
-                if connection.recv(16).startswith(b"+PONG"):
-                    return process, f"redis://127.0.0.1:{port}/0"
-        except OSError:
-            pass
-        time.sleep(0.05)
-    stop_group(process)
-    raise RuntimeError(f"redis-server did not answer on port {port} within 10 s")
-
-
 @dataclass
 class Instance:
     """One `facade serve` (gunicorn master + 2 workers) in a process group of its own."""
@@ -342,8 +319,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
                     "(e.g. apt-get install redis-server)")
     workdir = tmp_path_factory.mktemp("scale-out")
     with contextlib.ExitStack() as cleanup:
-        redis_process, redis_url = start_redis(binary, workdir)
-        cleanup.callback(stop_group, redis_process)
+        redis_url = cleanup.enter_context(private_redis(binary, workdir))
 
         simulator_state = workdir / "simulator"
         simulator_log = workdir / "simulator.log"
