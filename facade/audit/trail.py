@@ -19,7 +19,7 @@ import uuid
 from flask import Flask, Response, g, request
 
 from .record import AccessRecord
-from .sink import AuditSink
+from .sink import AuditSink, NoAudit
 
 log = logging.getLogger(__name__)
 AUDITED_PREFIXES = ("/fhir", "/auth/")
@@ -30,6 +30,9 @@ _upstream: contextvars.ContextVar[list[str] | None] = contextvars.ContextVar(
 
 def install(app: Flask, sink: AuditSink) -> None:
     app.extensions["facade.audit"] = sink
+
+    if isinstance(sink, NoAudit):  # FACADE_AUDIT_SINK=off: nothing to build records for
+        return
 
     @app.before_request
     def _begin() -> None:

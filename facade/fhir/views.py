@@ -423,7 +423,8 @@ def _search_audit(params: dict[str, list[str]], controls) -> Response:
     client pages — its own page requests among them — never shift the pages.
     """
     if not any(value.startswith(("lt", "le")) for value in params.get("date", [])):
-        arrived = g.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z")
+        arrived = (g.get("audit_time") or dt.datetime.now(dt.UTC)).isoformat(
+            timespec="microseconds").replace("+00:00", "Z")
         params = {**params, "date": [*params.get("date", []), f"lt{arrived}"]}
     try:
         query = query_from_params({**params, "_count": [str(min(controls.count or 50, 500))],
