@@ -44,6 +44,10 @@ FORMATS = {"json": "json", "application/json": "json", FHIR_JSON: "json",
            "application/xml": "xml", FHIR_XML: "xml", "application/xml+fhir": "xml"}
 
 
+_PLAIN_ACCEPT = {"": "json", "*/*": "json", FHIR_JSON: "json", "application/json": "json",
+                 FHIR_XML: "xml", "application/xml": "xml"}
+
+
 def response_format() -> str:
     """json or xml: ``_format`` first, then Accept; FhirError 406 for anything else."""
     asked = request.args.get("_format")
@@ -54,6 +58,9 @@ def response_format() -> str:
             raise FhirError(406, "not-supported", f"_format={asked} is not served; "
                                                   "use json or xml")
         return chosen
+    header = request.headers.get("Accept", "")
+    if header in _PLAIN_ACCEPT:  # the usual headers, without parsing them each time
+        return _PLAIN_ACCEPT[header]
     accept = request.accept_mimetypes
     if not accept or accept.best == "*/*":
         return "json"
@@ -187,17 +194,40 @@ def read(resource_type: str, resource_id: str) -> Response:
 
 def _versioned_response(resource: dict) -> Response:
     """A read: ETag from the content, Last-Modified from SystmOne, 304 when unchanged."""
-    tag = _etag(resource)
-    headers = {"ETag": tag}
-    updated = resource.get("meta", {}).get("lastUpdated")
-    if updated:
-        moment = dt.datetime.fromisoformat(updated.replace("Z", "+00:00"))
-        headers["Last-Modified"] = http_date(moment)
+    headers = dict(_validators(resource))
+    tag = headers["ETag"]
     if tag in _if_none_match():
         response = Response(status=304, headers=headers)
         response.headers["Cache-Control"] = "no-store"
         return response
     return fhir_response(resource, headers=headers)
+
+
+def _validators(resource: dict) -> tuple[tuple[str, str], ...]:
+    """ETag and Last-Modified of a read, worked out once per content.
+
+    Keyed by a hash of the (already shaped) resource's plain serialisation: far
+    cheaper than the sorted serialisation and SHA-256 the ETag itself takes.
+    """
+    key = hash(orjson.dumps(resource))
+    known = _VALIDATORS.get(key)
+    if known is None:
+        known = (("ETag", _etag(resource)), *_last_modified(resource))
+        if len(_VALIDATORS) >= 4096:
+            _VALIDATORS.clear()  # crude, but bounded; refilled by the next reads
+        _VALIDATORS[key] = known
+    return known
+
+
+_VALIDATORS: dict[int, tuple[tuple[str, str], ...]] = {}
+
+
+def _last_modified(resource: dict) -> tuple[tuple[str, str], ...]:
+    updated = resource.get("meta", {}).get("lastUpdated")
+    if not updated:
+        return ()
+    moment = dt.datetime.fromisoformat(updated.replace("Z", "+00:00"))
+    return (("Last-Modified", http_date(moment)),)
 
 
 def _etag(resource: dict) -> str:
