@@ -412,3 +412,25 @@ def test_metadata_declares_the_supported_include(client):
 def test_more_mistakes(client, url, status, code):
     response = client.get(url)
     assert response.status_code == status and response.json["issue"][0]["code"] == code
+
+
+def test_a_cors_preflight_needs_no_token_and_answers_carry_cors_headers(api):
+    client = api()
+    client.environ_base.pop("HTTP_AUTHORIZATION")
+    preflight = client.options("/fhir/Patient", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "authorization"})
+    assert preflight.status_code == 204
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "Authorization" in preflight.headers["Access-Control-Allow-Headers"]
+    refused = client.get("/fhir/Patient?identifier=9990000018")
+    assert refused.status_code == 401
+    assert refused.headers["Access-Control-Allow-Origin"] == "*"
+    assert "WWW-Authenticate" in refused.headers["Access-Control-Expose-Headers"]
+
+
+def test_with_the_audit_off_nothing_is_recorded_and_audit_searches_are_empty(api):
+    client = api(audit_sink="off")
+    response = client.get("/fhir/AuditEvent")
+    assert response.status_code == 200 and response.json["total"] == 0
+    assert "X-Request-ID" not in response.headers

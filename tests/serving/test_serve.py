@@ -119,6 +119,11 @@ def test_serves_fhir_with_tokens_and_logs_paths_only(serve, tmp_path, practice):
     status, found = get(f"{base}/Patient?identifier={number}", bearer)
     assert status == 200 and found["total"] == 1
     assert get(f"{base}/Patient?identifier={number}")[0] == 401
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACADE_")}
+    recorded = subprocess.run([*FACADE, "token", "--client-id", "ops", "--state-dir",
+                               str(tmp_path / "state")], env=env, capture_output=True,
+                              text=True, check=True).stdout.strip()  # base recorded by serve
+    assert get(f"{base}/Patient?identifier={number}", recorded)[0] == 200
     assert served.stop() == 0
     log = served.log()
     assert '"GET /fhir/Patient HTTP/1.1" 200' in log and number not in log
