@@ -33,7 +33,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
 from ..stewardship.store import Store
-from .keys import store_lock
+from .keys import StoreLock
 from .scopes import ScopeError, parse_scopes
 
 REGISTRY_KEY = "auth:clients"
@@ -149,7 +149,7 @@ class ClientRegistry:
     # -- registration ----------------------------------------------------------
 
     def add(self, client: Client, replace: bool = False) -> None:
-        with store_lock(self.store, _LOCK_KEY):
+        with StoreLock(self.store, _LOCK_KEY):
             clients = self._read()
             if client.client_id in clients and not replace:
                 raise RegistrationError(f"client {client.client_id!r} is already registered "
@@ -158,7 +158,7 @@ class ClientRegistry:
             self._write(clients)
 
     def remove(self, client_id: str) -> bool:
-        with store_lock(self.store, _LOCK_KEY):
+        with StoreLock(self.store, _LOCK_KEY):
             clients = self._read()
             if clients.pop(client_id, None) is None:
                 return False

@@ -55,6 +55,7 @@ class Keyring:
         self._keys: list[SigningKey] = []
         self._verifying = KeySet([])
         self._read_at = float("-inf")
+        self._imported: dict[str, RSAKey] = {}
         self._lock = threading.Lock()
 
     # -- signing ---------------------------------------------------------------
@@ -92,7 +93,7 @@ class Keyring:
         """Publish a new key now, sign with it after ``publish_ahead`` s; returns its kid."""
         ahead = self.publish_ahead if publish_ahead is None else publish_ahead
         self.ensure()  # on a fresh store, a key signs until the new one takes over
-        with self._store_lock():
+        with StoreLock(self.store, _LOCK_KEY):
             keys = self._read_stored() or []
             now = self.clock()
             starts = now + ahead
@@ -127,11 +128,18 @@ class Keyring:
                 self.ensure()
                 stored = self._read_stored() or []
             now = self.clock()
-            keys = [SigningKey(e["kid"], RSAKey.import_key(e["jwk"]), e["signs_from"],
+            keys = [SigningKey(e["kid"], self._imported_key(e), e["signs_from"],
                                e["retired_at"]) for e in stored if not self._expired(e, now)]
+            self._imported = {k.kid: k.key for k in keys}  # expired ones forgotten
             self._keys = keys
             self._verifying = KeySet([k.key for k in keys])
             self._read_at = now
+
+    def _imported_key(self, entry: dict) -> RSAKey:
+        """A key already imported is reused: importing an RSA private key costs
+        milliseconds, and every worker re-reads the keyring every few seconds."""
+        known = self._imported.get(entry["kid"])
+        return known if known is not None else RSAKey.import_key(entry["jwk"])
 
     def _read_stored(self) -> list[dict] | None:
         raw = self.store.get(KEYRING_KEY)
@@ -141,8 +149,6 @@ class Keyring:
         retired = entry["retired_at"]
         return retired is not None and now > retired + self.token_lifetime + self.skew
 
-    def _store_lock(self):
-        return _StoreLock(self.store, _LOCK_KEY)
 
 
 def _new_entry(signs_from: float) -> dict:
@@ -152,7 +158,7 @@ def _new_entry(signs_from: float) -> dict:
             "retired_at": None}
 
 
-class _StoreLock:
+class StoreLock:
     """A short lease in the shared store around a read-modify-write (rotation, registry)."""
 
     def __init__(self, store: Store, key: str, ttl: float = 10.0, wait: float = 10.0) -> None:
@@ -169,5 +175,3 @@ class _StoreLock:
     def __exit__(self, *exc_info: object) -> None:
         self.store.delete(self.key, expected=self.token)
 
-
-store_lock = _StoreLock
