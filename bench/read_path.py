@@ -244,10 +244,10 @@ class Facade:
         self.server = Server(label, [sys.executable, "-m", "facade", "serve"], self.env,
                              self.port, workdir / f"{label}.log", cwd=self.tree)
         self._token = ""
-        self._minted = 0.0
+        self._minted: float | None = None  # monotonic time starts near 0 on a fresh boot
 
     def token(self, fresh: bool = False) -> str:
-        if fresh or time.monotonic() - self._minted > TOKEN_RENEW_AFTER:
+        if fresh or self._minted is None or time.monotonic() - self._minted > TOKEN_RENEW_AFTER:
             self._token = cli(["token", "--client-id", CLIENT_ID, "--state-dir",
                                str(self.state)], self.env, self.tree).strip()
             self._minted = time.monotonic()

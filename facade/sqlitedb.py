@@ -5,10 +5,18 @@ own: a connection must never cross a fork); transactions are explicit, and a
 busy database is waited out for ``BUSY_TIMEOUT_MS``. The file is created
 readable by its owner only — both files hold patient data — and SQLite gives
 its -wal and -shm files the same permissions. An existing file keeps its mode.
+
+Writers take turns on a file lock (``flock`` on ``PATH.lock``) before they
+ask SQLite for its write lock. SQLite's own wait for a busy database polls
+with growing sleeps (up to 100 ms each), so under steady writes from several
+processes one of them could lose the race again and again and wait a second
+or more; a waiter on ``flock`` is woken by the kernel the moment the lock is
+released. The lock goes with its process, however that process ends.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -25,36 +33,55 @@ class ThreadConnections:
         self.path = Path(path)
         self._configure = configure
         self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        self._connections: list[tuple[sqlite3.Connection, int]] = []
         self._lock = threading.Lock()
+        self.lock_path = self.path.with_name(self.path.name + ".lock")
         create_private(self.path)
 
     def connection(self) -> sqlite3.Connection:
-        pid, connection = getattr(self._local, "connection", (None, None))
+        return self._opened()[0]
+
+    def _opened(self) -> tuple[sqlite3.Connection, int]:
+        """This thread's connection and its descriptor of the writers' lock file."""
+        pid, connection, lock = getattr(self._local, "opened", (None, None, -1))
         if connection is None or pid != os.getpid():  # a forked child needs its own
-            connection = self._connect()
-            self._local.connection = (os.getpid(), connection)
-        return connection
+            connection, lock = self._connect()
+            self._local.opened = (os.getpid(), connection, lock)
+        return connection, lock
 
     @contextmanager
     def transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
-        connection = self.connection()
-        connection.execute(begin)
+        """``BEGIN IMMEDIATE`` (the default) writes, taking the writers' turn first;
+        ``BEGIN`` reads one snapshot."""
+        with self.writing() if begin != "BEGIN" else _nothing():
+            connection = self.connection()
+            connection.execute(begin)
+            try:
+                yield connection
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+
+    @contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, with the writers' turn held (see the module's notes)."""
+        connection, lock = self._opened()
+        fcntl.flock(lock, fcntl.LOCK_EX)  # releases the GIL while it waits
         try:
             yield connection
-        except BaseException:
-            connection.execute("ROLLBACK")
-            raise
-        connection.execute("COMMIT")
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
     def close(self) -> None:
         with self._lock:
             connections, self._connections = self._connections, []
-        for connection in connections:
+        for connection, lock in connections:
             connection.close()
+            os.close(lock)
         self._local = threading.local()
 
-    def _connect(self) -> sqlite3.Connection:
+    def _connect(self) -> tuple[sqlite3.Connection, int]:
         # isolation_level=None: no implicit transactions; ours are explicit.
         # check_same_thread=False only so that close() may close every thread's
         # connection; each is otherwise used by its own thread alone.
@@ -62,9 +89,17 @@ class ThreadConnections:
                                      isolation_level=None, check_same_thread=False)
         connection.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         self._configure(connection)
+        # A descriptor of its own per connection: flock excludes the threads of one
+        # process from each other only through separate open files.
+        lock = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         with self._lock:
-            self._connections.append(connection)
-        return connection
+            self._connections.append((connection, lock))
+        return connection, lock
+
+
+@contextmanager
+def _nothing() -> Iterator[None]:
+    yield
 
 
 def create_private(path: Path) -> None:

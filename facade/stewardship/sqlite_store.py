@@ -14,13 +14,9 @@ are ignored and removed.
 
 from __future__ import annotations
 
-import fcntl
 import itertools
-import os
 import sqlite3
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from ..sqlitedb import ThreadConnections
@@ -61,10 +57,9 @@ class SQLiteStore(Store):
 
     def _create_schema(self) -> None:
         # Switching to WAL does not wait for a busy database the way statements do,
-        # so processes opening a new file together take turns on a file lock. WAL is
+        # so processes opening a new file together take the writers' turn. WAL is
         # kept in the file: later connections need not ask for it.
-        with _file_lock(self.path.with_name(self.path.name + ".lock")):
-            connection = self._db.connection()
+        with self._db.writing() as connection:
             if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
                 connection.execute("PRAGMA journal_mode = WAL")
             connection.executescript(SCHEMA)
@@ -82,20 +77,22 @@ class SQLiteStore(Store):
 
     def set(self, key: str, value: bytes, ttl: float | None = None) -> None:
         check_ttl(ttl)
-        self._db.connection().execute(
-            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
-            " SET value = excluded.value, expires = excluded.expires",
-            (key, bytes(value), _expiry(ttl)))
+        with self._db.writing() as connection:
+            connection.execute(
+                "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, expires = excluded.expires",
+                (key, bytes(value), _expiry(ttl)))
         self._sweep_now_and_then()
 
     def add(self, key: str, value: bytes, ttl: float | None) -> bool:
         check_ttl(ttl)
         # One statement, so atomic: insert, or take over a row that has expired.
-        cursor = self._db.connection().execute(
-            "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE"
-            " SET value = excluded.value, expires = excluded.expires"
-            " WHERE kv.expires IS NOT NULL AND kv.expires <= ?",
-            (key, bytes(value), _expiry(ttl), time.time()))
+        with self._db.writing() as connection:
+            cursor = connection.execute(
+                "INSERT INTO kv (key, value, expires) VALUES (?, ?, ?) ON CONFLICT (key)"
+                " DO UPDATE SET value = excluded.value, expires = excluded.expires"
+                " WHERE kv.expires IS NOT NULL AND kv.expires <= ?",
+                (key, bytes(value), _expiry(ttl), time.time()))
         self._sweep_now_and_then()
         return cursor.rowcount == 1
 
@@ -106,14 +103,16 @@ class SQLiteStore(Store):
         else:
             sql, values = "DELETE FROM kv WHERE key = ? AND value = ?", (key, bytes(expected))
         # An expired row counts as absent, whatever its value.
-        cursor = self._db.connection().execute(
-            sql + " AND (expires IS NULL OR expires > ?)", (*values, now))
+        with self._db.writing() as connection:
+            cursor = connection.execute(sql + " AND (expires IS NULL OR expires > ?)",
+                                        (*values, now))
         return cursor.rowcount == 1
 
     def sweep(self) -> int:
         """Remove expired values (reads ignore them anyway; this frees the space)."""
-        cursor = self._db.connection().execute(
-            "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
+        with self._db.writing() as connection:
+            cursor = connection.execute(
+                "DELETE FROM kv WHERE expires IS NOT NULL AND expires <= ?", (time.time(),))
         return cursor.rowcount
 
     def _sweep_now_and_then(self) -> None:
@@ -173,13 +172,6 @@ class SQLiteStore(Store):
 
 def _configure(connection: sqlite3.Connection) -> None:
     connection.execute("PRAGMA synchronous = NORMAL")
-
-
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    with open(os.open(path, os.O_RDWR | os.O_CREAT, 0o600)) as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        yield  # closing the file releases the lock
 
 
 def _boot_id() -> str:
