@@ -44,7 +44,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     records = app.extensions["facade.records"] = _record_service(settings, store)
     app.extensions[ops.READINESS_EXTENSION] = records.readiness
     _install_auth(app, settings, store)
-    trail.install(app, open_sink(settings.audit_sink, settings.state_dir))
+    trail.install(app, open_sink(settings.audit_sink, settings.state_dir,
+                                 fsync=settings.audit_fsync,
+                                 fsync_interval=settings.audit_fsync_interval))
     for endpoint in records.pool.endpoints:  # each SystmOne message joins the request's audit
         endpoint.client.observers.append(trail.note_upstream)
 

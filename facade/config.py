@@ -75,6 +75,16 @@ class Settings:
     audit_sink: str | None = setting(None, "Where the access audit goes: unset = SQLite in the "
                                      "state dir; `sqlite:PATH`; `jsonl:PATH`; `off` (demo "
                                      "only).", live="not off", group="Data")
+    audit_fsync: str = setting("interval", "When a recorded entry reaches the disk (SQLite "
+                               "sink): `interval` = written to the OS before the answer "
+                               "(a killed process loses nothing) and fsynced every "
+                               "FACADE_AUDIT_FSYNC_INTERVAL seconds (a power loss may lose "
+                               "that long's entries); `request` = fsynced before each answer "
+                               "(nothing answered is ever lost; each answer waits for the "
+                               "disk).", group="Data")
+    audit_fsync_interval: float = setting(0.2, "Seconds between fsyncs of the audit with "
+                                          "FACADE_AUDIT_FSYNC=interval (0 < s <= 60).",
+                                          group="Data")
 
     # -- OAuth ---------------------------------------------------------------------------
     public_base_url: str | None = setting(None, "The FHIR base URL callers use "
@@ -142,6 +152,11 @@ class Settings:
                              f"{self.worker_class!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("FACADE_TLS_CERT and FACADE_TLS_KEY go together")
+        if self.audit_fsync not in ("interval", "request"):
+            raise ValueError(f"FACADE_AUDIT_FSYNC must be interval or request, not "
+                             f"{self.audit_fsync!r}")
+        if not 0 < self.audit_fsync_interval <= 60:
+            raise ValueError("FACADE_AUDIT_FSYNC_INTERVAL must be more than 0 and at most 60 s")
 
     @classmethod
     def load(cls, overrides: dict[str, Any] | None = None,

@@ -57,6 +57,8 @@ def test_values_are_parsed_by_type(name, raw, expected):
     ({"FACADE_ACCESS_LOG": "maybe"}, "FACADE_ACCESS_LOG must be true or false"),
     ({"FACADE_ENV": "prod"}, "FACADE_ENV must be demo or live"),
     ({"FACADE_WORKER_CLASS": "gevent"}, "FACADE_WORKER_CLASS must be gthread or sync"),
+    ({"FACADE_AUDIT_FSYNC": "never"}, "FACADE_AUDIT_FSYNC must be interval or request"),
+    ({"FACADE_AUDIT_FSYNC_INTERVAL": "0"}, "FACADE_AUDIT_FSYNC_INTERVAL must be more than 0"),
     ({"FACADE_TLS_CERT": "/x.pem"}, "FACADE_TLS_CERT and FACADE_TLS_KEY go together"),
     ({"FACADE_PUBLIC_BASE_URL": "https://x/api"}, "must be an http(s) URL ending in /fhir"),
     ({"FACADE_TOKEN_LIFETIME": "3600"}, "at most 300"),

@@ -105,9 +105,12 @@ class AuditSink(ABC):
         """Release files and connections (every thread's)."""
 
 
-def open_sink(spec: str | None, state_dir: Path) -> AuditSink:
+def open_sink(spec: str | None, state_dir: Path, *, fsync: str = "interval",
+              fsync_interval: float = 0.2) -> AuditSink:
     """The sink a configuration string names: see ``SPEC_FORMS``. A PATH is taken
     as given (a relative one from the working directory, not the state dir).
+    ``fsync`` and ``fsync_interval`` are the SQLite sink's (see incoming.py); the
+    JSON-lines sink syncs every entry.
 
     Backends are imported here so that choosing one never loads the other.
     """
@@ -117,11 +120,12 @@ def open_sink(spec: str | None, state_dir: Path) -> AuditSink:
     if not spec:
         from .sqlite_sink import SQLiteSink
 
-        return SQLiteSink(Path(state_dir) / DEFAULT_FILE)
+        return SQLiteSink(Path(state_dir) / DEFAULT_FILE, fsync=fsync,
+                          fsync_interval=fsync_interval)
     if kind == "sqlite" and path:
         from .sqlite_sink import SQLiteSink
 
-        return SQLiteSink(Path(path))
+        return SQLiteSink(Path(path), fsync=fsync, fsync_interval=fsync_interval)
     if kind == "jsonl" and path:
         from .jsonl_sink import JSONLSink
 

@@ -1,49 +1,46 @@
-"""The embedded audit sink: one SQLite file, shared by every worker process and thread.
+"""The embedded audit sink: SQLite, fed through an incoming file, shared by every process.
 
-Durability. The database is in WAL mode, and a commit has written its pages
-to the WAL file (``write()``, into the OS page cache) before ``record()``
-returns, so a process killed right after cannot lose the entry: the kernel
-still writes the pages out. ``synchronous = NORMAL`` skips the fsync per
-commit, so an OS crash or power loss may lose the last entries before a
-checkpoint. ``synchronous = FULL`` fsyncs the WAL on every commit and closes
-that gap as well; it is what ``SYNCHRONOUS`` selects.
-
-Measured cost of ``record()`` (one entry, one thread, 2000 entries, ext4 on
-a virtio disk, 2 vCPUs, measured when this sink was written)::
-
-    synchronous = NORMAL   median 0.05 ms, p99 0.3 ms
-    synchronous = FULL     median 0.2 ms,  p99 0.4-0.5 ms   (one fsync per entry)
-
-FULL is the default: a fraction of a millisecond per answered request is
-nothing beside SystmOne's own intervals, and an audit trail should survive
-power loss too. The fsync happens with SQLite's write lock held, so FULL also
-caps the entries per second of all processes together at about 1 / fsync
-time (here ~5000/s; a disk without a write cache may fsync in several ms,
-i.e. a few hundred/s). ``SQLiteSink(path, synchronous="NORMAL")`` trades the
-power-loss guarantee back for that headroom.
+Writing. ``record()`` appends the entry as one line to ``PATH.incoming``
+(incoming.py) and returns: a single ``write()``, so recording costs a request
+almost nothing and a process killed right after cannot lose the entry. How
+soon the line reaches the disk (``fsync``: every ``interval`` seconds, or
+before each answer) is incoming.py's. Lines reach the index below in batches
+— every ``interval`` from a thread in each writing process, and before any
+``get`` or ``search`` — so a search always sees every entry recorded before
+it, from any process. Taking lines in is exactly-once across processes: the
+offset taken up to is stored in the same transaction as the rows, and the
+entry's id is unique, so a batch retried after a crash adds nothing twice.
+The incoming file is emptied once it is all in (and larger than
+``EMPTY_AFTER``). The index is in WAL mode with ``synchronous = FULL`` (each
+batch's commit is fsynced before its lines may be emptied out of the
+incoming file).
 
 Schema. The whole entry is kept as JSON, so the sink reads back exactly what
 it was given; the columns beside it exist to be filtered and ordered on. The
 patients of an entry are rows of a child table, so "entries about patient X"
-is an exact indexed match. ``seq`` is the insertion order, breaking ties in
-time; ``id`` is a random uuid4 (hex): unique across processes without
-coordination, and revealing nothing about the entry or how many there are.
+is an exact indexed match. ``seq`` is the order lines were written in,
+breaking ties in time; ``id`` is 128 random bits (hex): unique across
+processes without coordination, and revealing nothing about the entry or how
+many there are.
 """
 
 from __future__ import annotations
 
-import os
+import logging
+import random
 import sqlite3
-import threading
 import time
-import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import orjson
+
 from ..sqlitedb import ThreadConnections
+from .incoming import IncomingFile
 from .record import AccessRecord
 from .sink import OUTCOMES, AuditQuery, AuditSink, decode, encode, instant_us
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS access (
@@ -54,7 +51,7 @@ CREATE TABLE IF NOT EXISTS access (
     interaction TEXT NOT NULL,
     resource_type TEXT NOT NULL,
     status INTEGER NOT NULL,
-    entry BLOB NOT NULL  -- the AccessRecord as JSON
+    entry BLOB NOT NULL  -- the AccessRecord as JSON (its line, id included)
 );
 CREATE INDEX IF NOT EXISTS access_time ON access (time_us, seq);
 CREATE INDEX IF NOT EXISTS access_client ON access (client_id, time_us, seq);
@@ -63,85 +60,98 @@ CREATE TABLE IF NOT EXISTS access_patient (
     seq INTEGER NOT NULL REFERENCES access (seq),
     PRIMARY KEY (patient_id, seq)
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS taken_in (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    offset INTEGER NOT NULL  -- how far into the incoming file the index has taken lines
+);
 """
 SYNCHRONOUS = "FULL"
+#: The incoming file is emptied when it is all indexed and larger than this.
+EMPTY_AFTER = 4 << 20
 
 
 class SQLiteSink(AuditSink):
-    def __init__(self, path: Path, *, synchronous: str = SYNCHRONOUS) -> None:
+    def __init__(self, path: Path, *, synchronous: str = SYNCHRONOUS,
+                 fsync: str = "interval", fsync_interval: float = 0.2) -> None:
         if synchronous.upper() not in ("NORMAL", "FULL"):
             raise ValueError(f"synchronous must be NORMAL or FULL, not {synchronous!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
         self._db = ThreadConnections(self.path, self._configure)
-        self._queue = threading.Condition()
-        self._waiting: list[_Pending] = []
-        self._writer_pid: int | None = None
         with self._db.transaction() as connection:
             # Every statement of the schema is IF NOT EXISTS, and the transaction
             # waits out the busy timeout, so processes may open a new file together.
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     connection.execute(statement)
+            connection.execute("INSERT OR IGNORE INTO taken_in (one, offset) VALUES (1, 0)")
+        self.incoming = IncomingFile(self.path.with_name(self.path.name + ".incoming"),
+                                     fsync, fsync_interval, after_sync=self.take_in)
 
     def record(self, entry: AccessRecord) -> str:
-        """Durable on return: the entry's transaction has committed (group commit)."""
-        pending = _Pending(uuid.uuid4().hex, entry, instant_us(entry.time), encode(entry))
-        with self._queue:
-            if self._writer_pid != os.getpid():  # first use, or a forked child
-                self._start_writer()
-            self._waiting.append(pending)
-            self._queue.notify()
-        pending.done.wait()
-        if pending.error is not None:
-            raise pending.error
-        return pending.id
+        """Durable on return (see incoming.py for how far): the line is written."""
+        id = f"{random.getrandbits(128):032x}"  # no system call, unlike uuid4
+        self.incoming.append(b'{"id":"%s",%s\n' % (id.encode(), encode(entry)[1:]))
+        return id
 
-    # -- group commit ------------------------------------------------------------
-    # One writer thread per process commits whatever entries are waiting in one
-    # transaction: one fsync for all the requests that finished meanwhile, instead of one
-    # each under SQLite's single write lock. Each caller still returns only after its
-    # entry has committed.
-
-    def _start_writer(self) -> None:
-        self._waiting = []
-        self._writer_pid = os.getpid()
-        threading.Thread(target=self._write_batches, name="audit-writer", daemon=True).start()
-
-    def _write_batches(self) -> None:
-        while True:
-            with self._queue:
-                while not self._waiting:
-                    self._queue.wait()
-                batch, self._waiting = self._waiting, []
-            error = None
-            try:
-                self._commit(batch)
-            except Exception as failure:  # every waiting request learns of it
-                error = failure
-            for pending in batch:
-                pending.error = error
-                pending.done.set()
-
-    def _commit(self, batch: list[_Pending]) -> None:
+    def take_in(self) -> int:
+        """Index every complete line of the incoming file not indexed yet; how many."""
+        taken_up_to = self._db.connection().execute("SELECT offset FROM taken_in").fetchone()[0]
+        if taken_up_to == self.incoming.size():
+            return 0  # the usual case between batches: no write lock, no commit
         with self._db.transaction() as connection:
-            for pending in batch:
-                entry = pending.entry
-                seq = connection.execute(
-                    "INSERT INTO access (id, time_us, client_id, interaction, resource_type,"
-                    " status, entry) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (pending.id, pending.time_us, entry.client_id, entry.interaction,
-                     entry.resource_type, entry.status, pending.encoded)).lastrowid
-                connection.executemany(
-                    "INSERT OR IGNORE INTO access_patient (patient_id, seq) VALUES (?, ?)",
-                    [(patient, seq) for patient in entry.patient_ids])
+            offset = connection.execute("SELECT offset FROM taken_in").fetchone()[0]
+            if offset > self.incoming.size():  # emptied after a crash before the offset was
+                offset = 0                     # reset: the unique ids keep this exactly-once
+            lines, offset = self.incoming.read(offset)
+            taken = self._insert(connection, lines)
+            connection.execute("UPDATE taken_in SET offset = ?", (offset,))
+        if offset > EMPTY_AFTER:
+            self.incoming.emptied_if(self._emptied_at)
+        return taken
+
+    def _emptied_at(self, size: int) -> bool:
+        """With every appender held off: take in the rest, and let the file be emptied."""
+        with self._db.transaction() as connection:
+            offset = connection.execute("SELECT offset FROM taken_in").fetchone()[0]
+            lines, offset = self.incoming.read(offset)
+            self._insert(connection, lines)
+            if offset != size:  # a torn last line: keep it for a look, do not empty
+                connection.execute("UPDATE taken_in SET offset = ?", (offset,))
+                return False
+            connection.execute("UPDATE taken_in SET offset = 0")
+        return True
+
+    def _insert(self, connection: sqlite3.Connection, lines: list[bytes]) -> int:
+        """The lines as rows; each line is stored as it is (``decode`` ignores its id)."""
+        rows, patients = [], []
+        for line in lines:
+            try:
+                values = orjson.loads(line)
+                row = (values["id"], instant_us(values["time"]), values["client_id"],
+                       values["interaction"], values["resource_type"], values["status"], line)
+                patients.extend((patient, values["id"]) for patient in values["patient_ids"])
+            except (ValueError, TypeError, KeyError):
+                log.error("audit: an unreadable line in %s was skipped (%d bytes)",
+                          self.incoming.path.name, len(line))
+                continue
+            rows.append(row)
+        connection.executemany(
+            "INSERT OR IGNORE INTO access (id, time_us, client_id, interaction, resource_type,"
+            " status, entry) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
+        connection.executemany(
+            "INSERT OR IGNORE INTO access_patient (patient_id, seq)"
+            " SELECT ?, seq FROM access WHERE id = ?", patients)
+        return len(rows)
 
     def get(self, id: str) -> AccessRecord | None:
+        self.take_in()
         row = self._db.connection().execute(
             "SELECT entry FROM access WHERE id = ?", (id,)).fetchone()
         return decode(row[0]) if row else None
 
     def search(self, query: AuditQuery) -> tuple[list[tuple[str, AccessRecord]], int]:
+        self.take_in()
         where, values = _where(query)
         # One read transaction: the page and the total come from the same snapshot.
         with self._db.transaction("BEGIN") as connection:
@@ -152,6 +162,7 @@ class SQLiteSink(AuditSink):
         return [(id, decode(entry)) for id, entry in rows], total
 
     def close(self) -> None:
+        self.incoming.close()
         self._db.close()
 
     def _configure(self, connection: sqlite3.Connection) -> None:
@@ -160,16 +171,6 @@ class SQLiteSink(AuditSink):
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             _retry_busy(lambda: connection.execute("PRAGMA journal_mode = WAL"))
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
-
-
-@dataclass(eq=False)
-class _Pending:
-    id: str
-    entry: AccessRecord
-    time_us: int
-    encoded: bytes
-    done: threading.Event = field(default_factory=threading.Event)
-    error: BaseException | None = None
 
 
 def _where(query: AuditQuery) -> tuple[str, list[object]]:

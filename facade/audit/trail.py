@@ -3,9 +3,10 @@
 ``begin`` runs first for every audited path and starts the clock; the views
 add what they learn (``note_patients``); the SystmOne client reports each
 message it sends (``note_upstream``, an observer on the one call site); the
-record is written, durably, when the answer is ready — before it is sent, so a
-completed request always has its record, whatever happens to the process
-afterwards. A request that fails with an unhandled error is recorded too.
+record is written when the answer is ready — before it is sent, so a completed
+request always has its record, whatever happens to the process afterwards
+(beyond a process, durable as the sink says). A request that fails with an
+unhandled error is recorded too.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import logging
+import random
 import time
-import uuid
 
-from flask import Flask, Response, g, request
+from flask import Flask, Request, Response, g, request
 
 from .record import AccessRecord
 from .sink import AuditSink, NoAudit
@@ -53,12 +54,15 @@ def install(app: Flask, sink: AuditSink) -> None:
 
 
 def begin() -> None:
-    g.audit_started = time.perf_counter()
-    g.audit_time = dt.datetime.now(dt.UTC)
-    g.audit_request_id = uuid.uuid4().hex
-    g.audit_patients = []
-    g.audit_uids = []
-    _upstream.set(g.audit_uids)
+    state = g._get_current_object()  # one context lookup instead of one per attribute
+    state.audit_started = time.perf_counter()
+    state.audit_time = dt.datetime.now(dt.UTC)
+    # Unique, not secret: random's generator (reseeded in each forked worker) spares a
+    # system call per request that uuid4's os.urandom makes.
+    state.audit_request_id = f"{random.getrandbits(128):032x}"
+    state.audit_patients = []
+    state.audit_uids = []
+    _upstream.set(state.audit_uids)
 
 
 def note_patients(ids) -> None:
@@ -86,46 +90,51 @@ def note_upstream(exchange) -> None:
 
 
 def finish(sink: AuditSink, status: int, error: str) -> None:
-    started = g.pop("audit_started", None)
+    state = g._get_current_object()
+    started = state.pop("audit_started", None)
     if started is None:  # already recorded (after_request, then teardown)
         return
     _upstream.set(None)
-    access = g.get("access")
+    asked = request._get_current_object()
+    access = state.get("access")
     client_id, scopes = (access.client_id, access.scope) if access is not None else \
-        g.get("audit_client", ("", ""))
+        state.get("audit_client", ("", ""))
     entry = AccessRecord(
-        time=g.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+        time=state.audit_time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
         client_id=client_id,
         scopes=scopes,
-        interaction=_interaction(),
-        resource_type=_resource_type(),
-        patient_ids=tuple(g.audit_patients or _patient_asked_for()),
+        interaction=_interaction(asked),
+        resource_type=(asked.view_args or {}).get("resource_type", ""),
+        patient_ids=tuple(state.audit_patients or _patient_asked_for(asked)),
         status=status,
-        request_uids=tuple(g.audit_uids),
+        request_uids=tuple(state.audit_uids),
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
-        parameters=tuple(sorted(set(request.args) | _form_names())),
+        parameters=_parameter_names(asked),
         error=error,
-        request_id=g.audit_request_id)
+        request_id=state.audit_request_id)
     try:
         sink.record(entry)
     except Exception:  # the answer must still say what happened; operators see this
         log.exception("the audit record of request %s could not be written",
-                      g.audit_request_id)
+                      state.audit_request_id)
         raise
 
 
-def _patient_asked_for() -> list[str]:
+def _patient_asked_for(asked: Request) -> list[str]:
     """A Patient read refused before its view ran (401, 403) is still about that patient."""
-    view_args = request.view_args or {}
-    if request.endpoint == "fhir.read" and view_args.get("resource_type") == "Patient":
+    view_args = asked.view_args or {}
+    if asked.endpoint == "fhir.read" and view_args.get("resource_type") == "Patient":
         return [view_args["resource_id"]]
     return []
 
 
-def _form_names() -> set[str]:
-    if request.mimetype == "application/x-www-form-urlencoded" and request.path != "/auth/token":
-        return set(request.form)
-    return set()
+def _parameter_names(asked: Request) -> tuple[str, ...]:
+    """The names in the query string and a search form (never the values)."""
+    names = set(asked.args) if asked.environ.get("QUERY_STRING") else set()
+    if asked.environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") \
+            and asked.path != "/auth/token":
+        names |= set(asked.form)
+    return tuple(sorted(names))
 
 
 _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search-type",
@@ -138,13 +147,8 @@ _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search-type",
 _WRITES = {"PUT": "update", "PATCH": "patch", "DELETE": "delete", "POST": "create"}
 
 
-def _interaction() -> str:
-    endpoint = request.endpoint or ""
-    if endpoint in ("fhir.read", "fhir.search") and request.method in _WRITES:
-        return _WRITES[request.method]
-    return _INTERACTIONS.get(endpoint, request.method.lower())
-
-
-def _resource_type() -> str:
-    view_args = request.view_args or {}
-    return view_args.get("resource_type", "")
+def _interaction(asked: Request) -> str:
+    endpoint = asked.endpoint or ""
+    if endpoint in ("fhir.read", "fhir.search") and asked.method in _WRITES:
+        return _WRITES[asked.method]
+    return _INTERACTIONS.get(endpoint, asked.method.lower())

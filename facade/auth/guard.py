@@ -36,13 +36,16 @@ class Forbidden(Exception):
 
 
 def bearer_token() -> str:
-    # The raw query string first: parsing it is the cost, and almost no request has one.
-    if (b"access_token" in request.query_string and "access_token" in request.args) or (
-            request.mimetype == "application/x-www-form-urlencoded"
-            and "access_token" in request.form):
+    asked = request._get_current_object()
+    environ = asked.environ
+    # The raw query string and content type first: parsing them is the cost, and
+    # almost no request has either.
+    if ("access_token" in environ.get("QUERY_STRING", "") and "access_token" in asked.args) or (
+            environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded")
+            and "access_token" in asked.form):
         raise InvalidToken("send the access token in the Authorization header; tokens in "
                            "URLs or form bodies are refused")
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    scheme, _, token = environ.get("HTTP_AUTHORIZATION", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise InvalidToken("a bearer token is required: Authorization: Bearer <token>")
     return token.strip()

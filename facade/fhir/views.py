@@ -50,7 +50,7 @@ _PLAIN_ACCEPT = {"": "json", "*/*": "json", FHIR_JSON: "json", "application/json
 
 def response_format() -> str:
     """json or xml: ``_format`` first, then Accept; FhirError 406 for anything else."""
-    asked = request.args.get("_format")
+    asked = request.args.get("_format") if request.environ.get("QUERY_STRING") else None
     if asked is not None:
         # An unencoded "+" in a URL arrives as a space: application/fhir json.
         chosen = FORMATS.get(asked.split(";")[0].strip().replace(" ", "+"))
@@ -58,7 +58,7 @@ def response_format() -> str:
             raise FhirError(406, "not-supported", f"_format={asked} is not served; "
                                                   "use json or xml")
         return chosen
-    header = request.headers.get("Accept", "")
+    header = request.environ.get("HTTP_ACCEPT", "")
     if header in _PLAIN_ACCEPT:  # the usual headers, without parsing them each time
         return _PLAIN_ACCEPT[header]
     accept = request.accept_mimetypes
@@ -73,17 +73,19 @@ def response_format() -> str:
 
 
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
-                  content_format: str | None = None) -> Response:
-    pretty = request.args.get("_pretty") == "true"
+                  content_format: str | None = None, plain: bytes | None = None) -> Response:
+    """``body`` as JSON or XML; ``plain``, when given, is ``orjson.dumps(body)`` already."""
+    pretty = request.args.get("_pretty") == "true" if request.environ.get("QUERY_STRING") \
+        else False
     if (content_format or response_format()) == "xml":
         data, media_type = to_xml(body, pretty), FHIR_XML
     else:
-        data = orjson.dumps(body, option=orjson.OPT_INDENT_2 if pretty else 0)
+        data = orjson.dumps(body, option=orjson.OPT_INDENT_2) if pretty else \
+            plain if plain is not None else orjson.dumps(body)
         media_type = FHIR_JSON
-    response = Response(data, status=status, content_type=f"{media_type}; charset=utf-8")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers.update(headers or {})
-    return response
+    return Response(data, status=status, headers={
+        "Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "no-store",
+        **CORS_HEADERS, **(headers or {})})
 
 
 @bp.errorhandler(FhirError)
@@ -146,7 +148,8 @@ def _authorized() -> Response | None:
 
 @bp.after_request
 def _cors(response: Response) -> Response:
-    response.headers.update(CORS_HEADERS)
+    if "Access-Control-Allow-Origin" not in response.headers:  # fhir_response sets them
+        response.headers.update(CORS_HEADERS)
     return response
 
 
@@ -194,22 +197,23 @@ def read(resource_type: str, resource_id: str) -> Response:
 
 def _versioned_response(resource: dict) -> Response:
     """A read: ETag from the content, Last-Modified from SystmOne, 304 when unchanged."""
-    headers = dict(_validators(resource))
+    plain = orjson.dumps(resource)
+    headers = dict(_validators(resource, plain))
     tag = headers["ETag"]
     if tag in _if_none_match():
         response = Response(status=304, headers=headers)
         response.headers["Cache-Control"] = "no-store"
         return response
-    return fhir_response(resource, headers=headers)
+    return fhir_response(resource, headers=headers, plain=plain)
 
 
-def _validators(resource: dict) -> tuple[tuple[str, str], ...]:
+def _validators(resource: dict, plain: bytes) -> tuple[tuple[str, str], ...]:
     """ETag and Last-Modified of a read, worked out once per content.
 
     Keyed by a hash of the (already shaped) resource's plain serialisation: far
     cheaper than the sorted serialisation and SHA-256 the ETag itself takes.
     """
-    key = hash(orjson.dumps(resource))
+    key = hash(plain)
     known = _VALIDATORS.get(key)
     if known is None:
         known = (("ETag", _etag(resource)), *_last_modified(resource))
@@ -239,7 +243,7 @@ def _etag(resource: dict) -> str:
 
 
 def _if_none_match() -> set[str]:
-    header = request.headers.get("If-None-Match", "")
+    header = request.environ.get("HTTP_IF_NONE_MATCH", "")
     return {part.strip() for part in header.split(",") if part.strip()}
 
 
@@ -285,7 +289,10 @@ def _service():
 def _fresh_asked() -> bool:
     """``Cache-Control: no-cache`` (or the older ``Pragma``): fresh data, within the
     throttle; the cache is skipped, the slot ledger never."""
-    directives = f"{request.headers.get('Cache-Control', '')},{request.headers.get('Pragma', '')}"
+    environ = request.environ
+    directives = f"{environ.get('HTTP_CACHE_CONTROL', '')},{environ.get('HTTP_PRAGMA', '')}"
+    if directives == ",":  # neither header: the usual case
+        return False
     return "no-cache" in {part.strip().lower() for part in directives.split(",")}
 
 

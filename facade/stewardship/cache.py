@@ -8,11 +8,19 @@ data left SystmOne. Beside it a small *stamp* key names the entry's version,
 so a worker that has already decoded that version uses its own copy without
 fetching a megabyte of Observations again. Errors are never cached: only what
 SystmOne answered successfully becomes an entry.
+
+A worker trusts its own copy for ``LOCAL_TRUST`` seconds after it last found
+the stamp unchanged (or wrote the entry itself) before asking the store again:
+reading the stamp (an SQLite read, or a Redis round trip) would otherwise be
+a large part of a cached read's cost. So a newer version fetched by another
+worker or instance is seen here at most that long after it was stored —
+far inside any freshness window.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +31,7 @@ from .. import metrics
 from .store import Store
 
 LOCAL_ENTRIES = 64  # decoded entries each worker keeps
+LOCAL_TRUST = 0.25  # seconds a worker's copy is served without re-reading its stamp
 
 
 @dataclass(frozen=True)
@@ -37,23 +46,26 @@ class Entry:
 
 
 class ResourceCache:
-    def __init__(self, store: Store, retain: dict[str, float]) -> None:
+    def __init__(self, store: Store, retain: dict[str, float],
+                 local_trust: float = LOCAL_TRUST) -> None:
         """``retain``: per data class, how long the store keeps entries (seconds)."""
         self.store = store
         self.retain = retain
-        self._local: OrderedDict[str, Entry] = OrderedDict()
+        self.local_trust = local_trust
+        self._local: OrderedDict[str, tuple[Entry, float]] = OrderedDict()  # and when checked
         self._lock = threading.Lock()
 
     def get(self, data_class: str, digest: str) -> Entry | None:
         key = _key(data_class, digest)
+        local, checked = self._local.get(key, (None, float("-inf")))
+        if local is not None and time.monotonic() - checked < self.local_trust:
+            return local
         stamp = self.store.get(key + ":stamp")
         if stamp is None:
             return None
-        with self._lock:
-            local = self._local.get(key)
-            if local is not None and local.stamp == stamp.decode():
-                self._local.move_to_end(key)
-                return local
+        if local is not None and local.stamp == stamp.decode():
+            self._remember(key, local)
+            return local
         raw = self.store.get(key)
         if raw is None:
             return None
@@ -84,7 +96,7 @@ class ResourceCache:
 
     def _remember(self, key: str, entry: Entry) -> None:
         with self._lock:
-            self._local[key] = entry
+            self._local[key] = (entry, time.monotonic())
             self._local.move_to_end(key)
             while len(self._local) > LOCAL_ENTRIES:
                 self._local.popitem(last=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from facade.stewardship.cache import ResourceCache, lookup
 
 RETAIN = {"clinical": 60.0, "demographics": 60.0}
@@ -17,12 +19,26 @@ def test_an_entry_round_trips_through_the_store_and_another_worker_reads_it(stor
 
 
 def test_a_new_version_replaces_the_local_copy(store):
-    first, second = ResourceCache(store, RETAIN), ResourceCache(store, RETAIN)
+    first, second = ResourceCache(store, RETAIN), ResourceCache(store, RETAIN, local_trust=0)
     first.put("clinical", "d1", ["old"], 100.0)
     assert second.get("clinical", "d1").data == ["old"]
     first.put("clinical", "d1", ["old", "new"], 100.0, topped_up_at=160.0)
     entry = second.get("clinical", "d1")
     assert entry.data == ["old", "new"] and entry.topped_up_at == 160.0
+
+
+def test_a_local_copy_is_trusted_briefly_without_reading_the_store(store, monkeypatch):
+    first, second = ResourceCache(store, RETAIN), ResourceCache(store, RETAIN, local_trust=0.2)
+    first.put("clinical", "d1", ["old"], 100.0)
+    assert second.get("clinical", "d1").data == ["old"]
+    first.put("clinical", "d1", ["old", "new"], 100.0, topped_up_at=160.0)
+    reads = []
+    monkeypatch.setattr(store, "get", lambda key: reads.append(key))  # must not be asked
+    assert second.get("clinical", "d1").data == ["old"]  # within the window: its own copy
+    assert reads == []
+    monkeypatch.undo()
+    time.sleep(0.25)
+    assert second.get("clinical", "d1").data == ["old", "new"]  # then the stamp is read again
 
 
 def test_lookup_says_whether_an_entry_is_within_its_window(store):
