@@ -1019,7 +1019,8 @@ def main() -> int:
     parser.add_argument("--py-spy", help="py-spy's path (default: on PATH)")
     parser.add_argument("--diagnose", action="store_true",
                         help="also measure the facade with FACADE_AUDIT_SINK=off (demo-only "
-                             "setting) against the same bare app: what the audit costs")
+                             "setting) and with FACADE_AUDIT_FSYNC=request against the same "
+                             "bare app: what the audit costs")
     parser.add_argument("--workdir", type=Path, help="keep logs and captures here")
     parser.add_argument("--facade-tree", type=Path,
                         help="run facade serve from this source tree (default: a snapshot of "
@@ -1098,6 +1099,14 @@ def main() -> int:
                     cases.append(Case(f"Observation page of {PAGE}, audit off (diagnostic)",
                                       serving.name, Target(found.observation_path), facade,
                                       bares[serving.name]))
+            # What an fsync before every answer (FACADE_AUDIT_FSYNC=request) costs.
+            facade = Facade("facade-gthread-fsync-request", default, upstream,
+                            workdir / "state-gthread-fsync-request", workdir, jwks,
+                            id_key=id_key, extra_env={"FACADE_AUDIT_FSYNC": "request"})
+            servers.append(facade.server)
+            warm(facade, found)
+            cases.append(Case("Patient read, audit fsync per request (diagnostic)", "gthread",
+                              Target(found.read_path), facade, bares["gthread"]))
         print(f"measuring: {args.rounds} rounds x {len(cases)} cases x 2 servers x "
               f"{args.duration:g} s with {generator.name}", file=sys.stderr)
         messages_before = messages()

@@ -20,6 +20,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,6 +37,10 @@ class ThreadConnections:
         self._connections: list[tuple[sqlite3.Connection, int]] = []
         self._lock = threading.Lock()
         self.lock_path = self.path.with_name(self.path.name + ".lock")
+        # A forked child gets a lock of its own: another thread may have held this one
+        # at the fork, and would never release it in the child.
+        this = weakref.ref(self)
+        os.register_at_fork(after_in_child=lambda: (kept := this()) and kept._forked())
         create_private(self.path)
 
     def connection(self) -> sqlite3.Connection:
@@ -72,6 +77,10 @@ class ThreadConnections:
             yield connection
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
+
+    def _forked(self) -> None:
+        self._lock = threading.Lock()
+        self._connections = []  # the parent's, never to be used here
 
     def close(self) -> None:
         with self._lock:

@@ -29,12 +29,26 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 FSYNC_POLICIES = ("interval", "request")
 _CHUNK = 1 << 20
+
+
+@dataclass
+class _Progress:
+    """What this process wrote and synced: shared with the syncing thread, which holds
+    this (and the lock) but only a weak reference to the file, so that a file dropped
+    without close() takes its thread along."""
+
+    written: int = 0  # lines written by this process
+    synced: int = 0  # of those, how many an fdatasync has covered
+    closed: bool = False
+    failure: OSError | None = None  # the last fdatasync's, until one succeeds
 
 
 class IncomingFile:
@@ -51,13 +65,13 @@ class IncomingFile:
         self.interval = interval
         self._after_sync = after_sync
         self._state = threading.Condition()
+        self._progress = _Progress()
         self._pid: int | None = None
         self._fd = -1
-        self._written = 0  # lines written by this process
-        self._synced = 0  # of those, how many an fdatasync has covered
-        self._closed = False
-        self._failure: OSError | None = None  # the last fdatasync's, until one succeeds
+        self._thread: threading.Thread | None = None
         self._indexed_at = float("-inf")
+        this = weakref.ref(self)  # a forked child starts afresh (see _forked)
+        os.register_at_fork(after_in_child=lambda: (kept := this()) and kept._forked())
         self._open()
 
     # -- the request path ------------------------------------------------------------
@@ -71,18 +85,19 @@ class IncomingFile:
                 raise OSError(f"short write to {self.path}")
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
+        progress = self._progress
         if self.fsync == "interval":
             # Unlocked: a count lost to a race between threads still leaves it above
             # what was synced, and that is all the syncing thread looks at.
-            self._written += 1
+            progress.written += 1
             return
         with self._state:
-            self._written += 1
-            ticket = self._written
+            progress.written += 1
+            ticket = progress.written
             self._state.notify_all()
-            while self._synced < ticket:
-                if self._failure is not None:
-                    raise OSError(f"the audit could not be synced: {self._failure}")
+            while progress.synced < ticket:
+                if progress.failure is not None:
+                    raise OSError(f"the audit could not be synced: {progress.failure}")
                 self._state.wait()
 
     # -- the index's side -----------------------------------------------------------
@@ -123,25 +138,29 @@ class IncomingFile:
 
     def sync(self) -> None:
         """Make every line written so far by this process durable now."""
+        progress = self._progress
         with self._state:
-            target = self._written
-        if target > self._synced:
+            target = progress.written
+        if target > progress.synced:
             try:
                 os.fdatasync(self._open())
             except OSError as error:
                 with self._state:
-                    self._failure = error
+                    progress.failure = error
                     self._state.notify_all()
                 raise
             with self._state:
-                self._synced = max(self._synced, target)
-                self._failure = None
+                progress.synced = max(progress.synced, target)
+                progress.failure = None
                 self._state.notify_all()
 
     def close(self) -> None:
         with self._state:
-            self._closed = True
+            self._progress.closed = True
             self._state.notify_all()
+        thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=30)  # a round in progress finishes before the index closes
         if self._pid == os.getpid() and self._fd >= 0:
             self.sync()
             os.close(self._fd)
@@ -149,33 +168,56 @@ class IncomingFile:
 
     # -- per process ------------------------------------------------------------------
 
+    def _forked(self) -> None:
+        """In a forked child: another thread of the parent may have held the lock at the
+        fork, and would never release it here; the descriptor and counts are the parent's."""
+        self._state = threading.Condition()
+        self._progress = _Progress(closed=self._progress.closed)
+        if self._fd >= 0:
+            os.close(self._fd)
+        self._pid, self._fd, self._thread = None, -1, None
+
     def _open(self) -> int:
         pid = os.getpid()
         if self._pid != pid:  # first use, or a forked child: its own descriptor and thread
             with self._state:
                 if self._pid != pid:
                     self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                    self._written = self._synced = 0
                     self._pid = pid
-                    threading.Thread(target=self._sync_forever, name="audit-sync",
-                                     daemon=True).start()
+                    self._thread = threading.Thread(
+                        target=_sync_while_kept, name="audit-sync", daemon=True,
+                        args=(weakref.ref(self), self._state, self._progress,
+                              self.fsync == "request", self.interval))
+                    self._thread.start()
         return self._fd
 
-    def _sync_forever(self) -> None:
-        while True:
-            with self._state:
-                if self.fsync == "request":  # at once when someone waits
-                    self._state.wait_for(lambda: self._closed or self._written > self._synced,
-                                         timeout=self.interval)
-                else:
-                    self._state.wait(self.interval)
-                if self._closed or self._pid != os.getpid():
-                    return
-            try:
-                self.sync()
-                now = time.monotonic()
-                if self._after_sync is not None and now - self._indexed_at >= self.interval:
-                    self._indexed_at = now
-                    self._after_sync()
-            except Exception:  # logged, and tried again next round
-                log.exception("audit: syncing or indexing %s failed", self.path.name)
+    def _sync_and_index(self) -> None:
+        try:
+            self.sync()
+            now = time.monotonic()
+            if self._after_sync is not None and now - self._indexed_at >= self.interval:
+                self._indexed_at = now
+                self._after_sync()
+        except Exception:  # logged, and tried again next round
+            log.exception("audit: syncing or indexing %s failed", self.path.name)
+
+
+def _sync_while_kept(file: weakref.ref[IncomingFile], state: threading.Condition,
+                     progress: _Progress, on_demand: bool, interval: float) -> None:
+    """The syncing thread: every ``interval`` (and, ``on_demand``, as soon as a request
+    waits), while the file is open and anyone else still holds it."""
+    pid = os.getpid()
+    while True:
+        with state:
+            if on_demand:
+                state.wait_for(lambda: progress.closed or progress.written > progress.synced,
+                               timeout=interval)
+            else:
+                state.wait(interval)
+            if progress.closed:
+                return
+        kept = file()
+        if kept is None or kept._pid != pid:
+            return
+        kept._sync_and_index()
+        del kept  # no reference held while waiting

@@ -19,9 +19,9 @@ Schema. The whole entry is kept as JSON, so the sink reads back exactly what
 it was given; the columns beside it exist to be filtered and ordered on. The
 patients of an entry are rows of a child table, so "entries about patient X"
 is an exact indexed match. ``seq`` is the order lines were written in,
-breaking ties in time; ``id`` is 128 random bits (hex): unique across
-processes without coordination, and revealing nothing about the entry or how
-many there are.
+breaking ties in time; ``id`` is the time it was recorded (microseconds) and
+72 random bits, in hex: unique across processes without coordination, and
+revealing nothing about the entry beyond its time, nor how many there are.
 """
 
 from __future__ import annotations
@@ -90,7 +90,10 @@ class SQLiteSink(AuditSink):
 
     def record(self, entry: AccessRecord) -> str:
         """Durable on return (see incoming.py for how far): the line is written."""
-        id = f"{random.getrandbits(128):032x}"  # no system call, unlike uuid4
+        # Time first: new ids sort after the others, so indexing them touches the last
+        # pages of the id index (kept in memory) instead of a random page each (read from
+        # disk once the audit outgrows the cache: 3-4x the cost per entry, measured).
+        id = f"{time.time_ns() // 1000:014x}{random.getrandbits(72):018x}"
         self.incoming.append(b'{"id":"%s",%s\n' % (id.encode(), encode(entry)[1:]))
         return id
 

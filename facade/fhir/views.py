@@ -23,7 +23,7 @@ from ..auth import guard
 from ..auth.tokens import InvalidToken
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
-from . import patients, registry, results
+from . import pages, patients, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
 from .search import coding_matches, date_range, tokens, values_at
 from .xml import to_xml
@@ -75,17 +75,27 @@ def response_format() -> str:
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
                   content_format: str | None = None, plain: bytes | None = None) -> Response:
     """``body`` as JSON or XML; ``plain``, when given, is ``orjson.dumps(body)`` already."""
-    pretty = request.args.get("_pretty") == "true" if request.environ.get("QUERY_STRING") \
-        else False
-    if (content_format or response_format()) == "xml":
-        data, media_type = to_xml(body, pretty), FHIR_XML
-    else:
-        data = orjson.dumps(body, option=orjson.OPT_INDENT_2) if pretty else \
-            plain if plain is not None else orjson.dumps(body)
-        media_type = FHIR_JSON
+    return bytes_response(*_rendered(body, content_format or response_format(), plain),
+                          status, headers)
+
+
+def bytes_response(data: bytes, media_type: str, status: int = 200,
+                   headers: dict | None = None) -> Response:
     return Response(data, status=status, headers={
         "Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "no-store",
         **CORS_HEADERS, **(headers or {})})
+
+
+def _rendered(body: dict, content_format: str, plain: bytes | None = None) -> tuple[bytes, str]:
+    if content_format == "xml":
+        return to_xml(body, _pretty()), FHIR_XML
+    if _pretty():
+        return orjson.dumps(body, option=orjson.OPT_INDENT_2), FHIR_JSON
+    return (plain if plain is not None else orjson.dumps(body)), FHIR_JSON
+
+
+def _pretty() -> bool:
+    return bool(request.environ.get("QUERY_STRING")) and request.args.get("_pretty") == "true"
 
 
 @bp.errorhandler(FhirError)
@@ -324,9 +334,31 @@ def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> R
     if definition.type == "AuditEvent":
         return _search_audit(search_params, controls)
     if definition.type == "Patient":
-        found = _search_patients(search_params)
-    else:
-        found = sorted(_search_observations(search_params), key=results.newest_first)
+        return _searchset(definition, search_params, controls,
+                          lambda: _search_patients(search_params))
+    observations = _observations_searched(search_params)
+    if observations is None or controls.include_patient:  # includes: other entries too
+        return _searchset(definition, search_params, controls,
+                          lambda: _kept_observations(observations, search_params))
+    # The same question about the same cached record gets the same bytes: the page is
+    # cut, shaped and serialised once per record version, not on every request.
+    key = (id(observations), tuple(sorted((k, tuple(v)) for k, v in params.items())),
+           base_url(), response_format(), _pretty())
+    known = _PAGES.get(key, observations)
+    if known is None:
+        response = _searchset(definition, search_params, controls,
+                              lambda: _kept_observations(observations, search_params))
+        known = response.get_data(), response.mimetype
+        _PAGES.put(key, observations, *known)
+    return bytes_response(*known)
+
+
+_PAGES = pages.RenderedPages()
+
+
+def _searchset(definition: registry.ResourceDef, search_params: dict, controls,
+               find) -> Response:
+    found = find()
     if controls.summary_count:
         return fhir_response(results.bundle(base_url(), definition.type, [], len(found),
                                             search_params, controls, more=False))
@@ -402,12 +434,14 @@ def _patients_found(params: dict[str, list[str]]) -> list[dict]:
             if query.keeps(p)]
 
 
-def _search_observations(params: dict[str, list[str]]) -> list[dict]:
+def _observations_searched(params: dict[str, list[str]]) -> list[dict] | None:
+    """The cached Observations of the patient searched (None: no such patient, or more than
+    one named); bad values are refused before SystmOne is asked."""
     references = params.get("patient", []) + params.get("subject", [])
     if not references:
         raise FhirError(400, "invalid", "Observation searches need patient (or subject): "
                                         "?patient=Patient/[id]")
-    filters = _observation_filters(params)  # bad values are refused before SystmOne is asked
+    _observation_filters(params)
     for reference in references:
         parts = reference.rstrip("/").split("/")
         if len(parts) > 1 and parts[-2] != "Patient":
@@ -418,13 +452,19 @@ def _search_observations(params: dict[str, list[str]]) -> list[dict]:
     for patient_id in patient_ids:
         guard.confine(patient_id)
     if len(patient_ids) > 1:
-        return []
+        return None
     identity = _service().codec.patient_identity(patient_ids.pop())
-    observations = _service().observations(identity, _fresh_asked()) \
-        if identity is not None else None
+    return _service().observations(identity, _fresh_asked()) if identity is not None else None
+
+
+def _kept_observations(observations: list[dict] | None,
+                       params: dict[str, list[str]]) -> list[dict]:
+    """Those matching every filter, newest first."""
     if not observations:
         return []
-    return [o for o in observations if all(keep(o) for keep in filters)]
+    filters = _observation_filters(params)
+    return sorted((o for o in observations if all(keep(o) for keep in filters)),
+                  key=results.newest_first)
 
 
 def _observation_filters(params: dict[str, list[str]]) -> list:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
 import time
@@ -143,3 +144,19 @@ def test_emptied_while_threads_record_loses_nothing(tmp_path: Path, monkeypatch)
         assert sink.incoming.size() < 2000 + 4 * 1000  # it was emptied along the way
     finally:
         sink.close()
+
+
+def test_a_sink_dropped_without_close_takes_its_thread_along(tmp_path: Path) -> None:
+    def syncing() -> set[threading.Thread]:
+        return {thread for thread in threading.enumerate() if thread.name == "audit-sync"}
+
+    before = syncing()
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=0.02)
+    sink.record(entry())
+    (its_thread,) = syncing() - before
+    del sink
+    deadline = time.monotonic() + 5
+    while its_thread.is_alive() and time.monotonic() < deadline:
+        gc.collect()  # the sink and its file refer to each other
+        time.sleep(0.02)
+    assert not its_thread.is_alive()

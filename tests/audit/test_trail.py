@@ -80,7 +80,7 @@ def stack(start_simulator, tmp_path):
     def make(simulator=None, **settings) -> Stack:
         live = start_simulator(**(simulator or {}))
         config = {"upstream": "{}:{}".format(*live.address), "state_dir": tmp_path / "facade",
-                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.001,
+                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
                   "read_timeout": 5.0, **settings}
         made.append(Stack(live, create_app(config)))
         return made[-1]

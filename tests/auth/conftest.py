@@ -26,7 +26,7 @@ def make_app(start_simulator, tmp_path) -> Iterator[Callable[..., Flask]]:
             live.append(start_simulator())
         host, port = live[0].address
         config = {"upstream": f"{host}:{port}", "state_dir": state_dir or tmp_path / "facade",
-                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.001,
+                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
                   "read_timeout": 5.0, **settings}
         apps.append(create_app(config))
         return apps[-1]

@@ -18,7 +18,7 @@ def api(start_simulator, tmp_path):
                                   if k in ("request_interval", "record_interval")})
         host, port = live.address
         config = {"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
-                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.001,
+                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
                   "read_timeout": 5.0,
                   **settings}
         apps.append(create_app(config))

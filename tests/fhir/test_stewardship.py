@@ -38,7 +38,7 @@ def stack(start_simulator, tmp_path):
         live = start_simulator(**(simulator or {}))
         host, port = live.address
         config = {"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
-                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.001,
+                  "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
                   "read_timeout": 5.0, **settings}
         # Several apps on one state dir stand for gunicorn workers sharing the embedded store.
         stack = Stack(live, [create_app(config) for _ in range(workers)])

@@ -1,0 +1,49 @@
+"""Rendered searchset pages, kept per worker: the same question about the same cached
+record is answered with the same bytes, cut, shaped and serialised once.
+
+A page is keyed by the identity of the record's decoded Observations (a new
+version is a new list), the query, the base URL and the format; the entry
+keeps a reference to that list, so its identity cannot be reused while the
+page is kept. Bounded by count and by bytes: the oldest pages go first (and
+with them the last references to superseded versions).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+
+MAX_PAGES = 32
+MAX_BYTES = 16 << 20
+
+
+class RenderedPages:
+    def __init__(self, max_pages: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> None:
+        self.max_pages = max_pages
+        self.max_bytes = max_bytes
+        self._pages: OrderedDict[tuple, tuple[Any, bytes, str]] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple, source: Any) -> tuple[bytes, str] | None:
+        """The page's bytes and media type, if rendered from this very ``source``."""
+        with self._lock:
+            known = self._pages.get(key)
+            if known is None or known[0] is not source:
+                return None
+            self._pages.move_to_end(key)
+            return known[1], known[2]
+
+    def put(self, key: tuple, source: Any, data: bytes, media_type: str) -> None:
+        if len(data) > self.max_bytes:
+            return
+        with self._lock:
+            old = self._pages.pop(key, None)
+            if old is not None:
+                self._bytes -= len(old[1])
+            self._pages[key] = (source, data, media_type)
+            self._bytes += len(data)
+            while len(self._pages) > self.max_pages or self._bytes > self.max_bytes:
+                _, dropped = self._pages.popitem(last=False)
+                self._bytes -= len(dropped[1])
