@@ -434,3 +434,17 @@ def test_with_the_audit_off_nothing_is_recorded_and_audit_searches_are_empty(api
     response = client.get("/fhir/AuditEvent")
     assert response.status_code == 200 and response.json["total"] == 0
     assert "X-Request-ID" not in response.headers
+
+
+def test_a_repeated_search_is_answered_with_the_same_bytes_until_the_record_changes(
+        client, practice):
+    patient_id, _ = observation_search(client, practice)
+    url = f"/fhir/Observation?patient={patient_id}&_count=5"
+    first, again = client.get(url), client.get(url)
+    assert first.status_code == again.status_code == 200 and first.data == again.data
+    assert client.get(url + "&_pretty=true").data != first.data  # another rendering
+    refreshed = client.get(url, headers={"Cache-Control": "no-cache"})  # a new version
+    assert refreshed.status_code == 200
+    after = client.get(url).get_json()
+    assert after["entry"][0]["resource"]["meta"]["lastUpdated"] \
+        == refreshed.get_json()["entry"][0]["resource"]["meta"]["lastUpdated"]
