@@ -17,9 +17,11 @@ How soon the file reaches the disk is a setting (``fsync``):
   the line was written (one sync for every request waiting on it), so even a
   power loss loses nothing answered. Each answer then waits for the disk.
 
-The file is emptied once its lines are in the index (``truncate``); appenders
-hold a shared ``flock`` while writing, so emptying, which takes it exclusively,
-never loses a line written meanwhile.
+The file is emptied once its lines are in the index (``emptied_if``);
+appenders hold a shared ``flock`` while writing, so emptying, which takes it
+exclusively, never loses a line written meanwhile. A line torn by a power cut
+is ended with a newline by the next process to open the file (the index skips
+it, logging that it did), so it never swallows the line after it.
 """
 
 from __future__ import annotations
@@ -183,6 +185,7 @@ class IncomingFile:
             with self._state:
                 if self._pid != pid:
                     self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+                    self._end_a_torn_line()
                     self._pid = pid
                     self._thread = threading.Thread(
                         target=_sync_while_kept, name="audit-sync", daemon=True,
@@ -190,6 +193,19 @@ class IncomingFile:
                               self.fsync == "request", self.interval))
                     self._thread.start()
         return self._fd
+
+    def _end_a_torn_line(self) -> None:
+        """A power cut in the middle of a write can leave the last line without its
+        newline: end it, or the next line would be glued to it (and both lost to the
+        index). With every appender held off, so the last byte is really the last."""
+        reader = os.open(self.path, os.O_RDONLY)
+        try:
+            fcntl.flock(reader, fcntl.LOCK_EX)
+            size = os.fstat(reader).st_size
+            if size and os.pread(reader, 1, size - 1) != b"\n":
+                os.write(self._fd, b"\n")
+        finally:
+            os.close(reader)
 
     def _sync_and_index(self) -> None:
         try:

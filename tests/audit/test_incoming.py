@@ -160,3 +160,16 @@ def test_a_sink_dropped_without_close_takes_its_thread_along(tmp_path: Path) -> 
         gc.collect()  # the sink and its file refer to each other
         time.sleep(0.02)
     assert not its_thread.is_alive()
+
+
+def test_a_line_torn_by_a_crash_is_ended_before_the_next_is_written(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite3"
+    SQLiteSink(path).close()
+    with open(path.with_name(path.name + ".incoming"), "ab") as file:
+        file.write(b'{"id":"torn","ti')  # the power went off mid-write
+    sink = SQLiteSink(path)  # a process starting after the crash
+    try:
+        id = sink.record(entry())
+        assert [found for found, _ in sink.search(AuditQuery())[0]] == [id]
+    finally:
+        sink.close()
