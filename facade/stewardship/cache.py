@@ -34,6 +34,11 @@ LOCAL_ENTRIES = 64  # decoded entries each worker keeps
 LOCAL_TRUST = 0.25  # seconds a worker's copy is served without re-reading its stamp
 
 
+class ResourceList(list):
+    """An entry's resources when they are a list: one that may be referred to weakly, so
+    what is derived from a version (rendered pages) can be dropped with it."""
+
+
 @dataclass(frozen=True)
 class Entry:
     data: Any  # the decoded resources (callers must not modify them)
@@ -78,7 +83,7 @@ class ResourceCache:
         key = _key(data_class, digest)
         topped_up_at = fetched_at if topped_up_at is None else topped_up_at
         stamp = f"{fetched_at!r}/{topped_up_at!r}"
-        entry = Entry(data, fetched_at, topped_up_at, stamp)
+        entry = Entry(_weakly_referable(data), fetched_at, topped_up_at, stamp)
         body = orjson.dumps({"stamp": stamp, "fetched_at": fetched_at,
                              "topped_up_at": topped_up_at, "data": data})
         ttl = self.retain[data_class]
@@ -117,4 +122,9 @@ def _key(data_class: str, digest: str) -> str:
 
 def _decode(raw: bytes) -> Entry:
     body = orjson.loads(raw)
-    return Entry(body["data"], body["fetched_at"], body["topped_up_at"], body["stamp"])
+    return Entry(_weakly_referable(body["data"]), body["fetched_at"], body["topped_up_at"],
+                 body["stamp"])
+
+
+def _weakly_referable(data: Any) -> Any:
+    return ResourceList(data) if type(data) is list else data

@@ -2,20 +2,34 @@
 
 from __future__ import annotations
 
+import gc
+
 from facade.fhir.pages import RenderedPages
+from facade.stewardship.cache import ResourceList
 
 
 def test_a_page_is_served_only_for_the_source_it_was_rendered_from() -> None:
     pages = RenderedPages()
-    version_one, version_two = ["o1"], ["o1"]  # equal, but another version
+    version_one, version_two = ResourceList(["o1"]), ResourceList(["o1"])  # another version
     pages.put(("q",), version_one, b"page", "application/fhir+json")
     assert pages.get(("q",), version_one) == (b"page", "application/fhir+json")
     assert pages.get(("q",), version_two) is None
     assert pages.get(("other",), version_one) is None
 
 
+def test_a_page_does_not_keep_its_version_alive() -> None:
+    pages = RenderedPages()
+    version = ResourceList(["o1"])
+    pages.put(("q",), version, b"page", "t")
+    del version
+    gc.collect()
+    assert all(reference() is None for reference, _, _ in pages._pages.values())
+    pages.put(("p",), ["a plain list"], b"page", "t")  # cannot be referred to weakly: not kept
+    assert ("p",) not in pages._pages
+
+
 def test_the_oldest_pages_go_first_by_count_and_by_bytes() -> None:
-    source = []
+    source = ResourceList()
     pages = RenderedPages(max_pages=2, max_bytes=10)
     for name in ("a", "b", "c"):
         pages.put((name,), source, b"12", "t")
