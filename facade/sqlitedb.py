@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import weakref
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 10_000
@@ -58,7 +58,7 @@ class ThreadConnections:
     def transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` (the default) writes, taking the writers' turn first;
         ``BEGIN`` reads one snapshot."""
-        with self.writing() if begin != "BEGIN" else _nothing():
+        with self.writing() if begin != "BEGIN" else nullcontext():
             connection = self.connection()
             connection.execute(begin)
             try:
@@ -104,11 +104,6 @@ class ThreadConnections:
         with self._lock:
             self._connections.append((connection, lock))
         return connection, lock
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def create_private(path: Path) -> None:

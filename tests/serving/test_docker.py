@@ -32,6 +32,8 @@ from pathlib import Path
 
 import pytest
 
+from .certs import self_signed
+
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILE = REPO / "Dockerfile"
 DOCKERIGNORE = REPO / ".dockerignore"
@@ -304,32 +306,6 @@ def test_dockerignore_keeps_out_the_repository_and_local_state():
 
 # --- the healthcheck's own behaviour -----------------------------------------------------------
 
-def _self_signed(directory: Path) -> tuple[Path, Path]:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "facade.example")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5))
-            .not_valid_after(now + dt.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([x509.DNSName("facade.example")]),
-                           critical=False)
-            .sign(key, hashes.SHA256()))
-    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 class _Probe(http.server.BaseHTTPRequestHandler):
     status = 200
 
@@ -381,7 +357,7 @@ def _plain_env(**extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("bind_host", ["0.0.0.0", "127.0.0.1"])
 def test_healthcheck_speaks_https_when_the_facade_does(dockerfile, tmp_path, bind_host):
-    cert, key = _self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, "facade.example")
     server = _Server(200, tls=(cert, key))
     try:
         bind = f"{bind_host}:{server.port}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import signal
@@ -18,10 +17,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+
+from .certs import self_signed
 
 FACADE = [sys.executable, "-m", "facade"]
 
@@ -152,27 +149,6 @@ def test_sigterm_lets_an_in_flight_request_finish(serve, tmp_path, practice):
     assert served.process.wait(30) == 0
 
 
-def self_signed(tmp_path: Path) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = dt.datetime.now(dt.UTC)
-    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-                   .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                   .not_valid_before(now - dt.timedelta(minutes=5))
-                   .not_valid_after(now + dt.timedelta(days=1))
-                   .add_extension(x509.SubjectAlternativeName(
-                       [x509.IPAddress(__import__("ipaddress").ip_address("127.0.0.1"))]),
-                       critical=False)
-                   .sign(key, hashes.SHA256()))
-    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
-    cert_path.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    os.chmod(key_path, 0o600)
-    return cert_path, key_path
-
-
 def test_https_directly_with_tls_1_2_or_newer_only(serve, tmp_path):
     cert, key = self_signed(tmp_path)
     served = serve(FACADE_TLS_CERT=str(cert), FACADE_TLS_KEY=str(key))
@@ -244,3 +220,17 @@ def test_behind_a_declared_tls_proxy_only_the_proxy_may_connect(serve):
     status, capability = get(f"http://127.0.0.1:{allowed.port}/fhir/metadata",
                              **{"X-Forwarded-Proto": "https"})
     assert status == 200 and capability["implementation"]["url"].startswith("https://")
+
+
+def test_the_master_loads_the_code_but_creates_no_app(tmp_path: Path) -> None:
+    probe = ("import sys; from facade.serving import gunicorn_conf; "
+             "gunicorn_conf._load_the_code(); print(all(name in sys.modules for name in "
+             "('facade.app', 'facade.fhir.views', 'facade.auth.web', 'facade.ops')), "
+             "'wsgi' in sys.modules)")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACADE_")}
+    env["FACADE_STATE_DIR"] = str(tmp_path / "state")
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.split() == ["True", "False"]
+    state = tmp_path / "state"  # no store, keys or audit opened in the master (metrics aside)
+    assert not state.exists() or {path.name for path in state.iterdir()} <= {"metrics"}
