@@ -173,3 +173,11 @@ def test_a_line_torn_by_a_crash_is_ended_before_the_next_is_written(tmp_path: Pa
         assert [found for found, _ in sink.search(AuditQuery())[0]] == [id]
     finally:
         sink.close()
+
+
+def test_close_waits_for_the_syncing_thread(tmp_path: Path) -> None:
+    incoming = IncomingFile(tmp_path / "in", interval=0.01)
+    incoming.append(b"one\n")
+    thread = incoming._thread
+    incoming.close()
+    assert thread is not None and not thread.is_alive()

@@ -119,3 +119,20 @@ def test_unknown_specs_are_refused_in_one_line(tmp_path: Path, spec: str, proble
     assert "\n" not in message
     assert repr(spec) in message and problem in message
     assert "'sqlite:PATH', 'jsonl:PATH' or 'off'" in message
+
+
+def test_ids_sort_in_the_order_entries_were_recorded(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "audit.sqlite3")
+    try:
+        ids = [sink.record(entry(second)) for second in range(20)]
+        assert ids == sorted(ids)  # so the id index grows at its end
+    finally:
+        sink.close()
+
+
+def test_open_sink_passes_the_fsync_policy_on(tmp_path: Path) -> None:
+    sink = open_sink(None, tmp_path, fsync="request", fsync_interval=0.5)
+    try:
+        assert (sink.incoming.fsync, sink.incoming.interval) == ("request", 0.5)
+    finally:
+        sink.close()

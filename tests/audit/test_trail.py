@@ -460,3 +460,14 @@ def test_paging_the_whole_audit_sees_each_event_once(stack):
     ids, _ = follow(client, "/fhir/AuditEvent?_count=2")
     assert len(ids) == len(set(ids))
     assert set(before) <= set(ids)
+
+
+def test_the_audit_fsync_settings_reach_the_sink(tmp_path) -> None:
+    app = create_app({"upstream": "127.0.0.1:1", "state_dir": tmp_path / "facade",
+                      "audit_fsync": "request", "audit_fsync_interval": 0.5})
+    try:
+        incoming = app.extensions["facade.audit"].incoming
+        assert (incoming.fsync, incoming.interval) == ("request", 0.5)
+    finally:
+        app.extensions["facade.audit"].close()
+        app.extensions["facade.records"].close()
