@@ -1,8 +1,10 @@
 """The Flask application: configuration, shared state, auth, audit, the SystmOne connection.
 
 A request passes: audit trail (begin) -> the FHIR blueprint's guard (token,
-scopes) -> search parsing -> the record service (cache, single-flight, slot
-ledger, SystmOne) -> mapping -> the answer, recorded in the audit as it leaves.
+scopes) -> search parsing against the type's declaration -> the FHIR service
+(confinement, audit noting, the type's source) -> the record service (cache,
+single-flight, slot ledger, SystmOne) -> mapping every record type -> the
+answer, recorded in the audit as it leaves.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
                                  fsync_interval=settings.audit_fsync_interval))
     for endpoint in records.pool.endpoints:  # each SystmOne message joins the request's audit
         endpoint.client.observers.append(trail.note_upstream)
+    from . import urls
+    from .fhir.service import FhirService
+
+    app.extensions["facade.fhir"] = FhirService(records, app.extensions["facade.audit"],
+                                                urls.fhir_base)
 
     if settings.tls_proxy:
         _only_through_the_proxy(app, settings)

@@ -10,11 +10,14 @@ guess at somebody else's record).
 
 Layout of the plaintext (the resource type is the associated data)::
 
-    Patient      kind letter + identity value          e.g. "N9990000018"
-    Observation  patient plaintext + 0x00 + item key   item key: EventUID bytes + position
+    Patient        kind letter + identity value             e.g. "N9990000018"
+    anything else  patient plaintext + 0x00 + key digest    8 bytes of a keyed hash
 
-Ids are lower-case base32 without padding: letters and digits only, within
-FHIR's 64 characters for an NHS number or pseudo number.
+A resource made from a patient's record is found by reading that record, so its
+id needs to give back only the patient: the key naming the source item (an
+EventUID and position, a ProblemUID, a drug) travels as a keyed digest, which
+keeps every id the same length whatever the key. Ids are lower-case base32
+without padding: letters and digits only, 58 characters for an NHS number.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from .protocol.identity import Identity, IdentityError
 
 KEY_FILE = "id-key"
+KEY_DIGEST_BYTES = 8  # one chance in 2**64 that two items of one record share an id
 _KIND_LETTERS = {"NHSNumber": "N", "PseudoNumber": "P", "ClientID": "C"}
 _LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
 
@@ -59,19 +63,22 @@ class IdCodec:
         plain = self._decode(b"Patient", patient_id)
         return _identity_from(plain) if plain is not None else None
 
-    # -- Observation -----------------------------------------------------------
+    # -- resources made from a patient's record -------------------------------------
 
-    def observation_id(self, identity: Identity, item_key: str) -> str:
-        return self._encode(b"Observation",
-                            _identity_bytes(identity) + b"\x00" + _item_bytes(item_key))
+    def resource_id(self, resource_type: str, identity: Identity, key: str) -> str:
+        """The id of the ``resource_type`` made from the item ``key`` names in the record
+        of ``identity``: the same for the same item on every fetch, worker and instance."""
+        digest = hmac.new(self._digest_key, key.encode("utf-8"), hashlib.blake2b).digest()
+        return self._encode(resource_type.encode(),
+                            _identity_bytes(identity) + b"\x00" + digest[:KEY_DIGEST_BYTES])
 
-    def observation_source(self, observation_id: str) -> tuple[Identity, str] | None:
-        plain = self._decode(b"Observation", observation_id)
+    def record_of(self, resource_type: str, resource_id: str) -> Identity | None:
+        """The patient whose record holds the resource ``resource_id`` names (None: not an
+        id this deployment made for that type)."""
+        plain = self._decode(resource_type.encode(), resource_id)
         if plain is None or b"\x00" not in plain:
             return None
-        patient, _, item = plain.partition(b"\x00")
-        identity = _identity_from(patient)
-        return (identity, _item_key(item)) if identity is not None else None
+        return _identity_from(plain.partition(b"\x00")[0])
 
     # -- digests ---------------------------------------------------------------
 
@@ -137,25 +144,3 @@ def _identity_from(plain: bytes) -> Identity | None:
         return Identity(kind, text[1:]) if kind else None
     except IdentityError:
         return None
-
-
-_BP = 255  # the position byte that stands for "bp", the event's blood-pressure Observation
-
-
-def _item_bytes(item_key: str) -> bytes:
-    """``<16 hex EventUID>-<position or bp>`` packs to 10 bytes; anything else travels as text."""
-    event_uid, _, position = item_key.rpartition("-")
-    number = _BP if position == "bp" else int(position) if position.isdigit() else None
-    if len(event_uid) == 16 and number is not None and number <= _BP:
-        try:
-            return b"\x01" + bytes.fromhex(event_uid) + bytes([number])
-        except ValueError:
-            pass
-    return b"\x02" + item_key.encode("utf-8")
-
-
-def _item_key(item: bytes) -> str:
-    if item[:1] == b"\x01" and len(item) == 10:
-        position = "bp" if item[9] == _BP else str(item[9])
-        return f"{item[1:9].hex()}-{position}"
-    return item[1:].decode("utf-8", "replace")

@@ -168,6 +168,10 @@ _MISSED_SLOTS = Counter(
     "Slots given up because the caller woke later than the send margin allows "
     "(booked again rather than risk a breach).",
     ["endpoint"], registry=_REGISTRY)
+_RECORD_ITEMS = Counter(
+    "facade_record_items",
+    "Items of the records mapped, by kind of item and the FHIR type serving them "
+    "(served_as=none: not served).", ["kind", "served_as"], registry=_REGISTRY)
 # Workers may disagree for a moment (one saw the timeout, another has not called since); the
 # most recent observation of a live worker is the freshest truth, and a dead worker's last
 # word is dropped by mark_process_dead.
@@ -258,6 +262,17 @@ def breach(endpoint: str) -> None:
 def missed_slot(endpoint: str) -> None:
     """A caller woke too late for its slot at ``endpoint`` and booked again."""
     _MISSED_SLOTS.labels(endpoint=endpoint).inc()
+
+
+@_never_breaks_a_request
+def record_items(report) -> None:
+    """A mapped record's fidelity report (mapping.fidelity.FidelityReport): its items by
+    kind, and the types that served them."""
+    for (kind, resource_type), count in report.served_as.items():
+        _RECORD_ITEMS.labels(kind=kind, served_as=resource_type).inc(count)
+    for kind, count in report.unserved.items():
+        if count:
+            _RECORD_ITEMS.labels(kind=kind, served_as="none").inc(count)
 
 
 @_never_breaks_a_request

@@ -12,6 +12,7 @@ request asked for fresh data.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import logging
 import time
@@ -19,8 +20,10 @@ from collections.abc import Callable
 
 from lxml import etree
 
+from . import metrics
 from .ids import IdCodec
-from .mapping.fidelity import fidelity
+from .mapping.declaration import values_at
+from .mapping.fidelity import FidelityReport, fidelity
 from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
@@ -28,11 +31,12 @@ from .protocol.xmlsafe import parse_document
 from .stewardship.cache import Entry, ResourceCache, lookup
 from .stewardship.ledger import Throttled
 from .stewardship.planner import (
+    LONDON,
     Freshness,
     Step,
     clinical_step,
     demographics_step,
-    full_clinical_filter,
+    full_record_filter,
     top_up_filter,
 )
 from .stewardship.pool import UpstreamPool
@@ -65,6 +69,9 @@ class RecordService:
         self.windows = windows
         self.mappings = mappings
         self.clock = clock
+        #: What a full record fetch asks SystmOne for: the sections every served type is
+        #: made from, and no more.
+        self.sections = mappings.sections()
 
     def close(self) -> None:
         self.pool.close()
@@ -119,43 +126,48 @@ class RecordService:
             "patient", element, id=self.codec.patient_id(identity),
             last_updated=_instant(fetched_at), **self._general_practitioner(element))
 
-    # -- Observations ------------------------------------------------------------
+    # -- the record: every resource type made from it -----------------------------
 
-    def observations(self, identity: Identity, fresh: bool = False) -> list[dict] | None:
-        """Every Observation in the patient's record, or None when there is no record.
+    def record(self, identity: Identity, fresh: bool = False) -> MappedRecord | None:
+        """The patient's record as FHIR: every record type's resources, and what was not
+        served; None when SystmOne has no such patient.
 
-        Mapped and validated once per fetched record; later pages and searches reuse them.
-        Callers must not modify the returned resources.
+        Mapped and validated once per fetched record; later reads and searches of any
+        type reuse it. Callers must not modify the resources.
         """
         digest = self._digest(identity)
         now = self.clock()
         entry, _ = lookup(self.cache, "clinical", digest, self.windows.clinical, now)
         step = clinical_step(entry, now, self.windows, fresh)
         if step is Step.CACHE:
-            return entry.data
+            return MappedRecord(entry.data)
         if step is Step.TOP_UP:
-            return self._topped_up(identity, digest, entry).data
+            return MappedRecord(self._topped_up(identity, digest, entry).data)
 
         def fetch() -> Entry | None:
-            record = self._record(identity, full_clinical_filter(), full=True)
+            record = self._record(identity, full_record_filter(self.sections), full=True)
             return self._store_clinical(identity, digest, record) if record is not None \
                 else None
 
         found = self._shared(f"clinical:{digest}", fetch, "clinical", digest,
                              stale=None if fresh else entry)
-        return found.data if found is not None else None
+        return MappedRecord(found.data) if found is not None else None
 
     def _topped_up(self, identity: Identity, digest: str, entry: Entry) -> Entry:
-        """The cached record with what was entered today merged in (an exempt call)."""
+        """The cached record with what was entered today merged in (an exempt call).
+
+        A resource made again from today's items replaces the cached one of the same id;
+        the fidelity report stays the full fetch's.
+        """
         def fetch() -> Entry:
             now = self.clock()
-            record = self._record(identity, top_up_filter(now), full=False)
+            record = self._record(identity, top_up_filter(now, self.sections), full=False)
             if record is None:
                 return entry
-            added = {o["id"]: o for o in self._map_observations(identity, record, now)}
-            merged = [o for o in entry.data if o["id"] not in added] + list(added.values())
+            added = self._mapped(identity, record, now)
             self._store_patient(digest, record, now)
-            return self.cache.put("clinical", digest, merged, entry.fetched_at, now)
+            return self.cache.put("clinical", digest, merged(entry.data, added),
+                                  entry.fetched_at, now)
 
         try:
             return self._shared(f"top-up:{digest}", fetch, "clinical", digest, stale=entry)
@@ -166,9 +178,15 @@ class RecordService:
     def _store_clinical(self, identity: Identity, digest: str,
                         record: etree._Element) -> Entry:
         fetched_at = self.clock()
-        observations = self._map_observations(identity, record, fetched_at)
+        mapped = self._mapped(identity, record, fetched_at)
+        report = fidelity(record, (r for rs in mapped["resources"].values() for r in rs))
+        mapped["fidelity"] = report.to_json()
+        # Counts only: no PHI. A warning, so that the default configuration shows it.
+        log.log(logging.WARNING if sum(report.unserved.values()) else logging.INFO,
+                "record mapped: %s", report.log_line())
+        metrics.record_items(report)
         self._store_patient(digest, record, fetched_at)
-        return self.cache.put("clinical", digest, observations, fetched_at)
+        return self.cache.put("clinical", digest, mapped, fetched_at)
 
     def _store_patient(self, digest: str, record: etree._Element, fetched_at: float) -> None:
         """A clinical fetch carries the demographics too: the Patient is refreshed free."""
@@ -176,17 +194,18 @@ class RecordService:
             self.cache.put("demographics", digest, self._patient_resource(record, fetched_at),
                            fetched_at)
 
-    def _map_observations(self, identity: Identity, record: etree._Element,
-                          fetched_at: float) -> list[dict]:
-        patient_reference = {"reference": f"Patient/{self.codec.patient_id(identity)}"}
-        resources = self.mappings.map_resources("observation", record,
-                                                patient=patient_reference)
-        log.info("clinical fidelity: %s", fidelity(record, resources).log_line())
+    def _mapped(self, identity: Identity, record: etree._Element, fetched_at: float) -> dict:
+        """Every record type's resources, by type, each list newest first."""
+        resources = self.mappings.map_record(
+            record, patient={"reference": f"Patient/{self.codec.patient_id(identity)}"},
+            ids=_id_function(self.codec, identity), last_updated=_instant(fetched_at),
+            __xpath__={"today": _london_day(fetched_at)})
+        by_type: dict[str, list[dict]] = {d.type: [] for d in self.mappings.record_types()}
         for resource in resources:
-            item_key = resource["id"]
-            resource["id"] = self.codec.observation_id(identity, item_key)
-            resource.setdefault("meta", {})["lastUpdated"] = _instant(fetched_at)
-        return resources
+            by_type[resource["resourceType"]].append(resource)
+        for declaration in self.mappings.record_types():
+            by_type[declaration.type].sort(key=newest_first(declaration.sort))
+        return {"resources": by_type}
 
     # -- the practice ------------------------------------------------------------
 
@@ -260,6 +279,70 @@ class RecordService:
 def _patient_digest(codec: IdCodec, identity: Identity) -> str:
     """The cache-key digest of a patient: the same for every read, so worked out once."""
     return codec.digest(codec.patient_id(identity))
+
+
+class MappedRecord:
+    """A patient's record as FHIR, as cached: resources by type (each newest first) and
+    the fidelity report of the fetch they came from."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: dict) -> None:
+        self.data = data
+
+    def resources(self, resource_type: str) -> list[dict]:
+        """The type's resources (a list that may be referred to weakly: one per version)."""
+        return self.data["resources"].get(resource_type, [])
+
+    def find(self, resource_type: str, resource_id: str) -> dict | None:
+        return next((r for r in self.resources(resource_type) if r["id"] == resource_id),
+                    None)
+
+    @property
+    def fidelity(self) -> FidelityReport:
+        return FidelityReport.from_json(self.data.get("fidelity", {}))
+
+
+def merged(cached: dict, added: dict) -> dict:
+    """A cached record with resources made again (same id) replaced and new ones added."""
+    resources = {}
+    for resource_type, old in cached["resources"].items():
+        fresh = {r["id"]: r for r in added["resources"].get(resource_type, ())}
+        keep = [r for r in old if r["id"] not in fresh]
+        resources[resource_type] = keep + list(fresh.values())
+    return {**cached, "resources": resources}
+
+
+def newest_first(paths: tuple[str, ...]):
+    """A sort key: the first date found at ``paths``, newest first, then id (stable, so
+    a page link gives the same page on any instance)."""
+    def key(resource: dict) -> tuple:
+        when = next((value for path in paths for value in values_at(resource, path)
+                     if isinstance(value, str)), "")
+        return (-sortable_time(when), resource["id"])
+    return key
+
+
+def sortable_time(value: str) -> float:
+    try:
+        moment = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return 0.0
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=LONDON)
+    return moment.timestamp()
+
+
+def _id_function(codec: IdCodec, identity: Identity) -> Callable[[str, str], str]:
+    """(type, key) → id for one record; a key is often asked for again (references)."""
+    @functools.cache
+    def ids(resource_type: str, key: str) -> str:
+        return codec.resource_id(resource_type, identity, key)
+    return ids
+
+
+def _london_day(seconds: float) -> str:
+    return dt.datetime.fromtimestamp(seconds, LONDON).date().isoformat()
 
 
 def _parsed(text: str) -> etree._Element:

@@ -50,75 +50,136 @@ CONCEPT_MAPS = {
 }
 
 
-# --- Observations -------------------------------------------------------------------
+# --- Clinical codes in both schemes ------------------------------------------------
 
-# One row per concept: CTV3, SNOMED CT (code, display), LOINC (code, display),
-# category, UK Core profile. The maps below are keyed by both the CTV3 and the
-# SNOMED CT code, so a record in either OutputScheme finds its row.
-_VITAL, _LAB = "vital-signs", "laboratory"
-OBSERVATION_CONCEPTS = (
-    ("2469.", "163030003", "On examination - Systolic blood pressure reading",
-     "8480-6", "Systolic blood pressure", _VITAL, systems.UKCORE_VITAL_SIGNS),
-    ("246A.", "163031004", "On examination - Diastolic blood pressure reading",
-     "8462-4", "Diastolic blood pressure", _VITAL, systems.UKCORE_VITAL_SIGNS),
-    ("22A..", "27113001", "Body weight", "29463-7", "Body weight", _VITAL,
-     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyWeight"),
-    ("229..", "50373000", "Body height measure", "8302-2", "Body height", _VITAL,
-     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyHeight"),
-    ("22K..", "60621009", "Body mass index", "39156-5", "Body mass index (BMI) [Ratio]", _VITAL,
-     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BMI"),
-    ("242..", "78564009", "Pulse rate", "8867-4", "Heart rate", _VITAL,
-     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-HeartRate"),
-    ("2E3..", "386725007", "Body temperature", "8310-5", "Body temperature", _VITAL,
-     "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BodyTemperature"),
+# Concepts whose CTV3 and SNOMED CT codes name the same thing: (CTV3, SNOMED CT, SNOMED
+# CT display). A code keeps the scheme SystmOne returned it in and gains the other where
+# listed here; codes not listed stay as they came (never dropped, never guessed).
+CODE_PAIRS = (
+    ("246..", "163020007", "On examination - blood pressure reading"),
+    ("2469.", "163030003", "On examination - Systolic blood pressure reading"),
+    ("246A.", "163031004", "On examination - Diastolic blood pressure reading"),
+    ("22A..", "27113001", "Body weight"),
+    ("229..", "50373000", "Body height measure"),
+    ("22K..", "60621009", "Body mass index"),
+    ("242..", "78564009", "Pulse rate"),
+    ("2E3..", "386725007", "Body temperature"),
     ("XaPbt", "999791000000106", "Haemoglobin A1c level - International Federation of "
-     "Clinical Chemistry and Laboratory Medicine standardised",
-     "59261-8", "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol", _LAB,
-     systems.UKCORE_LAB),
-    ("XaJe9", "994351000000103", "Serum total cholesterol level",
-     "14647-2", "Cholesterol [Moles/volume] in Serum or Plasma", _LAB, systems.UKCORE_LAB),
+     "Clinical Chemistry and Laboratory Medicine standardised"),
+    ("XaJe9", "994351000000103", "Serum total cholesterol level"),
     ("XacUK", "1011481000000105", "eGFR (estimated glomerular filtration rate) using "
-     "creatinine Chronic Kidney Disease Epidemiology Collaboration equation per 1.73 square "
-     "metres", "62238-1", "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] "
-     "in Serum, Plasma or Blood by Creatinine-based formula (CKD-EPI)", _LAB, systems.UKCORE_LAB),
-    ("XE2q5", "1000731000000107", "Serum creatinine level",
-     "14682-9", "Creatinine [Moles/volume] in Serum or Plasma", _LAB, systems.UKCORE_LAB),
-)
-_CATEGORY_DISPLAY = {_VITAL: "Vital Signs", _LAB: "Laboratory"}
-
-
-def _by_both_codes(value_of) -> dict:
-    table = {}
-    for row in OBSERVATION_CONCEPTS:
-        table[row[0]] = table[row[1]] = value_of(*row)
-    return table
-
-
-OBSERVATION_SNOMED = _by_both_codes(lambda ctv3, snomed, display, *_: {
-    "system": systems.SNOMED, "code": snomed, "display": display})
-
-# Coded findings reported as Observation values: smoking status (CTV3, SNOMED CT, display).
-SMOKING_STATUS = (
+     "creatinine Chronic Kidney Disease Epidemiology Collaboration equation per 1.73 "
+     "square metres"),
+    ("XE2q5", "1000731000000107", "Serum creatinine level"),
     ("137R.", "77176002", "Smoker"),
     ("Ub1na", "8517006", "Ex-smoker"),
     ("XE0oh", "266919005", "Never smoked tobacco"),
+    ("X40J5", "44054006", "Type 2 diabetes mellitus"),
+    ("H33..", "195967001", "Asthma"),
+    ("X3003", "235595009", "Gastroesophageal reflux disease"),
+    ("G5730", "49436004", "Atrial fibrillation"),
 )
-for _ctv3, _snomed, _display in SMOKING_STATUS:
-    OBSERVATION_SNOMED[_ctv3] = OBSERVATION_SNOMED[_snomed] = {
-        "system": systems.SNOMED, "code": _snomed, "display": _display}
+SNOMED_OF_CTV3 = {ctv3: {"system": systems.SNOMED, "code": snomed, "display": display}
+                  for ctv3, snomed, display in CODE_PAIRS}
+CTV3_OF_SNOMED = {snomed: {"system": systems.CTV3, "code": ctv3}
+                  for ctv3, snomed, _ in CODE_PAIRS}
 
-# SNOMED CT → the CTV3 coding of the same concept, so that a record SystmOne
-# returned in SNOMED CT (as the facade asks) still carries the code GP staff know.
-OBSERVATION_CTV3 = {row[1]: {"system": systems.CTV3, "code": row[0]}
-                    for row in OBSERVATION_CONCEPTS}
-OBSERVATION_CTV3.update({snomed: {"system": systems.CTV3, "code": ctv3}
-                         for ctv3, snomed, _ in SMOKING_STATUS})
-OBSERVATION_LOINC = _by_both_codes(lambda ctv3, snomed, display, loinc, loinc_display, *_: {
-    "system": systems.LOINC, "code": loinc, "display": loinc_display})
-OBSERVATION_CATEGORY = _by_both_codes(lambda *row: {
-    "system": systems.OBSERVATION_CATEGORY, "code": row[5],
-    "display": _CATEGORY_DISPLAY[row[5]]})
-OBSERVATION_PROFILE = _by_both_codes(lambda *row: row[6])
+# --- Observations: vital signs and laboratory results ---------------------------------
+
+_VITALS = systems.UKCORE_VITAL_SIGNS
+# UK Core's vital-signs profiles: profile, LOINC code and display (the profile's fixed
+# code), and every SNOMED CT code the profile's value set names (UK Core R4 ValueSets
+# UKCore-BodyWeightMeasurements, -BodyHeightMeasurements, -BMI, -HeartRate,
+# -BodyTemperature, -OxygenSaturation, -RespirationRate, -HeadCircumferenceMeasurements,
+# -BloodPressure-Systolic, -BloodPressure-Diastolic), plus the CTV3 codes GP systems use.
+# Systolic and diastolic readings standing alone (no partner to make a blood-pressure
+# panel) are vital signs of the generic profile.
+VITAL_SIGNS = (
+    (f"{_VITALS}-BodyWeight", "29463-7", "Body weight", (
+        "364589006", "27113001", "363808001", "424927000", "425024002", "735395000",
+        "1162388008", "445541000", "443245006", "1162420002", "1162414003", "1162416001",
+        "1162421003", "784399000", "1230277003", "1162389000"), ("22A..",)),
+    (f"{_VITALS}-BodyHeight", "8302-2", "Body height", (
+        "1003998008", "1153637007", "50373000", "1162418000", "248337003", "1162417005",
+        "1162392001", "1149101003", "1162419008", "1230278008", "248335006", "248333004"),
+     ("229..",)),
+    (f"{_VITALS}-BMI", "39156-5", "Body mass index (BMI) [Ratio]", (
+        "60621009", "446974000", "1153602009", "896691000000102", "926011000000101"),
+     ("22K..",)),
+    (f"{_VITALS}-HeartRate", "8867-4", "Heart rate", (
+        "422119006", "429525003", "249043002", "364075005", "1089491000000108", "399017001",
+        "429614003", "78564009", "843941000000100", "444981005"), ("242..",)),
+    (f"{_VITALS}-BodyTemperature", "8310-5", "Body temperature", (
+        "415882003", "300076005", "698832009", "386725007", "431807005", "276885007",
+        "1222808002", "415921007", "415922000", "415929009", "698831002", "415945006",
+        "307047009", "708499008", "415974002"), ("2E3..",)),
+    (f"{_VITALS}-OxygenSaturation", "2708-6", "Oxygen saturation in Arterial blood", (
+        "442476006", "1097811000000106", "1097821000000100", "103228002", "1017311000000104",
+        "442440005", "718059008", "373638005", "442381003", "442386008", "866661000000106",
+        "866681000000102", "866701000000100", "866721000000109", "431314004"), ()),
+    (f"{_VITALS}-RespirationRate", "9279-1", "Respiratory rate", (
+        "271625008", "86290005", "250810003"), ()),
+    (f"{_VITALS}-HeadCircumference", "9843-4", "Head Occipital-frontal circumference", (
+        "169876006", "363812007", "363811000", "1269262007", "248396005"), ()),
+    (_VITALS, "8480-6", "Systolic blood pressure", (
+        "407556006", "163030003", "1162737008", "407554009", "400974009", "72313002",
+        "271649006"), ("2469.",)),
+    (_VITALS, "8462-4", "Diastolic blood pressure", (
+        "1091811000000102", "271650006", "407557002", "163031004", "1162735000", "407555005",
+        "400975005"), ("246A.",)),
+)
+SYSTOLIC = VITAL_SIGNS[-2][3] + VITAL_SIGNS[-2][4]
+DIASTOLIC = VITAL_SIGNS[-1][3] + VITAL_SIGNS[-1][4]
+
+# Laboratory results GP records hold: SNOMED CT and CTV3 codes (where known), LOINC code
+# and display (where one LOINC term is the same test; None otherwise). Each is a UK Core
+# Lab Observation, category laboratory.
+LAB_RESULTS = (
+    (("1019431000000105", "999791000000106", "XaPbt"), "59261-8",
+     "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol"),
+    (("994351000000103", "1005671000000105", "XaJe9"), "14647-2",
+     "Cholesterol [Moles/volume] in Serum or Plasma"),
+    (("1005681000000107",), "14646-4", "Cholesterol in HDL [Moles/volume] in Serum or Plasma"),
+    (("1011481000000105", "XacUK"), "62238-1",
+     "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or "
+     "Blood by Creatinine-based formula (CKD-EPI)"),
+    (("1000731000000107", "XE2q5"), "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),
+    (("1000661000000107",), "2951-2", "Sodium [Moles/volume] in Serum or Plasma"),
+    (("1000651000000109",), "2823-3", "Potassium [Moles/volume] in Serum or Plasma"),
+    (("1022791000000101",), "3016-3", "Thyrotropin [Units/volume] in Serum or Plasma"),
+    (("1022431000000105",), "718-7", "Hemoglobin [Mass/volume] in Blood"),
+    (("1018251000000107",), "1742-6",
+     "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma"),
+    (("1023491000000104",), None, None),  # urine albumin:creatinine ratio
+)
+
+# "No known allergy" codes: recorded as a coded entry, served as UK Core's negated
+# AllergyIntolerance (never as an allergy to something). SNOMED CT: No known allergy,
+# No known drug allergy, No known environmental allergy, No known food allergy.
+NO_KNOWN_ALLERGY = ("716186003", "409137002", "428607008", "429625007")
+
+_CATEGORY = systems.OBSERVATION_CATEGORY
+VITAL_SIGNS_CATEGORY = {"system": _CATEGORY, "code": "vital-signs", "display": "Vital Signs"}
+LABORATORY_CATEGORY = {"system": _CATEGORY, "code": "laboratory", "display": "Laboratory"}
+
+# Keyed by every code (either scheme) of a reading with a value: its LOINC coding, its
+# category and its UK Core profile.
+OBSERVATION_LOINC: dict = {}
+OBSERVATION_CATEGORY: dict = {}
+OBSERVATION_PROFILE: dict = {}
+for _profile, _loinc, _display, _snomed, _ctv3 in VITAL_SIGNS:
+    for _code in _snomed + _ctv3:
+        OBSERVATION_LOINC[_code] = {"system": systems.LOINC, "code": _loinc,
+                                    "display": _display}
+        OBSERVATION_CATEGORY[_code] = VITAL_SIGNS_CATEGORY
+        OBSERVATION_PROFILE[_code] = _profile
+for _codes, _loinc, _display in LAB_RESULTS:
+    for _code in _codes:
+        if _loinc:
+            OBSERVATION_LOINC[_code] = {"system": systems.LOINC, "code": _loinc,
+                                        "display": _display}
+        OBSERVATION_CATEGORY[_code] = LABORATORY_CATEGORY
+        OBSERVATION_PROFILE[_code] = systems.UKCORE_LAB
 
 # SystmOne's unit text (GetReferenceData's NumericReadCodeUnits) → UCUM code.
 UCUM = {
@@ -135,6 +196,19 @@ UCUM = {
     "umol/L": "umol/L",
     "mL/min/1.73m2": "mL/min/{1.73_m2}",
     "%": "%",
+    "breaths/min": "/min",
+    "mmol/l": "mmol/L",
+    "g/L": "g/L",
+    "g/l": "g/L",
+    "mU/L": "m[IU]/L",
+    "mIU/L": "m[IU]/L",
+    "U/L": "U/L",
+    "iu/L": "[IU]/L",
+    "IU/L": "[IU]/L",
+    "mg/mmol": "mg/mmol",
+    "L/min": "L/min",
+    "l/min": "L/min",
+    "cm/s": "cm/s",
 }
 UCUM_SYSTEM = {unit: systems.UCUM for unit in UCUM}
 # SystmOne's unit text → the UCUM unit's name, which UK Core's vital-signs
@@ -145,6 +219,12 @@ UCUM_NAME = {
     "degrees C": "degree Celsius", "mmol/mol": "millimole per mole",
     "mmol/L": "millimole per liter", "umol/L": "micromole per liter",
     "mL/min/1.73m2": "milliliter per minute per 1.73 square meter", "%": "percent",
+    "breaths/min": "per minute", "mmol/l": "millimole per liter", "g/L": "gram per liter",
+    "g/l": "gram per liter", "mU/L": "milli international unit per liter",
+    "mIU/L": "milli international unit per liter", "U/L": "unit per liter",
+    "iu/L": "international unit per liter", "IU/L": "international unit per liter",
+    "mg/mmol": "milligram per millimole", "L/min": "liter per minute",
+    "l/min": "liter per minute", "cm/s": "centimeter per second",
 }
 
 # ClinicalCode/Comparator (TPP: 3 approx, 4 equal, 5 >=, 6 >, 7 <, 8 <=) → Quantity.comparator.
@@ -152,13 +232,13 @@ UCUM_NAME = {
 COMPARATOR = {"5": ">=", "6": ">", "7": "<", "8": "<="}
 
 CONCEPT_MAPS.update({
-    "observation_snomed": OBSERVATION_SNOMED,
+    "snomed": SNOMED_OF_CTV3,
+    "ctv3": CTV3_OF_SNOMED,
     "observation_loinc": OBSERVATION_LOINC,
     "observation_category": OBSERVATION_CATEGORY,
     "observation_profile": OBSERVATION_PROFILE,
     "ucum": UCUM,
     "ucum_system": UCUM_SYSTEM,
     "ucum_name": UCUM_NAME,
-    "observation_ctv3": OBSERVATION_CTV3,
     "comparator": COMPARATOR,
 })

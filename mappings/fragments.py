@@ -5,7 +5,7 @@ to; a fragment whose element is absent (or selected away by a predicate such
 as ``[normalize-space()]``) leaves nothing behind.
 """
 
-from facade.mapping.vocabulary import Path, Required, Var, When
+from facade.mapping.vocabulary import Include, Path, Required, Var, When
 
 from . import systems
 
@@ -75,3 +75,43 @@ ETHNIC_CATEGORY = {
     "valueCodeableConcept": Required({"coding": [Path("@Code", map="ethnic_category")]}),
 }
 
+
+
+# --- Event items --------------------------------------------------------------------
+
+#: From an Event item (a child of Clinical/Event): its Event.
+EVENT = "ancestor::Event[1]"
+#: An Event item's key in the record: its Event's EventUID and its position among the
+#: Event's child elements. Ids, event-item identifiers and the fidelity report share it.
+ITEM_KEY = f"concat({EVENT}/@EventUID, '-', count(preceding-sibling::*))"
+
+# At an Event item: the identifier naming the item. Every resource names the items it
+# was made from, so the fidelity report can tell what was served.
+ITEM_IDENTIFIER = {
+    "system": systems.SYSTMONE_EVENT_ITEM,
+    "value": Required(Path(ITEM_KEY)),
+}
+
+# At an Event item: who recorded it (SystmOne's DoneBy text; no Practitioner is served yet).
+RECORDER = {"display": Path(f"{EVENT}/@DoneBy", via="single_spaced")}
+
+# --- Codes ----------------------------------------------------------------------------
+
+# At an item holding a Code element (Code@Scheme, @Code, @Term), e.g. a ClinicalCode.
+# The code as SystmOne returned it, with the term as display, plus the same concept in
+# the other scheme where conceptmaps.CODE_PAIRS knows it: SNOMED CT first (UK Core's
+# preferred system), then CTV3 (http://read.info/ctv3).
+SNOMED_CODING = When("Code/@Scheme = 'Snomed'", {
+    "system": systems.SNOMED,
+    "code": Required(Path("Code/@Code")),
+    "display": Path("Code/@Term"),
+}, When("Code/@Scheme = 'CTV3'", Path("Code/@Code", map="snomed")))
+CTV3_CODING = When("Code/@Scheme = 'CTV3'", {
+    "system": systems.CTV3,
+    "code": Required(Path("Code/@Code")),
+    "display": Path("Code/@Term"),
+}, When("Code/@Scheme = 'Snomed'", Path("Code/@Code", map="ctv3")))
+CODE = {"coding": [SNOMED_CODING, CTV3_CODING], "text": Path("Code/@Term")}
+
+# At an item: its FreeText as an Annotation.
+NOTE = Include({"text": Required(Path("."))}, at="FreeText[normalize-space()]")

@@ -1,126 +1,121 @@
-"""UK Core Observations from a SystmOne record: numeric items and smoking status.
+"""UK Core Observations: every coded entry of a record that no other resource type serves.
 
-Blood pressure (systolic and diastolic items recorded in one Event) becomes one
-Observation with two components, as UK Core's BloodPressure profile wants;
-every other item with a Value becomes an Observation of its own. Codes carry
-SNOMED CT (translated from CTV3 when that is what the record holds), LOINC for
-vital signs and common labs, and the original CTV3 code when the source was CTV3.
+- A reading with a Value is an Observation with a valueQuantity. Its category,
+  LOINC code and UK Core profile come from UK Core's vital-signs definitions and
+  the laboratory table (conceptmaps.VITAL_SIGNS, LAB_RESULTS), whichever scheme the
+  code is in; a code neither knows is still served, as a plain UK Core Observation.
+- A systolic reading immediately followed by a diastolic one in the same Event is
+  one blood-pressure Observation with two components (UK Core's BloodPressure
+  profile); every such pair of an Event makes its own. A blood-pressure header
+  code just before the pair is part of it. Readings without a partner stand alone.
+- Smoking status codes are a social-history Observation whose value is the code.
+- Every other code (a finding, a procedure, an administrative code: GP Connect's
+  "uncategorised data") is an Observation with the code and no value, except
+  problem headers (Condition), the plain code a problem header repeats in its
+  Event (part of that Condition) and "no known allergy" codes (AllergyIntolerance).
+
+Codes keep their scheme and gain the other where conceptmaps.CODE_PAIRS knows it;
+FreeText becomes a note. The key of each Observation is its (first) item's key.
 """
 
-from facade.mapping.vocabulary import Each, Include, Path, Required, Var, When
+from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
 
-from . import conceptmaps, systems
+from . import conceptmaps, fragments, systems
+from .fragments import CODE, CTV3_CODING, EVENT, ITEM_IDENTIFIER, NOTE, SNOMED_CODING
 
 RESOURCE = "Observation"
 
-SYSTOLIC = ("2469.", "163030003", "72313002")
-DIASTOLIC = ("246A.", "163031004", "1091811000000102")
+BP_HEADERS = ("246..", "163020007", "75367002")
 
 
-def _code_is(codes: tuple[str, ...]) -> str:
+def code_is(codes: tuple[str, ...]) -> str:
     """An XPath predicate: the item's Code/@Code is one of ``codes``. One string search
     rather than a comparison per code: these predicates run over every item of a record."""
     return f"contains('|{'|'.join(codes)}|', concat('|', Code/@Code, '|'))"
 
 
-_EVENT = "ancestor::Event[1]"
+_SYSTOLIC = f"self::ClinicalCode[Value][{code_is(conceptmaps.SYSTOLIC)}]"
+_DIASTOLIC = f"self::ClinicalCode[Value][{code_is(conceptmaps.DIASTOLIC)}]"
+_NEXT, _PREVIOUS = "following-sibling::*[1]", "preceding-sibling::*[1]"
+#: At a ClinicalCode: the first reading of a blood-pressure pair, or the second.
+PAIR_START = f"{_SYSTOLIC}[{_NEXT}[{_DIASTOLIC}]]"
+PAIR_END = f"{_DIASTOLIC}[{_PREVIOUS}[{_SYSTOLIC}]]"
+#: At a ClinicalCode: a blood-pressure header code standing just before a pair.
+PAIR_HEADER = (f"self::ClinicalCode[not(Value)][{code_is(BP_HEADERS)}]"
+               f"[{_NEXT}[{PAIR_START}]]")
 
-# At a ClinicalCode item: its coding in every system we can give.
-CODE = {
-    "coding": [
-        When("Code/@Scheme = 'Snomed'", {
-            "system": systems.SNOMED,
-            "code": Path("Code/@Code"),
-            "display": Path("Code/@Term"),
-        }),
-        When("Code/@Scheme = 'CTV3'", Path("Code/@Code", map="observation_snomed")),
-        Path("Code/@Code", map="observation_loinc"),
-        When("Code/@Scheme = 'CTV3'", {
-            "system": systems.CTV3,
-            "code": Path("Code/@Code"),
-            "display": Path("Code/@Term"),
-        }),
-        # Returned in SNOMED CT: the CTV3 code of the same concept, where it is known.
-        When("Code/@Scheme = 'Snomed'", Path("Code/@Code", map="observation_ctv3")),
-    ],
-    "text": Path("Code/@Term"),
-}
-
-# At a ClinicalCode item with a Value.
+# At a ClinicalCode with a Value.
 QUANTITY = {
-    "value": Required(Path("Value", via="decimal")),
+    "value": Path("Value", via="decimal"),
     "comparator": Path("Comparator", map="comparator"),
     "unit": Path("Units", map="ucum_name", keep_unmapped=True),
     "system": Path("Units", map="ucum_system"),
     "code": Path("Units", map="ucum"),
 }
 
-# Shared by every Observation made from an Event.
-_ABOUT_THE_EVENT = {
-    "status": "final",
-    "subject": Var("patient"),
-    "effectiveDateTime": Path(f"{_EVENT}/@DateTime", via="date_time"),
-    "performer": [{"display": Path(f"{_EVENT}/@DoneBy", via="single_spaced")}],
+# At a ClinicalCode: its codings, with LOINC between SNOMED CT and CTV3 when known.
+READING_CODE = {
+    "coding": [SNOMED_CODING, Path("Code/@Code", map="observation_loinc"), CTV3_CODING],
+    "text": Path("Code/@Term"),
 }
 
-# At a ClinicalCode item: the item's own key in the record (EventUID and position),
-# which keeps ids stable and lets the fidelity report see what was mapped.
-_ITEM_KEY = f"concat({_EVENT}/@EventUID, '-', count(preceding-sibling::*))"
-ITEM_IDENTIFIER = {
-    "system": systems.SYSTMONE_EVENT_ITEM,
-    "value": Required(Path(_ITEM_KEY)),
+# Shared by every Observation made from an Event item.
+_ABOUT_THE_ITEM = {
+    "status": "final",
+    "subject": Var("patient"),
+    "effectiveDateTime": Path(f"{EVENT}/@DateTime", via="date_time"),
+    "performer": [fragments.RECORDER],
 }
 
 NUMERIC = {
     "resourceType": "Observation",
-    "id": Path(_ITEM_KEY, via="fhir_id"),
+    "id": Id(fragments.ITEM_KEY),
     "meta": {"profile": [Path("Code/@Code", map="observation_profile",
-                              default=systems.UKCORE_OBSERVATION)]},
+                              default=systems.UKCORE_OBSERVATION)],
+             "lastUpdated": Var("last_updated")},
     "identifier": [Include(ITEM_IDENTIFIER)],
     "category": [{"coding": [Path("Code/@Code", map="observation_category")]}],
-    "code": CODE,
-    **_ABOUT_THE_EVENT,
+    "code": READING_CODE,
+    **_ABOUT_THE_ITEM,
     "valueQuantity": QUANTITY,
-    "note": [When("Comparator = '3'", {"text": "Value recorded as approximate"}),
-             Include({"text": Required(Path("."))}, at="FreeText")],
+    "note": [When("Comparator = '3'", {"text": "Value recorded as approximate"}), NOTE],
 }
 
+# At the systolic reading of a pair.
 BLOOD_PRESSURE = {
     "resourceType": "Observation",
-    "id": Path("concat(@EventUID, '-bp')", via="fhir_id"),
-    "meta": {"profile": [
-        "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-VitalSigns-BloodPressure"]},
-    # One identifier per source item: the systolic and the diastolic reading.
-    "identifier": [Include(ITEM_IDENTIFIER, at=f"ClinicalCode[Value][{_code_is(SYSTOLIC)}]"),
-                   Include(ITEM_IDENTIFIER, at=f"ClinicalCode[Value][{_code_is(DIASTOLIC)}]")],
-    "category": [{"coding": [{"system": systems.OBSERVATION_CATEGORY, "code": "vital-signs",
-                              "display": "Vital Signs"}]}],
+    "id": Id(fragments.ITEM_KEY),
+    "meta": {"profile": [f"{systems.UKCORE_VITAL_SIGNS}-BloodPressure"],
+             "lastUpdated": Var("last_updated")},
+    # One identifier per source item: the header (if any), the systolic and diastolic.
+    "identifier": [Include(ITEM_IDENTIFIER, at=f"{_PREVIOUS}[self::ClinicalCode][not(Value)]"
+                                               f"[{code_is(BP_HEADERS)}]"),
+                   Include(ITEM_IDENTIFIER),
+                   Include(ITEM_IDENTIFIER, at=_NEXT)],
+    "category": [{"coding": [conceptmaps.VITAL_SIGNS_CATEGORY]}],
     "code": {"coding": [
         {"system": systems.SNOMED, "code": "75367002", "display": "Blood pressure"},
         {"system": systems.LOINC, "code": "85354-9",
          "display": "Blood pressure panel with all children optional"},
     ], "text": "Blood pressure"},
-    "status": "final",
-    "subject": Var("patient"),
-    "effectiveDateTime": Path("@DateTime", via="date_time"),
-    "performer": [{"display": Path("@DoneBy", via="single_spaced")}],
+    **_ABOUT_THE_ITEM,
     # UK Core fixes each component's code.text.
     "component": [
-        Include({"code": {**CODE, "text": "Systolic blood pressure"}, "valueQuantity": QUANTITY},
-                at=f"ClinicalCode[Value][{_code_is(SYSTOLIC)}]"),
-        Include({"code": {**CODE, "text": "Diastolic blood pressure"},
-                 "valueQuantity": QUANTITY},
-                at=f"ClinicalCode[Value][{_code_is(DIASTOLIC)}]"),
+        {"code": {**READING_CODE, "text": "Systolic blood pressure"}, "valueQuantity": QUANTITY},
+        Include({"code": {**READING_CODE, "text": "Diastolic blood pressure"},
+                 "valueQuantity": QUANTITY}, at=_NEXT),
     ],
+    "note": [NOTE, Include(NOTE, at=_NEXT)],
 }
 
-SMOKING_CODES = tuple(code for row in conceptmaps.SMOKING_STATUS for code in row[:2])
+SMOKING_CODES = ("137R.", "77176002", "Ub1na", "8517006", "XE0oh", "266919005")
 
 # At a ClinicalCode without a Value whose code is a smoking status.
 SMOKING = {
     "resourceType": "Observation",
-    "id": Path(_ITEM_KEY, via="fhir_id"),
-    "meta": {"profile": [systems.UKCORE_OBSERVATION]},
+    "id": Id(fragments.ITEM_KEY),
+    "meta": {"profile": [systems.UKCORE_OBSERVATION], "lastUpdated": Var("last_updated")},
     "identifier": [Include(ITEM_IDENTIFIER)],
     "category": [{"coding": [{"system": systems.OBSERVATION_CATEGORY, "code": "social-history",
                               "display": "Social History"}]}],
@@ -128,17 +123,58 @@ SMOKING = {
         {"system": systems.SNOMED, "code": "229819007", "display": "Tobacco use and exposure"},
         {"system": systems.LOINC, "code": "72166-2", "display": "Tobacco smoking status"},
     ], "text": "Smoking status"},
-    **_ABOUT_THE_EVENT,
+    **_ABOUT_THE_ITEM,
     "valueCodeableConcept": CODE,
+    "note": [NOTE],
 }
 
+# At any other ClinicalCode without a Value: the code itself was recorded.
+CODED_ENTRY = {
+    "resourceType": "Observation",
+    "id": Id(fragments.ITEM_KEY),
+    "meta": {"profile": [systems.UKCORE_OBSERVATION], "lastUpdated": Var("last_updated")},
+    "identifier": [Include(ITEM_IDENTIFIER)],
+    "code": CODE,
+    **_ABOUT_THE_ITEM,
+    "note": [NOTE],
+}
+
+#: Coded entries other types serve: problem headers, the plain code a header repeats in
+#: its Event, "no known allergy" codes.
+NOT_OURS = ("ProblemUID", "Code/@Code = ../ClinicalCode[ProblemUID]/Code/@Code",
+            code_is(conceptmaps.NO_KNOWN_ALLERGY))
+
+_ITEMS = "Clinical/Event/ClinicalCode"
 # Each path puts its most selective test first (XPath checks predicates left to right,
 # over every item of a record that can hold thousands).
 TEMPLATE = [
-    Each(f"Clinical/Event/ClinicalCode[{_code_is(SYSTOLIC)}][Value]/..", BLOOD_PRESSURE),
-    Each(f"Clinical/Event/ClinicalCode[Value][not({_code_is(SYSTOLIC + DIASTOLIC)})]", NUMERIC),
-    # A diastolic reading with no systolic beside it stands on its own.
-    Each(f"Clinical/Event/ClinicalCode[{_code_is(DIASTOLIC)}][Value]"
-         f"[not(../ClinicalCode[{_code_is(SYSTOLIC)}][Value])]", NUMERIC),
-    Each(f"Clinical/Event/ClinicalCode[not(Value)][{_code_is(SMOKING_CODES)}]", SMOKING),
+    Each(f"{_ITEMS}[{PAIR_START}]", BLOOD_PRESSURE),
+    Each(f"{_ITEMS}[Value][not({PAIR_START} or {PAIR_END})]", NUMERIC),
+    Each(f"{_ITEMS}[not(Value)][{code_is(SMOKING_CODES)}]", SMOKING),
+    Each(f"{_ITEMS}[not(Value)][not({code_is(SMOKING_CODES)})][not({PAIR_HEADER})]"
+         f"[not({' or '.join(NOT_OURS)})]", CODED_ENTRY),
 ]
+
+_VITALS = systems.UKCORE_VITAL_SIGNS
+DECLARATION = Declaration(
+    type="Observation",
+    profile=systems.UKCORE_OBSERVATION,
+    supported_profiles=(
+        systems.UKCORE_OBSERVATION, _VITALS, f"{_VITALS}-BloodPressure",
+        *sorted({row[0] for row in conceptmaps.VITAL_SIGNS} - {_VITALS}), systems.UKCORE_LAB),
+    sections=frozenset({"ClinicalCodes"}),
+    search_params=(
+        patient_param(),
+        patient_param("subject"),
+        SearchParam("code", "token", ("code.coding",),
+                    "system|code or code; comma for OR. SNOMED CT, LOINC and CTV3."),
+        SearchParam("category", "token", ("category.coding",),
+                    "vital-signs, laboratory, social-history."),
+        SearchParam("date", "date", ("effectiveDateTime",),
+                    "effective date/time; prefixes eq ne gt lt ge le; repeat for a range."),
+        SearchParam("status", "token", ("status",), "final."),
+    ),
+    patient_params=("patient", "subject"),
+    sort=("effectiveDateTime",),
+    includes=("patient",),
+)

@@ -5,6 +5,7 @@ summary (names, date of birth, sex, preferred telephone, address) directly, so
 paths list both places. A Patient built from a Result is marked SUBSETTED.
 """
 
+from facade.mapping.declaration import PATIENT_LIST, Declaration, SearchParam
 from facade.mapping.vocabulary import Include, Path, Var, When
 
 from . import fragments, systems
@@ -65,3 +66,31 @@ TEMPLATE = {
     # The practice whose list the patient is on is the record's custodian.
     "managingOrganization": Var("practice"),
 }
+
+DECLARATION = Declaration(
+    type="Patient",
+    profile=PROFILE,
+    supported_profiles=(PROFILE,),
+    source=PATIENT_LIST,
+    sections=frozenset({"Demographics"}),
+    search_params=(
+        SearchParam("_id", "token", ("id",), "The Patient's logical id."),
+        SearchParam("identifier", "token", ("identifier",),
+                    "NHS number: https://fhir.nhs.uk/Id/nhs-number|9990000018 or the bare "
+                    "number. Answered alone."),
+        SearchParam("family", "string", ("name.family",), "Surname, or its beginning."),
+        SearchParam("given", "string", ("name.given",), "First name, or its beginning."),
+        SearchParam("name", "string", ("name.family", "name.given", "name.text"),
+                    "Any part of a name, or its beginning; narrows a search made with two "
+                    "other criteria."),
+        SearchParam("birthdate", "date", ("birthDate",),
+                    "Date of birth; a full date is sent to SystmOne, prefixes and partial "
+                    "dates narrow the results."),
+        SearchParam("gender", "token", ("gender",), "male or female."),
+        SearchParam("address-postalcode", "string", ("address.postalCode",),
+                    "A full, correctly spaced postcode (LS18 5TN) or a district (LS18)."),
+        SearchParam("phone", "token", ("telecom.value",),
+                    "Any of the patient's telephone numbers."),
+        SearchParam("telecom", "token", ("telecom.value",), "As phone."),
+    ),
+)

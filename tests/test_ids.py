@@ -32,18 +32,33 @@ def test_another_deployment_key_gives_other_ids_that_do_not_decode(codec, tmp_pa
 @pytest.mark.parametrize("bad", ["", "abc", "x" * 65, "not-base32!", "aaaaaaaaaaaaaaaa"])
 def test_made_up_ids_decode_to_nothing(codec, bad):
     assert codec.patient_identity(bad) is None
-    assert codec.observation_source(bad) is None
+    assert codec.record_of("Observation", bad) is None
 
 
-@pytest.mark.parametrize("item", ["b95ee04200000000-0", "b95ee04200000000-17",
-                                  "003d4fc00000ae00-bp", "not-a-uid-3"])
-def test_observation_ids_carry_patient_and_item(codec, item):
-    observation_id = codec.observation_id(NHS, item)
-    assert len(observation_id) <= 64 or item == "not-a-uid-3"
-    assert codec.observation_source(observation_id) == (NHS, item)
-    # A Patient id is not an Observation id and vice versa.
-    assert codec.patient_identity(observation_id) is None
-    assert codec.observation_source(codec.patient_id(NHS)) is None
+KEYS = ["b95ee04200000000-0", "b95ee04200000000-17", "a1b2c3d400000000",
+        "Multilex-2007553", "Dmd-42010411000001105", "a key with spaces and ünïcode " * 4]
+
+
+@pytest.mark.parametrize("key", KEYS)
+def test_record_resource_ids_give_back_their_patient(codec, key):
+    made = codec.resource_id("Condition", NHS, key)
+    assert made.isalnum() and made.islower() and len(made) <= 64
+    assert codec.resource_id("Condition", NHS, key) == made  # stable
+    assert codec.record_of("Condition", made) == NHS
+    # The type is bound in: a Condition id is no Observation's, and no Patient's.
+    assert codec.record_of("Observation", made) is None
+    assert codec.patient_identity(made) is None
+    assert codec.record_of("Condition", codec.patient_id(NHS)) is None
+
+
+def test_record_resource_ids_differ_by_item_type_and_patient(codec):
+    other = Identity.nhs_number("9990000026")
+    made = {codec.resource_id(t, who, key) for t in ("Condition", "Observation")
+            for who in (NHS, other) for key in KEYS}
+    assert len(made) == 2 * 2 * len(KEYS)
+    pseudo = Identity("PseudoNumber", "0002767317")
+    assert codec.record_of("Immunization", codec.resource_id("Immunization", pseudo, "k")) \
+        == pseudo
 
 
 def test_key_file_is_private_and_created_once(tmp_path):

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..mapping.declaration import AUDIT, Declaration, SearchParam
 from .record import AccessRecord
 from .sink import MAX_COUNT, AuditQuery, datetime_us, format_instant, instant_us
 
@@ -55,6 +56,25 @@ _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _PATIENT_ROLE = {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}
 _QUERY_ROLE = {"system": _OBJECT_ROLE, "code": "24", "display": "Query"}
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+DECLARATION = Declaration(
+    type="AuditEvent",
+    profile="http://hl7.org/fhir/StructureDefinition/AuditEvent",
+    source=AUDIT,
+    search_params=(
+        SearchParam("date", "date", ("recorded",),
+                    "When the request arrived; prefixes ge gt le lt eq; repeat for a range."),
+        SearchParam("agent", "token", ("agent.who.identifier",),
+                    "The client_id of the caller."),
+        SearchParam("patient", "reference", ("entity.what",),
+                    "Patient/[id]: requests that touched it."),
+        SearchParam("subtype", "token", ("subtype",),
+                    "The interaction: read, search-type, token, ..."),
+        SearchParam("outcome", "token", ("outcome",),
+                    "0 success, 4 refused (4xx), 8 failed (5xx)."),
+    ),
+    explicit_scope_only=True,
+)
 
 
 def to_audit_event(id: str, entry: AccessRecord, base_url: str) -> dict[str, Any]:

@@ -7,11 +7,10 @@ Pages are cut from a stable order and their links carry the whole query plus
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from . import registry
+from ..mapping.declaration import Declaration
 from .outcome import FhirError
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
@@ -27,27 +26,28 @@ class Controls:
     summary_count: bool = False
     summary_data: bool = False  # _summary=data: everything but the narrative
     elements: tuple[str, ...] = ()
-    include_patient: bool = False
+    includes: tuple[str, ...] = ()  # e.g. Observation:patient
 
 
-def controls(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Controls:
+def controls(definition: Declaration, params: dict[str, list[str]]) -> Controls:
     count = _whole_number(params, "_count")
     summary = params.get("_summary", [None])[-1]
     if summary not in (None, "count", "data", "false"):
         raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
                                               "count, data and false are")
-    includes = params.get("_include", [])
+    includes = tuple(dict.fromkeys(params.get("_include", [])))
     for include in includes:
-        if include != "Observation:patient" or definition.type != "Observation":
-            raise FhirError(400, "not-supported", f"_include={include} is not supported; "
-                                                  "Observation:patient is")
+        if include not in definition.include_names:
+            supported = ", ".join(definition.include_names) or "none"
+            raise FhirError(400, "not-supported", f"_include={include} is not supported for "
+                                                  f"{definition.type}; supported: {supported}")
     elements = tuple(name.strip() for value in params.get("_elements", [])
                      for name in value.split(",") if name.strip())
     # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
     return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
                     summary_count=summary == "count" or count == 0,
                     summary_data=summary == "data", elements=elements,
-                    include_patient=bool(includes))
+                    includes=includes)
 
 
 def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
@@ -57,22 +57,6 @@ def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
     if not values[-1].isdigit():
         raise FhirError(400, "invalid", f"{name} must be a whole number, not {values[-1]!r}")
     return int(values[-1])
-
-
-def newest_first(observation: dict) -> tuple:
-    """A stable order, so that a page link gives the same page on any instance."""
-    when = observation.get("effectiveDateTime", "")
-    return (-_sortable_time(when), observation["id"])
-
-
-def _sortable_time(value: str) -> float:
-    try:
-        moment = dt.datetime.fromisoformat(value)
-    except ValueError:
-        return 0.0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return moment.timestamp()
 
 
 def shaped(resource: dict, controls: Controls) -> dict:
@@ -100,7 +84,7 @@ def only(resource: dict, elements: tuple[str, ...]) -> dict:
 
 def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
            params: dict[str, list[str]], controls: Controls, more: bool,
-           included: list[dict] = ()) -> dict:
+           included: list[dict] = (), outcome: dict | None = None) -> dict:
     base = f"{base_url}/{resource_type}"
 
     def link(relation: str, offset: int | None) -> dict:
@@ -109,8 +93,7 @@ def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
             pairs.append(("_summary", "count"))
         if controls.elements:
             pairs.append(("_elements", ",".join(controls.elements)))
-        if controls.include_patient:
-            pairs.append(("_include", "Observation:patient"))
+        pairs.extend(("_include", include) for include in controls.includes)
         if controls.count is not None:
             pairs.append(("_count", str(controls.count)))
         if offset:
@@ -127,6 +110,8 @@ def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
                 "search": {"mode": "match"}} for r in resources]
     entries += [{"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r,
                  "search": {"mode": "include"}} for r in included]
+    if outcome is not None:  # what the server has to say about the search itself
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
     bundle = {"resourceType": "Bundle", "type": "searchset", "total": total, "link": links}
     if entries:
         bundle["entry"] = entries

@@ -1,17 +1,127 @@
-"""Reading FHIR search parameter values: tokens, dates with prefixes, strings.
+"""FHIR search: a query parsed once, against the type's declaration, into a typed request.
 
-Pure functions over strings and mapped resources, so they are tested without HTTP.
+``parse_search`` checks every parameter against the declaration (unknown ones are
+ignored, or refused under ``Prefer: handling=strict``; modifiers are refused),
+reads each value by its declared type and builds one predicate per value from the
+paths the declaration gives it. Pure functions over strings and mapped resources,
+so they are tested without HTTP.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from ..mapping.declaration import Declaration, SearchParam, values_at
 from ..mapping.transforms import LONDON
 from .outcome import FhirError
+
+Predicate = Callable[[dict], bool]
+#: Parameters every search understands besides the type's own (results.py reads them).
+CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
+                  "_include")
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """A search, parsed: the type's own parameters as given, the patients named, and a
+    predicate per value (a resource matches when every predicate holds)."""
+
+    params: dict[str, list[str]]
+    patients: tuple[str, ...]  # Patient ids named by the patient parameters
+    predicates: tuple[Predicate, ...]
+
+    def matches(self, resource: dict) -> bool:
+        return all(predicate(resource) for predicate in self.predicates)
+
+
+def parse_search(declaration: Declaration, params: dict[str, list[str]],
+                 strict: bool = False) -> SearchRequest:
+    known: dict[str, list[str]] = {}
+    for name, values in params.items():
+        if any(_unprintable(value) for value in values):
+            raise FhirError(400, "invalid", f"{name}: control characters are not allowed")
+        base, colon, modifier = name.partition(":")
+        if colon and (declaration.param(base) is not None or base in CONTROL_PARAMS):
+            raise FhirError(400, "not-supported",
+                            f"{name}: the :{modifier} modifier is not supported")
+        if declaration.param(name) is not None:
+            known[name] = values
+        elif name not in CONTROL_PARAMS and strict:
+            supported = ", ".join(p.name for p in declaration.search_params)
+            raise FhirError(400, "not-supported",
+                            f"unknown search parameter {name!r} for {declaration.type}; "
+                            f"supported: {supported}")
+    patients: list[str] = []
+    predicates: list[Predicate] = []
+    for name, values in known.items():
+        param = declaration.param(name)
+        for value in values:
+            if name in declaration.patient_params:
+                patients.append(patient_id(name, value))
+            else:
+                predicates.append(predicate(param, value))
+    return SearchRequest(known, tuple(dict.fromkeys(patients)), tuple(predicates))
+
+
+def patient_id(name: str, value: str) -> str:
+    """The Patient id a reference names: ``Patient/[id]``, ``[id]`` or an absolute URL."""
+    parts = value.rstrip("/").split("/")
+    if len(parts) > 1 and parts[-2] != "Patient":
+        raise FhirError(400, "invalid", f"{name} must reference a Patient, not {value!r}")
+    return parts[-1]
+
+
+def predicate(param: SearchParam, value: str) -> Predicate:
+    """One value of a parameter, as a test of a resource, by the parameter's type."""
+    paths = param.paths
+    if param.type == "token":
+        wanted = tokens(param.name, value)
+        return lambda r: any(token_matches(found, wanted)
+                             for path in paths for found in values_at(r, path))
+    if param.type == "date":
+        when = date_range(param.name, value)
+        return lambda r: any(date_matches(found, when)
+                             for path in paths for found in values_at(r, path))
+    if param.type == "reference":
+        return lambda r: any(isinstance(found, dict) and reference_matches(found, value)
+                             for path in paths for found in values_at(r, path))
+    return lambda r: string_matches([found for path in paths for found in values_at(r, path)
+                                     if isinstance(found, str)], value)
+
+
+def token_matches(found: Any, wanted: list[Token]) -> bool:
+    """A token against a code, a Coding, a CodeableConcept or an Identifier/ContactPoint."""
+    if isinstance(found, str):
+        return any(token.system in (None, "") and token.code == found for token in wanted)
+    if not isinstance(found, dict):
+        return False
+    if "coding" in found:
+        return coding_matches(found["coding"], wanted)
+    code = found.get("code", found.get("value"))
+    return any(token.code == code and token.system in (None, found.get("system", ""))
+               for token in wanted)
+
+
+def date_matches(found: Any, when: DateRange) -> bool:
+    """A date search against a date, a dateTime or a Period."""
+    if isinstance(found, str):
+        return when.matches(found)
+    if isinstance(found, dict) and ("start" in found or "end" in found):
+        return when.overlaps(found.get("start"), found.get("end"))
+    return False
+
+
+def reference_matches(reference: dict, value: str) -> bool:
+    target = reference.get("reference", "")
+    return target == value or target.rsplit("/", 1)[-1] == value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _unprintable(value: str) -> bool:
+    return any(ord(character) < 32 or ord(character) == 127 for character in value)
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(T[0-9:.+\-Z]*)?)?)?")
@@ -50,7 +160,16 @@ class DateRange:
     high: dt.datetime  # exclusive
 
     def matches(self, value: str) -> bool:
-        low, high = _range(value)
+        return self.covers(*_range(value))
+
+    def overlaps(self, start: str | None, end: str | None) -> bool:
+        """A Period (either end open) against the range."""
+        low = _range(start)[0] if start else dt.datetime.min.replace(tzinfo=dt.UTC)
+        high = _range(end)[1] if end else dt.datetime.max.replace(tzinfo=dt.UTC)
+        return self.covers(low, high)
+
+    def covers(self, low: dt.datetime, high: dt.datetime) -> bool:
+        """The prefix's comparison of the instants [low, high) with the range."""
         if self.prefix == "eq":
             return low >= self.low and high <= self.high
         if self.prefix == "ne":
@@ -105,18 +224,3 @@ def string_matches(candidates: list[str], wanted: str) -> bool:
     """FHIR string search: case-insensitive match of the beginning."""
     wanted = wanted.casefold()
     return any(candidate.casefold().startswith(wanted) for candidate in candidates)
-
-
-def values_at(resource: dict, path: str) -> list[Any]:
-    """Every value at a dotted path, through lists."""
-    items: list[Any] = [resource]
-    for step in path.split("."):
-        nxt = []
-        for item in items:
-            value = item.get(step) if isinstance(item, dict) else None
-            if isinstance(value, list):
-                nxt.extend(value)
-            elif value is not None:
-                nxt.append(value)
-        items = nxt
-    return items

@@ -1,7 +1,9 @@
 """The FHIR REST API at /fhir: routing, search parameters, Bundles, errors.
 
-The views stay thin: parameters are checked against the registry, questions go
-to the RecordService, answers leave as JSON made with orjson from the
+The views stay thin and know no resource type: a query is parsed once against
+the type's declaration, the FhirService (service.py) reads or searches through
+the type's source with confinement and audit noting applied in one place, and
+answers leave as JSON (facade.jsonbytes, orjson) or XML from the
 already-validated dicts.
 """
 
@@ -16,16 +18,17 @@ from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import http_date
 
-from .. import metrics, urls
+from .. import jsonbytes, metrics, urls
 from ..audit import trail
-from ..audit.auditevent import query_from_params, to_audit_event
 from ..auth import guard
 from ..auth.tokens import InvalidToken
+from ..mapping.declaration import Declaration
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
-from . import pages, patients, registry, results
+from . import pages, registry, results
 from .outcome import FhirError, operation_outcome, upstream_error
-from .search import coding_matches, date_range, tokens, values_at
+from .search import SearchRequest, parse_search
+from .service import FhirService
 from .xml import to_xml
 
 bp = Blueprint("fhir", __name__, url_prefix="/fhir")
@@ -74,7 +77,7 @@ def response_format() -> str:
 
 def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
                   content_format: str | None = None, plain: bytes | None = None) -> Response:
-    """``body`` as JSON or XML; ``plain``, when given, is ``orjson.dumps(body)`` already."""
+    """``body`` as JSON or XML; ``plain``, when given, is ``jsonbytes.dumps(body)`` already."""
     return bytes_response(*_rendered(body, content_format or response_format(), plain),
                           status, headers)
 
@@ -90,8 +93,8 @@ def _rendered(body: dict, content_format: str, plain: bytes | None = None) -> tu
     if content_format == "xml":
         return to_xml(body, _pretty()), FHIR_XML
     if _pretty():
-        return orjson.dumps(body, option=orjson.OPT_INDENT_2), FHIR_JSON
-    return (plain if plain is not None else orjson.dumps(body)), FHIR_JSON
+        return jsonbytes.dumps(body, orjson.OPT_INDENT_2), FHIR_JSON
+    return (plain if plain is not None else jsonbytes.dumps(body)), FHIR_JSON
 
 
 def _pretty() -> bool:
@@ -198,7 +201,9 @@ def read(resource_type: str, resource_id: str) -> Response:
         raise _not_allowed()
     if not ID_PATTERN.fullmatch(resource_id):
         raise FhirError(400, "invalid", f"{resource_id!r} is not a valid FHIR id")
-    resource = _READERS[definition.type](resource_id)
+    if "read" not in definition.interactions:
+        raise FhirError(405, "not-supported", f"{resource_type} is not read by id here")
+    resource = _service().read(definition, resource_id, _fresh_asked())
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
     controls = results.controls(definition, request.args.to_dict(flat=False))
@@ -207,7 +212,7 @@ def read(resource_type: str, resource_id: str) -> Response:
 
 def _versioned_response(resource: dict) -> Response:
     """A read: ETag from the content, Last-Modified from SystmOne, 304 when unchanged."""
-    plain = orjson.dumps(resource)
+    plain = jsonbytes.dumps(resource)
     headers = dict(_validators(resource, plain))
     tag = headers["ETag"]
     if tag in _if_none_match():
@@ -248,7 +253,7 @@ def _etag(resource: dict) -> str:
     """A weak validator from the content, leaving out when it was fetched: an unchanged
     record read again keeps its ETag."""
     meta = {k: v for k, v in resource.get("meta", {}).items() if k != "lastUpdated"}
-    content = orjson.dumps({**resource, "meta": meta}, option=orjson.OPT_SORT_KEYS)
+    content = jsonbytes.dumps({**resource, "meta": meta}, orjson.OPT_SORT_KEYS)
     return 'W/"' + hashlib.sha256(content).hexdigest()[:32] + '"'
 
 
@@ -290,10 +295,10 @@ def http_error(error: HTTPException) -> Response:
     return fhir_error(FhirError(error.code or 500, code, error.description or error.name))
 
 
-# --- reads -------------------------------------------------------------------------
+# --- reads and searches: the service does the work -----------------------------------
 
-def _service():
-    return current_app.extensions["facade.records"]
+def _service() -> FhirService:
+    return current_app.extensions["facade.fhir"]
 
 
 def _fresh_asked() -> bool:
@@ -306,223 +311,53 @@ def _fresh_asked() -> bool:
     return "no-cache" in {part.strip().lower() for part in directives.split(",")}
 
 
-def _read_patient(resource_id: str) -> dict | None:
-    trail.note_patients([resource_id])  # asked for: a refused attempt is traced to it too
-    guard.confine(resource_id)
-    identity = _service().codec.patient_identity(resource_id)
-    return _service().patient(identity, _fresh_asked()) if identity is not None else None
-
-
-def _read_observation(resource_id: str) -> dict | None:
-    source = _service().codec.observation_source(resource_id)
-    if source is None:
-        return None
-    trail.note_patients([_service().codec.patient_id(source[0])])
-    confined = guard.confined_to()
-    if confined is not None and _service().codec.patient_identity(confined) != source[0]:
-        raise guard.Forbidden("the token's patient/ scopes allow only the patient in its "
-                              "context")
-    observations = _service().observations(source[0], _fresh_asked()) or []
-    return next((o for o in observations if o["id"] == resource_id), None)
-
-
-# --- searches ----------------------------------------------------------------------
-
-def _search(definition: registry.ResourceDef, params: dict[str, list[str]]) -> Response:
-    search_params = _checked(definition, params)
+def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
+    if not definition.searchable:
+        raise FhirError(405, "not-supported", f"{definition.type} is not searched here; "
+                                              "it is read by id or reached by _include")
+    strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+    asked = parse_search(definition, params, strict)
     controls = results.controls(definition, params)
-    if definition.type == "AuditEvent":
-        return _search_audit(search_params, controls)
-    if definition.type == "Patient":
-        return _searchset(definition, search_params, controls,
-                          lambda: _search_patients(search_params))
-    observations = _observations_searched(search_params)
-    if observations is None or controls.include_patient:  # includes: other entries too
-        return _searchset(definition, search_params, controls,
-                          lambda: _kept_observations(observations, search_params))
+    found = _service().search(definition, asked, controls, _fresh_asked())
+    if found.version is None or controls.includes:  # includes: other entries too
+        return _searchset(definition, asked, controls, found)
     # The same question about the same cached record gets the same bytes: the page is
     # cut, shaped and serialised once per record version, not on every request.
-    key = (id(observations), tuple(sorted((k, tuple(v)) for k, v in params.items())),
+    key = (definition.type, tuple(sorted((k, tuple(v)) for k, v in params.items())),
            base_url(), response_format(), _pretty())
-    known = _PAGES.get(key, observations)
+    known = _PAGES.get(key, found.version)
     if known is None:
-        response = _searchset(definition, search_params, controls,
-                              lambda: _kept_observations(observations, search_params))
+        response = _searchset(definition, asked, controls, found)
         known = response.get_data(), response.mimetype
-        _PAGES.put(key, observations, *known)
+        _PAGES.put(key, found.version, *known)
     return bytes_response(*known)
 
 
 _PAGES = pages.RenderedPages()
 
 
-def _searchset(definition: registry.ResourceDef, search_params: dict, controls,
-               find) -> Response:
-    found = find()
+def _searchset(definition: Declaration, asked: SearchRequest, controls,
+               found) -> Response:
+    link_params = found.link_params or asked.params
     if controls.summary_count:
-        return fhir_response(results.bundle(base_url(), definition.type, [], len(found),
-                                            search_params, controls, more=False))
-    page = found[controls.offset:][:controls.count] if controls.count is not None \
-        else found[controls.offset:]
-    more = controls.count is not None and controls.offset + len(page) < len(found)
-    included = _included(page) if controls.include_patient else []
+        return fhir_response(results.bundle(base_url(), definition.type, [], found.total,
+                                            link_params, controls, more=False))
+    if found.paged:
+        page = found.resources
+    elif controls.count is not None:
+        page = found.resources[controls.offset:controls.offset + controls.count]
+    else:
+        page = found.resources[controls.offset:]
+    more = controls.offset + len(page) < found.total and (controls.count is not None
+                                                          or found.paged)
+    included = _service().included(definition, page, controls.includes, registry.RESOURCES,
+                                   _fresh_asked()) if controls.includes else []
     page = [results.shaped(resource, controls) for resource in page]
-    return fhir_response(results.bundle(base_url(), definition.type, page, len(found),
-                                        search_params, controls, more, included))
+    return fhir_response(results.bundle(base_url(), definition.type, page, found.total,
+                                        link_params, controls, more, included, found.outcome))
 
 
-def _included(observations: list[dict]) -> list[dict]:
-    references = {o["subject"]["reference"] for o in observations if "subject" in o}
-    patients = []
-    for reference in sorted(references):
-        patient = _read_patient(reference.rsplit("/", 1)[-1])
-        if patient is not None:
-            patients.append(patient)
-    return patients
-
-
-def _checked(definition: registry.ResourceDef, params: dict[str, list[str]]) -> dict:
-    """The resource's own search parameters; unknown ones ignored, or refused when strict.
-
-    A modifier (``code:not``) is always refused: ignoring it would answer a
-    different question than the one asked.
-    """
-    strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
-    known = {}
-    for name, values in params.items():
-        if any(_unprintable(value) for value in values):
-            raise FhirError(400, "invalid", f"{name}: control characters are not allowed")
-        base, colon, modifier = name.partition(":")
-        if colon and (definition.param(base) is not None or base in registry.CONTROL_PARAMS):
-            raise FhirError(400, "not-supported",
-                            f"{name}: the :{modifier} modifier is not supported")
-        if definition.param(name) is not None:
-            known[name] = values
-        elif name not in registry.CONTROL_PARAMS and strict:
-            supported = ", ".join(p.name for p in definition.search_params)
-            raise FhirError(400, "not-supported",
-                            f"unknown search parameter {name!r} for {definition.type}; "
-                            f"supported: {supported}")
-    return known
-
-
-def _unprintable(value: str) -> bool:
-    return any(ord(character) < 32 or ord(character) == 127 for character in value)
-
-
-def _search_patients(params: dict[str, list[str]]) -> list[dict]:
-    found = _patients_found(params)
-    confined = guard.confined_to()
-    if confined is not None:  # others are left out, as if they were not found
-        found = [p for p in found if p["id"] == confined]
-    trail.note_patients(p["id"] for p in found)
-    return found
-
-
-def _patients_found(params: dict[str, list[str]]) -> list[dict]:
-    query = patients.plan(params, _service().codec)
-    if query.matches_nothing:
-        return []
-    if query.identity is not None:
-        confined = guard.confined_to()
-        if confined is not None and _service().codec.patient_identity(confined) \
-                != query.identity:
-            return []  # another patient: not worth SystmOne's time to leave out afterwards
-        patient = _service().patient(query.identity, _fresh_asked())
-        return [patient] if patient is not None else []
-    return [p for p in _service().search_patients(query.criteria, _fresh_asked())
-            if query.keeps(p)]
-
-
-def _observations_searched(params: dict[str, list[str]]) -> list[dict] | None:
-    """The cached Observations of the patient searched (None: no such patient, or more than
-    one named); bad values are refused before SystmOne is asked."""
-    references = params.get("patient", []) + params.get("subject", [])
-    if not references:
-        raise FhirError(400, "invalid", "Observation searches need patient (or subject): "
-                                        "?patient=Patient/[id]")
-    _observation_filters(params)
-    for reference in references:
-        parts = reference.rstrip("/").split("/")
-        if len(parts) > 1 and parts[-2] != "Patient":
-            raise FhirError(400, "invalid", f"patient/subject must reference a Patient, "
-                                            f"not {reference!r}")
-    patient_ids = {reference.rsplit("/", 1)[-1] for reference in references}
-    trail.note_patients(sorted(patient_ids))
-    for patient_id in patient_ids:
-        guard.confine(patient_id)
-    if len(patient_ids) > 1:
-        return None
-    identity = _service().codec.patient_identity(patient_ids.pop())
-    return _service().observations(identity, _fresh_asked()) if identity is not None else None
-
-
-def _kept_observations(observations: list[dict] | None,
-                       params: dict[str, list[str]]) -> list[dict]:
-    """Those matching every filter, newest first."""
-    if not observations:
-        return []
-    filters = _observation_filters(params)
-    return sorted((o for o in observations if all(keep(o) for keep in filters)),
-                  key=results.newest_first)
-
-
-def _observation_filters(params: dict[str, list[str]]) -> list:
-    filters = []
-    for value in params.get("code", []):
-        wanted = tokens("code", value)
-        filters.append(lambda o, w=wanted: coding_matches(values_at(o, "code.coding"), w))
-    for value in params.get("category", []):
-        wanted = tokens("category", value)
-        filters.append(lambda o, w=wanted: coding_matches(values_at(o, "category.coding"), w))
-    for value in params.get("status", []):
-        statuses = {token.code for token in tokens("status", value)}
-        filters.append(lambda o, s=statuses: o.get("status") in s)
-    for value in params.get("date", []):
-        when = date_range("date", value)
-        filters.append(lambda o, r=when: bool(o.get("effectiveDateTime"))
-                       and r.matches(o["effectiveDateTime"]))
-    return filters
-
-
-# --- the access audit ----------------------------------------------------------------
-
-def _read_audit(resource_id: str) -> dict | None:
-    entry = current_app.extensions["facade.audit"].get(resource_id)
-    return to_audit_event(resource_id, entry, base_url()) if entry is not None else None
-
-
-def _search_audit(params: dict[str, list[str]], controls) -> Response:
-    """Newest first, paged by the sink itself: the audit can be far larger than a page.
-
-    Without an upper date bound, the search is anchored at its own arrival
-    (``date=lt...``, carried into the paging links): records written while a
-    client pages — its own page requests among them — never shift the pages.
-    """
-    if not any(value.startswith(("lt", "le")) for value in params.get("date", [])):
-        arrived = (g.get("audit_time") or dt.datetime.now(dt.UTC)).isoformat(
-            timespec="microseconds").replace("+00:00", "Z")
-        params = {**params, "date": [*params.get("date", []), f"lt{arrived}"]}
-    try:
-        query = query_from_params({**params, "_count": [str(min(controls.count or 50, 500))],
-                                   "_offset": [str(controls.offset)]})
-    except ValueError as error:
-        raise FhirError(400, "invalid", str(error)) from None
-    rows, total = current_app.extensions["facade.audit"].search(query)
-    page = [results.shaped(to_audit_event(row_id, entry, base_url()), controls)
-            for row_id, entry in rows]
-    more = controls.offset + len(page) < total
-    if controls.summary_count:
-        page, more = [], False
-    return fhir_response(results.bundle(base_url(), "AuditEvent", page, total, params,
-                                        controls, more))
-
-
-_READERS = {"Patient": _read_patient, "Observation": _read_observation,
-            "AuditEvent": _read_audit}
-
-
-def _resource(resource_type: str) -> registry.ResourceDef:
+def _resource(resource_type: str) -> Declaration:
     definition = registry.RESOURCES.get(resource_type)
     if definition is None:
         raise FhirError(404, "not-supported", f"resource type {resource_type!r} is not served; "

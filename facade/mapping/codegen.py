@@ -77,7 +77,9 @@ class _Writer:
             "_origin_first": _origin_first, "MappingError": e.MappingError,
             "_empty": e._is_empty, "_CONTAINERS": e._CONTAINERS, "_MISSING": _MISSING,
             "_children": _children, "_string_value": _string_value, "_ancestor": _ancestor,
-            "_structure": _structure,
+            "_structure": _structure, "_groups": e.groups, "_with_key": e.with_key,
+            "_Scope": e.Scope, "_XPATH_VARIABLES": e.XPATH_VARIABLES,
+            "_NO_VARIABLES": e._NO_VARIABLES,
         }
         self._names = itertools.count()
         self._sites = itertools.count(1)
@@ -307,9 +309,12 @@ def _write_condition(w: _Writer, indent: int, condition: str, kids: str, target:
 def _select(w: _Writer, indent: int, path: etree.XPath, scope: _Scope) -> str:
     """Code for an XPath result, remembered per element; returns the variable holding it."""
     xpath, result = w.ref(path, "xp"), w.new("r")
+    # Only paths naming an XPath variable ($key) are handed the variables.
+    arguments = (f"{scope.element}, **{w.variables}.get(_XPATH_VARIABLES, _NO_VARIABLES)"
+                 if "$" in path.path else scope.element)
     w.line(indent, f"{result} = {scope.memo}.get({xpath}, _MISSING)")
     w.line(indent, f"if {result} is _MISSING:")
-    w.line(indent + 1, f"{result} = {scope.memo}[{xpath}] = {xpath}({scope.element})")
+    w.line(indent + 1, f"{result} = {scope.memo}[{xpath}] = {xpath}({arguments})")
     return result
 
 
@@ -330,7 +335,7 @@ def _emit(w: _Writer, node: e._Node, indent: int, scope: _Scope) -> str:
     """Write code computing ``node``; return the variable (or constant) holding its value."""
     if isinstance(node, e._Required):
         return _emit(w, node.node, indent, scope)
-    return _EMITTERS[type(node)](w, node, indent, scope)
+    return _EMITTERS.get(type(node), _emit_evaluated)(w, node, indent, scope)
 
 
 def _emit_const(w, node: e._Const, indent, scope) -> str:
@@ -416,13 +421,34 @@ def _emit_each(w, node: e._Each, indent, scope) -> str:
     target, item = w.new("l"), w.new("el")
     matches = _select(w, indent, node.path, scope)
     w.line(indent, f"{target} = []")
-    w.line(indent, f"for {item} in {matches}:")
-    w.line(indent + 1, f"if not isinstance({item}, _Element):")
-    w.line(indent + 2, "continue")
+    outer = w.variables
+    if node.key is None:
+        w.line(indent, f"for {item} in {matches}:")
+        w.line(indent + 1, f"if not isinstance({item}, _Element):")
+        w.line(indent + 2, "continue")
+    else:  # one value per key: at the last element holding it, with $key bound
+        key, keyed = w.ref(node.key, "xk"), w.new("vars")
+        elements = f"[x for x in {matches} if isinstance(x, _Element)]"
+        w.line(indent, f"for {item}, {keyed} in _groups({elements}, {key}):")
+        w.line(indent + 1, f"{keyed} = _with_key({outer}, {keyed})")
+        w.variables = keyed
     inner = w.open_scope(indent + 1, node.template, item)
     value = _emit(w, node.template, indent + 1, inner)
+    w.variables = outer
     _append(w, indent + 1, target, value)
     w.lists.add(target)
+    return target
+
+
+def _emit_evaluated(w, node: e._Node, indent, scope) -> str:
+    """Any other node (Id, Ref): its own ``evaluate``, the single definition of its
+    meaning, so that new vocabulary needs no emitter of its own."""
+    target = w.new("x")
+    w.line(indent, f"{target} = {w.ref(node, 'nd')}.evaluate("
+                   f"_Scope({scope.element}, {w.variables}))")
+    w.line(indent, f"if {w.is_present(target)}:")
+    w.record_value(indent + 1, target, getattr(node, "fhir_path", ""), may_be_container=True)
+    w.line(indent + 1, "pass")
     return target
 
 

@@ -18,9 +18,14 @@ from typing import Any
 
 from lxml import etree
 
-from .vocabulary import Each, Include, Path, Required, Var, When
+from .vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 Transform = Callable[[str], Any]
+#: The variable holding XPath variables (``$key`` inside a keyed Each).
+XPATH_VARIABLES = "__xpath__"
+#: The variable holding the caller's id function: (resource type, key) -> logical id.
+ID_FUNCTION = "ids"
+_NO_VARIABLES: dict = {}
 
 
 class MappingError(ValueError):
@@ -44,7 +49,8 @@ class Scope:
         try:
             return self.memo[path]
         except KeyError:
-            result = self.memo[path] = path(self.element)
+            result = self.memo[path] = path(
+                self.element, **self.variables.get(XPATH_VARIABLES, _NO_VARIABLES))
             return result
 
 
@@ -109,13 +115,56 @@ class _When(_Node):
 
 
 class _Each(_Node):
-    def __init__(self, path: etree.XPath, template: _Node) -> None:
-        self.path, self.template = path, template
+    def __init__(self, path: etree.XPath, template: _Node,
+                 key: etree.XPath | None = None) -> None:
+        self.path, self.template, self.key = path, template, key
 
     def evaluate(self, scope: Scope) -> list:
-        items = (self.template.evaluate(Scope(element, scope.variables))
-                 for element in scope.select(self.path) if isinstance(element, etree._Element))
-        return _flatten(items)
+        elements = [found for found in scope.select(self.path)
+                    if isinstance(found, etree._Element)]
+        if self.key is None:
+            return _flatten(self.template.evaluate(Scope(element, scope.variables))
+                            for element in elements)
+        return _flatten(
+            self.template.evaluate(Scope(element, with_key(scope.variables, key)))
+            for element, key in groups(elements, self.key))
+
+
+def groups(elements: list, key: etree.XPath) -> list[tuple[etree._Element, str | None]]:
+    """Elements sharing a key as one: (the last of them, the key), in order of first
+    appearance. An element without a key stands alone."""
+    last: dict[Any, tuple[etree._Element, str | None]] = {}
+    for position, element in enumerate(elements):
+        found = _first_value(key(element))
+        value = found[0] if found is not None else None
+        name = value if value is not None else ("", position)
+        last[name] = (element, value)  # a key seen before keeps its place in the dict
+    return list(last.values())
+
+
+def with_key(variables: Mapping[str, Any], key: str | None) -> dict[str, Any]:
+    outer = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
+    return {**variables, XPATH_VARIABLES: {**outer, "key": key or ""}}
+
+
+class _Id(_Node):
+    """A logical id from a key: the caller's id function, or the key itself without one."""
+
+    def __init__(self, resource_type: str, key: _Node, fhir_path: str) -> None:
+        self.resource_type, self.key, self.fhir_path = resource_type, key, fhir_path
+
+    def evaluate(self, scope: Scope) -> Any:
+        key = self.key.evaluate(scope)
+        if key is None:
+            return None
+        ids = scope.variables.get(ID_FUNCTION)
+        return ids(self.resource_type, key) if ids is not None else key
+
+
+class _Ref(_Id):
+    def evaluate(self, scope: Scope) -> Any:
+        found = super().evaluate(scope)
+        return {"reference": f"{self.resource_type}/{found}"} if found is not None else None
 
 
 class _Include(_Node):
@@ -168,6 +217,8 @@ class CompiledMapping:
     def __init__(self, name: str, template: Any, transforms: Mapping[str, Transform],
                  concept_maps: Mapping[str, Mapping[str, Any]]) -> None:
         self.name = name
+        #: The FHIR type an ``Id`` names: the mapping's own resource type.
+        self.resource_type = name.split(".")[0]
         self._transforms = transforms
         self._concept_maps = concept_maps
         self._root = self._compile(template, name)
@@ -218,8 +269,15 @@ class CompiledMapping:
             return _When(_xpath(f"boolean({template.condition})", fhir_path),
                          self._compile(template.then, fhir_path), otherwise)
         if isinstance(template, Each):
+            key = _xpath(template.key, fhir_path) if template.key is not None else None
             return _Each(_xpath(template.path, fhir_path),
-                         self._compile(template.template, fhir_path))
+                         self._compile(template.template, fhir_path), key)
+        if isinstance(template, Ref):
+            return _Ref(template.resource_type,
+                        self._compile(Path(*template.paths), fhir_path), fhir_path)
+        if isinstance(template, Id):
+            return _Id(self.resource_type, self._compile(Path(*template.paths), fhir_path),
+                       fhir_path)
         if isinstance(template, Include):
             values = {name: self._compile(value, fhir_path)
                       for name, value in template.values.items()}

@@ -1,6 +1,8 @@
-"""The compiled mappings, one per FHIR resource type, ready to apply.
+"""The compiled mappings, one per FHIR resource type, ready to apply, and their declarations.
 
-Mapping modules come from the ``mappings`` package. A site can add or
+Mapping modules come from the ``mappings`` package: every module there with a
+``DECLARATION`` (see declaration.py) is a served resource type, named by the
+module (``mappings/condition.py`` → ``condition``). A site can add or
 override them without forking through an overlay folder
 (``FACADE_MAPPINGS_OVERLAY``): a ``patient.py`` or ``observation.py`` there
 replaces the built-in module of that name (it may import the built-in one and
@@ -10,8 +12,10 @@ each map in its ``CONCEPT_MAPS`` is laid over the built-in map of that name.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import importlib.util
+import pkgutil
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -19,13 +23,22 @@ from typing import Any
 
 from lxml import etree
 
-from .engine import CompiledMapping
+from .declaration import RECORD, Declaration
+from .engine import XPATH_VARIABLES, CompiledMapping
 from .narrative import add_narrative
-from .transforms import TRANSFORMS
+from .transforms import TRANSFORMS, london_today
 from .validation import validate, validate_mapped
 
-MODULES = ("patient", "observation")  # one per FHIR resource type
 FRAGMENT_MODULES = ("references",)  # datatypes used beside them
+
+
+@functools.cache
+def _resource_modules() -> tuple[str, ...]:
+    """The mapping modules that declare a resource type, in name order."""
+    package = importlib.import_module("mappings")
+    names = sorted(info.name for info in pkgutil.iter_modules(package.__path__))
+    return tuple(name for name in names
+                 if hasattr(importlib.import_module(f"mappings.{name}"), "DECLARATION"))
 
 
 class MappingRegistry:
@@ -34,12 +47,37 @@ class MappingRegistry:
         if self.overlay is not None and not self.overlay.is_dir():
             raise ValueError(f"mappings overlay {self.overlay} is not a directory")
         self._compiled: dict[str, CompiledMapping] = {}
-        self._lock = threading.Lock()
+        self._declarations: dict[str, Declaration] | None = None
+        self._lock = threading.RLock()
         self.concept_maps = self._concept_maps()
 
+    def declarations(self) -> dict[str, Declaration]:
+        """Every served type's declaration, by FHIR type, in module order."""
+        with self._lock:
+            if self._declarations is None:
+                found = (self._module(name).DECLARATION for name in _resource_modules())
+                self._declarations = {d.type: d for d in found}
+            return self._declarations
+
+    def record_types(self) -> list[Declaration]:
+        """The types made from a patient's record (GetPatientRecord), as the record
+        service maps them."""
+        return [d for d in self.declarations().values() if d.source == RECORD]
+
+    def sections(self) -> frozenset[str]:
+        """The GetPatientRecord sections every served type together is made from."""
+        return frozenset().union(*(d.sections for d in self.declarations().values()))
+
+    def map_record(self, record: etree._Element, **variables: Any) -> list[dict]:
+        """Every resource of every record type a record holds, each validated once."""
+        resources: list[dict] = []
+        for declaration in self.record_types():
+            resources += self.map_resources(declaration.type.lower(), record, **variables)
+        return resources
+
     def mapping(self, name: str) -> CompiledMapping:
-        if name not in MODULES:
-            raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
+        if name not in _resource_modules():
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(_resource_modules())}")
         with self._lock:
             if name not in self._compiled:
                 module = self._module(name)
@@ -66,7 +104,12 @@ class MappingRegistry:
         return resource
 
     def map_resources(self, name: str, element: etree._Element, **variables: Any) -> list[dict]:
-        """Apply a mapping that yields many resources (e.g. Observations); validate each once."""
+        """Apply a mapping that yields many resources (e.g. Observations); validate each once.
+
+        Mappings may compare dates with ``$today`` (statuses from end dates): the day in
+        England unless the caller gives ``__xpath__={"today": ...}``.
+        """
+        variables.setdefault(XPATH_VARIABLES, {"today": london_today()})
         compiled = self.mapping(name)
         resources, evidence = compiled.apply_with_evidence(element, **variables)
         for resource, trace, dynamic in evidence:
@@ -81,8 +124,8 @@ class MappingRegistry:
         return resources
 
     def _module(self, name: str) -> ModuleType:
-        if name not in MODULES + FRAGMENT_MODULES:
-            raise KeyError(f"no mapping {name!r}; known: {', '.join(MODULES)}")
+        if name not in _resource_modules() + FRAGMENT_MODULES:
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(_resource_modules())}")
         return self._overlay_module(name) or importlib.import_module(f"mappings.{name}")
 
     def _concept_maps(self) -> dict[str, dict]:

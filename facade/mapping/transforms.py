@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from ..protocol.identity import nhs_number_is_valid
@@ -50,6 +50,11 @@ def date_time(text: str) -> str:
     return moment.isoformat(timespec="seconds")
 
 
+def london_today() -> str:
+    """Today's date in England, where SystmOne's dates are: what ``$today`` means."""
+    return dt.datetime.now(LONDON).date().isoformat()
+
+
 def nhs_number(text: str) -> str:
     """Ten digits with a valid modulus-11 check digit (spaces tolerated)."""
     digits = text.replace(" ", "")
@@ -58,15 +63,19 @@ def nhs_number(text: str) -> str:
     return digits
 
 
-def decimal(text: str) -> int | float:
-    """A number for JSON: an integer when the text is one, else a float."""
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a number") from None
-    if not value.is_finite():
-        raise ValueError(f"{text!r} is not a finite number")
-    return int(value) if value == value.to_integral_value() and "." not in text else float(value)
+_DECIMAL = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)")
+
+
+def decimal(text: str) -> int | Decimal:
+    """A FHIR decimal as written: an int for a whole number, else a Decimal keeping every
+    digit (``1.00`` stays ``1.00``; facade.jsonbytes writes it so)."""
+    if not _DECIMAL.fullmatch(text):
+        raise ValueError(f"{text!r} is not a number")
+    sign = "-" if text.startswith("-") else ""
+    whole, _, fraction = text.lstrip("+-").partition(".")
+    if not fraction:  # "72", or "5." with nothing after the point
+        return int(f"{sign}{whole}")
+    return Decimal(f"{sign}{whole or '0'}.{fraction}")
 
 
 def fhir_id(text: str) -> str:

@@ -22,6 +22,7 @@ import math
 import re
 import sys
 import typing
+from decimal import Decimal
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
@@ -368,7 +369,7 @@ _PRIMITIVE_CHECKS = {
     "Date": lambda v: _date(v) and _real_date(v),
     "DateTime": lambda v: _date_time(v) and _real_date(v),
     "Instant": lambda v: _instant(v) and _real_date(v),
-    "Decimal": lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+    "Decimal": lambda v: isinstance(v, int | float | Decimal) and not isinstance(v, bool)
     and math.isfinite(v),
     "Integer": lambda v: isinstance(v, int) and not isinstance(v, bool),
     "PositiveInt": lambda v: isinstance(v, int) and not isinstance(v, bool) and v > 0,

@@ -55,10 +55,17 @@ class When:
 
 @dataclass(frozen=True)
 class Each:
-    """``template`` once per element matched by ``path``: a FHIR array."""
+    """``template`` once per element matched by ``path``: a FHIR array.
+
+    With ``key`` (an XPath giving each element's key), elements sharing a key
+    make one value: the template is evaluated at the last of them in document
+    order (SystmOne lists Events oldest first, so the latest recording), and
+    its XPaths may name the key as ``$key`` to reach the others.
+    """
 
     path: str
     template: Any
+    key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -83,3 +90,30 @@ class Required:
     """
 
     template: Any
+
+
+@dataclass(frozen=True)
+class Id:
+    """The logical id of the resource being made, from a key read at ``paths``.
+
+    The key names the source item (e.g. its EventUID and position, a ProblemUID);
+    the caller's id function turns it into an opaque id, stable across fetches.
+    """
+
+    paths: tuple[str, ...]
+
+    def __init__(self, *paths: str) -> None:
+        object.__setattr__(self, "paths", paths)
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A Reference (``{"reference": "Type/id"}``) to a resource of ``resource_type``
+    made from the same record, found by the key it is made with (see ``Id``)."""
+
+    resource_type: str
+    paths: tuple[str, ...]
+
+    def __init__(self, resource_type: str, *paths: str) -> None:
+        object.__setattr__(self, "resource_type", resource_type)
+        object.__setattr__(self, "paths", paths)

@@ -25,9 +25,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from .. import metrics
+from .. import jsonbytes, metrics
 from .store import Store
 
 LOCAL_ENTRIES = 64  # decoded entries each worker keeps
@@ -84,8 +82,8 @@ class ResourceCache:
         topped_up_at = fetched_at if topped_up_at is None else topped_up_at
         stamp = f"{fetched_at!r}/{topped_up_at!r}"
         entry = Entry(_weakly_referable(data), fetched_at, topped_up_at, stamp)
-        body = orjson.dumps({"stamp": stamp, "fetched_at": fetched_at,
-                             "topped_up_at": topped_up_at, "data": data})
+        body = jsonbytes.dumps({"stamp": stamp, "fetched_at": fetched_at,
+                                "topped_up_at": topped_up_at, "data": data})
         ttl = self.retain[data_class]
         self.store.set(key, body, ttl=ttl)  # the entry first: a stamp never names a missing one
         self.store.set(key + ":stamp", stamp.encode(), ttl=ttl)
@@ -121,10 +119,16 @@ def _key(data_class: str, digest: str) -> str:
 
 
 def _decode(raw: bytes) -> Entry:
-    body = orjson.loads(raw)
-    return Entry(_weakly_referable(body["data"]), body["fetched_at"], body["topped_up_at"],
-                 body["stamp"])
+    body = jsonbytes.loads(raw)  # decimals as written: once per version per worker
+    return Entry(_weakly_referable(body["data"]), float(body["fetched_at"]),
+                 float(body["topped_up_at"]), body["stamp"])
 
 
 def _weakly_referable(data: Any) -> Any:
-    return ResourceList(data) if type(data) is list else data
+    """Resource lists, at the top or by type under "resources" (a mapped record)."""
+    if type(data) is list:
+        return ResourceList(data)
+    if type(data) is dict and type(data.get("resources")) is dict:
+        return {**data, "resources": {name: ResourceList(resources)
+                                      for name, resources in data["resources"].items()}}
+    return data

@@ -8,11 +8,13 @@ whose entry dates are both today. So:
 - Patient reads and identifier searches use a Demographics-only call, or the
   Patient cached from any recent record of that patient;
 - other Patient searches use PatientSearch (not a GetPatientRecord at all);
-- Observation searches use a patient's clinical record from the cache while
-  it is within its freshness window, topping it up now and then with an
-  exempt "entered today" call; only when the window ends does a full record
-  (the scarce slot) refresh it. The full call asks only for what Observations
-  and the Patient are made from (ClinicalCodes and Demographics).
+- searches and reads of every record type (Observation, Condition,
+  MedicationRequest...) use the patient's mapped record from the cache while it
+  is within its freshness window, topping it up now and then with an exempt
+  "entered today" call; only when the window ends does a full record (the
+  scarce slot) refresh it — one call, whatever types are asked for. It asks for
+  exactly the sections the served types are made from (the union of their
+  declarations' sections: mapping/registry.py).
 
 A narrower filter per search (one code, a date range) would cost the same
 scarce slot and leave a partial record that cannot answer the next search,
@@ -32,9 +34,6 @@ from .cache import Entry
 
 LONDON = ZoneInfo("Europe/London")
 MIDNIGHT_MARGIN = 5  # minutes either side of midnight without top-ups
-
-#: What a full clinical fetch asks for: everything Observations and the Patient come from.
-CLINICAL_FLAGS = frozenset({"Demographics", "ClinicalCodes"})
 
 
 class Step(Enum):
@@ -77,11 +76,13 @@ def _near_midnight(now: float) -> bool:
     return minutes < MIDNIGHT_MARGIN or minutes >= 24 * 60 - MIDNIGHT_MARGIN
 
 
-def full_clinical_filter() -> RecordFilter:
-    return RecordFilter(flags=CLINICAL_FLAGS)
+def full_record_filter(sections: frozenset[str]) -> RecordFilter:
+    """The scarce full fetch: the sections the served types are made from (Demographics
+    always: the Patient is refreshed with it)."""
+    return RecordFilter(flags=frozenset(sections) | {"Demographics"})
 
 
-def top_up_filter(now: float) -> RecordFilter:
+def top_up_filter(now: float, sections: frozenset[str]) -> RecordFilter:
     """Entered today, on the SystmOne client's (English) calendar: exempt."""
     today = dt.datetime.fromtimestamp(now, LONDON).date()
-    return RecordFilter.entered_on(today, flags=CLINICAL_FLAGS)
+    return RecordFilter.entered_on(today, flags=frozenset(sections) | {"Demographics"})

@@ -23,6 +23,7 @@ from werkzeug.datastructures import MultiDict
 
 from facade.auth.clients import new_client
 
+from ..bundles import matches
 from ..tokens import authorized_client, client_key, register
 from .forge import (
     ALGS,
@@ -497,7 +498,7 @@ def compartment(target, practice) -> Compartment:
     observations = {}
     for patient_id in ids:
         bundle = everything.get(f"/fhir/Observation?patient={patient_id}").json
-        observations[patient_id] = [e["resource"]["id"] for e in bundle.get("entry", [])]
+        observations[patient_id] = [r["id"] for r in matches(bundle)]
     other = next(patient_id for patient_id in ids if observations[patient_id])
     own = next(patient_id for patient_id in ids if patient_id != other)
     confined = authorized_client(target.app, "patient/*.rs", client_id="confined",
@@ -540,7 +541,7 @@ def test_a_confined_client_reads_its_own_patient(compartment):
     assert compartment.confined.get(f"/fhir/Patient/{compartment.own}").status_code == 200
     own = compartment.confined.get(f"/fhir/Observation?patient={compartment.own}")
     assert own.status_code == 200, own.json
-    assert {e["resource"]["subject"]["reference"] for e in own.json.get("entry", [])} <= \
+    assert {r["subject"]["reference"] for r in matches(own.json)} <= \
         {f"Patient/{compartment.own}"}
 
 

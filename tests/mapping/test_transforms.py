@@ -1,3 +1,5 @@
+from decimal import Decimal
+
 import pytest
 
 from facade.mapping import transforms as t
@@ -21,9 +23,14 @@ def test_bad_dates_are_refused(text):
 
 
 def test_numbers_and_nhs_numbers():
-    assert (t.decimal("90"), t.decimal("82.4"), t.decimal("12.50")) == (90, 82.4, 12.5)
-    with pytest.raises(ValueError):
-        t.decimal("abc")
+    assert (t.decimal("90"), t.decimal("82.4"), t.decimal("12.50")) == (
+        90, Decimal("82.4"), Decimal("12.50"))
+    assert [str(t.decimal(text)) for text in ("1.00", "-0.50", ".5", "+7", "5.")] == [
+        "1.00", "-0.50", "0.5", "7", "5"]
+    assert type(t.decimal("90")) is int
+    for bad in ("abc", "1e3", "1,5", "NaN", "Infinity", "--1", "1.2.3"):
+        with pytest.raises(ValueError):
+            t.decimal(bad)
     assert t.nhs_number("999 000 0018") == "9990000018"
     with pytest.raises(ValueError, match="not a valid NHS number"):
         t.nhs_number("9990000019")

@@ -13,7 +13,7 @@ from facade.stewardship.planner import (
     Step,
     clinical_step,
     demographics_step,
-    full_clinical_filter,
+    full_record_filter,
     top_up_filter,
 )
 
@@ -54,8 +54,24 @@ def test_no_top_up_around_midnight_when_calendars_may_disagree():
     assert clinical_step(stale_top_up, midnight, WINDOWS, False) is Step.CACHE
 
 
+SECTIONS = frozenset({"ClinicalCodes", "Medication", "Sensitivities", "Vaccinations"})
+
+
 def test_only_the_top_up_is_exempt_from_the_record_slot():
     today = dt.date(2026, 11, 24)
-    assert not full_clinical_filter().exempt_from_record_throttle(today)
-    assert top_up_filter(NOON).exempt_from_record_throttle(today)
-    assert {"ClinicalCodes", "Demographics"} <= full_clinical_filter().flags
+    assert not full_record_filter(SECTIONS).exempt_from_record_throttle(today)
+    assert top_up_filter(NOON, SECTIONS).exempt_from_record_throttle(today)
+
+
+def test_a_full_fetch_asks_for_exactly_the_sections_served_and_the_demographics():
+    assert full_record_filter(SECTIONS).flags == SECTIONS | {"Demographics"}
+    assert top_up_filter(NOON, SECTIONS).flags == SECTIONS | {"Demographics"}
+
+
+def test_the_sections_are_those_the_declared_types_are_made_from():
+    """Every record type's declaration contributes its sections; nothing else is asked."""
+    from facade.mapping.registry import DEFAULT
+
+    declared = set().union(*(d.sections for d in DEFAULT.declarations().values()))
+    assert DEFAULT.sections() == declared
+    assert {"Demographics", "ClinicalCodes"} <= declared
