@@ -22,6 +22,7 @@ from .auth.service import AuthService
 from .config import Settings
 from .ids import IdCodec
 from .mapping.registry import MappingRegistry
+from .protocol.envelope import OutputScheme
 from .records import RecordService, retention
 from .stewardship.cache import ResourceCache
 from .stewardship.ledger import SlotLedger
@@ -52,8 +53,11 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     for endpoint in records.pool.endpoints:  # each SystmOne message joins the request's audit
         endpoint.client.observers.append(trail.note_upstream)
     from . import urls
+    from .fhir.registry import resources_for
     from .fhir.service import FhirService
 
+    # The types served: the mapping modules' declarations (a site's overlay included).
+    app.extensions["facade.resources"] = resources_for(records.mappings)
     app.extensions["facade.fhir"] = FhirService(records, app.extensions["facade.audit"],
                                                 urls.fhir_base)
 
@@ -119,5 +123,6 @@ def _endpoint(settings: Settings, name: str) -> Endpoint:
     client = SystmOneClient(
         SocketTransport(host, port, Timeouts(5.0, settings.read_timeout)),
         api_key=settings.api_key, endpoint=f"{host}:{port}",
-        device_ids=device_store(settings.state_dir))
+        device_ids=device_store(settings.state_dir),
+        output_scheme=OutputScheme(codes=settings.code_scheme, drugs=settings.drug_scheme))
     return Endpoint(f"{host}:{port}", client)

@@ -183,6 +183,7 @@ def _register_commands() -> None:
     from simulator.cli import simulator
 
     from .auth.cli import clients, keys, token
+    from .fidelity_cli import fidelity_command
     from .serving.cli import check, serve
 
     main.add_command(simulator)
@@ -192,6 +193,7 @@ def _register_commands() -> None:
     main.add_command(keys)
     main.add_command(serve)
     main.add_command(check)
+    main.add_command(fidelity_command)
 
 
 _register_commands()

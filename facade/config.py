@@ -15,6 +15,7 @@ from dataclasses import MISSING, Field, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .protocol.envelope import CODE_SCHEMES, DRUG_SCHEMES
 from .upstream.client import DEMO_API_KEY
 
 PREFIX = "FACADE_"
@@ -54,6 +55,14 @@ class Settings:
                                   "gets none).", group="SystmOne")
     max_wait: float = setting(10.0, "Seconds a request may wait for its upstream slot before "
                               "it gets 429 with Retry-After.", group="SystmOne")
+    code_scheme: str = setting("CTV3", "The OutputScheme asked for clinical codes: `CTV3` "
+                               "(SystmOne's own; codes come as recorded and gain SNOMED CT "
+                               "where the facade's concept map knows it) or `Snomed` "
+                               "(SystmOne translates; CTV3 is added back where known).",
+                               group="SystmOne")
+    drug_scheme: str = setting("Dmd", "The OutputScheme asked for drugs: `Dmd` (dm+d, UK "
+                               "Core's preferred) or `Multilex` (kept with its own system).",
+                               group="SystmOne")
 
     # -- data ----------------------------------------------------------------------------
     state_dir: Path = setting(Path(".facade"), "Keys, device ids, the embedded shared store "
@@ -152,6 +161,12 @@ class Settings:
                              f"{self.worker_class!r}")
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("FACADE_TLS_CERT and FACADE_TLS_KEY go together")
+        if self.code_scheme not in CODE_SCHEMES:
+            raise ValueError(f"FACADE_CODE_SCHEME must be {' or '.join(CODE_SCHEMES)}, not "
+                             f"{self.code_scheme!r}")
+        if self.drug_scheme not in DRUG_SCHEMES:
+            raise ValueError(f"FACADE_DRUG_SCHEME must be {' or '.join(DRUG_SCHEMES)}, not "
+                             f"{self.drug_scheme!r}")
         if self.audit_fsync not in ("interval", "request"):
             raise ValueError(f"FACADE_AUDIT_FSYNC must be interval or request, not "
                              f"{self.audit_fsync!r}")

@@ -11,13 +11,21 @@ from __future__ import annotations
 from .. import __version__
 from ..audit.auditevent import DECLARATION as AUDIT_EVENT
 from ..mapping.declaration import Declaration
-from ..mapping.registry import DEFAULT
-
-#: Every served type by name: the mapping modules' declarations, and the access audit.
-RESOURCES: dict[str, Declaration] = {**DEFAULT.declarations(), AUDIT_EVENT.type: AUDIT_EVENT}
+from ..mapping.registry import DEFAULT, MappingRegistry
 
 
-def capability_statement(base_url: str, oauth_uris: dict[str, str]) -> dict:
+def resources_for(mappings: MappingRegistry) -> dict[str, Declaration]:
+    """Every served type by name: the mapping modules' declarations (a site's overlay
+    included), and the access audit."""
+    return {**mappings.declarations(), AUDIT_EVENT.type: AUDIT_EVENT}
+
+
+#: The built-in types (an app serves ``resources_for`` its own mapping registry).
+RESOURCES: dict[str, Declaration] = resources_for(DEFAULT)
+
+
+def capability_statement(base_url: str, oauth_uris: dict[str, str],
+                         resources: dict[str, Declaration] = RESOURCES) -> dict:
     """The CapabilityStatement; ``oauth_uris`` names the token (and introspection) endpoints."""
     return {
         "resourceType": "CapabilityStatement",
@@ -31,7 +39,7 @@ def capability_statement(base_url: str, oauth_uris: dict[str, str]) -> dict:
         "rest": [{
             "mode": "server",
             "security": _security(oauth_uris),
-            "resource": [_resource_capability(resource) for resource in RESOURCES.values()],
+            "resource": [_resource_capability(resource) for resource in resources.values()],
         }],
     }
 

@@ -152,7 +152,7 @@ def _authorized() -> Response | None:
         return None
     access = guard.authenticate()
     interaction = _INTERACTIONS.get(request.endpoint or "")
-    definition = registry.RESOURCES.get((request.view_args or {}).get("resource_type", ""))
+    definition = _resources().get((request.view_args or {}).get("resource_type", ""))
     if interaction is None or definition is None or request.method not in ("GET", "POST"):
         return None  # unknown types and writes are answered 404/405 by the views
     guard.authorize(access, definition.type, interaction, definition.explicit_scope_only)
@@ -191,7 +191,7 @@ def _quoted(text: str) -> str:
 @bp.get("/metadata")
 def metadata() -> Response:
     oauth = {"token": urls.token(), "introspect": urls.auth("introspect")}
-    return fhir_response(registry.capability_statement(base_url(), oauth))
+    return fhir_response(registry.capability_statement(base_url(), oauth, _resources()))
 
 
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
@@ -350,18 +350,22 @@ def _searchset(definition: Declaration, asked: SearchRequest, controls,
         page = found.resources[controls.offset:]
     more = controls.offset + len(page) < found.total and (controls.count is not None
                                                           or found.paged)
-    included = _service().included(definition, page, controls.includes, registry.RESOURCES,
+    included = _service().included(definition, page, controls.includes, _resources(),
                                    _fresh_asked()) if controls.includes else []
     page = [results.shaped(resource, controls) for resource in page]
     return fhir_response(results.bundle(base_url(), definition.type, page, found.total,
                                         link_params, controls, more, included, found.outcome))
 
 
+def _resources() -> dict[str, Declaration]:
+    return current_app.extensions["facade.resources"]
+
+
 def _resource(resource_type: str) -> Declaration:
-    definition = registry.RESOURCES.get(resource_type)
+    definition = _resources().get(resource_type)
     if definition is None:
         raise FhirError(404, "not-supported", f"resource type {resource_type!r} is not served; "
-                                              f"served: {', '.join(registry.RESOURCES)}")
+                                              f"served: {', '.join(_resources())}")
     return definition
 
 

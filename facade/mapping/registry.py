@@ -48,16 +48,29 @@ class MappingRegistry:
             raise ValueError(f"mappings overlay {self.overlay} is not a directory")
         self._compiled: dict[str, CompiledMapping] = {}
         self._declarations: dict[str, Declaration] | None = None
+        self._overlays: dict[str, ModuleType | None] = {}
         self._lock = threading.RLock()
         self.concept_maps = self._concept_maps()
+        self.modules = self._resource_modules()
 
     def declarations(self) -> dict[str, Declaration]:
         """Every served type's declaration, by FHIR type, in module order."""
         with self._lock:
             if self._declarations is None:
-                found = (self._module(name).DECLARATION for name in _resource_modules())
+                found = (self._module(name).DECLARATION for name in self.modules)
                 self._declarations = {d.type: d for d in found}
             return self._declarations
+
+    def _resource_modules(self) -> tuple[str, ...]:
+        """The built-in resource modules, and an overlay's modules that declare a type of
+        their own (a site's new resource type: MAPPINGS.md)."""
+        names = set(_resource_modules())
+        if self.overlay is not None:
+            for path in sorted(self.overlay.glob("*.py")):
+                module = self._overlay_module(path.stem)
+                if module is not None and hasattr(module, "DECLARATION"):
+                    names.add(path.stem)
+        return tuple(sorted(names))
 
     def record_types(self) -> list[Declaration]:
         """The types made from a patient's record (GetPatientRecord), as the record
@@ -76,8 +89,8 @@ class MappingRegistry:
         return resources
 
     def mapping(self, name: str) -> CompiledMapping:
-        if name not in _resource_modules():
-            raise KeyError(f"no mapping {name!r}; known: {', '.join(_resource_modules())}")
+        if name not in self.modules:
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(self.modules)}")
         with self._lock:
             if name not in self._compiled:
                 module = self._module(name)
@@ -124,8 +137,8 @@ class MappingRegistry:
         return resources
 
     def _module(self, name: str) -> ModuleType:
-        if name not in _resource_modules() + FRAGMENT_MODULES:
-            raise KeyError(f"no mapping {name!r}; known: {', '.join(_resource_modules())}")
+        if name not in self.modules + FRAGMENT_MODULES:
+            raise KeyError(f"no mapping {name!r}; known: {', '.join(self.modules)}")
         return self._overlay_module(name) or importlib.import_module(f"mappings.{name}")
 
     def _concept_maps(self) -> dict[str, dict]:
@@ -137,15 +150,20 @@ class MappingRegistry:
         return maps
 
     def _overlay_module(self, name: str) -> ModuleType | None:
+        """The overlay's module ``name`` (loaded once), or None."""
+        if name in self._overlays:
+            return self._overlays[name]
         path = self.overlay / f"{name}.py" if self.overlay is not None else None
-        if path is None or not path.is_file():
-            return None
-        spec = importlib.util.spec_from_file_location(f"facade_overlay_{name}", path)
-        module = importlib.util.module_from_spec(spec)
-        try:
-            spec.loader.exec_module(module)
-        except Exception as error:
-            raise ValueError(f"mappings overlay {path} cannot be loaded: {error}") from error
+        module = None
+        if path is not None and path.is_file():
+            spec = importlib.util.spec_from_file_location(f"facade_overlay_{name}", path)
+            module = importlib.util.module_from_spec(spec)
+            try:
+                spec.loader.exec_module(module)
+            except Exception as error:
+                raise ValueError(f"mappings overlay {path} cannot be loaded: {error}") \
+                    from error
+        self._overlays[name] = module
         return module
 
 
