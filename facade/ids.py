@@ -16,8 +16,12 @@ Layout of the plaintext (the resource type is the associated data)::
 A resource made from a patient's record is found by reading that record, so its
 id needs to give back only the patient: the key naming the source item (an
 EventUID and position, a ProblemUID, a drug) travels as a keyed digest, which
-keeps every id the same length whatever the key. Ids are lower-case base32
-without padding: letters and digits only, 58 characters for an NHS number.
+keeps every id the same length whatever the key.
+
+Patient ids are lower-case base32 without padding (letters and digits only).
+A record holds thousands of resources, each needing an id on every fetch, so
+theirs are URL-safe base64 with ``.`` for ``_`` (FHIR id characters; 48 for
+an NHS number): several times cheaper to write than base32.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import functools
 import hashlib
 import hmac
 import os
+import re
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -36,7 +41,10 @@ from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 from .protocol.identity import Identity, IdentityError
 
 KEY_FILE = "id-key"
-KEY_DIGEST_BYTES = 8  # one chance in 2**64 that two items of one record share an id
+KEY_DIGEST_BYTES = 8  # two of a record's n items share an id with odds about n² / 2**65
+_TO_ID = bytes.maketrans(b"_", b".")
+_FROM_ID = str.maketrans(".", "_")
+_RECORD_ID = re.compile(r"[A-Za-z0-9\-.]+")
 _KIND_LETTERS = {"NHSNumber": "N", "PseudoNumber": "P", "ClientID": "C"}
 _LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
 
@@ -68,15 +76,23 @@ class IdCodec:
     def resource_id(self, resource_type: str, identity: Identity, key: str) -> str:
         """The id of the ``resource_type`` made from the item ``key`` names in the record
         of ``identity``: the same for the same item on every fetch, worker and instance."""
-        digest = hmac.new(self._digest_key, key.encode("utf-8"), hashlib.blake2b).digest()
-        return self._encode(resource_type.encode(),
-                            _identity_bytes(identity) + b"\x00" + digest[:KEY_DIGEST_BYTES])
+        digest = hashlib.blake2b(key.encode("utf-8"), key=self._digest_key,
+                                 digest_size=KEY_DIGEST_BYTES).digest()  # a keyed MAC
+        token = self._siv.encrypt(_identity_bytes(identity) + b"\x00" + digest,
+                                  [resource_type.encode()])
+        return base64.urlsafe_b64encode(token).rstrip(b"=").translate(_TO_ID).decode("ascii")
 
     def record_of(self, resource_type: str, resource_id: str) -> Identity | None:
         """The patient whose record holds the resource ``resource_id`` names (None: not an
         id this deployment made for that type)."""
-        plain = self._decode(resource_type.encode(), resource_id)
-        if plain is None or b"\x00" not in plain:
+        if len(resource_id) > 64 or not _RECORD_ID.fullmatch(resource_id):
+            return None
+        text = resource_id.translate(_FROM_ID) + "=" * (-len(resource_id) % 4)
+        try:
+            plain = self._siv.decrypt(base64.urlsafe_b64decode(text), [resource_type.encode()])
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+        if b"\x00" not in plain:
             return None
         return _identity_from(plain.partition(b"\x00")[0])
 

@@ -195,17 +195,7 @@ class RecordService:
                            fetched_at)
 
     def _mapped(self, identity: Identity, record: etree._Element, fetched_at: float) -> dict:
-        """Every record type's resources, by type, each list newest first."""
-        resources = self.mappings.map_record(
-            record, patient={"reference": f"Patient/{self.codec.patient_id(identity)}"},
-            ids=_id_function(self.codec, identity), last_updated=_instant(fetched_at),
-            __xpath__={"today": _london_day(fetched_at)})
-        by_type: dict[str, list[dict]] = {d.type: [] for d in self.mappings.record_types()}
-        for resource in resources:
-            by_type[resource["resourceType"]].append(resource)
-        for declaration in self.mappings.record_types():
-            by_type[declaration.type].sort(key=newest_first(declaration.sort))
-        return {"resources": by_type}
+        return mapped_record(self.mappings, self.codec, identity, record, fetched_at)
 
     # -- the practice ------------------------------------------------------------
 
@@ -279,6 +269,22 @@ class RecordService:
 def _patient_digest(codec: IdCodec, identity: Identity) -> str:
     """The cache-key digest of a patient: the same for every read, so worked out once."""
     return codec.digest(codec.patient_id(identity))
+
+
+def mapped_record(mappings: MappingRegistry, codec: IdCodec, identity: Identity,
+                  record: etree._Element, fetched_at: float) -> dict:
+    """Every record type's resources, by type, each list newest first: what one fetched
+    record becomes (the fidelity report is added beside it by the caller)."""
+    resources = mappings.map_record(
+        record, patient={"reference": f"Patient/{codec.patient_id(identity)}"},
+        ids=_id_function(codec, identity), last_updated=_instant(fetched_at),
+        __xpath__={"today": _london_day(fetched_at)})
+    by_type: dict[str, list[dict]] = {d.type: [] for d in mappings.record_types()}
+    for resource in resources:
+        by_type[resource["resourceType"]].append(resource)
+    for declaration in mappings.record_types():
+        by_type[declaration.type].sort(key=newest_first(declaration.sort))
+    return {"resources": by_type}
 
 
 class MappedRecord:

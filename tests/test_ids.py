@@ -1,4 +1,5 @@
 import os
+import re
 
 import pytest
 
@@ -42,7 +43,7 @@ KEYS = ["b95ee04200000000-0", "b95ee04200000000-17", "a1b2c3d400000000",
 @pytest.mark.parametrize("key", KEYS)
 def test_record_resource_ids_give_back_their_patient(codec, key):
     made = codec.resource_id("Condition", NHS, key)
-    assert made.isalnum() and made.islower() and len(made) <= 64
+    assert re.fullmatch(r"[A-Za-z0-9\-.]{1,64}", made)  # a FHIR id
     assert codec.resource_id("Condition", NHS, key) == made  # stable
     assert codec.record_of("Condition", made) == NHS
     # The type is bound in: a Condition id is no Observation's, and no Patient's.
@@ -68,3 +69,10 @@ def test_key_file_is_private_and_created_once(tmp_path):
     (tmp_path / "bad").write_text("zz")
     with pytest.raises(ValueError, match="hex key"):
         load_or_create_key(tmp_path / "bad")
+
+
+def test_a_tampered_record_resource_id_is_nobodys(codec):
+    made = codec.resource_id("Observation", NHS, "b95ee04200000000-3")
+    for changed in (made[:-1] + ("A" if made[-1] != "A" else "B"), made[1:], made + "A",
+                    made.replace(made[5], "_" if made[5] != "_" else "-")):
+        assert codec.record_of("Observation", changed) is None

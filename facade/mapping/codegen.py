@@ -77,7 +77,8 @@ class _Writer:
             "_origin_first": _origin_first, "MappingError": e.MappingError,
             "_empty": e._is_empty, "_CONTAINERS": e._CONTAINERS, "_MISSING": _MISSING,
             "_children": _children, "_string_value": _string_value, "_ancestor": _ancestor,
-            "_structure": _structure, "_groups": e.groups, "_with_key": e.with_key,
+            "_structure": _structure, "_groups": e.groups, "_with_xpath": e.with_xpath,
+            "_bindings": e.bindings,
             "_Scope": e.Scope, "_XPATH_VARIABLES": e.XPATH_VARIABLES,
             "_NO_VARIABLES": e._NO_VARIABLES,
         }
@@ -426,17 +427,49 @@ def _emit_each(w, node: e._Each, indent, scope) -> str:
         w.line(indent, f"for {item} in {matches}:")
         w.line(indent + 1, f"if not isinstance({item}, _Element):")
         w.line(indent + 2, "continue")
-    else:  # one value per key: at the last element holding it, with $key bound
-        key, keyed = w.ref(node.key, "xk"), w.new("vars")
+        bound = None
+    else:  # one value per key: at the last element holding it, $key and $group bound
+        key, group, bound = w.ref(node.key, "xk"), w.new("gr"), w.new("bd")
         elements = f"[x for x in {matches} if isinstance(x, _Element)]"
-        w.line(indent, f"for {item}, {keyed} in _groups({elements}, {key}):")
-        w.line(indent + 1, f"{keyed} = _with_key({outer}, {keyed})")
-        w.variables = keyed
+        w.line(indent, f"for {bound}, {group} in _groups({elements}, {key}):")
+        w.line(indent + 1, f"{item} = {group}[-1]")
+        w.line(indent + 1, f"{bound} = {{'key': {bound}, 'group': {group}}}")
+    if node.let:  # XPath variables from the element, as XSLT's variables
+        let, lets = w.ref(node.let, "lt"), w.new("bd")
+        w.line(indent + 1, f"{lets} = _bindings({item}, {let}, {outer})")
+        if bound is not None:
+            w.line(indent + 1, f"{lets} = {{**{bound}, **{lets}}}")
+        bound = lets
+    if bound is not None:
+        w.variables = w.new("vars")
+        w.line(indent + 1, f"{w.variables} = _with_xpath({outer}, {bound})")
     inner = w.open_scope(indent + 1, node.template, item)
     value = _emit(w, node.template, indent + 1, inner)
     w.variables = outer
     _append(w, indent + 1, target, value)
     w.lists.add(target)
+    return target
+
+
+def _emit_id(w, node: e._Id, indent, scope) -> str:
+    """An Id (or Ref): the key read as any path is, then the caller's id function."""
+    w.silent += 1  # the key is not itself in the output: only the id made from it
+    key = _emit(w, node.key, indent, scope)
+    w.silent -= 1
+    target, kind = w.new("x"), w.ref(node.resource_type, "rt")
+    w.line(indent, f"if {key} is None:")
+    w.line(indent + 1, f"{target} = None")
+    w.line(indent, "else:")
+    w.line(indent + 1, f"{target} = {w.variables}.get({e.ID_FUNCTION!r})")
+    w.line(indent + 1, f"{target} = {target}({kind}, {key}) if {target} is not None "
+                       f"else {key}")
+    reference = isinstance(node, e._Ref)
+    if reference:
+        w.line(indent + 1, f"{target} = {{'reference': {kind} + '/' + {target}}}")
+    w.line(indent, f"if {target} is not None:")
+    w.record_value(indent + 1, target, node.fhir_path, may_be_container=reference)
+    w.line(indent + 1, "pass")
+    w.none_or_value.add(target)
     return target
 
 
@@ -613,4 +646,6 @@ _EMITTERS = {
     e._Include: _emit_include,
     e._Object: _emit_object,
     e._Array: _emit_array,
+    e._Id: _emit_id,
+    e._Ref: _emit_id,
 }

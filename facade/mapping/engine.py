@@ -115,36 +115,60 @@ class _When(_Node):
 
 
 class _Each(_Node):
-    def __init__(self, path: etree.XPath, template: _Node,
-                 key: etree.XPath | None = None) -> None:
-        self.path, self.template, self.key = path, template, key
+    def __init__(self, path: etree.XPath, template: _Node, key: etree.XPath | None = None,
+                 let: dict[str, etree.XPath] | None = None) -> None:
+        self.path, self.template, self.key, self.let = path, template, key, let or {}
 
     def evaluate(self, scope: Scope) -> list:
         elements = [found for found in scope.select(self.path)
                     if isinstance(found, etree._Element)]
         if self.key is None:
-            return _flatten(self.template.evaluate(Scope(element, scope.variables))
-                            for element in elements)
-        return _flatten(
-            self.template.evaluate(Scope(element, with_key(scope.variables, key)))
-            for element, key in groups(elements, self.key))
+            pairs = ((element, None) for element in elements)
+        else:
+            pairs = ((group[-1], {"key": key, "group": group})
+                     for key, group in groups(elements, self.key))
+        out = []
+        for element, bound in pairs:
+            if self.let:
+                bound = {**(bound or {}), **bindings(element, self.let, scope.variables)}
+            variables = with_xpath(scope.variables, bound) if bound else scope.variables
+            out.append(self.template.evaluate(Scope(element, variables)))
+        return _flatten(out)
 
 
-def groups(elements: list, key: etree.XPath) -> list[tuple[etree._Element, str | None]]:
-    """Elements sharing a key as one: (the last of them, the key), in order of first
-    appearance. An element without a key stands alone."""
-    last: dict[Any, tuple[etree._Element, str | None]] = {}
+def groups(elements: list, key: etree.XPath) -> list[tuple[str, list[etree._Element]]]:
+    """Elements sharing a key, in document order, by key, in order of first appearance.
+    An element without a key stands alone."""
+    found: dict[Any, tuple[str, list[etree._Element]]] = {}
     for position, element in enumerate(elements):
-        found = _first_value(key(element))
-        value = found[0] if found is not None else None
-        name = value if value is not None else ("", position)
-        last[name] = (element, value)  # a key seen before keeps its place in the dict
-    return list(last.values())
+        first = _first_value(key(element))
+        value = first[0] if first is not None else ""
+        name = value if first is not None else ("", position)
+        if name in found:
+            found[name][1].append(element)
+        else:
+            found[name] = (value, [element])
+    return list(found.values())
 
 
-def with_key(variables: Mapping[str, Any], key: str | None) -> dict[str, Any]:
+def bindings(element: etree._Element, let: Mapping[str, etree.XPath],
+             variables: Mapping[str, Any]) -> dict[str, Any]:
+    """``let``'s XPath variables at ``element``: strings, or node-sets as found."""
     outer = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
-    return {**variables, XPATH_VARIABLES: {**outer, "key": key or ""}}
+    bound = {}
+    for name, path in let.items():
+        value = path(element, **outer)
+        if isinstance(value, list) and not all(isinstance(v, etree._Element) for v in value):
+            first = _first_value(value)
+            value = first[0] if first is not None else ""
+        bound[name] = value
+    return bound
+
+
+def with_xpath(variables: Mapping[str, Any], bound: Mapping[str, Any]) -> dict[str, Any]:
+    """The variables, with more XPath variables bound."""
+    outer = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
+    return {**variables, XPATH_VARIABLES: {**outer, **bound}}
 
 
 class _Id(_Node):
@@ -270,8 +294,9 @@ class CompiledMapping:
                          self._compile(template.then, fhir_path), otherwise)
         if isinstance(template, Each):
             key = _xpath(template.key, fhir_path) if template.key is not None else None
+            let = {name: _xpath(path, fhir_path) for name, path in template.let.items()}
             return _Each(_xpath(template.path, fhir_path),
-                         self._compile(template.template, fhir_path), key)
+                         self._compile(template.template, fhir_path), key, let)
         if isinstance(template, Ref):
             return _Ref(template.resource_type,
                         self._compile(Path(*template.paths), fhir_path), fhir_path)

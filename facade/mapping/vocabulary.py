@@ -60,12 +60,18 @@ class Each:
     With ``key`` (an XPath giving each element's key), elements sharing a key
     make one value: the template is evaluated at the last of them in document
     order (SystmOne lists Events oldest first, so the latest recording), and
-    its XPaths may name the key as ``$key`` to reach the others.
+    its XPaths may name the key as ``$key`` and all the elements sharing it, in
+    document order, as ``$group``.
+
+    ``let`` binds XPath variables for the template, each the value of an XPath at
+    the element (as XSLT's variables do): ``let={"started": "StartDate"}`` lets
+    paths that move elsewhere compare with ``$started``.
     """
 
     path: str
     template: Any
     key: str | None = None
+    let: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
