@@ -1,0 +1,916 @@
+"""UK Core R4, LOINC and UCUM expectations, written out by hand.
+
+Every table names the file it was read from. ``REF`` below is the read-only copy of UK Core
+kept beside the repository (``../shared/reference/ukcore``, a snapshot of
+NHSDigital/FHIR-R4-UKCORE-STAGING-MAIN, 2025-06-20, commit 3d2827e3); ``TPP`` is
+``../shared/reference/tpp``. Where the reference is silent (FHIR R4 base value sets, CTV3 and
+the laboratory codes), the comment names the outside source instead.
+
+Nothing here is read from ``mappings/`` or ``facade/mapping/``: these are the values the
+mapped output is checked against, so they must not come from the table under test.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- Systems -------------------------------------------------------------------------------
+
+SNOMED = "http://snomed.info/sct"
+LOINC = "http://loinc.org"
+UCUM = "http://unitsofmeasure.org"
+# dm+d: REF/valuesets/ValueSet-UKCore-MedicationCode.xml (compose.include.system) and every
+# medication example in REF/examples (e.g. UKCore-Medication-TimoptolEyeDrops-Example.xml).
+DMD = "https://dmd.nhs.uk"
+# The reference has no NamingSystems. CTV3, Read v2 and Multilex are listed on UK Core's
+# "Terminology Systems" guidance page (NHSDigital/IOPS-FHIR-Simplifier-Backup,
+# HL7FHIRUKCoreR4/.../Guidance/NamingSystems/Terminology-Systems.page.md: READ CTV3
+# http://read.info/ctv3 (retired), READ V2 http://read.info/readv2 (retired), Multilex Drug
+# https://fhir.hl7.org.uk/Id/multilex-drug-codes) and, identically, in GP Connect's
+# "Common code systems" page. http://read.info/ctv3 is also FHIR R4's own URI for CTV3.
+CTV3 = "http://read.info/ctv3"
+READ_V2 = "http://read.info/readv2"
+MULTILEX = "https://fhir.hl7.org.uk/Id/multilex-drug-codes"
+# REF/examples/UKCore-Patient-RichardSmith-Example.xml; fixedUri in
+# REF/structuredefinitions/UKCore-Patient.xml (Patient.identifier:nhsNumber.system).
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
+
+OBSERVATION_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_VERIFICATION = "http://terminology.hl7.org/CodeSystem/condition-ver-status"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+UKCORE_CONDITION_CATEGORY = "https://fhir.hl7.org.uk/CodeSystem/UKCore-ConditionCategory"
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+MEDREQ_CATEGORY = "http://terminology.hl7.org/CodeSystem/medicationrequest-category"
+UKCORE_MEDREQ_CATEGORY = "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationRequestCategory"
+MEDREQ_COURSE = "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy"
+UKCORE_MEDREQ_COURSE = "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationRequestCourseOfTherapy"
+MEDSTMT_CATEGORY = "http://terminology.hl7.org/CodeSystem/medication-statement-category"
+UKCORE_MEDSTMT_CATEGORY = "https://fhir.hl7.org.uk/CodeSystem/UKCore-MedicationStatementCategory"
+UKCORE_LIST_EMPTY_REASON = "https://fhir.hl7.org.uk/CodeSystem/UKCore-ListEmptyReasonCode"
+
+# TPP's coding schemes (the Scheme attribute) -> FHIR system.
+# TPP/spec-v33.4.txt: Code Scheme "CTV3" (the default) or "Snomed" (lines 1595, 1859-1875);
+# Drug Scheme "Multilex" (the default) or "Dmd" with OutputScheme (lines 322-323, 1002-1006).
+TPP_SCHEME_SYSTEMS = {
+    "CTV3": CTV3,
+    "Snomed": SNOMED,
+    "Multilex": MULTILEX,
+    "Dmd": DMD,
+}
+
+# --- Profiles ------------------------------------------------------------------------------
+
+UKCORE_SD = "https://fhir.hl7.org.uk/StructureDefinition/"
+
+# <url> of each REF/structuredefinitions/UKCore-<Type>.xml.
+PROFILES = {
+    "AllergyIntolerance": UKCORE_SD + "UKCore-AllergyIntolerance",
+    "Condition": UKCORE_SD + "UKCore-Condition",
+    "Immunization": UKCORE_SD + "UKCore-Immunization",
+    "List": UKCORE_SD + "UKCore-List",
+    "Medication": UKCORE_SD + "UKCore-Medication",
+    "MedicationRequest": UKCORE_SD + "UKCore-MedicationRequest",
+    "MedicationStatement": UKCORE_SD + "UKCore-MedicationStatement",
+    "Observation": UKCORE_SD + "UKCore-Observation",
+    "Patient": UKCORE_SD + "UKCore-Patient",
+    "Practitioner": UKCORE_SD + "UKCore-Practitioner",
+    "Organization": UKCORE_SD + "UKCore-Organization",
+}
+
+# REF/structuredefinitions/UKCore-Observation-Lab.xml. Its baseDefinition is the base FHIR
+# Observation, not UKCore-Observation.
+OBSERVATION_LAB = UKCORE_SD + "UKCore-Observation-Lab"
+# REF/structuredefinitions/UKCore-Observation-VitalSigns.xml (base: UKCore-Observation).
+VITAL_SIGNS_PROFILE = UKCORE_SD + "UKCore-Observation-VitalSigns"
+
+# Every Observation profile in REF/structuredefinitions/UKCore-Observation*.xml.
+OBSERVATION_PROFILES = frozenset(
+    UKCORE_SD + name
+    for name in (
+        "UKCore-Observation",
+        "UKCore-Observation-Lab",
+        "UKCore-Observation-Group-Lab",
+        "UKCore-Observation-VitalSigns",
+        "UKCore-Observation-VitalSigns-BloodPressure",
+        "UKCore-Observation-VitalSigns-BodyHeight",
+        "UKCore-Observation-VitalSigns-BodyWeight",
+        "UKCore-Observation-VitalSigns-BMI",
+        "UKCore-Observation-VitalSigns-HeartRate",
+        "UKCore-Observation-VitalSigns-BodyTemperature",
+        "UKCore-Observation-VitalSigns-RespirationRate",
+        "UKCore-Observation-VitalSigns-OxygenSaturation",
+        "UKCore-Observation-VitalSigns-HeadCircumference",
+        "UKCore-Observation-ACVPU",
+        "UKCore-Observation-AlcoholConsumption",
+        "UKCore-Observation-AverageBloodPressure",
+        "UKCore-Observation-BloodGlucose",
+        "UKCore-Observation-EarlyWarningTotalScore",
+        "UKCore-Observation-InspiredOxygen",
+        "UKCore-Observation-TobaccoConsumption",
+    )
+)
+
+
+def profiles_for(resource_type: str) -> frozenset[str]:
+    """The UK Core profile URLs a resource of this type may claim."""
+    if resource_type == "Observation":
+        return OBSERVATION_PROFILES
+    url = PROFILES.get(resource_type)
+    return frozenset({url}) if url else frozenset()
+
+
+# --- Vital signs ---------------------------------------------------------------------------
+#
+# UKCore-Observation-VitalSigns (REF/structuredefinitions/UKCore-Observation-VitalSigns.xml)
+# is the base of the specific profiles below. Its differential:
+#   - constraint ukcore-obs-vs-001: code.coding SHALL include a LOINC "magic code";
+#   - status fixedCode "final" (so an amended or corrected reading does not conform);
+#   - category min 1, max 1, coding.system fixed observation-category, coding.code fixed
+#     "vital-signs";
+#   - code.coding sliced by system: loinc 1..1 (system http://loinc.org, extensible binding to
+#     observation-vitalsignresult), snomedCT 1..* (system http://snomed.info/sct);
+#   - subject 1..1, effective[x] 1..1.
+VITAL_SIGNS_FIXED_STATUS = "final"
+VITAL_SIGNS_CATEGORY = "vital-signs"
+
+
+@dataclass(frozen=True)
+class VitalSign:
+    key: str
+    profile: str
+    loinc: str | None  # the fixedCode of code.coding:loinc.code (None: the generic profile)
+    loinc_display: str | None  # as written in the profile's example
+    snomed: frozenset[str]  # SNOMED CT codes that make an Observation this vital sign
+    ucum: frozenset[str]  # allowed valueQuantity.code (empty: no value, e.g. blood pressure)
+    unit: str | None  # fixedString of valueQuantity.unit, when the profile fixes one
+    single_snomed: bool  # code.coding:snomedCT max 1
+    source: str
+
+
+def _vs(name: str) -> str:
+    return UKCORE_SD + "UKCore-Observation-VitalSigns-" + name
+
+
+VITAL_SIGNS: dict[str, VitalSign] = {
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-BloodPressure.xml: LOINC 85354-9;
+    # value[x] max 0; component 1..2 (SystolicBP 1..1, DiastolicBP 0..1, see BP_COMPONENTS);
+    # specimen max 0. SNOMED: REF/valuesets/ValueSet-UKCore-BloodPressure.xml (preferred).
+    # Only the systemic/arterial blood pressures of that value set are keyed here. It also
+    # names venous, atrial, wedge and pulse pressures (71420008 central venous, 37476000
+    # jugular venous, 252076005 venous, 76882007 venous wedge, 37087001 arterial wedge,
+    # 371829003 pulmonary vein wedge, 251068006 atrial, 276760007 left atrial, 276755008
+    # right atrial, 165077006 intracardiac, 87179004 arterial pulse pressure), which have no
+    # systolic/diastolic pair and are not keyed (BP_VALUESET_NOT_KEYED).
+    # Example: REF/examples/UKCore-Observation-VitalSigns-BloodPressure-Example.xml.
+    "BloodPressure": VitalSign(
+        key="BloodPressure",
+        profile=_vs("BloodPressure"),
+        loinc="85354-9",
+        loinc_display="Blood pressure panel with all children optional",
+        snomed=frozenset({
+            "75367002",  # Blood pressure
+            "163020007",  # O/E - blood pressure reading
+            "163033001",  # Lying blood pressure
+            "163035008",  # Sitting blood pressure
+            "163034007",  # Standing blood pressure
+            "723237002",  # Non-invasive blood pressure
+            "251076008",  # Non-invasive arterial pressure
+            "1036531000000108",  # Non-invasive central blood pressure
+            "335661000000109",  # Self measured blood pressure reading
+            "386534000",  # Arterial blood pressure
+            "386532001",  # Invasive arterial pressure
+            "386533006",  # Invasive blood pressure
+            "364090009",  # Systemic arterial pressure
+            "386536003",  # Systemic blood pressure
+        }),
+        ucum=frozenset(),
+        unit=None,
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns-BloodPressure.xml, ValueSet-UKCore-BloodPressure.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-BodyHeight.xml: LOINC 8302-2;
+    # value[x] 1..1 Quantity, required binding to all-distance-units (UCUM, canonical unit m):
+    # the profile fixes no unit. SNOMED: REF/valuesets/ValueSet-UKCore-BodyHeightMeasurements.xml
+    # less 1003998008 Arm demispan and 248335006 Sitting height, which are not body heights
+    # (8302-2). Example (1.64 m): UKCore-Observation-VitalSigns-BodyHeight-Example.xml.
+    "BodyHeight": VitalSign(
+        key="BodyHeight",
+        profile=_vs("BodyHeight"),
+        loinc="8302-2",
+        loinc_display="Body height",
+        snomed=frozenset({
+            "50373000",  # Body height measure
+            "1153637007",  # Body height
+            "1162418000",  # Estimated body height
+            "248337003",  # Height from demispan
+            "1162417005",  # Pre-amputation estimated body height
+            "1162392001",  # Pre-amputation measured body height
+            "1149101003",  # Recumbent body height
+            "1162419008",  # Self reported body height
+            "1230278008",  # Self reported peak adult body height
+            "248333004",  # Standing height
+        }),
+        # Members of all-distance-units a GP record can hold (UCUM; canonical unit m).
+        ucum=frozenset({"m", "cm", "mm", "[in_i]", "[ft_i]"}),
+        unit=None,
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns-BodyHeight.xml, "
+        "ValueSet-UKCore-BodyHeightMeasurements.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-BodyWeight.xml: LOINC 29463-7;
+    # valueQuantity unit fixedString "kilogram", system UCUM, code fixedCode "kg" (so a birth
+    # weight in grams must be converted). SNOMED:
+    # REF/valuesets/ValueSet-UKCore-BodyWeightMeasurements.xml (whole expansion).
+    "BodyWeight": VitalSign(
+        key="BodyWeight",
+        profile=_vs("BodyWeight"),
+        loinc="29463-7",
+        loinc_display="Body weight",
+        snomed=frozenset({
+            "27113001",  # Body weight
+            "363808001",  # Body weight measure
+            "364589006",  # Birth weight
+            "424927000",  # Body weight with shoes
+            "425024002",  # Body weight without shoes
+            "735395000",  # Current body weight
+            "1162388008",  # Dosing body weight
+            "445541000",  # Dry body weight
+            "443245006",  # Estimated weight using Broselow Luten paediatric weight estimation
+            "1162420002",  # Post-dialysis body weight
+            "1162414003",  # Pre-amputation estimated body weight
+            "1162416001",  # Pre-amputation measured body weight
+            "1162421003",  # Pre-dialysis body weight
+            "784399000",  # Self reported body weight
+            "1230277003",  # Self reported peak body weight
+            "1162389000",  # Self reported pre-pregnancy body weight
+        }),
+        ucum=frozenset({"kg"}),
+        unit="kilogram",
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns-BodyWeight.xml, "
+        "ValueSet-UKCore-BodyWeightMeasurements.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-BMI.xml: LOINC 39156-5;
+    # code.coding:snomedCT max 1; value 1..1, system 1..1 UCUM, code 1..1 fixedCode "kg/m2"
+    # (no fixed unit display; the example writes "kilogram / (meter ^ 2)").
+    # SNOMED: REF/valuesets/ValueSet-UKCore-BMI.xml, less its four centiles (446974000,
+    # 1153602009, 896691000000102, 926011000000101): the profile fixes kg/m2 and LOINC
+    # 39156-5 (a ratio), which a centile is not.
+    "BMI": VitalSign(
+        key="BMI",
+        profile=_vs("BMI"),
+        loinc="39156-5",
+        loinc_display="Body mass index (BMI) [Ratio]",
+        snomed=frozenset({"60621009"}),  # Body mass index
+        ucum=frozenset({"kg/m2"}),
+        unit=None,
+        single_snomed=True,
+        source="UKCore-Observation-VitalSigns-BMI.xml, ValueSet-UKCore-BMI.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-HeartRate.xml: LOINC 8867-4;
+    # snomedCT max 1; value, unit ("per minute"), system (UCUM) and code ("/min", not
+    # "{beats}/min") all 1..1 and fixed. SNOMED: REF/valuesets/ValueSet-UKCore-HeartRate.xml.
+    "HeartRate": VitalSign(
+        key="HeartRate",
+        profile=_vs("HeartRate"),
+        loinc="8867-4",
+        loinc_display="Heart rate",
+        snomed=frozenset({
+            "364075005",  # Heart rate
+            "78564009",  # Pulse rate
+            "444981005",  # Resting heart rate
+            "422119006",  # Brachial pulse rate
+            "429525003",  # Dorsalis pedis pulse rate
+            "249043002",  # Fetal heart rate
+            "1089491000000108",  # Heart rate at cardiac apex
+            "399017001",  # Heart rate on admission
+            "429614003",  # Posterior tibial pulse rate
+            "843941000000100",  # Radial pulse rate
+        }),
+        ucum=frozenset({"/min"}),
+        unit="per minute",
+        single_snomed=True,
+        source="UKCore-Observation-VitalSigns-HeartRate.xml, ValueSet-UKCore-HeartRate.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-BodyTemperature.xml: LOINC 8310-5;
+    # snomedCT max 1; unit 1..1 fixedString "degree Celsius", system UCUM, code "Cel".
+    # SNOMED: REF/valuesets/ValueSet-UKCore-BodyTemperature.xml (whole expansion).
+    "BodyTemperature": VitalSign(
+        key="BodyTemperature",
+        profile=_vs("BodyTemperature"),
+        loinc="8310-5",
+        loinc_display="Body temperature",
+        snomed=frozenset({
+            "386725007",  # Body temperature
+            "276885007",  # Core body temperature
+            "415882003",  # Axillary temperature
+            "300076005",  # Basal body temperature
+            "698832009",  # Bladder temperature
+            "431807005",  # Body temperature taken with digital thermometer
+            "1222808002",  # Core body temperature measured in blood
+            "415921007",  # Forehead skin strip temperature
+            "415922000",  # Forehead temperature
+            "415929009",  # Groin temperature
+            "698831002",  # Nasopharyngeal temperature
+            "415945006",  # Oral temperature
+            "307047009",  # Rectal temperature
+            "708499008",  # Temperature of neonate at birth
+            "415974002",  # Tympanic temperature
+        }),
+        ucum=frozenset({"Cel"}),
+        unit="degree Celsius",
+        single_snomed=True,
+        source="UKCore-Observation-VitalSigns-BodyTemperature.xml, "
+        "ValueSet-UKCore-BodyTemperature.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-RespirationRate.xml: LOINC 9279-1;
+    # unit 1..1 "per minute", system UCUM, code "/min". The snomedCT slice has no max 1 here.
+    # SNOMED: REF/valuesets/ValueSet-UKCore-RespirationRate.xml. (The example's file is named
+    # ...-RespiratoryRate-Example.xml; the profile is ...-RespirationRate.)
+    "RespirationRate": VitalSign(
+        key="RespirationRate",
+        profile=_vs("RespirationRate"),
+        loinc="9279-1",
+        loinc_display="Respiratory Rate",
+        snomed=frozenset({
+            "86290005",  # Respiratory rate
+            "271625008",  # Rate of spontaneous respiration
+            "250810003",  # Total breath rate
+        }),
+        ucum=frozenset({"/min"}),
+        unit="per minute",
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns-RespirationRate.xml, "
+        "ValueSet-UKCore-RespirationRate.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-OxygenSaturation.xml: LOINC 2708-6
+    # ("Oxygen saturation in Arterial blood", even for pulse oximetry: the example codes
+    # 431314004 Peripheral oxygen saturation with 2708-6); snomedCT max 1; unit 1..1 "percent",
+    # system UCUM, code "%". SNOMED: REF/valuesets/ValueSet-UKCore-OxygenSaturation.xml.
+    "OxygenSaturation": VitalSign(
+        key="OxygenSaturation",
+        profile=_vs("OxygenSaturation"),
+        loinc="2708-6",
+        loinc_display="Oxygen saturation in Arterial blood",
+        snomed=frozenset({
+            "103228002",  # Blood oxygen saturation
+            "431314004",  # Peripheral oxygen saturation
+            "442476006",  # Arterial oxygen saturation
+            "1097811000000106",  # Arterial oxygen saturation on room air at rest
+            "1097821000000100",  # Arterial oxygen saturation on supplemental oxygen at rest
+            "1017311000000104",  # Blood oxygen saturation (calculated)
+            "442440005",  # Capillary oxygen saturation
+            "718059008",  # Cerebral oxygen saturation
+            "373638005",  # Conjunctival oxygen saturation
+            "442381003",  # Intracardiac oxygen saturation
+            "442386008",  # Jugular bulb oxygen saturation
+            "866661000000106",  # Peripheral blood oxygen saturation on room air at rest
+            "866681000000102",  # Peripheral blood oxygen saturation on room air on exertion
+            "866701000000100",  # ... on supplemental oxygen at rest
+            "866721000000109",  # ... on supplemental oxygen on exertion
+        }),
+        ucum=frozenset({"%"}),
+        unit="percent",
+        single_snomed=True,
+        source="UKCore-Observation-VitalSigns-OxygenSaturation.xml, "
+        "ValueSet-UKCore-OxygenSaturation.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns-HeadCircumference.xml: LOINC
+    # 9843-4; unit fixedString "centimeter", system UCUM, code fixedCode "cm".
+    # SNOMED: REF/valuesets/ValueSet-UKCore-HeadCircumferenceMeasurements.xml.
+    "HeadCircumference": VitalSign(
+        key="HeadCircumference",
+        profile=_vs("HeadCircumference"),
+        loinc="9843-4",
+        loinc_display="Head Occipital-frontal circumference",
+        snomed=frozenset({
+            "363812007",  # Head circumference
+            "363811000",  # Head circumference measure
+            "169876006",  # Birth head circumference
+            "1269262007",  # Head circumference of fetus
+            "248396005",  # Head circumference with caput
+        }),
+        ucum=frozenset({"cm"}),
+        unit="centimeter",
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns-HeadCircumference.xml, "
+        "ValueSet-UKCore-HeadCircumferenceMeasurements.xml",
+    ),
+    # A systolic or a diastolic reading on its own has no specific profile: it is the generic
+    # UKCore-Observation-VitalSigns, with the LOINC of the matching blood-pressure component
+    # (REF/structuredefinitions/UKCore-Observation-VitalSigns-BloodPressure.xml,
+    # component:SystolicBP / DiastolicBP) and that component's unit. SNOMED:
+    # REF/valuesets/ValueSet-UKCore-BloodPressure-Systolic.xml / -Diastolic.xml, both also in
+    # ValueSet-UKCore-ObservationVitalSignsType.xml, the generic profile's snomedCT binding.
+    "SystolicBP": VitalSign(
+        key="SystolicBP",
+        profile=VITAL_SIGNS_PROFILE,
+        loinc="8480-6",
+        loinc_display="Systolic blood pressure",
+        snomed=frozenset({
+            "271649006",  # Systolic blood pressure
+            "72313002",  # Systolic arterial pressure
+            "163030003",  # O/E - Systolic BP reading
+            "407556006",  # Lying systolic blood pressure
+            "407554009",  # Sitting systolic blood pressure
+            "400974009",  # Standing systolic blood pressure
+            "1162737008",  # Self reported systolic blood pressure
+        }),
+        ucum=frozenset({"mm[Hg]"}),
+        unit=None,  # the generic profile fixes no unit text
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns.xml, ValueSet-UKCore-BloodPressure-Systolic.xml",
+    ),
+    "DiastolicBP": VitalSign(
+        key="DiastolicBP",
+        profile=VITAL_SIGNS_PROFILE,
+        loinc="8462-4",
+        loinc_display="Diastolic blood pressure",
+        snomed=frozenset({
+            "271650006",  # Diastolic blood pressure
+            "1091811000000102",  # Diastolic arterial pressure
+            "163031004",  # O/E - Diastolic BP reading
+            "407557002",  # Lying diastolic blood pressure
+            "407555005",  # Sitting diastolic blood pressure
+            "400975005",  # Standing diastolic blood pressure
+            "1162735000",  # Self reported diastolic blood pressure
+        }),
+        ucum=frozenset({"mm[Hg]"}),
+        unit=None,
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns.xml, ValueSet-UKCore-BloodPressure-Diastolic.xml",
+    ),
+    # REF/structuredefinitions/UKCore-Observation-VitalSigns.xml: the generic profile. No fixed
+    # LOINC (any from observation-vitalsignresult, extensible) and no unit; its SNOMED binding
+    # (ValueSet-UKCore-ObservationVitalSignsType.xml, preferred) is the union of the value sets
+    # above plus a few findings; none is keyed to it here.
+    "VitalSigns": VitalSign(
+        key="VitalSigns",
+        profile=VITAL_SIGNS_PROFILE,
+        loinc=None,
+        loinc_display=None,
+        snomed=frozenset(),
+        ucum=frozenset(),
+        unit=None,
+        single_snomed=False,
+        source="UKCore-Observation-VitalSigns.xml",
+    ),
+}
+
+# REF/valuesets/ValueSet-UKCore-BloodPressure.xml members deliberately not keyed (see above).
+BP_VALUESET_NOT_KEYED = frozenset({
+    "71420008", "37476000", "252076005", "76882007", "37087001", "371829003", "251068006",
+    "276760007", "276755008", "165077006", "87179004",
+})
+# REF/valuesets/ValueSet-UKCore-BMI.xml centiles, not keyed to the BMI profile (see above).
+BMI_CENTILES_NOT_KEYED = frozenset({
+    "446974000", "1153602009", "896691000000102", "926011000000101",
+})
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str  # the slice name
+    loinc: str
+    loinc_display: str  # fixedString of code.coding:loinc.display
+    text: str  # fixedString of code.text (the slicing discriminator)
+    snomed: frozenset[str]
+    ucum: str
+    unit: str
+    min: int
+    max: int
+
+
+# REF/structuredefinitions/UKCore-Observation-VitalSigns-BloodPressure.xml. component is
+# 1..2, sliced *closed* on code.text; each component.code.coding has loinc 1..1 (system fixed
+# http://loinc.org) and snomedCT 1..* (system fixed http://snomed.info/sct); value[x] 1..1
+# Quantity, unit fixed "millimeter of mercury", system UCUM, code "mm[Hg]".
+BP_COMPONENTS = {
+    "SystolicBP": Component(
+        name="SystolicBP",
+        loinc="8480-6",
+        loinc_display="Systolic blood pressure",
+        text="Systolic blood pressure",
+        snomed=VITAL_SIGNS["SystolicBP"].snomed,
+        ucum="mm[Hg]",
+        unit="millimeter of mercury",
+        min=1,
+        max=1,
+    ),
+    "DiastolicBP": Component(
+        name="DiastolicBP",
+        loinc="8462-4",
+        loinc_display="Diastolic blood pressure",
+        text="Diastolic blood pressure",
+        snomed=VITAL_SIGNS["DiastolicBP"].snomed,
+        ucum="mm[Hg]",
+        unit="millimeter of mercury",
+        min=0,
+        max=1,
+    ),
+}
+BP_COMPONENT_COUNT = (1, 2)
+
+# CTV3 codes with a published vital-sign meaning -> VITAL_SIGNS key. Written by hand:
+#   2469. / 246A.  "O/E - Systolic BP reading" / "O/E - Diastolic BP reading": the same terms as
+#                  SNOMED 163030003 / 163031004 (in the Systolic/Diastolic value sets above);
+#                  the CTV3 systolic/diastolic code lists of the GM-SDE clinical code sets
+#                  (UoM-Data-Science-Platforms/gm-sde, systolic-blood-pressure,
+#                  diastolic-blood-pressure).
+#   246..          "O/E - blood pressure reading", SNOMED 163020007 (ValueSet-UKCore-BloodPressure).
+#   22A.. / X76C7  "O/E - weight" / the TPP concept holding the body-weight terms,
+#   229.. / XM01E  "O/E - height" / the TPP concept holding height/length/stature terms,
+#   22K..          "Body Mass Index": OpenSAFELY cohort-extractor's TPP backend (BMI from the
+#                  codes TPP calls canonical: weight X76C7/22A.., height XM01E/229.., BMI 22K..).
+#   242..          "O/E - pulse rate", mapped to SNOMED 78564009 Pulse rate
+#                  (ValueSet-UKCore-HeartRate) in public GP code lists.
+#   2E3..          "O/E - temperature level": the Read v2 code (CTV3 keeps Read v2's chapter-2
+#                  examination codes), seen as readcode "2E3." in a published GP export format.
+#                  The least certain entry here; 242.. and 2E3.. are in the brief's list too.
+CTV3_VITAL_SIGNS = {
+    "2469.": "SystolicBP",
+    "246A.": "DiastolicBP",
+    "246..": "BloodPressure",
+    "22A..": "BodyWeight",
+    "X76C7": "BodyWeight",
+    "229..": "BodyHeight",
+    "XM01E": "BodyHeight",
+    "22K..": "BMI",
+    "242..": "HeartRate",
+    "2E3..": "BodyTemperature",
+}
+
+# Every LOINC code fixed by a vital-signs profile or component -> VITAL_SIGNS key.
+LOINC_VITAL_SIGNS = {vs.loinc: key for key, vs in VITAL_SIGNS.items() if vs.loinc}
+
+# --- Laboratory ----------------------------------------------------------------------------
+#
+# REF/structuredefinitions/UKCore-Observation-Lab.xml: category 1..*, sliced on coding.code,
+# slice "laboratory" 1..1 with system fixed observation-category and code fixed "laboratory";
+# code bound (preferred/extensible) to the PaLM and PBCL SNOMED reference sets
+# (ValueSet-UKCore-PathologyAndLaboratoryMedicineObservables.xml: memberOf 1853551000000106;
+# ValueSet-UKCore-PathologyBoundedCodeListObservables.xml: memberOf 999002881000000100);
+# subject: Reference(Patient) only. Constraint ukcore-obs-lab-001 (warning): value,
+# dataAbsentReason or note SHOULD be present. The refsets' members are not in the reference,
+# so the codes below come from the UK primary-care code lists named per entry.
+LAB_CATEGORY = "laboratory"
+
+
+@dataclass(frozen=True)
+class LabTest:
+    key: str
+    display: str
+    snomed: frozenset[str]
+    ctv3: frozenset[str]
+    ucum: frozenset[str]  # the units a result may be in
+    loinc: frozenset[str]  # acceptable LOINC codes, when a LOINC coding is present
+    source: str
+
+
+LAB_TESTS: dict[str, LabTest] = {
+    "HbA1cIFCC": LabTest(
+        key="HbA1cIFCC",
+        display="Haemoglobin A1c level - IFCC standardised",
+        snomed=frozenset({"999791000000106"}),
+        ctv3=frozenset({"XaPbt"}),
+        ucum=frozenset({"mmol/mol"}),
+        loinc=frozenset({"59261-8"}),  # Hemoglobin A1c/Hemoglobin.total in Blood by IFCC
+        source="GM-SDE hba1c v2 (SNOMED + CTV3); NHS Digital QOF cluster IFCCHBAM_COD",
+    ),
+    "HbA1cDCCT": LabTest(
+        key="HbA1cDCCT",
+        display="HbA1c level (DCCT aligned)",
+        snomed=frozenset({"1019431000000105"}),
+        ctv3=frozenset({"XaERp"}),
+        ucum=frozenset({"%"}),
+        loinc=frozenset({"4548-4"}),  # Hemoglobin A1c/Hemoglobin.total in Blood
+        source="GM-SDE hba1c v2 (SNOMED + CTV3)",
+    ),
+    "SerumCholesterol": LabTest(
+        key="SerumCholesterol",
+        display="Serum cholesterol level",
+        snomed=frozenset({"1005671000000105"}),
+        ctv3=frozenset({"XE2eD"}),
+        ucum=frozenset({"mmol/L"}),
+        loinc=frozenset({"14647-2"}),  # Cholesterol [Moles/volume] in Serum or Plasma
+        source="GM-SDE cholesterol v2",
+    ),
+    "SerumTotalCholesterol": LabTest(
+        key="SerumTotalCholesterol",
+        display="Serum total cholesterol level",
+        snomed=frozenset({"994351000000103"}),
+        ctv3=frozenset({"XaJe9"}),
+        ucum=frozenset({"mmol/L"}),
+        loinc=frozenset({"14647-2"}),
+        source="GM-SDE cholesterol v2",
+    ),
+    "SerumHDL": LabTest(
+        key="SerumHDL",
+        display="Serum HDL cholesterol level",
+        snomed=frozenset({"1005681000000107"}),
+        ctv3=frozenset({"44P5."}),
+        ucum=frozenset({"mmol/L"}),
+        loinc=frozenset({"14646-4"}),  # Cholesterol in HDL [Moles/volume] in Serum or Plasma
+        source="GM-SDE hdl-cholesterol v1",
+    ),
+    "eGFRCKDEPI": LabTest(
+        key="eGFRCKDEPI",
+        display="eGFR using creatinine CKD-EPI equation per 1.73 square metres",
+        snomed=frozenset({"1011481000000105"}),
+        ctv3=frozenset({"XacUK"}),
+        ucum=frozenset({"mL/min/{1.73_m2}"}),
+        loinc=frozenset({"62238-1", "98979-8"}),  # CKD-EPI 2009 / CKD-EPI 2021
+        source="GM-SDE egfr v1",
+    ),
+    "eGFRMDRD": LabTest(
+        key="eGFRMDRD",
+        display="GFR calculated by abbreviated MDRD Study Group calculation",
+        snomed=frozenset({"1020291000000106"}),
+        ctv3=frozenset({"XaK8y"}),
+        ucum=frozenset({"mL/min/{1.73_m2}"}),
+        loinc=frozenset({"33914-3"}),  # GFR/1.73 sq M.predicted by Creatinine-based formula (MDRD)
+        source="GM-SDE egfr v1",
+    ),
+    "SerumCreatinine": LabTest(
+        key="SerumCreatinine",
+        display="Serum creatinine level",
+        snomed=frozenset({"1000731000000107"}),
+        ctv3=frozenset({"XE2q5"}),
+        ucum=frozenset({"umol/L"}),
+        loinc=frozenset({"14682-9"}),  # Creatinine [Moles/volume] in Serum or Plasma
+        source="GM-SDE creatinine v1; OpenSAFELY creatinine code lists",
+    ),
+}
+
+# --- Lookup --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a mapped Observation with a given code is expected to carry."""
+
+    kind: str  # "vital-signs" or "laboratory"
+    key: str
+    category: str
+    profile: str
+    loinc: frozenset[str]  # empty: no LOINC is required
+    ucum: frozenset[str]  # empty: no value (blood pressure) or no fixed unit
+    unit: str | None
+
+
+def _vital(key: str) -> Expectation:
+    vs = VITAL_SIGNS[key]
+    return Expectation(
+        kind="vital-signs",
+        key=key,
+        category=VITAL_SIGNS_CATEGORY,
+        profile=vs.profile,
+        loinc=frozenset({vs.loinc}) if vs.loinc else frozenset(),
+        ucum=vs.ucum,
+        unit=vs.unit,
+    )
+
+
+def _lab(key: str) -> Expectation:
+    lab = LAB_TESTS[key]
+    return Expectation(
+        kind="laboratory",
+        key=key,
+        category=LAB_CATEGORY,
+        profile=OBSERVATION_LAB,
+        loinc=lab.loinc,
+        ucum=lab.ucum,
+        unit=None,
+    )
+
+
+def _index() -> dict[tuple[str, str], str]:
+    index: dict[tuple[str, str], str] = {}
+
+    def put(system: str, code: str, key: str) -> None:
+        if index.setdefault((system, code), key) != key:
+            raise AssertionError(f"{system}|{code} is keyed to {index[system, code]} and {key}")
+
+    for key, vs in VITAL_SIGNS.items():
+        for code in vs.snomed:
+            put(SNOMED, code, key)
+    for code, key in CTV3_VITAL_SIGNS.items():
+        put(CTV3, code, key)
+    for key, lab in LAB_TESTS.items():
+        for code in lab.snomed:
+            put(SNOMED, code, key)
+        for code in lab.ctv3:
+            put(CTV3, code, key)
+    return index
+
+
+_INDEX = _index()
+
+
+def expected_for(system: str, code: str) -> Expectation | None:
+    """The expectation for an Observation coded ``system|code`` (SNOMED CT or CTV3), if any.
+
+    >>> expected_for(SNOMED, "364075005").loinc
+    frozenset({'8867-4'})
+    """
+    key = _INDEX.get((system, code))
+    if key is None:
+        return None
+    return _vital(key) if key in VITAL_SIGNS else _lab(key)
+
+
+def expected_for_loinc(code: str) -> Expectation | None:
+    """The vital sign whose profile fixes this LOINC code, if any."""
+    key = LOINC_VITAL_SIGNS.get(code)
+    return _vital(key) if key else None
+
+
+# --- Comparators ---------------------------------------------------------------------------
+#
+# TPP/request-schemas/UpdatePatientRecord-v1.0.xsd, element Comparator (lines 214-227):
+# "Approximate (3); Equal (4); Greater than or Equal (5); Greater Than (6); Less Than (7);
+# Less than or Equal (8)"; absent means equal (4). FHIR R4 Quantity.comparator (required
+# binding, quantity-comparator): < | <= | >= | >. Equal and approximate have no FHIR comparator.
+TPP_COMPARATORS: dict[str, str | None] = {
+    "3": None,  # approximate: no FHIR comparator
+    "4": None,  # equal: no comparator
+    "5": ">=",
+    "6": ">",
+    "7": "<",
+    "8": "<=",
+}
+QUANTITY_COMPARATORS = frozenset({"<", "<=", ">=", ">"})
+
+# --- Required bindings and code systems (FHIR R4 base unless said) -------------------------
+#
+# The UK Core differentials (REF/structuredefinitions/UKCore-*.xml) keep the base R4 required
+# bindings; their codes are FHIR R4's (hl7.org/fhir/R4, the value set named per entry).
+
+# valueset-observation-status
+OBSERVATION_STATUS = frozenset({
+    "registered", "preliminary", "final", "amended", "corrected", "cancelled",
+    "entered-in-error", "unknown",
+})
+# CodeSystem observation-category (R4), used by the UK Core examples and fixed by the
+# VitalSigns and Lab profiles.
+OBSERVATION_CATEGORIES = frozenset({
+    "social-history", "vital-signs", "imaging", "laboratory", "procedure", "survey", "exam",
+    "therapy", "activity",
+})
+
+# Condition. clinicalStatus (required, valueset-condition-clinical) and verificationStatus
+# (required, valueset-condition-ver-status); the systems as in
+# REF/examples/UKCore-Condition-BleedingFromEar-Example.xml.
+CONDITION_CLINICAL_STATUS = frozenset({
+    "active", "recurrence", "relapse", "inactive", "remission", "resolved",
+})
+CONDITION_VERIFICATION_STATUS = frozenset({
+    "unconfirmed", "provisional", "differential", "confirmed", "refuted", "entered-in-error",
+})
+# REF/valuesets/ValueSet-UKCore-ConditionCategory.xml (extensible; expansion of 4 codes) and
+# REF/codesystems/CodeSystem-UKCore-ConditionCategory.xml.
+CONDITION_CATEGORIES = {
+    CONDITION_CATEGORY: frozenset({"problem-list-item", "encounter-diagnosis"}),
+    UKCORE_CONDITION_CATEGORY: frozenset({"presenting-complaint", "co-morbidity"}),
+}
+# Condition.severity: UK Core leaves the base binding (preferred,
+# valueset-condition-severity: SNOMED CT 24484000 Severe, 6736007 Moderate, 255604002 Mild).
+CONDITION_SEVERITY_SNOMED = frozenset({"24484000", "6736007", "255604002"})
+# con-4: an abated condition's clinicalStatus is inactive, resolved or remission.
+CONDITION_ABATED_STATUS = frozenset({"inactive", "resolved", "remission"})
+
+# AllergyIntolerance (valueset-allergyintolerance-clinical / -verification, required;
+# systems as in REF/examples/UKCore-AllergyIntolerance-Amoxicillin-Example.xml).
+ALLERGY_CLINICAL_STATUS = frozenset({"active", "inactive", "resolved"})
+ALLERGY_VERIFICATION_STATUS = frozenset({"unconfirmed", "confirmed", "refuted", "entered-in-error"})
+ALLERGY_TYPE = frozenset({"allergy", "intolerance"})  # allergy-intolerance-type
+ALLERGY_CATEGORY = frozenset({"food", "medication", "environment", "biologic"})
+ALLERGY_CRITICALITY = frozenset({"low", "high", "unable-to-assess"})
+REACTION_SEVERITY = frozenset({"mild", "moderate", "severe"})
+
+# "No known allergy". REF/valuesets/ValueSet-UKCore-AllergyCode.xml (AllergyIntolerance.code,
+# which UKCore-AllergyIntolerance.xml makes 1..1) includes "descendantOrSelfOf 716186003" and
+# its description says the value set may "state that the patient has no known allergy or does
+# not have a specific allergy". So UK Core records "no known allergies" as an
+# AllergyIntolerance whose code is 716186003 |No known allergy| (or a descendant), asserted
+# (verificationStatus confirmed), not as a refuted allergy and not in free text.
+# The reference has no example of it. The alternative for a whole list is a List with
+# emptyReason "nilknown" (REF/valuesets/ValueSet-UKCore-ListEmptyReasonCode.xml, from
+# REF/codesystems/CodeSystem-UKCore-ListEmptyReasonCode.xml; list code 886921000000105
+# "Allergies and adverse reactions" from ValueSet-UKCore-ListCode.xml); the reference's only
+# List example (UKCore-List-EmptyList-Example.xml) uses "no-content-recorded".
+NO_KNOWN_ALLERGY = "716186003"
+NO_KNOWN_ALLERGY_CODES = frozenset({
+    "716186003",  # No known allergy
+    "409137002",  # No known drug allergy
+    "429625007",  # No known food allergy
+    "428607008",  # No known environmental allergy
+    "428197003",  # No known insect allergy
+})
+# The other two single codes of ValueSet-UKCore-AllergyCode.xml.
+TRANSFER_DEGRADED_ALLERGY_CODES = frozenset({"196461000000101", "196471000000108"})
+ALLERGIES_LIST_CODE = "886921000000105"
+LIST_EMPTY_REASONS = frozenset({
+    "closed", "withheld", "nilknown", "no-content-recorded", "notasked", "notstarted",
+    "unavailable",
+})
+LIST_STATUS = frozenset({"current", "retired", "entered-in-error"})
+LIST_MODE = frozenset({"working", "snapshot", "changes"})
+
+# MedicationRequest (required): valueset-medicationrequest-status, -intent.
+MEDREQ_STATUS = frozenset({
+    "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
+    "unknown",
+})
+MEDREQ_INTENT = frozenset({
+    "proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
+    "instance-order", "option",
+})
+# REF/valuesets/ValueSet-UKCore-MedicationRequestCategory.xml (extensible): the HL7 system
+# (inpatient, outpatient, community, discharge) and UK Core's
+# (REF/codesystems/CodeSystem-UKCore-MedicationRequestCategory.xml: leave, and primarycare,
+# which carries the property inactive = true).
+MEDREQ_CATEGORIES = {
+    MEDREQ_CATEGORY: frozenset({"inpatient", "outpatient", "community", "discharge"}),
+    UKCORE_MEDREQ_CATEGORY: frozenset({"leave", "primarycare"}),
+}
+INACTIVE_CODES = {(UKCORE_MEDREQ_CATEGORY, "primarycare")}
+# REF/valuesets/ValueSet-UKCore-MedicationRequestCourseOfTherapy.xml (extensible): HL7
+# continuous, acute (seasonal is not included) + UK Core continuous-repeating-dispensing.
+MEDREQ_COURSES = {
+    MEDREQ_COURSE: frozenset({"continuous", "acute"}),
+    UKCORE_MEDREQ_COURSE: frozenset({"continuous-repeating-dispensing"}),
+}
+
+# MedicationStatement (required): valueset-medication-statement-status.
+MEDSTMT_STATUS = frozenset({
+    "active", "completed", "entered-in-error", "intended", "stopped", "on-hold", "unknown",
+    "not-taken",
+})
+# REF/valuesets/ValueSet-UKCore-MedicationStatementCategory.xml (extensible): HL7
+# medication-statement-category + REF/codesystems/CodeSystem-UKCore-MedicationStatementCategory.xml.
+MEDSTMT_CATEGORIES = {
+    MEDSTMT_CATEGORY: frozenset({"inpatient", "outpatient", "community", "patientspecified"}),
+    UKCORE_MEDSTMT_CATEGORY: frozenset({"discharge", "leave"}),
+}
+
+# Immunization.status (required, valueset-immunization-status). UKCore-Immunization.xml adds
+# constraint ukcore-imm-001: status 'not-done' requires statusReason.
+IMMUNIZATION_STATUS = frozenset({"completed", "entered-in-error", "not-done"})
+
+# Medication.status (required, valueset-medication-status).
+MEDICATION_STATUS = frozenset({"active", "inactive", "entered-in-error"})
+# REF/valuesets/ValueSet-UKCore-MedicationCode.xml (preferred): dm+d VTM/VMP/AMP/VMPP/AMPP
+# and SNOMED CT; Multilex is what SystmOne holds by default (TPP_SCHEME_SYSTEMS).
+MEDICATION_CODE_SYSTEMS = frozenset({DMD, SNOMED, MULTILEX})
+
+# Patient.gender (required, valueset-administrative-gender).
+ADMINISTRATIVE_GENDER = frozenset({"male", "female", "other", "unknown"})
+
+# Elements that must be present (min >= 1): base R4 cardinalities plus the UK Core
+# differentials (REF/structuredefinitions/UKCore-<Type>.xml). "medication[x]" etc. mean one of
+# the choice's variants.
+REQUIRED_ELEMENTS: dict[str, tuple[str, ...]] = {
+    # base: status, code.
+    "Observation": ("status", "code"),
+    # base: subject.
+    "Condition": ("subject",),
+    # base: patient; UKCore-AllergyIntolerance.xml: code min 1.
+    "AllergyIntolerance": ("patient", "code"),
+    # UKCore-Medication.xml: code min 1.
+    "Medication": ("code",),
+    # base: status, intent, medication[x], subject; UKCore-MedicationRequest.xml:
+    # substitution min 1 (the UK Core examples all carry substitution.allowedBoolean).
+    "MedicationRequest": ("status", "intent", "medication[x]", "subject", "substitution"),
+    # base: status, medication[x], subject.
+    "MedicationStatement": ("status", "medication[x]", "subject"),
+    # base: status, vaccineCode, patient, occurrence[x].
+    "Immunization": ("status", "vaccineCode", "patient", "occurrence[x]"),
+    # base: status, mode.
+    "List": ("status", "mode"),
+    "Patient": (),
+}
+# UKCore-Observation-VitalSigns.xml: category, subject, effective[x] min 1 (and a LOINC and a
+# SNOMED coding, see above). UKCore-Observation-Lab.xml: category min 1.
+VITAL_SIGNS_REQUIRED = ("category", "subject", "effective[x]")
+LAB_REQUIRED = ("category",)
+# UKCore-MedicationStatement.xml: identifier.system and identifier.value min 1.
+IDENTIFIER_SYSTEM_AND_VALUE_REQUIRED = frozenset({"MedicationStatement"})
+# UKCore-Patient.xml: extension:ethnicCategory max 1, identifier:nhsNumber max 1.
+ETHNIC_CATEGORY_EXTENSION = UKCORE_SD + "Extension-UKCore-EthnicCategory"
+
+# Fixed values in the differentials that a mapper must write exactly.
+FIXED_VALUES = {
+    # UKCore-Observation-VitalSigns.xml
+    "Observation.status (vital signs)": VITAL_SIGNS_FIXED_STATUS,
+    "Observation.category.coding.system (vital signs)": OBSERVATION_CATEGORY,
+    "Observation.category.coding.code (vital signs)": VITAL_SIGNS_CATEGORY,
+    "Observation.code.coding:loinc.system (vital signs)": LOINC,
+    "Observation.code.coding:snomedCT.system (vital signs)": SNOMED,
+    # UKCore-Observation-Lab.xml
+    "Observation.category:laboratory.coding.code (lab)": LAB_CATEGORY,
+    # UKCore-Patient.xml
+    "Patient.identifier:nhsNumber.system": NHS_NUMBER,
+}
