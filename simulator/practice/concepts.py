@@ -1,9 +1,18 @@
 """The clinical concepts and drugs the simulator records, in both coding schemes.
 
-SystmOne holds records in CTV3 (clinical codes) and Multilex (drugs) and
-translates to SNOMED CT and dm+d when a client asks for them. The generator
-writes CTV3/Multilex; the renderer translates with these tables, so every code
-the generator can write must appear here with both identifiers.
+SystmOne holds records in CTV3 (clinical codes) and Multilex (drugs), and also
+holds items entered natively in SNOMED CT; it translates between the two
+schemes (and from Multilex to dm+d) when a client asks for one. The generator
+writes CTV3/Multilex, and SNOMED CT for part of the items entered in the SNOMED
+era; the renderer translates with these tables. A concept with no CTV3 pair
+(``ctv3`` None) exists only in SNOMED CT: it is always written in SNOMED CT and
+returned as recorded whatever scheme is asked for, as SystmOne does with a code
+it cannot map.
+
+The tables deliberately reach well beyond what the facade's own mappings know
+(minor illnesses, symptoms, procedures, lifestyle and administrative codes,
+more observations and laboratory results), so that generated records carry
+codes a mapper has not seen, as genuine records do.
 
 Sources. CTV3 codes and terms were checked against published code lists
 (OpenSAFELY codelists, the University of Manchester GM-SDE clinical code sets)
@@ -14,6 +23,11 @@ confirmed carry a ``# unverified`` comment.
 
 ``units`` is the display unit SystmOne's GetReferenceData gives for a numeric
 code; it is None for codes that carry no value.
+
+``NATIVE_SNOMED`` says which concept an item is written with when it is entered
+in SNOMED CT and the clinician's template picks a different concept from the
+CTV3 one's pair (SNOMED-era templates use the codes UK Core's vital-signs
+profiles name, e.g. heart rate rather than pulse rate).
 """
 
 from __future__ import annotations
@@ -24,8 +38,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class Concept:
     key: str
-    ctv3: str
-    ctv3_term: str
+    ctv3: str | None  # None: a SNOMED CT concept with no CTV3 pair
+    ctv3_term: str | None
     snomed: str
     snomed_term: str
     units: str | None = None
@@ -111,8 +125,163 @@ PROBLEMS = (
 ADMINISTRATIVE = (
     Concept("medication_review", "XaF8d", "Medication review done",
             "314530002", "Medication review done"),
+    # 9N31. sits under Read's 9N3.. indirect encounters; the pair is unverified.
+    Concept("telephone_encounter", "9N31.", "Telephone encounter",  # unverified
+            "185317003", "Telephone encounter"),
     Concept("diabetes_plan", "XaJYg", "Diabetes clinical management plan",
             "736284000", "Diabetes clinical management plan"),
+)
+
+# --- beyond the facade's own mappings ---------------------------------------------
+# The groups from here to ALLERGY_STATUS give records codes the facade's mappings do
+# not know. "# unverified" marks a pair (or, where the comment says so, one side) that
+# no public list at hand confirmed; every SNOMED CT id at least passes the Verhoeff
+# check digit (tests/simulator/test_concepts.py).
+
+# Observations and results, in CTV3 with a SNOMED CT pair.
+MORE_OBSERVATIONS = (
+    # CTV3 from an OpenSAFELY CTV3 pulse-oximetry codelist (built from the COPD QOF
+    # "oxygen saturation value" codes); SNOMED CT from UK Core's oxygen-saturation
+    # value set.
+    Concept("o2_saturation", "X770D", "Oxygen saturation at periphery",
+            "431314004", "Peripheral oxygen saturation", "%"),
+    Concept("waist", "22N0.", "Waist circumference",  # unverified
+            "276361009", "Waist circumference", "cm"),
+    Concept("peak_flow", "339A.", "Peak flow rate",  # unverified
+            "18491006", "Peak expiratory flow rate", "L/min"),
+    # SNOMED CT ids of the laboratory results below from OpenSAFELY's "numerical
+    # value" SNOMED codelists (sodium, ALT); the CTV3 codes are unverified.
+    Concept("sodium", "XE2q0", "Serum sodium",  # unverified CTV3
+            "1000661000000107", "Serum sodium level", "mmol/L"),
+    Concept("potassium", "XE2pz", "Serum potassium",  # unverified
+            "1000651000000109", "Serum potassium level", "mmol/L"),
+    Concept("tsh", "XaELV", "Serum TSH level",  # unverified
+            "1022791000000101", "Serum TSH (thyroid stimulating hormone) level", "mU/L"),
+    Concept("haemoglobin", "423..", "Haemoglobin estimation",  # unverified
+            "1022431000000105", "Haemoglobin estimation", "g/L"),
+    Concept("alt", "44G3.", "ALT/SGPT serum level",  # unverified CTV3
+            "1018251000000107", "Serum alanine aminotransferase level", "u/L"),
+    Concept("urine_acr", "46TC.", "Urine albumin:creatinine ratio",  # unverified
+            "1023491000000104", "Urine albumin:creatinine ratio", "mg/mmol"),
+    # A ratio: written with no Units element.
+    Concept("cholesterol_hdl_ratio", "44lF.", "Serum cholesterol/HDL ratio",  # unverified
+            "1015681000000109", "Serum cholesterol/HDL (high density lipoprotein) ratio"),
+    # HbA1c as labs reported it before the move to IFCC units (mmol/mol) in 2009-11: a
+    # percentage. Both codes as the GM-SDE HbA1c code set lists them; the SNOMED CT term
+    # is unverified. (1019431000000105 is this DCCT-aligned code, not the IFCC one.)
+    Concept("hba1c_dcct", "XaERp", "HbA1c level (DCCT aligned)",
+            "1019431000000105", "HbA1c level (DCCT aligned)", "%"),  # unverified term
+    # SNOMED CT from UK Core's alcohol-consumption value set; the pair is unverified.
+    Concept("alcohol_units", "136V.", "Alcohol units per week",  # unverified
+            "1082641000000106", "Alcohol units consumed per week", "U/week"),
+)
+
+# Observations that exist only in SNOMED CT here: the codes UK Core's vital-signs
+# profiles and value sets name (heart rate, respiratory rate, core temperature,
+# arterial pressures, blood pressure), which SNOMED-era templates record.
+SNOMED_OBSERVATIONS = (
+    Concept("heart_rate", None, None, "364075005", "Heart rate", "beats/min"),
+    Concept("respiratory_rate", None, None, "86290005", "Respiratory rate", "/min"),
+    Concept("core_temperature", None, None, "276885007", "Core body temperature", "degrees C"),
+    Concept("systolic_arterial", None, None, "72313002", "Systolic arterial pressure", "mmHg"),
+    Concept("diastolic_arterial", None, None, "1091811000000102", "Diastolic arterial pressure",
+            "mmHg"),
+    Concept("blood_pressure", None, None, "75367002", "Blood pressure"),
+)
+
+# Minor illnesses and symptoms, coded in routine consultations.
+FINDINGS = (
+    Concept("low_back_pain", "N142.", "Low back pain",  # unverified
+            "279039007", "Low back pain"),
+    Concept("sciatica", "N143.", "Sciatica", "23056005", "Sciatica"),  # unverified
+    Concept("urti", "H05z.", "Upper respiratory infection NOS",  # unverified
+            "54150009", "Upper respiratory infection"),
+    Concept("chest_infection", "H06z0", "Chest infection NOS",  # unverified
+            "275498002", "Respiratory tract infection"),
+    Concept("tonsillitis", "H03..", "Acute tonsillitis",  # unverified
+            "17741008", "Acute tonsillitis"),
+    Concept("sore_throat", "1C9..", "Sore throat symptom",  # unverified
+            "162397003", "Pain in throat"),
+    # Read 171.. maps to 49727002 in an OpenSAFELY Read/CTV3/SNOMED mapping file.
+    Concept("cough", "171..", "Cough", "49727002", "Cough"),
+    Concept("otitis_media", "F52..", "Otitis media",  # unverified
+            "65363002", "Otitis media"),
+    # CTV3 code and term from a public Read 3 mapping package's tests; pair unverified.
+    Concept("uti", "XE0e0", "Infection of urinary tract",  # unverified
+            "68566005", "Urinary tract infectious disease"),
+    Concept("headache", "1B1G.", "Headache", "25064002", "Headache"),  # unverified
+    Concept("insomnia", "1B1B.", "Cannot sleep - insomnia",  # unverified
+            "193462001", "Insomnia"),
+    Concept("tiredness", "1683.", "Tiredness symptom", "84229001", "Fatigue"),  # unverified
+    Concept("dyspepsia", "J16y4", "Dyspepsia", "162031009", "Indigestion"),  # unverified
+    Concept("constipation", "19C2.", "Constipation",  # unverified
+            "14760008", "Constipation"),
+    Concept("eczema", "M111.", "Atopic dermatitis/eczema",  # unverified
+            "24079001", "Atopic dermatitis"),
+    # XM02V is the raised blood pressure code of TPP's public Demo extract (protocol
+    # notes, section 4); its term and pair are unverified.
+    Concept("raised_bp", "XM02V", "Raised blood pressure reading",  # unverified
+            "24184005", "Finding of increased blood pressure"),
+)
+
+# Longer-term conditions the facade's mappings do not know.
+CONDITIONS = (
+    # XE0Ub is the hypertension code of TPP's public Demo extract; the pair is UMLS's
+    # (its Read Codes source against SNOMED CT), seen in a public text-analytics sample.
+    Concept("hypertensive_disease", "XE0Ub", "Hypertensive disease",
+            "38341003", "Hypertensive disorder, systemic arterial"),
+    Concept("migraine", "F26..", "Migraine", "37796009", "Migraine"),  # unverified
+    Concept("anxiety", "E2002", "Generalised anxiety disorder",  # unverified
+            "21897009", "Generalized anxiety disorder"),
+    Concept("obesity", "C380.", "Obesity", "414916001", "Obesity"),  # unverified
+    # SNOMED CT term as GP Connect's demonstrator data writes it; CTV3 unverified.
+    Concept("hay_fever", "H171.", "Allergic rhinitis due to pollens",  # unverified
+            "21719001", "Allergic rhinitis caused by pollen"),
+    Concept("gout", "C34..", "Gout", "90560007", "Gout"),  # unverified
+    Concept("osteoporosis", "N330.", "Osteoporosis",  # unverified
+            "64859006", "Osteoporosis"),
+    # 621.. is the pregnancy code of TPP's public Demo extract; the pair is unverified.
+    Concept("pregnant", "621..", "Patient currently pregnant",  # unverified
+            "77386006", "Pregnant"),
+)
+
+PROCEDURES = (
+    Concept("flu_vaccination", "65E..", "Influenza vaccination",  # unverified
+            "86198006", "Influenza vaccination"),
+    # The next two CTV3 codes and terms are in OpenSAFELY's CTV3 codelist of
+    # influenza vaccinations given; their SNOMED CT ids are unverified.
+    Concept("flu_first_inactivated", "Xad9j",
+            "Administration of first inactivated seasonal influenza vaccination",
+            "884861000000100",  # unverified
+            "Administration of first inactivated seasonal influenza vaccination"),
+    Concept("flu_by_pharmacist", "XaZfY", "Seasonal influenza vaccination given by pharmacist",
+            "955691000000108",  # unverified
+            "Seasonal influenza vaccination given by pharmacist"),
+    Concept("pneumococcal_vaccination", "6572.", "Pneumococcal vaccination",  # unverified
+            "12866006", "Pneumococcal vaccination"),
+    # Recorded in SNOMED CT only (no CTV3 pair held).
+    Concept("ecg", None, None, "268400002", "12 lead electrocardiogram"),
+    Concept("spirometry", None, None, "127783003", "Spirometry"),
+)
+
+LIFESTYLE = (
+    Concept("teetotaller", "1361.", "Teetotaller", "105542008", "Teetotaller"),  # unverified
+    Concept("trivial_drinker", "1362.", "Trivial drinker - <1u/day",  # unverified
+            "266917007", "Trivial drinker - <1u/day"),
+    Concept("bmi_normal", "22K1.", "Body Mass Index normal K/M2",  # unverified
+            "35425004", "Normal body mass index"),
+    Concept("bmi_overweight", "22K4.", "Body mass index index 25-29 - overweight",  # unverified
+            "162863004", "Body mass index 25-29 - overweight"),
+    Concept("bmi_obese", "22K5.", "Body mass index 30+ - obesity",  # unverified
+            "162864005", "Body mass index 30+ - obesity"),
+)
+
+# "No known allergy" statements, written as plain ClinicalCode items. Both SNOMED CT
+# ids are the ones UK Core's allergy-code value set and FHIR's NKDA example use; no
+# CTV3 code for either could be confirmed, so they are held in SNOMED CT only.
+ALLERGY_STATUS = (
+    Concept("no_known_drug_allergy", None, None, "409137002", "No known drug allergy"),
+    Concept("no_known_allergy", None, None, "716186003", "No known allergy"),
 )
 
 # UK 2001-census ethnic categories.
@@ -155,13 +324,33 @@ LANGUAGES = (
 )
 
 CONCEPTS: tuple[Concept, ...] = (
-    OBSERVATIONS + SMOKING + PROBLEMS + ADMINISTRATIVE + ETHNICITIES + MARITAL_STATUSES
-    + LANGUAGES
+    OBSERVATIONS + SMOKING + PROBLEMS + ADMINISTRATIVE + MORE_OBSERVATIONS
+    + SNOMED_OBSERVATIONS + FINDINGS + CONDITIONS + PROCEDURES + LIFESTYLE + ALLERGY_STATUS
+    + ETHNICITIES + MARITAL_STATUSES + LANGUAGES
 )
 
 BY_KEY: dict[str, Concept] = {concept.key: concept for concept in CONCEPTS}
-BY_CTV3: dict[str, Concept] = {concept.ctv3: concept for concept in CONCEPTS}
+BY_CTV3: dict[str, Concept] = {concept.ctv3: concept for concept in CONCEPTS
+                               if concept.ctv3 is not None}
 BY_SNOMED: dict[str, Concept] = {concept.snomed: concept for concept in CONCEPTS}
+
+#: Concept key -> the concept an item of it is written with when entered in SNOMED CT.
+NATIVE_SNOMED: dict[str, Concept] = {key: BY_KEY[native] for key, native in (
+    ("pulse", "heart_rate"), ("temperature", "core_temperature"),
+    ("systolic_bp", "systolic_arterial"), ("diastolic_bp", "diastolic_arterial"),
+    ("bp_header", "blood_pressure"))}
+
+
+def in_scheme(concept: Concept, snomed: bool) -> tuple[str, str, str, str | None]:
+    """(scheme, code, term, units) an item of ``concept`` is written with.
+
+    ``snomed``: the item is entered in SNOMED CT. Concepts without a CTV3 code
+    are always in SNOMED CT.
+    """
+    if snomed or concept.ctv3 is None:
+        native = NATIVE_SNOMED.get(concept.key, concept)
+        return "Snomed", native.snomed, native.snomed_term, native.units
+    return "CTV3", concept.ctv3, concept.ctv3_term or "", concept.units
 
 
 # --- drugs -------------------------------------------------------------------

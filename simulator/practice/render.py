@@ -185,17 +185,32 @@ def _day(text: str | None) -> dt.date | None:
 # --- coding schemes -------------------------------------------------------------
 
 def translate(body: etree._Element, scheme: OutputScheme) -> None:
-    """Rewrite CTV3 codes and Multilex drugs in place, as SystmOne does on request.
+    """Rewrite codes and drugs in place into the asked-for schemes, as SystmOne does.
 
-    Concepts without a mapping stay in the scheme they were recorded in.
+    Records hold CTV3 codes and codes entered natively in SNOMED CT. Asked for
+    SNOMED CT, CTV3 codes with a known pair are translated; asked for CTV3 (the
+    default), SNOMED CT codes with a known pair are translated back. A code with
+    no pair in the table stays as recorded, in its own scheme (SystmOne does the
+    same), and so do codes in an unknown scheme.
     """
-    if scheme.effective_codes == "Snomed":
-        for code in body.iter("Code"):
-            concept = concepts.BY_CTV3.get(code.get("Code", ""))
-            if code.get("Scheme") == "CTV3" and concept is not None:
+    wanted = scheme.effective_codes
+    for code in body.iter("Code"):
+        recorded = code.get("Scheme")
+        if recorded == wanted:
+            continue
+        value = code.get("Code", "")
+        if recorded == "CTV3" and wanted == "Snomed":
+            concept = concepts.BY_CTV3.get(value)
+            if concept is not None:
                 code.set("Scheme", "Snomed")
                 code.set("Code", concept.snomed)
                 code.set("Term", concept.snomed_term)
+        elif recorded == "Snomed" and wanted == "CTV3":
+            concept = concepts.BY_SNOMED.get(value)
+            if concept is not None and concept.ctv3 is not None:
+                code.set("Scheme", "CTV3")
+                code.set("Code", concept.ctv3)
+                code.set("Term", concept.ctv3_term or "")
     if scheme.effective_drugs == "Dmd":
         for drug in body.iter("Drug"):
             known = concepts.DRUG_BY_MULTILEX.get(drug.get("ProductID", ""))

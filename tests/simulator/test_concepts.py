@@ -20,7 +20,12 @@ _P = ((0, 1, 2, 3, 4, 5, 6, 7, 8, 9), (1, 5, 7, 6, 2, 8, 3, 0, 9, 4),
       (2, 7, 9, 3, 8, 0, 6, 4, 1, 5), (7, 0, 4, 6, 9, 1, 3, 2, 5, 8))
 
 NUMERIC_KEYS = ("systolic_bp", "diastolic_bp", "weight", "height", "bmi", "pulse",
-                "temperature", "hba1c", "cholesterol", "egfr", "creatinine")
+                "temperature", "hba1c", "cholesterol", "egfr", "creatinine", "o2_saturation",
+                "waist", "peak_flow", "sodium", "potassium", "tsh", "haemoglobin", "alt",
+                "urine_acr", "alcohol_units", "heart_rate", "respiratory_rate",
+                "core_temperature", "systolic_arterial", "diastolic_arterial", "hba1c_dcct")
+#: Numeric, but written without units (a ratio).
+UNITLESS_NUMERIC_KEYS = ("cholesterol_hdl_ratio",)
 REQUIRED_KEYS = (
     *NUMERIC_KEYS, "current_smoker", "ex_smoker", "never_smoked", "hypertension",
     "type2_diabetes", "asthma", "copd", "hypothyroidism", "depression", "osteoarthritis",
@@ -51,9 +56,13 @@ def test_verhoeff_accepts_known_ids_and_rejects_a_typo():
 
 @pytest.mark.parametrize("concept", concepts.CONCEPTS, ids=lambda concept: concept.key)
 def test_concept_codes_are_well_formed(concept):
-    assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]{4}", concept.ctv3), concept.ctv3
+    if concept.ctv3 is None:  # held in SNOMED CT only
+        assert concept.ctv3_term is None
+    else:
+        assert re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.]{4}", concept.ctv3), concept.ctv3
+        assert concept.ctv3_term
     assert is_concept_id(concept.snomed), concept.snomed
-    assert concept.ctv3_term and concept.snomed_term
+    assert concept.snomed_term
 
 
 @pytest.mark.parametrize("drug", concepts.DRUGS, ids=lambda drug: drug.key)
@@ -64,14 +73,15 @@ def test_drug_identifiers_are_well_formed(drug):
 
 
 def test_lookups_cover_every_entry_without_clashes():
+    with_ctv3 = [concept for concept in concepts.CONCEPTS if concept.ctv3 is not None]
     assert len(concepts.BY_KEY) == len(concepts.CONCEPTS)
-    assert len(concepts.BY_CTV3) == len(concepts.CONCEPTS)
+    assert len(concepts.BY_CTV3) == len(with_ctv3)
     assert len(concepts.BY_SNOMED) == len(concepts.CONCEPTS)
     assert len(concepts.DRUG_BY_KEY) == len(concepts.DRUGS)
     assert len(concepts.DRUG_BY_MULTILEX) == len(concepts.DRUGS)
     assert len(concepts.DRUG_BY_DMD) == len(concepts.DRUGS)
     for concept in concepts.CONCEPTS:
-        assert concepts.BY_CTV3[concept.ctv3] is concept
+        assert concept.ctv3 is None or concepts.BY_CTV3[concept.ctv3] is concept
         assert concepts.BY_SNOMED[concept.snomed] is concept
 
 
@@ -88,7 +98,8 @@ def test_numeric_concepts_carry_units_and_others_do_not():
     for key, units in expected.items():
         assert concepts.BY_KEY[key].units == units
     for concept in concepts.CONCEPTS:
-        assert (concept.units is not None) == (concept.key in NUMERIC_KEYS)
+        assert (concept.units is not None) == (concept.key in NUMERIC_KEYS), concept.key
+    assert set(UNITLESS_NUMERIC_KEYS) <= set(concepts.BY_KEY)
 
 
 def test_blood_pressure_is_two_separate_codes():
@@ -103,3 +114,46 @@ def test_ingredients_are_well_formed_and_unique():
     for ingredient in concepts.INGREDIENTS:
         assert re.fullmatch(r"[1-9]\d{3,6}", ingredient.multilex)
         assert ingredient.name and ingredient.details
+
+
+def test_snomed_native_alternatives_exist_only_in_snomed_and_keep_units():
+    for key, native in concepts.NATIVE_SNOMED.items():
+        recorded = concepts.BY_KEY[key]
+        assert recorded.ctv3 is not None and native.ctv3 is None
+        assert native.units == recorded.units
+        assert concepts.in_scheme(recorded, snomed=True) == (
+            "Snomed", native.snomed, native.snomed_term, native.units)
+        assert concepts.in_scheme(recorded, snomed=False)[:2] == ("CTV3", recorded.ctv3)
+
+
+def test_in_scheme_writes_snomed_only_concepts_in_snomed_whatever_the_event():
+    nkda = concepts.BY_KEY["no_known_drug_allergy"]
+    assert concepts.in_scheme(nkda, snomed=False) == (
+        "Snomed", "409137002", "No known drug allergy", None)
+    weight = concepts.BY_KEY["weight"]
+    assert concepts.in_scheme(weight, snomed=True) == ("Snomed", "27113001", "Body weight", "kg")
+
+
+def test_uk_core_vital_signs_codes_are_held():
+    for sctid in ("364075005", "86290005", "431314004", "276885007", "27113001", "50373000",
+                  "60621009", "72313002", "1091811000000102"):
+        assert sctid in concepts.BY_SNOMED, sctid
+
+
+def test_hba1c_is_held_in_ifcc_and_dcct_units():
+    ifcc, dcct = concepts.BY_KEY["hba1c"], concepts.BY_KEY["hba1c_dcct"]
+    assert (ifcc.snomed, ifcc.units) == ("999791000000106", "mmol/mol")
+    assert (dcct.ctv3, dcct.snomed, dcct.units) == ("XaERp", "1019431000000105", "%")
+
+
+def test_no_known_allergy_codes_are_held():
+    assert concepts.BY_SNOMED["409137002"].key == "no_known_drug_allergy"
+    assert concepts.BY_SNOMED["716186003"].key == "no_known_allergy"
+
+
+def test_the_tables_reach_well_beyond_the_first_few_concepts():
+    beyond = (concepts.MORE_OBSERVATIONS + concepts.SNOMED_OBSERVATIONS + concepts.FINDINGS
+              + concepts.CONDITIONS + concepts.PROCEDURES + concepts.LIFESTYLE
+              + concepts.ALLERGY_STATUS)
+    assert len(beyond) >= 40
+    assert sum(concept.ctv3 is None for concept in beyond) >= 8

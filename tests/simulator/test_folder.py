@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from lxml import etree
 
 from facade.protocol import functions as fn
 from facade.protocol import schemas
 from facade.protocol.envelope import OutputScheme
-from facade.protocol.identity import Identity
+from facade.protocol.identity import Identity, nhs_number_is_valid
 from simulator.practice import RecordError, folder_practice
 from simulator.practice.render import render_record
 
@@ -142,3 +144,66 @@ def test_recorded_indentation_is_dropped_and_text_kept(tmp_path):
     record = practice.record(practice.find(Identity.nhs_number("9990000018")))
     assert record.text is None and record.find("Identity").tail is None
     assert record.findtext(".//Narrative/Line") == " D: Gastro-oesophageal reflux disease (X3003)"
+
+
+# --- the hand-written demo practice in tests/fixtures -----------------------------------
+
+DEMO_PRACTICE = Path(__file__).resolve().parents[1] / "fixtures" / "demo-practice"
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return folder_practice(DEMO_PRACTICE)
+
+
+def test_the_demo_practice_folder_loads_and_is_searchable(demo):
+    assert len(demo) == 4
+    for nhs in ("9991012346", "9992024682", "9993035793", "9994046802"):
+        assert nhs_number_is_valid(nhs)
+        record = demo.record(demo.find(Identity.nhs_number(nhs)))
+        assert 8 <= len(record.findall("Clinical/Event")) <= 15
+    [abel] = demo.search(fn.PatientSearchCriteria(surname="Abel", postcode="ZZ99 3VZ"))
+    assert abel.identity.value == "9991012346"
+
+
+@pytest.mark.parametrize("scheme", [OutputScheme("CTV3", "Multilex"), OutputScheme("Snomed", "Dmd")])
+def test_demo_practice_records_are_served_as_recorded_and_valid(demo, scheme):
+    for nhs in ("9991012346", "9992024682", "9993035793", "9994046802"):
+        patient = demo.find(Identity.nhs_number(nhs))
+        recorded = demo.record(patient)
+        body = render_record(recorded, None, scheme, demo.translates_codes, "Closed")
+        assert [(c.get("Scheme"), c.get("Code")) for c in body.iter("Code")] == [
+            (c.get("Scheme"), c.get("Code")) for c in recorded.iter("Code")]
+        envelope = etree.fromstring((DEMO_PRACTICE / demo.source.names[patient.index]).read_bytes())
+        envelope.replace(envelope.find("Response"), body)
+        schemas.validate(envelope, "GetPatientRecord.response")
+
+
+def test_demo_practice_records_have_the_genuine_extract_shapes(demo):
+    records = [demo.record(demo.find(Identity.nhs_number(nhs))) for nhs in
+               ("9991012346", "9992024682", "9993035793", "9994046802")]
+    tags = {item.tag for record in records for item in record.iterfind("Clinical/Event/*")}
+    assert {"ClinicalCode", "Medication", "RepeatMedication", "DrugSensitivity", "Vaccination",
+            "Report", "Letter", "Attachment", "Narrative", "LinkedProblemUID"} <= tags
+    for record in records:
+        assert record.find("NonClinical/Task") is not None
+        assert all(event.get("DoneBy").endswith(" ") for event in record.iter("Event"))
+        uids = [code.findtext("ProblemUID") for code in record.iter("ClinicalCode")
+                if code.find("ProblemUID") is not None]
+        assert len(uids) > len(set(uids))  # a problem recorded again in a later event
+    # One record is SNOMED CT (and dm+d) throughout, as OutputScheme Snomed returns it.
+    acton = records[1]
+    assert {code.get("Scheme") for code in acton.iter("Code")} == {"Snomed"}
+    assert {drug.get("Scheme") for drug in acton.iter("Drug")} == {"Dmd"}
+    assert "999791000000106" in {code.get("Code") for code in acton.iter("Code")}  # HbA1c (IFCC)
+    sensitivities = [s for record in records for s in record.iter("DrugSensitivity")]
+    assert {s.findtext("Type") for s in sensitivities} == {"Drug", "Ingredient"}
+    none_known = [i for s in sensitivities for i in s.iter("Ingredient")
+                  if i.get("Name") == "None known"]
+    assert none_known and none_known[0].get("Details")
+    empty_reasons = [m.find("EndReason") for record in records for m in record.iter("Medication")]
+    assert empty_reasons and all(e is not None and not e.text for e in empty_reasons)
+    values = {code.findtext("Value") for record in records for code in record.iter("ClinicalCode")}
+    assert {"68.40", "4.40", "38.10"} <= values
+    lines = [line.text for record in records for line in record.iter("Line")]
+    assert any(text.strip() == "D: Hypertensive disease (XE0Ub)" for text in lines)

@@ -15,7 +15,12 @@ record around them: drug sensitivities, immunisations, pathology reports for the
 bloods taken, referrals with their letters, hospital letters, attachments,
 recalls, reminders, next of kin, care plans, activities, and the pending home
 visits and workflow tasks of the NonClinical part. Records are held as SystmOne
-holds them, in CTV3 and Multilex (see ``concepts``).
+holds them: CTV3 and Multilex, with part of the events entered since SystmOne
+moved to SNOMED CT holding SNOMED CT codes (see ``concepts`` and
+``record_xml.entered_in_snomed``). Codes reach well beyond what the facade's
+mappings know, and events take the shapes of genuine extracts: problem headers
+recorded again under the same ProblemUID, plain codes beside problem headers,
+linked problems, repeated blood-pressure pairs, narrative lines naming codes.
 
 Contact details use ranges that can never reach anyone: Ofcom's drama numbers
 (0113 496 0xxx, 07700 900xxx), RFC 2606 example domains and NHS numbers from

@@ -9,10 +9,19 @@ from __future__ import annotations
 import datetime as dt
 
 from .. import people
+from ..concepts import BY_KEY
 from ..organisation import User
 from .dates import _add_years, _between, _datetime
 from .identifiers import DOCUMENT_UID, REFERRAL_UID
-from .items import AttachmentItem, EventSpec, LetterItem, NarrativeItem, ReferralItem
+from .items import (
+    AttachmentItem,
+    CodeItem,
+    EventSpec,
+    Item,
+    LetterItem,
+    NarrativeItem,
+    ReferralItem,
+)
 from .profile import _band
 from .timeline import Timeline
 
@@ -153,10 +162,14 @@ def _eye_screening(timeline: Timeline) -> None:
 
 
 def _attach(timeline: Timeline, day: dt.date, user: User, file_name: str, comments: str,
-            size: tuple[int, int] = (40_000, 600_000)) -> None:
+            size: tuple[int, int] = (40_000, 600_000), code: str | None = None) -> None:
+    """An attachment, with the procedure's code (``code``, a concept key) if it has one."""
     rng = timeline.rng
-    timeline.add(day, user, [AttachmentItem(file_name, rng.randint(*size),
-                                            timeline.uid(DOCUMENT_UID), comments)])
+    held = code is not None and (BY_KEY[code].ctv3 is not None or timeline.snomed_era(day))
+    items: list[Item] = [CodeItem(BY_KEY[code])] if held and code is not None else []
+    items.append(AttachmentItem(file_name, rng.randint(*size), timeline.uid(DOCUMENT_UID),
+                                comments))
+    timeline.add(day, user, items)
 
 
 def _attachments(timeline: Timeline, existing: list[EventSpec]) -> None:
@@ -165,11 +178,13 @@ def _attachments(timeline: Timeline, existing: list[EventSpec]) -> None:
     af = profile.conditions.get("atrial_fibrillation")
     if af is not None and rng.random() < 0.6:
         _attach(timeline, af, timeline.gp(), "ECG.pdf",
-                f"12-lead ECG: atrial fibrillation, ventricular rate {rng.randint(88, 130)}.")
+                f"12-lead ECG: atrial fibrillation, ventricular rate {rng.randint(88, 130)}.",
+                code="ecg")
     copd = profile.conditions.get("copd")
     if copd is not None and rng.random() < 0.6:
         _attach(timeline, copd, timeline.nurse(), "Spirometry report.pdf",
-                f"Post-bronchodilator FEV1/FVC {rng.randint(52, 68) / 100:.2f}.")
+                f"Post-bronchodilator FEV1/FVC {rng.randint(52, 68) / 100:.2f}.",
+                code="spirometry")
     registered = timeline.person.care_start
     if (registered >= profile.history_start and timeline.age(registered) >= 16
             and rng.random() < 0.25):

@@ -12,6 +12,11 @@ import random
 SURGERY_OPENS = 8 * 60  # minutes after midnight
 SURGERY_CLOSES = 18 * 60 + 30
 
+#: [design] Events entered from this day on may hold SNOMED CT codes: GP systems moved
+#: to SNOMED CT from April 2018, SystmOne's practices over the following year. Codes
+#: held only in SNOMED CT are recorded from then on only.
+SNOMED_ERA = dt.date(2019, 4, 1)
+
 
 def _add_years(day: dt.date, years: float) -> dt.date:
     return day + dt.timedelta(days=int(years * 365.25))

@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from ..concepts import BY_KEY
 from .dates import _add_years, _between
-from .items import Item, VaccinationItem
+from .items import CodeItem, Item, VaccinationItem
 from .timeline import Timeline
 
 # Conditions that make a patient under 65 eligible for the NHS flu vaccine.
@@ -68,7 +69,8 @@ def _immunisations(timeline: Timeline) -> None:
         day = _add_years(born, 65) + dt.timedelta(days=rng.randint(0, 300))
         timeline.add(day, timeline.nurse(), [_vaccination(
             rng, "Pneumococcal polysaccharide (PPV23)", "Pneumococcal", "Part 1",
-            rng.choice(("Left deltoid", "Right deltoid")))])
+            rng.choice(("Left deltoid", "Right deltoid"))),
+            CodeItem(BY_KEY["pneumococcal_vaccination"])])
     _shingles(timeline, keen)
     if timeline.age(timeline.as_of) >= 18 and rng.random() < 0.06:
         day = _between(rng, max(timeline.profile.history_start, _add_years(born, 18)),
@@ -137,9 +139,18 @@ def _influenza(timeline: Timeline, keen: bool) -> None:
             item = _vaccination(rng, "Influenza (live attenuated, intranasal)", "Influenza",
                                 "Part 1", "Intranasal", "0.2 ml")
         else:
+            if rng.random() < 0.12:  # given at a community pharmacy, which notifies the practice
+                timeline.add(day, rng.choice(timeline.staff.admins or timeline.staff.gps),
+                             [CodeItem(BY_KEY["flu_by_pharmacist"])])
+                continue
             item = _vaccination(rng, "Influenza", "Influenza", "Part 1",
                                 rng.choice(("Left deltoid", "Right deltoid")))
-        timeline.add(day, rng.choice((timeline.nurse(), timeline.hca())), [item])
+        items: list[Item] = [item]
+        if rng.random() < 0.6:  # the vaccination's clinical code, from the flu template
+            items.append(CodeItem(BY_KEY["flu_first_inactivated" if kind == "injected"
+                                         and season >= 2017 and rng.random() < 0.5
+                                         else "flu_vaccination"]))
+        timeline.add(day, rng.choice((timeline.nurse(), timeline.hca())), items)
 
 
 def _shingles(timeline: Timeline, keen: bool) -> None:

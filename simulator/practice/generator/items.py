@@ -16,6 +16,14 @@ from ..organisation import Organisation, Site, User
 
 @dataclass(frozen=True, slots=True)
 class CodeItem:
+    """A ClinicalCode: a plain code, a numeric reading or a problem header.
+
+    A problem header (``problem_uid`` set) first appears with Episodicity New;
+    later events may record the same problem again (same ``problem_uid``),
+    for instance when it is reviewed or ended. Values are text, written with
+    the precision they were recorded with ("72.40").
+    """
+
     concept: Concept
     value: str | None = None
     comparator: str | None = None
@@ -23,6 +31,8 @@ class CodeItem:
     severity: str | None = None
     end_date: dt.date | None = None
     free_text: str | None = None
+    episodicity: str | None = None  # None: "New" for a problem header, else absent
+    linked_problem: str | None = None  # LinkedProblemUID of this item alone
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +42,7 @@ class MedicationItem:
     quantity: str
     start: dt.date
     end: dt.date
+    linked_problem: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +58,10 @@ class RepeatItem:
 
 @dataclass(frozen=True, slots=True)
 class NarrativeItem:
+    """Narrative lines; ``coded`` ones come first, as "D: term (code)" in the event's scheme."""
+
     lines: tuple[str, ...]
+    coded: tuple[Concept, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,6 +192,7 @@ class EventSpec:
     done_at: str
     items: tuple[Item, ...]
     linked_referral: str | None = None
+    linked_problems: tuple[str, ...] = ()  # LinkedProblemUID of the whole event
 
 
 @dataclass(frozen=True, slots=True)

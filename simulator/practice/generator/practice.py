@@ -26,7 +26,7 @@ from .sample_organisation import default_organisation
 class GeneratedPractice:
     """A generated practice list that satisfies ``model.RecordSource``."""
 
-    translates_codes = True  # records are held in CTV3 + Multilex
+    translates_codes = True  # held in CTV3 (part SNOMED CT) + Multilex, translated on request
 
     def __init__(self, patients: int, seed: int, as_of: dt.date | None = None,
                  history_scale: float = 1.0) -> None:

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import zlib
 from collections.abc import Callable
 
 from lxml import etree
 
-from ..concepts import Drug
-from .dates import SURGERY_CLOSES, SURGERY_OPENS
+from ..concepts import Drug, in_scheme
+from .dates import SNOMED_ERA, SURGERY_CLOSES, SURGERY_OPENS
 from .identifiers import APPOINTMENT_UID, EVENT_UID, TASK_UID, VISIT_UID, _uid
 from .items import (
     ActivityItem,
@@ -39,6 +40,16 @@ from .items import (
 )
 from .person import Person, _child
 
+#: [design] The percentage of events entered since SNOMED_ERA whose codes are SNOMED CT.
+SNOMED_SHARE = 45
+
+
+def entered_in_snomed(person: Person, event: EventSpec) -> bool:
+    """Is the event's coded data held in SNOMED CT? Fixed per event, drawing no random numbers."""
+    if event.when.date() < SNOMED_ERA:
+        return False
+    return zlib.crc32(f"{person.sri}:{event.order}".encode()) % 100 < SNOMED_SHARE
+
 
 def clinical_element(events: list[EventSpec], person: Person) -> etree._Element:
     clinical = etree.Element("Clinical")
@@ -52,22 +63,30 @@ def clinical_element(events: list[EventSpec], person: Person) -> etree._Element:
         if event.linked_referral is not None:
             element.set("LinkedReferralUID", event.linked_referral)
         element.set("EventUID", _uid(person.sri, number, EVENT_UID))
+        snomed = entered_in_snomed(person, event)
         for item in event.items:
-            _ITEM_WRITERS[type(item)](element, item)
+            if isinstance(item, CodeItem):
+                _write_code(element, item, snomed)
+            elif isinstance(item, NarrativeItem):
+                _write_narrative(element, item, snomed)
+            else:
+                _ITEM_WRITERS[type(item)](element, item)
+        for problem_uid in event.linked_problems:
+            _child(element, "LinkedProblemUID", problem_uid)
     return clinical
 
 
-def _write_code(event: etree._Element, item: CodeItem) -> None:
+def _write_code(event: etree._Element, item: CodeItem, snomed: bool = False) -> None:
     code = etree.SubElement(event, "ClinicalCode")
-    concept = item.concept
-    etree.SubElement(code, "Code", {"Scheme": "CTV3", "Code": concept.ctv3,
-                                    "Term": concept.ctv3_term})
-    if item.problem_uid is not None:
-        _child(code, "Episodicity", "New")
+    scheme, value, term, units = in_scheme(item.concept, snomed)
+    etree.SubElement(code, "Code", {"Scheme": scheme, "Code": value, "Term": term})
+    episodicity = item.episodicity or ("New" if item.problem_uid is not None else None)
+    if episodicity is not None:
+        _child(code, "Episodicity", episodicity)
     if item.value is not None:
         _child(code, "Value", item.value)
-        if concept.units:
-            _child(code, "Units", concept.units)
+        if units:
+            _child(code, "Units", units)
     if item.comparator is not None:
         _child(code, "Comparator", item.comparator)
     if item.problem_uid is not None:
@@ -77,6 +96,8 @@ def _write_code(event: etree._Element, item: CodeItem) -> None:
             _child(code, "ProblemEndDate", item.end_date.isoformat())
     if item.free_text:
         _child(code, "FreeText", item.free_text)
+    if item.linked_problem is not None:
+        _child(code, "LinkedProblemUID", item.linked_problem)
 
 
 def _write_drug(parent: etree._Element, drug: Drug) -> None:
@@ -93,6 +114,8 @@ def _write_medication(event: etree._Element, item: MedicationItem) -> None:
     _child(medication, "StartDate", item.start.isoformat())
     _child(medication, "EndDate", item.end.isoformat())
     _child(medication, "EndReason")
+    if item.linked_problem is not None:
+        _child(medication, "LinkedProblemUID", item.linked_problem)
 
 
 def _write_repeat(event: etree._Element, item: RepeatItem) -> None:
@@ -106,8 +129,12 @@ def _write_repeat(event: etree._Element, item: RepeatItem) -> None:
     _child(repeat, "IssueDurationDays", str(item.issue_days))
 
 
-def _write_narrative(event: etree._Element, item: NarrativeItem) -> None:
+def _write_narrative(event: etree._Element, item: NarrativeItem, snomed: bool = False) -> None:
+    """Lines as typed; coded lines name the code as entered, e.g. "D: Hypertension (XE0Ub)"."""
     narrative = etree.SubElement(event, "Narrative")
+    for concept in item.coded:
+        _, value, term, _ = in_scheme(concept, snomed)
+        _child(narrative, "Line", f"D: {term} ({value})")
     for line in item.lines:
         _child(narrative, "Line", line)
 

@@ -10,16 +10,21 @@ import datetime as dt
 
 from .dates import _add_years
 from .items import ActivityItem, CodeItem, EventSpec, Item, NarrativeItem, RecallItem, ReportItem
-from .timeline import _EGFR_ABOVE_90, Timeline
+from .timeline import Timeline
 
 #: Electronic pathology reports reach back this many years (older results are values only).
 REPORT_YEARS = 6
 
 
-_LAB_BATTERY = {"hba1c": "HbA1c", "egfr": "U&E", "creatinine": "U&E",
-                "cholesterol": "Lipid profile"}
-_LAB_LABEL = {"hba1c": "HbA1c", "egfr": "eGFR", "creatinine": "Creatinine",
-              "cholesterol": "Total cholesterol"}
+_LAB_BATTERY = {"hba1c": "HbA1c", "hba1c_dcct": "HbA1c", "egfr": "U&E", "creatinine": "U&E",
+                "sodium": "U&E", "potassium": "U&E", "cholesterol": "Lipid profile",
+                "cholesterol_hdl_ratio": "Lipid profile", "tsh": "TFT", "urine_acr": "Urine ACR",
+                "haemoglobin": "FBC", "alt": "LFT"}
+_LAB_LABEL = {"hba1c": "HbA1c", "hba1c_dcct": "HbA1c (DCCT)", "egfr": "eGFR",
+              "creatinine": "Creatinine", "sodium": "Sodium", "potassium": "Potassium",
+              "cholesterol": "Total cholesterol", "cholesterol_hdl_ratio": "Cholesterol/HDL ratio",
+              "tsh": "TSH", "urine_acr": "Urine ACR", "haemoglobin": "Haemoglobin", "alt": "ALT"}
+_SHOWN_COMPARATOR = {"6": "> ", "7": "< "}
 
 
 def _pathology_reports(timeline: Timeline, existing: list[EventSpec]) -> None:
@@ -41,10 +46,14 @@ def _pathology_reports(timeline: Timeline, existing: list[EventSpec]) -> None:
 def _lab_flag(timeline: Timeline, item: CodeItem) -> str:
     key, value = item.concept.key, float(item.value or 0)
     high_creatinine = 110 if timeline.person.sex == "M" else 90
-    if (key == "hba1c" and value >= 48) or (key == "creatinine" and value > high_creatinine) or (
-            key == "cholesterol" and value > 6.5):
+    if (key == "hba1c" and value >= 48) or (key == "hba1c_dcct" and value >= 6.5) or (
+            key == "creatinine" and value > high_creatinine) or (
+            key == "cholesterol" and value > 6.5) or (key == "sodium" and value > 145) or (
+            key == "potassium" and value > 5.3) or (key == "tsh" and value > 4.5) or (
+            key == "urine_acr" and item.comparator is None and value >= 3):
         return " (H)"
-    if key == "egfr" and item.comparator is None and value < 60:
+    if (key == "egfr" and item.comparator is None and value < 60) or (
+            key == "sodium" and value < 135) or (key == "potassium" and value < 3.5):
         return " (L)"
     return ""
 
@@ -56,8 +65,9 @@ def _lab_report(timeline: Timeline, collected: dt.date, labs: list[CodeItem]) ->
     for item in labs:
         flag = _lab_flag(timeline, item)
         abnormal = abnormal or bool(flag)
-        shown = f"> {item.value}" if item.comparator == _EGFR_ABOVE_90 else item.value
-        parts.append(f"{_LAB_LABEL[item.concept.key]} {shown} {item.concept.units}{flag}")
+        shown = _SHOWN_COMPARATOR.get(item.comparator or "", "") + (item.value or "")
+        units = f" {item.concept.units}" if item.concept.units else ""
+        parts.append(f"{_LAB_LABEL[item.concept.key]} {shown}{units}{flag}")
     issued = collected + dt.timedelta(days=rng.randint(1, 3))
     known = any(timeline.has(key, collected) for key in ("type2_diabetes", "ckd3"))
     if not abnormal:
@@ -74,21 +84,32 @@ def _lab_report(timeline: Timeline, collected: dt.date, labs: list[CodeItem]) ->
     timeline.add(issued, timeline.gp(), items)
 
 
+_SCREEN_FINDINGS = ("Ferritin 9 ug/L (L) & Hb 108 g/L (L) - iron deficiency?",
+                    "CRP 46 mg/L (H); FBC normal. Repeat in 2/52.",
+                    "TSH 7.80 mU/L (H), free T4 normal - repeat in 3/12.")
+
+
 def _blood_screen_report(timeline: Timeline, requested: dt.date) -> None:
+    """A screen of bloods: the report, and the results filed as values with it."""
     rng = timeline.rng
     collected = requested + dt.timedelta(days=rng.randint(1, 7))
     issued = collected + dt.timedelta(days=rng.randint(1, 2))
+    female = timeline.person.sex == "F"
+    haemoglobin = str(round(rng.gauss(135 if female else 150, 9)))
+    tsh = f"{rng.uniform(0.6, 3.9):.2f}"
     if rng.random() < 0.8:
         report = ReportItem("FBC; U&E; LFT; TFT; CRP", issued, "Normal", (),
                             "All results within reference ranges.", collected)
     else:
+        finding = rng.choice(_SCREEN_FINDINGS)
         report = ReportItem("FBC; U&E; LFT; TFT; CRP; Ferritin", issued, "Abnormal",
-                            ("Make routine appointment",),
-                            rng.choice(("Ferritin 9 ug/L (L) & Hb 108 g/L (L) - iron deficiency?",
-                                        "CRP 46 mg/L (H); FBC normal. Repeat in 2/52.",
-                                        "TSH 7.8 mU/L (H), free T4 normal - repeat in 3/12.")),
-                            collected)
-    timeline.add(issued, timeline.gp(), [report])
+                            ("Make routine appointment",), finding, collected)
+        haemoglobin = "108" if finding.startswith("Ferritin") else haemoglobin
+        tsh = "7.80" if finding.startswith("TSH") else tsh
+    values = [timeline.measured("haemoglobin", haemoglobin), *timeline.electrolytes(),
+              timeline.measured("alt", str(round(rng.uniform(9, 38)))),
+              timeline.measured("tsh", tsh)]
+    timeline.add(issued, timeline.gp(), [report, *values])
 
 
 def _cervical_screening(timeline: Timeline) -> None:

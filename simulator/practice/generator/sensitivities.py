@@ -6,9 +6,9 @@ from the rest of the care records because it is self-contained.
 
 from __future__ import annotations
 
-from ..concepts import DRUG_BY_KEY, INGREDIENT_BY_KEY
-from .dates import _between
-from .items import SensitivityItem
+from ..concepts import BY_KEY, DRUG_BY_KEY, INGREDIENT_BY_KEY
+from .dates import SNOMED_ERA, _between
+from .items import CodeItem, SensitivityItem
 from .timeline import Timeline
 
 # Drug sensitivities: (weight, drug key or None for an ingredient-level entry,
@@ -28,10 +28,15 @@ _NSAID_ENTRIES = (2, 3, 4)
 
 
 def _sensitivities(timeline: Timeline) -> None:
-    """About one patient in ten has a drug allergy or intolerance, mostly penicillin."""
+    """About one patient in ten has a drug allergy or intolerance, mostly penicillin.
+
+    Of the others, about a third have "no known (drug) allergy" recorded as a plain
+    code (in SNOMED CT: no CTV3 pair is held for it).
+    """
     rng, profile = timeline.rng, timeline.profile
     asthma = "asthma" in profile.conditions
     if rng.random() >= (0.15 if asthma else 0.11):
+        _no_known_allergy(timeline)
         return
     weights = [entry[0] * (3 if asthma and number in _NSAID_ENTRIES else 1)
                for number, entry in enumerate(_SENSITIVITIES)]
@@ -53,3 +58,19 @@ def _sensitivities(timeline: Timeline) -> None:
                                tuple(INGREDIENT_BY_KEY[key] for key in ingredient_keys),
                                rng.choice(reactions), end, unknown)
         timeline.add(day, timeline.gp(), [item])
+
+
+def _no_known_allergy(timeline: Timeline) -> None:
+    rng = timeline.rng
+    if rng.random() >= 0.3:
+        return
+    start = max(timeline.profile.history_start, SNOMED_ERA)  # held in SNOMED CT only
+    if start > timeline.as_of:
+        return
+    registered = timeline.person.care_start
+    if registered >= start and rng.random() < 0.6:
+        day = registered  # asked at registration
+    else:
+        day = _between(rng, start, timeline.as_of)
+    key = "no_known_drug_allergy" if rng.random() < 0.7 else "no_known_allergy"
+    timeline.add(day, timeline.gp(), [CodeItem(BY_KEY[key])])

@@ -13,13 +13,16 @@ import random
 
 from ..concepts import BY_KEY, Concept
 from ..organisation import Site, User
-from .dates import _surgery_time, _weekday
+from .dates import SNOMED_ERA, _surgery_time, _weekday
 from .identifiers import PROBLEM_UID, _uid
 from .items import CodeItem, EventSpec, Item, NarrativeItem, Staff
 from .person import Person
 from .profile import Profile
 
 _EGFR_ABOVE_90 = "6"  # Comparator for "> 90", as labs report eGFR
+# UK laboratories reported HbA1c in IFCC units (mmol/mol) from June 2009, alongside the
+# DCCT percentage until the end of May 2011.
+_IFCC_FROM, _DCCT_UNTIL = dt.date(2009, 6, 1), dt.date(2011, 6, 1)
 
 
 _PROBLEM_SEVERITY = {"hypertension": "Major", "type2_diabetes": "Major", "asthma": "Minor",
@@ -37,12 +40,13 @@ class Timeline:
         self.as_of = as_of
         self.events: list[EventSpec] = []
         self.problems = 0
+        self.problem_uids: dict[str, str] = {}  # condition key -> its ProblemUID
         self._uids: dict[int, int] = {}
 
     # events
 
     def add(self, day: dt.date, user: User, items: list[Item], done_at: str | None = None,
-            linked_referral: str | None = None) -> None:
+            linked_referral: str | None = None, linked_problems: tuple[str, ...] = ()) -> None:
         if not items:
             return
         day = _weekday(day, self.profile.history_start, self.as_of)
@@ -51,7 +55,11 @@ class Timeline:
         if done_at is None:
             done_at = "Surgery" if self.rng.random() < 0.3 else self._site().name
         self.events.append(EventSpec(_surgery_time(self.rng, day), len(self.events), user,
-                                     done_at, tuple(items), linked_referral))
+                                     done_at, tuple(items), linked_referral, linked_problems))
+
+    def snomed_era(self, day: dt.date) -> bool:
+        """Can an event on ``day`` hold codes that exist only in SNOMED CT?"""
+        return day >= SNOMED_ERA
 
     def in_range(self, day: dt.date) -> dt.date | None:
         """The weekday an event on ``day`` would get, or None if it falls outside the record."""
@@ -138,21 +146,41 @@ class Timeline:
         return CodeItem(BY_KEY[key], value=value, comparator=comparator, free_text=free_text)
 
     def blood_pressure(self, day: dt.date) -> list[Item]:
+        """Systolic then diastolic, adjacent; sometimes under a BP header code with no
+        value, and a high first reading is often repeated (two pairs in one event)."""
+        rng = self.rng
         systolic = self.systolic(day)
         note = None
-        if systolic < 140 and self.rng.random() < 0.1:
+        if systolic < 140 and rng.random() < 0.1:
             note = "BP < 140/90 & review in 6/12"
-        return [self.measured("systolic_bp", str(systolic), free_text=note),
-                self.measured("diastolic_bp", str(self.diastolic(systolic)))]
+        items: list[Item] = [CodeItem(BY_KEY["bp_header"])] if rng.random() < 0.15 else []
+        items += [self.measured("systolic_bp", str(systolic), free_text=note),
+                  self.measured("diastolic_bp", str(self.diastolic(systolic)))]
+        if systolic >= 140 and rng.random() < 0.4:  # repeated after a few minutes' rest
+            second = max(95, systolic - rng.randint(2, 14))
+            items += [self.measured("systolic_bp", str(second),
+                                    free_text="Repeat reading after 5 min rest"),
+                      self.measured("diastolic_bp", str(self.diastolic(second)))]
+        return items
 
     def body_size(self, day: dt.date, with_height: bool = True) -> list[Item]:
         height = round(self.height(day), 2)
         weight = round(self.bmi(day) * height * height * self.rng.gauss(1.0, 0.012), 1)
-        items: list[Item] = [self.measured("weight", f"{weight:.1f}")]
+        # Scales that print two decimals give "72.40"; most entries keep one.
+        shown = f"{weight:.2f}" if self.rng.random() < 0.2 else f"{weight:.1f}"
+        items: list[Item] = [self.measured("weight", shown)]
         if with_height:
+            bmi = weight / (height * height)
             items.append(self.measured("height", f"{height:.2f}"))
-            items.append(self.measured("bmi", f"{weight / (height * height):.1f}"))
+            items.append(self.measured("bmi", f"{bmi:.1f}"))
+            if self.age(day) >= 18 and self.rng.random() < 0.3:
+                items.append(CodeItem(BY_KEY["bmi_obese" if bmi >= 30 else
+                                            "bmi_overweight" if bmi >= 25 else "bmi_normal"]))
         return items
+
+    def waist(self, day: dt.date) -> Item:
+        centimetres = 52 + 1.6 * self.bmi(day) + (6 if self.person.sex == "M" else 0)
+        return self.measured("waist", f"{self.rng.gauss(centimetres, 3):.1f}")
 
     def pulse(self, day: dt.date) -> Item:
         irregular = self.has("atrial_fibrillation", day)
@@ -160,10 +188,69 @@ class Timeline:
         return self.measured("pulse", str(int(min(140, max(45, self.rng.gauss(mean, spread))))))
 
     def temperature(self) -> Item:
-        value = min(40.2, max(35.6, self.rng.gauss(37.3, 0.6)))
-        return self.measured("temperature", f"{value:.1f}")
+        value = round(min(40.2, max(35.6, self.rng.gauss(37.3, 0.6))), 1)
+        return self.measured("temperature", f"{value:.2f}" if self.rng.random() < 0.25
+                             else f"{value:.1f}")
 
-    def hba1c(self, day: dt.date, first: bool = False) -> Item:
+    def oxygen_saturation(self, unwell: bool = False) -> Item:
+        value = round(min(100.0, self.rng.gauss(94.5 if unwell else 97.5, 1.5)))
+        return self.measured("o2_saturation", str(value))
+
+    def respiratory_rate(self, unwell: bool = False) -> Item:
+        return self.measured("respiratory_rate",
+                             str(round(self.rng.gauss(22 if unwell else 15, 2.5))))
+
+    def peak_flow(self, day: dt.date) -> Item:
+        height = max(1.0, self.height(day))
+        predicted = (5.5 if self.person.sex == "M" else 4.4) * height * 100 - 0.5 * self.age(day)
+        value = max(80, round(predicted * self.rng.uniform(0.7, 1.0) / 10) * 10)
+        return self.measured("peak_flow", str(value))
+
+    def alcohol(self) -> Item:
+        """Units a week, or a drinking status code for those who drink little or nothing."""
+        rng = self.rng
+        roll = rng.random()
+        if roll < 0.18:
+            return CodeItem(BY_KEY["teetotaller"])
+        if roll < 0.3:
+            return CodeItem(BY_KEY["trivial_drinker"])
+        units = min(80, max(1, round(rng.lognormvariate(2.2, 0.7))))
+        return self.measured("alcohol_units", str(units))
+
+    def electrolytes(self) -> list[Item]:
+        """Sodium (integer) and potassium (to two decimals: "4.20")."""
+        sodium = round(self.rng.gauss(139.5, 2.2))
+        potassium = round(self.rng.gauss(4.3, 0.35), 1)
+        return [self.measured("sodium", str(sodium)),
+                self.measured("potassium", f"{potassium:.2f}")]
+
+    def tsh(self, day: dt.date) -> Item:
+        treated = self.has("hypothyroidism", day)
+        value = self.rng.lognormvariate(0.55 if treated else 0.6, 0.45)
+        if value < 0.05:
+            return self.measured("tsh", "0.05", comparator="7")  # "< 0.05", as labs report it
+        return self.measured("tsh", f"{value:.2f}")
+
+    def urine_acr(self) -> Item:
+        value = self.rng.lognormvariate(0.2, 0.9)
+        if value < 0.5:
+            return self.measured("urine_acr", "0.5", comparator="7")
+        return self.measured("urine_acr", f"{value:.1f}")
+
+    def cholesterol_ratio(self, total: float) -> Item:
+        hdl = max(0.7, self.rng.gauss(1.5 if self.person.sex == "F" else 1.25, 0.3))
+        return self.measured("cholesterol_hdl_ratio", f"{total / hdl:.2f}")
+
+    def hba1c_readings(self, day: dt.date, first: bool = False) -> list[Item]:
+        """HbA1c as the lab reported it: a percentage (DCCT) until mid-2009, both during
+        the change-over to IFCC units, mmol/mol since mid-2011."""
+        ifcc = self.hba1c(day, first)
+        dcct = self.measured("hba1c_dcct", f"{float(ifcc.value or 0) / 10.929 + 2.15:.1f}")
+        if day < _IFCC_FROM:
+            return [dcct]
+        return [ifcc, dcct] if day < _DCCT_UNTIL else [ifcc]
+
+    def hba1c(self, day: dt.date, first: bool = False) -> CodeItem:
         if not self.has("type2_diabetes", day):
             mean = 38 + (3 if self.profile.bmi_offset > 4 else 0)
             return self.measured("hba1c", str(round(self.rng.gauss(mean, 3))))
@@ -174,6 +261,13 @@ class Timeline:
         mean = 4.0 if self.on_statin(day) else 5.3
         value = min(9.5, max(2.6, self.rng.gauss(mean, 0.7)))
         return self.measured("cholesterol", f"{value:.1f}")
+
+    def lipids(self, day: dt.date) -> list[Item]:
+        """Total cholesterol and, in most lipid profiles, the cholesterol/HDL ratio."""
+        total = self.cholesterol(day)
+        if self.rng.random() < 0.6:
+            return [total, self.cholesterol_ratio(float(total.value or 5))]
+        return [total]
 
     def kidney(self, day: dt.date) -> list[Item]:
         egfr = self.egfr(day)
@@ -186,12 +280,27 @@ class Timeline:
         return [egfr_item, self.measured("creatinine", str(creatinine))]
 
     def problem(self, key: str) -> CodeItem:
-        self.problems += 1
-        return CodeItem(BY_KEY[key], problem_uid=_uid(self.person.sri, self.problems, PROBLEM_UID),
-                        severity=_PROBLEM_SEVERITY[key], end_date=self.profile.resolved.get(key))
+        """A long-term condition's problem header, as recorded at diagnosis (open)."""
+        uid = self.problem_uids[key] = self.new_problem_uid()
+        return CodeItem(BY_KEY[key], problem_uid=uid, severity=_PROBLEM_SEVERITY[key])
 
-    def narrative(self, *lines: str) -> NarrativeItem:
-        return NarrativeItem(tuple(lines))
+    def rerecorded(self, key: str, end_date: dt.date | None = None) -> CodeItem:
+        """The same problem header again, in a later event (reviewed, summarised or ended)."""
+        return CodeItem(BY_KEY[key], problem_uid=self.problem_uids[key],
+                        severity=_PROBLEM_SEVERITY[key], end_date=end_date,
+                        episodicity="Ongoing")
+
+    def acute_problem(self, concept: Concept, day: dt.date, severity: str = "Minor") -> CodeItem:
+        """A short-lived problem, opened and given its expected end date in one go."""
+        return CodeItem(concept, problem_uid=self.new_problem_uid(), severity=severity,
+                        end_date=day + dt.timedelta(days=self.rng.choice((7, 14, 14, 28))))
+
+    def new_problem_uid(self) -> str:
+        self.problems += 1
+        return _uid(self.person.sri, self.problems, PROBLEM_UID)
+
+    def narrative(self, *lines: str, coded: tuple[Concept, ...] = ()) -> NarrativeItem:
+        return NarrativeItem(tuple(lines), coded)
 
 
 def _growth_fraction(age: float) -> float:
