@@ -135,8 +135,10 @@ DIASTOLIC = VITAL_SIGNS[-1][3] + VITAL_SIGNS[-1][4]
 # and display (where one LOINC term is the same test; None otherwise). Each is a UK Core
 # Lab Observation, category laboratory.
 LAB_RESULTS = (
-    (("1019431000000105", "999791000000106", "XaPbt"), "59261-8",
+    (("999791000000106", "XaPbt"), "59261-8",  # IFCC, mmol/mol
      "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol"),
+    (("1019431000000105",), "4548-4",  # DCCT aligned, %
+     "Hemoglobin A1c/Hemoglobin.total in Blood"),
     (("994351000000103", "1005671000000105", "XaJe9"), "14647-2",
      "Cholesterol [Moles/volume] in Serum or Plasma"),
     (("1005681000000107",), "14646-4", "Cholesterol in HDL [Moles/volume] in Serum or Plasma"),
@@ -241,4 +243,102 @@ CONCEPT_MAPS.update({
     "ucum_system": UCUM_SYSTEM,
     "ucum_name": UCUM_NAME,
     "comparator": COMPARATOR,
+})
+
+
+# --- Problems, allergies, medication and immunisations ------------------------------
+
+# ClinicalCode/Episodicity → UK Core ConditionEpisodicity (first | new | review | end;
+# Extension-UKCore-ConditionEpisode, extensible binding). Only words that mean the same
+# thing are coded. SystmOne's "New" covers a first episode as well as a new episode of a
+# condition recorded before (TPP's XSD offers only New and Ongoing), and "Ongoing" is not
+# a review, so both stay as text.
+def _episodicity(code: str, display: str) -> dict:
+    return {"system": systems.UKCORE_CONDITION_EPISODICITY, "code": code, "display": display}
+
+
+CONDITION_EPISODICITY = {
+    "First": _episodicity("first", "First"),
+    "Review": _episodicity("review", "Review"),
+    "End": _episodicity("end", "End"),
+}
+
+# Drug@Scheme / Ingredient@Scheme → the code system of ProductID / IngredientID.
+DRUG_SYSTEM = {"Dmd": systems.DMD, "Multilex": systems.MULTILEX_DRUG}
+INGREDIENT_SYSTEM = {"Dmd": systems.DMD, "Multilex": systems.MULTILEX_INGREDIENT}
+
+
+def _vaccine(code: str, display: str) -> dict:
+    return {"system": systems.SNOMED, "code": code, "display": display}
+
+
+# Vaccination/Name → SNOMED CT vaccine product ("... only vaccine product"), only where
+# the name says exactly which antigens the vaccine holds. Codes and fully specified names
+# (without the "(medicinal product)" tag) as listed in eHealth Suisse's published
+# SNOMED CT vaccine value set (hl7ch/ch-vacd, ch-vacd-vaccines-snomedct-vs); all are
+# International Edition concepts. Names that do not say enough (Influenza, Pneumococcal
+# conjugate (PCV), HPV, MenB, Hib/MenC) stay as text.
+VACCINE_PRODUCT = {
+    "MMR": _vaccine("871831003", "Vaccine product containing only Measles morbillivirus and "
+                    "Mumps orthorubulavirus and Rubella virus antigens"),
+    "Hepatitis A": _vaccine("871751006",
+                            "Vaccine product containing only Hepatitis A virus antigen"),
+    "Rotavirus": _vaccine("871761004", "Vaccine product containing only Rotavirus antigen"),
+    "MenC": _vaccine("871866001", "Vaccine product containing only Neisseria meningitidis "
+                     "serogroup C antigen"),
+    "MenACWY": _vaccine("871873006", "Vaccine product containing only Neisseria meningitidis "
+                        "serogroup A, C, W135 and Y antigens"),
+    "DTaP/IPV/Hib/HepB": _vaccine(
+        "871895005", "Vaccine product containing only Bordetella pertussis and Clostridium "
+        "tetani and Corynebacterium diphtheriae and Haemophilus influenzae type B and "
+        "Hepatitis B virus and Human poliovirus antigens"),
+    "DTaP/IPV/Hib": _vaccine(
+        "871887006", "Vaccine product containing only Bordetella pertussis and Clostridium "
+        "tetani and Corynebacterium diphtheriae and Haemophilus influenzae type B and Human "
+        "poliovirus antigens"),
+    "DTaP/IPV": _vaccine(
+        "871878002", "Vaccine product containing only Bordetella pertussis and Clostridium "
+        "tetani and Corynebacterium diphtheriae and Human poliovirus antigens"),
+    "Td/IPV": _vaccine("871837004", "Vaccine product containing only Clostridium tetani and "
+                       "Corynebacterium diphtheriae and Human poliovirus antigens"),
+    "Shingles (live)": _vaccine("871919004", "Vaccine product containing only live "
+                                "attenuated Human alphaherpesvirus 3 antigen"),
+    "Shingles (recombinant)": _vaccine(
+        "1156183006", "Vaccine product containing only Human alphaherpesvirus 3 recombinant "
+        "surface glycoprotein E antigen"),
+}
+
+
+def _site(code: str, display: str) -> dict:
+    return {"system": systems.SNOMED, "code": code, "display": display}
+
+
+# A Vaccination's Notes, when they are nothing but an injection site → UK Core
+# ImmunizationAdministrationBodySite (the eight sites of its expansion). A deltoid
+# injection is coded as the upper arm, the only arm sites the value set holds.
+IMMUNISATION_SITE = {
+    "Left deltoid": _site("368208006", "Left upper arm structure"),
+    "Right deltoid": _site("368209003", "Right upper arm structure"),
+    "Left upper arm": _site("368208006", "Left upper arm structure"),
+    "Right upper arm": _site("368209003", "Right upper arm structure"),
+    "Left thigh": _site("61396006", "Structure of left thigh"),
+    "Right thigh": _site("11207009", "Structure of right thigh"),
+    "Left buttock": _site("723979003", "Structure of left buttock"),
+    "Right buttock": _site("723980000", "Structure of right buttock"),
+    "Oral": _site("74262004", "Oral cavity structure"),
+    "Intranasal": _site("279549004", "Nasal cavity structure"),
+}
+
+# The unit of a Vaccination's Dosage ("0.5 ml") → UCUM.
+DOSE_UCUM = {"ml": "mL", "mL": "mL"}
+DOSE_UCUM_SYSTEM = {unit: systems.UCUM for unit in DOSE_UCUM}
+
+CONCEPT_MAPS.update({
+    "condition_episodicity": CONDITION_EPISODICITY,
+    "drug_system": DRUG_SYSTEM,
+    "ingredient_system": INGREDIENT_SYSTEM,
+    "vaccine_product": VACCINE_PRODUCT,
+    "immunisation_site": IMMUNISATION_SITE,
+    "dose_ucum": DOSE_UCUM,
+    "dose_ucum_system": DOSE_UCUM_SYSTEM,
 })

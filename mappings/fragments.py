@@ -5,7 +5,7 @@ to; a fragment whose element is absent (or selected away by a predicate such
 as ``[normalize-space()]``) leaves nothing behind.
 """
 
-from facade.mapping.vocabulary import Include, Path, Required, Var, When
+from facade.mapping.vocabulary import Include, ItemKey, Path, Required, Var, When
 
 from . import systems
 
@@ -81,15 +81,16 @@ ETHNIC_CATEGORY = {
 
 #: From an Event item (a child of Clinical/Event): its Event.
 EVENT = "ancestor::Event[1]"
-#: An Event item's key in the record: its Event's EventUID and its position among the
-#: Event's child elements. Ids, event-item identifiers and the fidelity report share it.
-ITEM_KEY = f"concat({EVENT}/@EventUID, '-', count(preceding-sibling::*))"
+#: An Event item's key in the record (vocabulary.ItemKey): its Event's EventUID, its name
+#: and its place among the Event's items of that name. Ids, event-item identifiers and the
+#: fidelity report share it.
+ITEM_KEY = ItemKey()
 
 # At an Event item: the identifier naming the item. Every resource names the items it
 # was made from, so the fidelity report can tell what was served.
 ITEM_IDENTIFIER = {
     "system": systems.SYSTMONE_EVENT_ITEM,
-    "value": Required(Path(ITEM_KEY)),
+    "value": Required(ITEM_KEY),
 }
 
 # At an Event item: who recorded it (SystmOne's DoneBy text; no Practitioner is served yet).

@@ -31,3 +31,39 @@ UKCORE_LAB = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Observation-Lab
 SYSTMONE_EVENT_ITEM = "urn:systmone:id:event-item"
 GMC_NUMBER = "https://fhir.hl7.org.uk/Id/gmc-number"
 NMC_NUMBER = "https://fhir.hl7.org.uk/Id/nmc-number"
+
+# --- Problems, allergies, medication and immunisations ------------------------------
+
+# Profiles and extensions (UK Core R4)
+UKCORE_CONDITION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Condition"
+UKCORE_ALLERGY_INTOLERANCE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-AllergyIntolerance"
+UKCORE_MEDICATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Medication"
+UKCORE_MEDICATION_REQUEST = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-MedicationRequest"
+UKCORE_MEDICATION_STATEMENT = (
+    "https://fhir.hl7.org.uk/StructureDefinition/UKCore-MedicationStatement")
+UKCORE_IMMUNIZATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Immunization"
+EXT_CONDITION_EPISODE = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-ConditionEpisode")
+EXT_ALLERGY_INTOLERANCE_END = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-AllergyIntoleranceEnd")
+EXT_MEDICATION_REPEAT_INFORMATION = (
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-MedicationRepeatInformation")
+EXT_DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+
+# Code systems
+UKCORE_CONDITION_EPISODICITY = "https://fhir.hl7.org.uk/CodeSystem/UKCore-ConditionEpisodicity"
+CONDITION_CLINICAL = "http://terminology.hl7.org/CodeSystem/condition-clinical"
+CONDITION_CATEGORY = "http://terminology.hl7.org/CodeSystem/condition-category"
+ALLERGY_CLINICAL = "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical"
+ALLERGY_VERIFICATION = "http://terminology.hl7.org/CodeSystem/allergyintolerance-verification"
+MEDICATION_COURSE_OF_THERAPY = (
+    "http://terminology.hl7.org/CodeSystem/medicationrequest-course-of-therapy")
+V3_NULL_FLAVOR = "http://terminology.hl7.org/CodeSystem/v3-NullFlavor"
+# dm+d (UK Core's medication code system) and Multilex, as GP Connect names it
+# (pages/accessrecord_structured/..._resources_overview.md, "Multilex drug codes").
+DMD = "https://dmd.nhs.uk"
+MULTILEX_DRUG = "https://fhir.hl7.org.uk/Id/multilex-drug-codes"
+# Multilex ingredient ids (DrugSensitivity/Ingredient@IngredientID) have no published
+# system and share number ranges with product ids; this URN names them without claiming
+# anyone else's domain.
+MULTILEX_INGREDIENT = "urn:systmone:code:multilex-ingredient"

@@ -78,9 +78,8 @@ class _Writer:
             "_empty": e._is_empty, "_CONTAINERS": e._CONTAINERS, "_MISSING": _MISSING,
             "_children": _children, "_string_value": _string_value, "_ancestor": _ancestor,
             "_structure": _structure, "_groups": e.groups, "_with_xpath": e.with_xpath,
-            "_bindings": e.bindings,
-            "_Scope": e.Scope, "_XPATH_VARIABLES": e.XPATH_VARIABLES,
-            "_NO_VARIABLES": e._NO_VARIABLES,
+            "_bindings": e.bindings, "_item_key": e.item_key,
+            "_Scope": e.Scope, "_run": e.run,
         }
         self._names = itertools.count()
         self._sites = itertools.count(1)
@@ -310,12 +309,12 @@ def _write_condition(w: _Writer, indent: int, condition: str, kids: str, target:
 def _select(w: _Writer, indent: int, path: etree.XPath, scope: _Scope) -> str:
     """Code for an XPath result, remembered per element; returns the variable holding it."""
     xpath, result = w.ref(path, "xp"), w.new("r")
-    # Only paths naming an XPath variable ($key) are handed the variables.
-    arguments = (f"{scope.element}, **{w.variables}.get(_XPATH_VARIABLES, _NO_VARIABLES)"
-                 if "$" in path.path else scope.element)
+    # Only paths naming XPath variables ($key, $group...) are handed them (engine.run).
+    call = (f"_run({xpath}, {scope.element}, {w.variables})" if "$" in path.path
+            else f"{xpath}({scope.element})")
     w.line(indent, f"{result} = {scope.memo}.get({xpath}, _MISSING)")
     w.line(indent, f"if {result} is _MISSING:")
-    w.line(indent + 1, f"{result} = {scope.memo}[{xpath}] = {xpath}({arguments})")
+    w.line(indent + 1, f"{result} = {scope.memo}[{xpath}] = {call}")
     return result
 
 
@@ -434,15 +433,14 @@ def _emit_each(w, node: e._Each, indent, scope) -> str:
         w.line(indent, f"for {bound}, {group} in _groups({elements}, {key}):")
         w.line(indent + 1, f"{item} = {group}[-1]")
         w.line(indent + 1, f"{bound} = {{'key': {bound}, 'group': {group}}}")
-    if node.let:  # XPath variables from the element, as XSLT's variables
-        let, lets = w.ref(node.let, "lt"), w.new("bd")
-        w.line(indent + 1, f"{lets} = _bindings({item}, {let}, {outer})")
-        if bound is not None:
-            w.line(indent + 1, f"{lets} = {{**{bound}, **{lets}}}")
-        bound = lets
     if bound is not None:
         w.variables = w.new("vars")
         w.line(indent + 1, f"{w.variables} = _with_xpath({outer}, {bound})")
+    if node.let:  # XPath variables from the element (as XSLT's), $key and $group bound
+        let, within = w.ref(node.let, "lt"), w.variables
+        w.variables = w.new("vars")
+        w.line(indent + 1, f"{w.variables} = _with_xpath({within}, "
+                           f"_bindings({item}, {let}, {within}))")
     inner = w.open_scope(indent + 1, node.template, item)
     value = _emit(w, node.template, indent + 1, inner)
     w.variables = outer
@@ -470,6 +468,14 @@ def _emit_id(w, node: e._Id, indent, scope) -> str:
     w.record_value(indent + 1, target, node.fhir_path, may_be_container=reference)
     w.line(indent + 1, "pass")
     w.none_or_value.add(target)
+    return target
+
+
+def _emit_item_key(w, node: e._ItemKey, indent, scope) -> str:
+    target = w.new("x")
+    w.line(indent, f"{target} = _item_key({scope.element})")
+    w.record_value(indent, target, node.fhir_path, may_be_container=False)
+    w.present.add(target)
     return target
 
 
@@ -648,4 +654,5 @@ _EMITTERS = {
     e._Array: _emit_array,
     e._Id: _emit_id,
     e._Ref: _emit_id,
+    e._ItemKey: _emit_item_key,
 }

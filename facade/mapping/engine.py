@@ -13,12 +13,13 @@ from, e.g. ``Patient.birthDate from /Response/Demographics/DateOfBirth: ...``.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from lxml import etree
 
-from .vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
+from .vocabulary import Each, Id, Include, ItemKey, Path, Ref, Required, Var, When
 
 Transform = Callable[[str], Any]
 #: The variable holding XPath variables (``$key`` inside a keyed Each).
@@ -49,8 +50,7 @@ class Scope:
         try:
             return self.memo[path]
         except KeyError:
-            result = self.memo[path] = path(
-                self.element, **self.variables.get(XPATH_VARIABLES, _NO_VARIABLES))
+            result = self.memo[path] = run(path, self.element, self.variables)
             return result
 
 
@@ -129,9 +129,9 @@ class _Each(_Node):
                      for key, group in groups(elements, self.key))
         out = []
         for element, bound in pairs:
-            if self.let:
-                bound = {**(bound or {}), **bindings(element, self.let, scope.variables)}
             variables = with_xpath(scope.variables, bound) if bound else scope.variables
+            if self.let:  # evaluated where $key and $group are already bound
+                variables = with_xpath(variables, bindings(element, self.let, variables))
             out.append(self.template.evaluate(Scope(element, variables)))
         return _flatten(out)
 
@@ -151,13 +151,30 @@ def groups(elements: list, key: etree.XPath) -> list[tuple[str, list[etree._Elem
     return list(found.values())
 
 
+def run(path: etree.XPath, element: etree._Element, variables: Mapping[str, Any]) -> Any:
+    """An XPath at ``element``, handed the XPath variables it names and no others: a
+    node-set variable such as ``$group`` costs its size on every call that is handed it."""
+    names = _named_variables(path)
+    if not names:
+        return path(element)
+    bound = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
+    return path(element, **{name: bound[name] for name in names if name in bound})
+
+
+@functools.cache
+def _named_variables(path: etree.XPath) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(_VARIABLE.findall(path.path)))
+
+
+_VARIABLE = re.compile(r"\$([A-Za-z_][\w.\-]*)")
+
+
 def bindings(element: etree._Element, let: Mapping[str, etree.XPath],
              variables: Mapping[str, Any]) -> dict[str, Any]:
     """``let``'s XPath variables at ``element``: strings, or node-sets as found."""
-    outer = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
     bound = {}
     for name, path in let.items():
-        value = path(element, **outer)
+        value = run(path, element, variables)
         if isinstance(value, list) and not all(isinstance(v, etree._Element) for v in value):
             first = _first_value(value)
             value = first[0] if first is not None else ""
@@ -169,6 +186,23 @@ def with_xpath(variables: Mapping[str, Any], bound: Mapping[str, Any]) -> dict[s
     """The variables, with more XPath variables bound."""
     outer = variables.get(XPATH_VARIABLES, _NO_VARIABLES)
     return {**variables, XPATH_VARIABLES: {**outer, **bound}}
+
+
+def item_key(item: etree._Element) -> str:
+    """An Event item's key (vocabulary.ItemKey): the one definition, for the mappings'
+    ids and identifiers and for the fidelity report."""
+    event = item.getparent()
+    uid = event.get("EventUID", "") if event is not None else ""
+    place = sum(1 for _ in item.itersiblings(item.tag, preceding=True))
+    return f"{uid}-{item.tag}-{place}"
+
+
+class _ItemKey(_Node):
+    def __init__(self, fhir_path: str) -> None:
+        self.fhir_path = fhir_path
+
+    def evaluate(self, scope: Scope) -> Any:
+        return item_key(scope.element)
 
 
 class _Id(_Node):
@@ -297,12 +331,12 @@ class CompiledMapping:
             let = {name: _xpath(path, fhir_path) for name, path in template.let.items()}
             return _Each(_xpath(template.path, fhir_path),
                          self._compile(template.template, fhir_path), key, let)
+        if isinstance(template, ItemKey):
+            return _ItemKey(fhir_path)
         if isinstance(template, Ref):
-            return _Ref(template.resource_type,
-                        self._compile(Path(*template.paths), fhir_path), fhir_path)
+            return _Ref(template.resource_type, self._key(template.paths, fhir_path), fhir_path)
         if isinstance(template, Id):
-            return _Id(self.resource_type, self._compile(Path(*template.paths), fhir_path),
-                       fhir_path)
+            return _Id(self.resource_type, self._key(template.paths, fhir_path), fhir_path)
         if isinstance(template, Include):
             values = {name: self._compile(value, fhir_path)
                       for name, value in template.values.items()}
@@ -312,6 +346,14 @@ class CompiledMapping:
             return _Const(template)
         raise TypeError(f"{fhir_path}: {type(template).__name__} is not part of the mapping "
                         "vocabulary (see MAPPINGS.md)")
+
+
+    def _key(self, paths: tuple, fhir_path: str) -> _Node:
+        """An Id's or Ref's key: XPaths (the first that yields a value), or one word such
+        as ItemKey."""
+        if len(paths) == 1 and not isinstance(paths[0], str):
+            return self._compile(paths[0], fhir_path)
+        return self._compile(Path(*paths), fhir_path)
 
 
 def _xpath(expression: str, fhir_path: str) -> etree.XPath:

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
+from .engine import item_key
+
 EVENT_ITEM_SYSTEM = "urn:systmone:id:event-item"
 #: Event children that link an Event to something else rather than record anything.
 LINKS = frozenset({"LinkedProblemUID", "LinkedReferralUID"})
@@ -83,22 +85,13 @@ def item_kind(item: etree._Element) -> str:
     return str(item.tag)
 
 
-def item_key(event: etree._Element, position: int) -> str:
-    """The key the mappings give an Event item (fragments.ITEM_KEY): EventUID '-' position."""
-    return f"{event.get('EventUID', '')}-{position}"
-
-
 def fidelity(record: etree._Element, resources: Iterable[dict]) -> FidelityReport:
     named = _named_items(resources)
     report = FidelityReport()
     for event in record.iterfind("Clinical/Event"):
-        position = 0
         for item in event:
-            if not isinstance(item.tag, str):
-                continue
-            if item.tag not in LINKS:
-                _count(report, item_kind(item), named.get(item_key(event, position), ()))
-            position += 1
+            if isinstance(item.tag, str) and item.tag not in LINKS:
+                _count(report, item_kind(item), named.get(item_key(item), ()))
     for item in record.iterfind("NonClinical/*"):
         if isinstance(item.tag, str):
             _count(report, item_kind(item), ())  # appointments, visits, tasks: none served

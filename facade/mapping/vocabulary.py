@@ -123,3 +123,13 @@ class Ref:
     def __init__(self, resource_type: str, *paths: str) -> None:
         object.__setattr__(self, "resource_type", resource_type)
         object.__setattr__(self, "paths", paths)
+
+
+@dataclass(frozen=True)
+class ItemKey:
+    """The key of the Event item at hand: its Event's EventUID, its element name and its
+    place among the Event's items of that name (``b95ee04200000000-ClinicalCode-2``).
+
+    Counting only items of the same name keeps the key when a Filter leaves other kinds
+    out of the Event, so ids and identifiers survive a change of the sections fetched.
+    """

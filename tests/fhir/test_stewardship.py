@@ -72,18 +72,23 @@ def test_patient_reads_are_demographics_only_and_cached(stack, practice):
     assert len(calls) == 1 and filters(calls[0]) == {"Demographics"}  # exempt
 
 
-def test_one_full_record_serves_every_observation_search_and_the_patient(stack, practice):
+def test_one_full_record_serves_every_search_of_every_type_and_the_patient(stack, practice):
     s = stack(workers=2)
     summary = patient_with_numerics(practice)
     first, second = (authorized_client(app) for app in s.apps)
     pid = patient_id(first, summary)
-    for client, query in [(first, ""), (second, "&category=vital-signs"),
-                          (first, "&date=ge2000"), (second, "&_count=1")]:
-        assert client.get(f"/fhir/Observation?patient={pid}{query}").status_code == 200
+    for client, query in [(first, "Observation?"), (second, "Observation?category=vital-signs&"),
+                          (first, "Observation?date=ge2000&"), (second, "Condition?"),
+                          (first, "MedicationRequest?intent=plan&"), (second, "Medication?"),
+                          (first, "MedicationStatement?"), (second, "AllergyIntolerance?"),
+                          (first, "Immunization?"), (second, "Observation?_count=1&")]:
+        assert client.get(f"/fhir/{query}patient={pid}").status_code == 200
     assert second.get(f"/fhir/Patient/{pid}").status_code == 200
     records = s.live.messages(2, function="GetPatientRecord")
+    # Exactly the sections the served types are made from, once for all of them.
     assert [filters(entry) for entry in records] == [
-        {"Demographics"}, {"Demographics", "ClinicalCodes"}]
+        {"Demographics"},
+        {"Demographics", "ClinicalCodes", "Medication", "Sensitivities", "Vaccinations"}]
 
 
 def test_concurrent_identical_searches_make_one_call(stack, practice):

@@ -11,29 +11,29 @@ RECORD = etree.fromstring(
     b"<Response><Identity><NHSNumber>9990000018</NHSNumber></Identity><Clinical>"
     b"<Event DateTime='2025-07-01T09:30:00' EventUID='e1'>"
     b"<ClinicalCode><Code Scheme='CTV3' Code='2469.' Term='Systolic'/><Value>142</Value>"
-    b"</ClinicalCode>"  # e1-0
+    b"</ClinicalCode>"  # e1-ClinicalCode-0
     b"<ClinicalCode><Code Scheme='CTV3' Code='246A.' Term='Diastolic'/><Value>88</Value>"
-    b"</ClinicalCode>"  # e1-1
-    b"<LinkedProblemUID>p1</LinkedProblemUID>"  # e1-2: a link, not an item
+    b"</ClinicalCode>"  # e1-ClinicalCode-1
+    b"<LinkedProblemUID>p1</LinkedProblemUID>"  # a link, not an item
     b"<ClinicalCode><Code Scheme='CTV3' Code='H33..' Term='Asthma'/>"
-    b"<ProblemUID>p1</ProblemUID></ClinicalCode>"  # e1-3
+    b"<ProblemUID>p1</ProblemUID></ClinicalCode>"  # e1-ClinicalCode-2
     b"<!-- a comment is no item -->"
     b"<Medication><Drug Scheme='Multilex' ProductID='1' Name='Salbutamol'/></Medication>"
-    b"<Wibble>a kind nobody has seen</Wibble>"  # e1-5
+    b"<Wibble>a kind nobody has seen</Wibble>"  # e1-Wibble-0
     b"</Event></Clinical>"
     b"<NonClinical><Task><TaskUID>t1</TaskUID></Task></NonClinical></Response>")
 
 RESOURCES = [
     {"resourceType": "Observation", "identifier": [
-        {"system": "urn:systmone:id:event-item", "value": "e1-0"},
-        {"system": "urn:systmone:id:event-item", "value": "e1-1"}]},
+        {"system": "urn:systmone:id:event-item", "value": "e1-ClinicalCode-0"},
+        {"system": "urn:systmone:id:event-item", "value": "e1-ClinicalCode-1"}]},
     {"resourceType": "Condition", "identifier": [
-        {"system": "urn:systmone:id:event-item", "value": "e1-3"},
-        {"system": "https://example.org/other", "value": "e1-5"}]},  # another system
+        {"system": "urn:systmone:id:event-item", "value": "e1-ClinicalCode-2"},
+        {"system": "https://example.org/other", "value": "e1-Wibble-0"}]},  # another system
     {"resourceType": "MedicationRequest", "identifier": [
-        {"system": "urn:systmone:id:event-item", "value": "e1-4"}]},
+        {"system": "urn:systmone:id:event-item", "value": "e1-Medication-0"}]},
     {"resourceType": "MedicationStatement", "identifier": [
-        {"system": "urn:systmone:id:event-item", "value": "e1-4"}]},
+        {"system": "urn:systmone:id:event-item", "value": "e1-Medication-0"}]},
 ]
 
 

@@ -32,7 +32,7 @@ def test_an_overlay_module_without_a_declaration_adds_no_type(tmp_path):
 
 def test_a_broken_overlay_names_its_file(tmp_path):
     (tmp_path / "flag.py").write_text("this is not python\n")
-    with pytest.raises(ValueError, match="flag.py cannot be loaded"):
+    with pytest.raises(ValueError, match=r"flag\.py cannot be loaded"):
         MappingRegistry(tmp_path)
 
 

@@ -79,8 +79,9 @@ def test_every_code_uk_core_names_is_a_vital_sign_in_either_scheme(scheme, code,
     assert found["valueQuantity"]["code"] == ucum
 
 
-# Laboratory results: SNOMED CT code → LOINC (None: no single LOINC term claimed).
-LABS = [("1019431000000105", "59261-8"), ("999791000000106", "59261-8"),
+# Laboratory results: SNOMED CT code → LOINC. HbA1c comes DCCT-aligned (%, 4548-4) or
+# IFCC-standardised (mmol/mol, 59261-8): QOF clusters DCCTHBA1C_COD and IFCCHBAM_COD.
+LABS = [("1019431000000105", "4548-4"), ("999791000000106", "59261-8"),
         ("1011481000000105", "62238-1"), ("1000731000000107", "14682-9"),
         ("994351000000103", "14647-2"), ("1000661000000107", "2951-2"),
         ("1000651000000109", "2823-3"), ("1022431000000105", "718-7")]
@@ -113,24 +114,26 @@ def test_every_blood_pressure_pair_of_an_event_is_its_own_observation():
     assert [c["valueQuantity"]["value"] for c in second["component"]] == [136, 84]
     # The header code before the first pair is named by it, so it counts as served.
     assert [i["value"] for i in first["identifier"]] == [
-        "b95ee04200000000-0", "b95ee04200000000-1", "b95ee04200000000-2"]
+        "b95ee04200000000-ClinicalCode-0", "b95ee04200000000-ClinicalCode-1",
+        "b95ee04200000000-ClinicalCode-2"]
     assert second["note"] == [{"text": "Repeat after 5 minutes"}]
     # A diastolic reading with no systolic before it stands alone, as a vital sign.
-    alone = found["b95ee04200000000-7"]
+    alone = found["b95ee04200000000-ClinicalCode-7"]
     assert codings(alone, LOINC) == ["8462-4"] and "component" not in alone
 
 
 def test_decimals_keep_their_written_precision():
     found = observations("observations-vitals-and-labs")
-    assert found["b95ee04200000000-5"]["valueQuantity"]["value"] == Decimal("82.40")
-    assert str(found["c0ffee0000000001-2"]["valueQuantity"]["value"]) == "1.00"
-    assert found["b95ee04200000000-6"]["valueQuantity"]["value"] == 72  # a whole number
+    assert found["b95ee04200000000-ClinicalCode-5"]["valueQuantity"]["value"] == Decimal("82.40")
+    assert str(found["c0ffee0000000001-ClinicalCode-2"]["valueQuantity"]["value"]) == "1.00"
+    whole = found["b95ee04200000000-ClinicalCode-6"]
+    assert whole["valueQuantity"]["value"] == 72  # a whole number
 
 
 def test_comparators_approximate_values_and_unknown_codes():
     found = observations("observations-vitals-and-labs")
-    assert found["c0ffee0000000001-1"]["valueQuantity"]["comparator"] == ">"
-    unknown = found["c0ffee0000000001-3"]
+    assert found["c0ffee0000000001-ClinicalCode-1"]["valueQuantity"]["comparator"] == ">"
+    unknown = found["c0ffee0000000001-ClinicalCode-3"]
     assert unknown["note"] == [{"text": "Value recorded as approximate"}]
     assert "category" not in unknown and "code" not in unknown["valueQuantity"]
     assert unknown["valueQuantity"]["unit"] == "units"  # a unit we cannot name is kept
@@ -149,27 +152,28 @@ def test_tpp_comparators(comparator, fhir):
 
 def test_coded_entries_without_a_value_are_observations_in_their_own_scheme():
     found = observations("observations-coded-entries")
-    raised = found["b95ee04200000001-3"]
+    raised = found["b95ee04200000001-ClinicalCode-3"]
     assert raised["code"] == {"coding": [{"system": CTV3, "code": "XM02V",
                                           "display": "Raised blood pressure reading"}],
                               "text": "Raised blood pressure reading"}
     assert "valueQuantity" not in raised and "category" not in raised
     assert raised["effectiveDateTime"] == "2024-03-26T09:06:50+00:00"  # GMT in March
     assert raised["performer"] == [{"display": "Drew Littler"}]
-    telephone = found["b95ee04200000002-2"]
+    telephone = found["b95ee04200000002-ClinicalCode-2"]
     assert telephone["note"] == [{"text": "Telephone follow-up arranged"}]
-    assert codings(found["b95ee04200000002-3"], SNOMED) == ["185317003"]
+    assert codings(found["b95ee04200000002-ClinicalCode-3"], SNOMED) == ["185317003"]
 
 
 def test_problems_their_plain_repeats_and_no_known_allergy_are_not_observations():
     found = observations("observations-coded-entries")
-    assert "b95ee04200000001-0" not in found  # the plain code the header repeats
-    assert "b95ee04200000001-1" not in found and "b95ee04200000001-2" not in found
-    assert "b95ee04200000002-0" not in found  # no known drug allergy
+    assert "b95ee04200000001-ClinicalCode-0" not in found  # the plain code the header repeats
+    assert "b95ee04200000001-ClinicalCode-1" not in found
+    assert "b95ee04200000001-ClinicalCode-2" not in found
+    assert "b95ee04200000002-ClinicalCode-0" not in found  # no known drug allergy
 
 
 def test_smoking_status_is_a_social_history_observation_valued_by_the_code():
-    smoking = observations("observations-coded-entries")["b95ee04200000001-4"]
+    smoking = observations("observations-coded-entries")["b95ee04200000001-ClinicalCode-4"]
     assert smoking["category"][0]["coding"][0]["code"] == "social-history"
     assert codings(smoking, LOINC) == ["72166-2"]
     assert smoking["valueCodeableConcept"]["coding"] == [

@@ -1,0 +1,224 @@
+"""The Medication, MedicationRequest and MedicationStatement mappings.
+
+Expectations are written from UK Core (UKCore-Medication, -MedicationRequest,
+-MedicationStatement, Extension-UKCore-MedicationRepeatInformation), GP Connect's
+medication model (an authorisation is a plan, each issue an order based on it, one
+MedicationStatement per authorisation) and TPP's item shapes, never read from mappings/.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from facade.mapping.fidelity import fidelity
+from facade.mapping.registry import map_resources
+from facade.protocol.envelope import OutputScheme
+from simulator.practice.generator import GeneratedPractice
+from simulator.practice.render import translate
+
+SAMPLES = Path(__file__).resolve().parent / "samples"
+PATIENT = {"reference": "Patient/patient-1"}
+TODAY = "2026-01-15"
+DMD = "https://dmd.nhs.uk"
+MULTILEX = "https://fhir.hl7.org.uk/Id/multilex-drug-codes"
+EVENT_ITEM = "urn:systmone:id:event-item"
+SD = "https://fhir.hl7.org.uk/StructureDefinition/"
+TYPES = ("medication", "medicationrequest", "medicationstatement")
+
+
+def opaque(resource_type: str, key: str) -> str:
+    """An id function like the record service's: opaque, stable, one per (type, key)."""
+    return hashlib.sha256(f"{resource_type}|{key}".encode()).hexdigest()[:32]
+
+
+def mapped(source: etree._Element, today: str = TODAY) -> dict[str, list[dict]]:
+    return {name: map_resources(name, source, patient=PATIENT, ids=opaque,
+                                __xpath__={"today": today}) for name in TYPES}
+
+
+def sample(name: str) -> etree._Element:
+    return etree.parse(str(SAMPLES / f"{name}.xml")).getroot()
+
+
+def item(resource: dict) -> str:
+    [value] = [i["value"] for i in resource["identifier"] if i["system"] == EVENT_ITEM]
+    return value
+
+
+def by_item(resources: list[dict]) -> dict[str, dict]:
+    return {item(r): r for r in resources}
+
+
+def reference(resource_type: str, key: str) -> dict:
+    return {"reference": f"{resource_type}/{opaque(resource_type, key)}"}
+
+
+@pytest.fixture(scope="module")
+def multilex() -> dict[str, list[dict]]:
+    return mapped(sample("medication-multilex-repeat-and-issues"))
+
+
+def test_a_repeat_template_is_a_plan_and_each_issue_an_order_based_on_it(multilex):
+    requests = by_item(multilex["medicationrequest"])
+    plan = requests["7a00000000000000-RepeatMedication-0"]
+    assert plan["intent"] == "plan" and "basedOn" not in plan
+    assert plan["id"] == opaque("MedicationRequest", "7a00000000000000-RepeatMedication-0")
+    for issue in ("7a00000000000000-Medication-0", "7b00000000000000-Medication-0"):
+        order = requests[issue]
+        assert order["intent"] == "order"
+        assert order["basedOn"] == [
+            reference("MedicationRequest", "7a00000000000000-RepeatMedication-0")]
+    # Re-authorised in January 2025: the issues after it are based on the new template,
+    # including the one issued in the same Event.
+    for issue in ("7c00000000000000-Medication-0", "7d00000000000000-Medication-1"):
+        assert requests[issue]["basedOn"] == [
+            reference("MedicationRequest", "7c00000000000000-RepeatMedication-0")]
+
+
+def test_an_issue_after_its_template_ended_and_a_one_off_drug_are_acute_orders(multilex):
+    requests = by_item(multilex["medicationrequest"])
+    salbutamol = requests["7d00000000000000-Medication-0"]  # template current
+    assert salbutamol["basedOn"] == [
+        reference("MedicationRequest", "7c00000000000000-RepeatMedication-1")]
+    # The first: salbutamol after the template ended (2025-06-30).
+    for acute in ("7e00000000000000-Medication-0",
+                  "7b00000000000000-Medication-1", "7f00000000000000-Medication-0",
+                  "7f00000000000000-Medication-1"):
+        order = requests[acute]
+        assert order["intent"] == "order" and "basedOn" not in order
+        assert order["courseOfTherapyType"]["coding"][0]["code"] == "acute"
+    assert requests["7a00000000000000-Medication-0"]["courseOfTherapyType"]["coding"][0]["code"] \
+        == "continuous"
+
+
+def test_one_statement_per_authorisation_based_on_its_request(multilex):
+    statements = by_item(multilex["medicationstatement"])
+    # The three templates and the four acute issues; repeat issues have none of their own.
+    assert sorted(statements) == sorted([
+        "7a00000000000000-RepeatMedication-0", "7c00000000000000-RepeatMedication-0",
+        "7c00000000000000-RepeatMedication-1",
+        "7b00000000000000-Medication-1", "7e00000000000000-Medication-0",
+        "7f00000000000000-Medication-0", "7f00000000000000-Medication-1"])
+    for key, statement in statements.items():
+        assert statement["basedOn"] == [reference("MedicationRequest", key)]
+        assert statement["meta"]["profile"] == [SD + "UKCore-MedicationStatement"]
+
+
+def test_statuses_from_dates_and_end_reasons(multilex):
+    requests = by_item(multilex["medicationrequest"])
+    statements = by_item(multilex["medicationstatement"])
+    expected = {
+        "7a00000000000000-RepeatMedication-0": "completed",  # replaced by the 2025 template
+        "7c00000000000000-RepeatMedication-0": "active",
+        "7c00000000000000-RepeatMedication-1": "stopped",  # EndReason given
+        "7b00000000000000-Medication-1": "completed",  # ended 2024-03-11, empty <EndReason/>
+        "7f00000000000000-Medication-0": "stopped",
+        "7f00000000000000-Medication-1": "active",  # ends 2026-02-02
+    }
+    for key, status in expected.items():
+        assert requests[key]["status"] == status, key
+        assert statements[key]["status"] == status, key
+    assert requests["7f00000000000000-Medication-0"]["statusReason"] == {
+        "text": "Adverse reaction - indigestion"}
+    assert statements["7c00000000000000-RepeatMedication-1"]["statusReason"] == [
+        {"text": "Changed to alternative inhaler"}]
+    assert "statusReason" not in requests["7b00000000000000-Medication-1"]  # <EndReason/> is empty
+
+
+def test_quantity_dose_and_dates(multilex):
+    requests = by_item(multilex["medicationrequest"])
+    plan = requests["7a00000000000000-RepeatMedication-0"]
+    assert plan["dispenseRequest"]["quantity"] == {"value": 28, "unit": "tablet"}
+    assert plan["dispenseRequest"]["expectedSupplyDuration"] == {
+        "value": 28, "unit": "days", "system": "http://unitsofmeasure.org", "code": "d"}
+    assert plan["dispenseRequest"]["numberOfRepeatsAllowed"] == 5  # MaxIssues 6: 1 + 5
+    assert plan["dosageInstruction"] == [{"text": "One tablet once a day"}]
+    assert plan["extension"] == [{
+        "url": SD + "Extension-UKCore-MedicationRepeatInformation",
+        "extension": [{"url": "authorisationExpiryDate", "valueDateTime": "2025-01-10"}]}]
+    order = requests["7b00000000000000-Medication-1"]
+    assert order["dispenseRequest"] == {"validityPeriod": {"start": "2024-03-06",
+                                                           "end": "2024-03-11"},
+                                        "quantity": {"value": 15, "unit": "capsule"}}
+    assert order["authoredOn"] == "2024-03-06T11:40:00+00:00"
+    assert order["category"] == [{"text": "NHS medication"}]
+    assert order["recorder"] == {"display": "SMITH, Jo (General Medical Practitioner)"}
+    # "as directed" is no quantity: kept as a note.
+    naproxen = requests["7f00000000000000-Medication-0"]
+    assert "quantity" not in naproxen["dispenseRequest"]
+    assert naproxen["note"] == [{"text": "Quantity: as directed"}]
+
+
+def test_substitution_is_present_as_uk_core_requires_but_not_guessed(multilex):
+    for request in multilex["medicationrequest"]:
+        assert request["substitution"] == {"allowedCodeableConcept": {"extension": [
+            {"url": "http://hl7.org/fhir/StructureDefinition/data-absent-reason",
+             "valueCode": "unsupported"}]}}
+
+
+def test_one_medication_per_drug_and_every_reference_resolves(multilex):
+    medications = {m["id"]: m for m in multilex["medication"]}
+    assert len(medications) == 5  # amlodipine, amoxicillin, salbutamol, naproxen, omeprazole
+    amlodipine = medications[opaque("Medication", "Multilex-1431108")]
+    assert amlodipine["code"] == {
+        "coding": [{"system": MULTILEX, "code": "1431108", "display": "Amlodipine 5mg tablets"}],
+        "text": "Amlodipine 5mg tablets"}
+    assert amlodipine["meta"]["profile"] == [SD + "UKCore-Medication"]
+    requests = {r["id"] for r in multilex["medicationrequest"]}
+    for resource in multilex["medicationrequest"] + multilex["medicationstatement"]:
+        assert resource["medicationReference"]["reference"].split("/")[1] in medications
+        for based_on in resource.get("basedOn", []):
+            assert based_on["reference"].split("/")[1] in requests
+
+
+def test_a_dmd_drug_has_the_dmd_system():
+    found = mapped(sample("medication-dmd"))
+    codes = {m["code"]["coding"][0]["code"]: m["code"]["coding"][0]["system"]
+             for m in found["medication"]}
+    assert codes == {"374296008": DMD, "18616211000001106": DMD}
+    requests = by_item(found["medicationrequest"])
+    # An EndDate with a time is still a date; an issue without StartDate starts on its Event.
+    assert requests["8a00000000000000-Medication-0"]["dispenseRequest"]["validityPeriod"] == {
+        "start": "2014-03-26", "end": "2014-04-23"}
+    assert requests["8b00000000000000-Medication-0"]["dispenseRequest"]["validityPeriod"] == {
+        "start": "2014-05-02", "end": "2014-06-27"}
+    # An acute issue of the drug before its repeat template existed is not based on it.
+    assert "basedOn" not in requests["8a00000000000000-Medication-0"]
+    assert requests["8b00000000000000-Medication-0"]["basedOn"] == [
+        reference("MedicationRequest", "8b00000000000000-RepeatMedication-0")]
+    plan = requests["8b00000000000000-RepeatMedication-0"]  # <MaxIssues/> empty: no repeats count
+    assert "numberOfRepeatsAllowed" not in plan["dispenseRequest"]
+    assert requests["8b00000000000000-Medication-1"]["dispenseRequest"]["quantity"] == {
+        "value": 5, "unit": "ml"}
+
+
+@pytest.mark.parametrize("scheme", [OutputScheme("CTV3", None), OutputScheme("Snomed", "Dmd")])
+def test_every_medication_item_of_a_generated_practice_is_served(scheme):
+    practice = GeneratedPractice(30, seed=9, as_of=dt.date(2026, 11, 1))
+    for index in range(len(practice)):
+        source = etree.fromstring(etree.tostring(practice.record(index)))
+        translate(source, scheme)
+        found = mapped(source, today="2026-11-01")
+        report = fidelity(source, found["medicationrequest"] + found["medicationstatement"])
+        assert report.unserved["Medication"] == 0, f"patient {index}"
+        assert report.unserved["RepeatMedication"] == 0, f"patient {index}"
+        requests = Counter(item(r) for r in found["medicationrequest"])
+        assert max(requests.values(), default=1) == 1, f"patient {index}"
+        templates = len(source.findall("Clinical/Event/RepeatMedication"))
+        plans = [r for r in found["medicationrequest"] if r["intent"] == "plan"]
+        assert len(plans) == templates
+        statements = {item(s) for s in found["medicationstatement"]}
+        for order in found["medicationrequest"]:
+            # Every issue is covered by a statement: its own (acute) or its plan's.
+            if order["intent"] == "order" and "basedOn" not in order:
+                assert item(order) in statements
+        ids = {r["id"] for r in found["medication"]}
+        assert len(ids) == len(found["medication"])
+        assert all(r["medicationReference"]["reference"].split("/")[1] in ids
+                   for r in found["medicationrequest"] + found["medicationstatement"])
