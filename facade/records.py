@@ -304,6 +304,11 @@ class MappedRecord:
         return next((r for r in self.resources(resource_type) if r["id"] == resource_id),
                     None)
 
+    def resolve(self, reference: str) -> dict | None:
+        """The resource a relative reference ("Medication/[id]") names in this record."""
+        resource_type, _, resource_id = reference.rpartition("/")
+        return self.find(resource_type, resource_id) if resource_type else None
+
     @property
     def fidelity(self) -> FidelityReport:
         return FidelityReport.from_json(self.data.get("fidelity", {}))

@@ -15,11 +15,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..mapping.declaration import Declaration, SearchParam, values_at
+from ..mapping.declaration import Declaration, Resolver, SearchParam, values_at
 from ..mapping.transforms import LONDON
 from .outcome import FhirError
 
-Predicate = Callable[[dict], bool]
+#: A test of a resource; references in it may be followed through the resolver.
+Predicate = Callable[[dict, Resolver | None], bool]
 #: Parameters every search understands besides the type's own (results.py reads them).
 CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
                   "_include")
@@ -34,8 +35,9 @@ class SearchRequest:
     patients: tuple[str, ...]  # Patient ids named by the patient parameters
     predicates: tuple[Predicate, ...]
 
-    def matches(self, resource: dict) -> bool:
-        return all(predicate(resource) for predicate in self.predicates)
+    def matches(self, resource: dict, resolve: Resolver | None = None) -> bool:
+        """Every predicate holds; ``resolve`` follows references (``resolve()`` paths)."""
+        return all(predicate(resource, resolve) for predicate in self.predicates)
 
 
 def parse_search(declaration: Declaration, params: dict[str, list[str]],
@@ -78,19 +80,24 @@ def patient_id(name: str, value: str) -> str:
 def predicate(param: SearchParam, value: str) -> Predicate:
     """One value of a parameter, as a test of a resource, by the parameter's type."""
     paths = param.paths
+
+    def found(resource: dict, resolve: Resolver | None) -> list[Any]:
+        return [item for path in paths for item in values_at(resource, path, resolve)]
+
     if param.type == "token":
         wanted = tokens(param.name, value)
-        return lambda r: any(token_matches(found, wanted)
-                             for path in paths for found in values_at(r, path))
+        return lambda r, resolve=None: any(token_matches(item, wanted)
+                                           for item in found(r, resolve))
     if param.type == "date":
         when = date_range(param.name, value)
-        return lambda r: any(date_matches(found, when)
-                             for path in paths for found in values_at(r, path))
+        return lambda r, resolve=None: any(date_matches(item, when)
+                                           for item in found(r, resolve))
     if param.type == "reference":
-        return lambda r: any(isinstance(found, dict) and reference_matches(found, value)
-                             for path in paths for found in values_at(r, path))
-    return lambda r: string_matches([found for path in paths for found in values_at(r, path)
-                                     if isinstance(found, str)], value)
+        return lambda r, resolve=None: any(isinstance(item, dict) and
+                                           reference_matches(item, value)
+                                           for item in found(r, resolve))
+    return lambda r, resolve=None: string_matches(
+        [item for item in found(r, resolve) if isinstance(item, str)], value)
 
 
 def token_matches(found: Any, wanted: list[Token]) -> bool:

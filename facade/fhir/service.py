@@ -138,8 +138,8 @@ class RecordSource:
         if record is None:
             return Found([], 0)
         resources = record.resources(declaration.type)
-        matches = [r for r in resources if request.matches(r)] if request.predicates \
-            else resources
+        matches = [r for r in resources if request.matches(r, record.resolve)] \
+            if request.predicates else resources
         return Found(matches, len(matches), version=resources,
                      outcome=not_served_outcome(record.fidelity))
 

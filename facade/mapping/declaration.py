@@ -12,6 +12,7 @@ resource type. MAPPINGS.md ("Adding a resource type") walks through one.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,11 +82,29 @@ def patient_param(name: str = "patient", path: str = "subject") -> SearchParam:
                        "Required (or another patient parameter): Patient/[id] or [id].")
 
 
-def values_at(resource: dict, path: str) -> list[Any]:
-    """Every value at a dotted path, through lists: what a declared path means."""
+#: A path step that follows References to the resources they name (FHIRPath's resolve()).
+RESOLVE = "resolve()"
+Resolver = Callable[[str], "dict | None"]
+
+
+def values_at(resource: dict, path: str, resolve: Resolver | None = None) -> list[Any]:
+    """Every value at a dotted path, through lists: what a declared path means.
+
+    A ``resolve()`` step follows each Reference found so far to the resource it names
+    (``medicationReference.resolve().code.coding``), through ``resolve`` ("Type/id" →
+    resource); without one, or for a reference it cannot follow, nothing is found there.
+    """
     items: list[Any] = [resource]
     for step in path.split("."):
         found = []
+        if step == RESOLVE:
+            for item in items:
+                target = resolve(item["reference"]) if resolve is not None and \
+                    isinstance(item, dict) and "reference" in item else None
+                if target is not None:
+                    found.append(target)
+            items = found
+            continue
         for item in items:
             value = item.get(step) if isinstance(item, dict) else None
             if isinstance(value, list):
