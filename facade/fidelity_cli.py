@@ -102,17 +102,34 @@ def _upstream_records(endpoint: str, nhs_numbers: tuple[str, ...], api_key: str,
         client.close()
 
 
+#: The clinical core the facade serves: coded entries, readings, problems, medication,
+#: allergies and immunisations.
+CLINICAL_CORE = ("coded", "numeric", "problem", "Medication", "RepeatMedication",
+                 "DrugSensitivity", "Vaccination")
+
+
+def core(report: FidelityReport) -> tuple[int, int]:
+    """(served, items) of the clinical core."""
+    items = sum(report.items[kind] for kind in CLINICAL_CORE)
+    return items - sum(report.unserved[kind] for kind in CLINICAL_CORE), items
+
+
 def as_document(report: FidelityReport, records: int) -> dict:
+    served, items = core(report)
     return {"records": records, "items": report.total, "served": report.served,
+            "clinical_core": {"kinds": list(CLINICAL_CORE), "items": items, "served": served},
             "kinds": report.rows()}
 
 
 def as_table(report: FidelityReport, records: int) -> str:
     rows = report.rows()
     width = max([len("kind"), *(len(row["kind"]) for row in rows)])
+    served, items = core(report)
     lines = [f"{records} record(s), {report.total} items: {report.served} served "
              f"({_percent(report.served, report.total)}), "
-             f"{report.total - report.served} not served", "",
+             f"{report.total - report.served} not served",
+             f"clinical core ({', '.join(CLINICAL_CORE)}): {served} of {items} served "
+             f"({_percent(served, items)})", "",
              f"{'kind':<{width}}  {'items':>6}  {'served':>6}  {'not':>5}  served as / why not"]
     for row in rows:
         types = ", ".join(f"{name} {count}" for name, count in row["served_as"].items())
