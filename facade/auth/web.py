@@ -23,11 +23,17 @@ bp = Blueprint("auth", __name__)
 
 #: What SMART's discovery document says this server does.
 CAPABILITIES = ["client-confidential-asymmetric", "permission-v1", "permission-v2"]
-#: Examples of what may be asked for; any narrower v1 or v2 form is understood too.
-SUPPORTED_SCOPES = [f"{context}/{kind}.{permission}"
-                    for context in ("system", "user", "patient")
-                    for kind in ("Patient", "Observation", "*")
-                    for permission in ("rs", "r", "s", "read")] + ["system/AuditEvent.rs"]
+
+
+def supported_scopes(resources) -> list[str]:
+    """What may be asked for, for every served type (declarations); any narrower v1 or v2
+    form is understood too. Administrative types are offered to system/ only, by name."""
+    everyday = [d.type for d in resources.values() if not d.explicit_scope_only]
+    return [f"{context}/{kind}.{permission}"
+            for context in ("system", "user", "patient")
+            for kind in (*everyday, "*")
+            for permission in ("rs", "r", "s", "read")] + [
+        f"system/{d.type}.rs" for d in resources.values() if d.explicit_scope_only]
 
 
 def _auth() -> AuthService:
@@ -91,7 +97,7 @@ def smart_configuration() -> Response:
         "grant_types_supported": ["client_credentials"],
         "token_endpoint_auth_methods_supported": methods,
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
-        "scopes_supported": SUPPORTED_SCOPES,
+        "scopes_supported": supported_scopes(current_app.extensions["facade.resources"]),
         "response_types_supported": ["token"],
         "capabilities": CAPABILITIES,
         "code_challenge_methods_supported": ["S256"],

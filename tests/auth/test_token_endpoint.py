@@ -235,8 +235,10 @@ def test_smart_configuration(make_app, settings, root):
     assert body["grant_types_supported"] == ["client_credentials"]
     assert body["token_endpoint_auth_methods_supported"] == ["private_key_jwt"]
     assert {"RS384", "ES384"} <= set(body["token_endpoint_auth_signing_alg_values_supported"])
-    assert {"system/Patient.rs", "system/*.rs", "system/Patient.read"} <= \
+    assert {"system/Patient.rs", "system/*.rs", "system/Patient.read", "patient/Condition.rs",
+            "system/MedicationRequest.rs", "user/Immunization.read", "system/AuditEvent.rs"} <= \
         set(body["scopes_supported"])
+    assert "patient/AuditEvent.rs" not in body["scopes_supported"]
     assert {"client-confidential-asymmetric", "permission-v1", "permission-v2"} <= \
         set(body["capabilities"])
     assert "plain" not in body.get("code_challenge_methods_supported", [])
