@@ -47,6 +47,32 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
                                      "corrected", "cancelled", "entered-in-error", "unknown"}),
     "Observation.valueQuantity.comparator": frozenset({"<", "<=", ">=", ">"}),
     "Observation.component.valueQuantity.comparator": frozenset({"<", "<=", ">=", ">"}),
+    "Condition.clinicalStatus.coding.code": frozenset({
+        "active", "recurrence", "relapse", "inactive", "remission", "resolved"}),
+    "Condition.verificationStatus.coding.code": frozenset({
+        "unconfirmed", "provisional", "differential", "confirmed", "refuted",
+        "entered-in-error"}),
+    "AllergyIntolerance.clinicalStatus.coding.code": frozenset({
+        "active", "inactive", "resolved"}),
+    "AllergyIntolerance.verificationStatus.coding.code": frozenset({
+        "unconfirmed", "confirmed", "refuted", "entered-in-error"}),
+    "AllergyIntolerance.type": frozenset({"allergy", "intolerance"}),
+    "AllergyIntolerance.category": frozenset({"food", "medication", "environment",
+                                              "biologic"}),
+    "AllergyIntolerance.criticality": frozenset({"low", "high", "unable-to-assess"}),
+    "AllergyIntolerance.reaction.severity": frozenset({"mild", "moderate", "severe"}),
+    "MedicationRequest.status": frozenset({
+        "active", "on-hold", "cancelled", "completed", "entered-in-error", "stopped", "draft",
+        "unknown"}),
+    "MedicationRequest.intent": frozenset({
+        "proposal", "plan", "order", "original-order", "reflex-order", "filler-order",
+        "instance-order", "option"}),
+    "MedicationRequest.priority": frozenset({"routine", "urgent", "asap", "stat"}),
+    "MedicationStatement.status": frozenset({
+        "active", "completed", "entered-in-error", "intended", "stopped", "on-hold",
+        "unknown", "not-taken"}),
+    "Medication.status": frozenset({"active", "inactive", "entered-in-error"}),
+    "Immunization.status": frozenset({"completed", "entered-in-error", "not-done"}),
 }
 
 

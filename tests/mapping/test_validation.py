@@ -125,3 +125,29 @@ def test_resources_without_a_trace_are_still_validated(tmp_path):
     with pytest.raises(ResourceInvalid, match="status"):
         registry.map_resources("observation", etree.fromstring(
             b"<R><I><T>Observation</T><S>bogus</S></I></R>"))
+
+
+# Required bindings of the record types (FHIR R4 value sets, written out by hand).
+BOUND = [
+    ({"resourceType": "Condition", "subject": {"reference": "Patient/p"},
+      "clinicalStatus": {"coding": [{"code": "gone"}]}}, "Condition.clinicalStatus"),
+    ({"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p"},
+      "category": ["drug"]}, "AllergyIntolerance.category"),
+    ({"resourceType": "AllergyIntolerance", "patient": {"reference": "Patient/p"},
+      "verificationStatus": {"coding": [{"code": "likely"}]}},
+     "AllergyIntolerance.verificationStatus"),
+    ({"resourceType": "MedicationRequest", "status": "active", "intent": "repeat",
+      "subject": {"reference": "Patient/p"}, "medicationReference": {"reference": "M/m"}},
+     "MedicationRequest.intent"),
+    ({"resourceType": "MedicationStatement", "status": "taking",
+      "subject": {"reference": "Patient/p"}, "medicationReference": {"reference": "M/m"}},
+     "MedicationStatement.status"),
+    ({"resourceType": "Immunization", "status": "given", "patient": {"reference": "Patient/p"},
+      "vaccineCode": {"text": "x"}, "occurrenceString": "x"}, "Immunization.status"),
+]
+
+
+@pytest.mark.parametrize(("resource", "path"), BOUND, ids=[p for _, p in BOUND])
+def test_required_bindings_of_the_record_types_are_checked(resource, path):
+    with pytest.raises(ResourceInvalid, match=path.replace(".", r"\.")):
+        validate(resource)
