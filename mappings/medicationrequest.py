@@ -182,6 +182,9 @@ DECLARATION = Declaration(
         SearchParam("status", "token", ("status",), "active, completed or stopped."),
         SearchParam("intent", "token", ("intent",),
                     "plan (a repeat template) or order (an issue)."),
+        SearchParam("code", "token", ("medicationReference.resolve().code.coding",),
+                    "The drug (its Medication's code): system|code or code; dm+d "
+                    "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("authoredon", "date", ("authoredOn",),
                     "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
         SearchParam("medication", "reference", ("medicationReference",),

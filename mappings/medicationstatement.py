@@ -72,6 +72,9 @@ DECLARATION = Declaration(
         patient_param(),
         patient_param("subject"),
         SearchParam("status", "token", ("status",), "active, completed or stopped."),
+        SearchParam("code", "token", ("medicationReference.resolve().code.coding",),
+                    "The drug (its Medication's code): system|code or code; dm+d "
+                    "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("effective", "date", ("effectivePeriod",),
                     "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le."),
         SearchParam("medication", "reference", ("medicationReference",),

@@ -483,3 +483,34 @@ def test_a_repeated_search_is_answered_with_the_same_bytes_until_the_record_chan
     after = client.get(url).get_json()
     assert after["entry"][0]["resource"]["meta"]["lastUpdated"] \
         == refreshed.get_json()["entry"][0]["resource"]["meta"]["lastUpdated"]
+
+
+def test_every_record_type_is_searched_read_and_included_through_one_record(client, practice):
+    summary = next(p for p in practice.index.summaries if p.identity.kind == "NHSNumber"
+                   and practice.record(p).find("Clinical/Event/RepeatMedication") is not None
+                   and practice.record(p).find("Clinical/Event/ClinicalCode/ProblemUID")
+                   is not None)
+    pid = search(client, f"/fhir/Patient?identifier={summary.identity.value}"
+                 )["entry"][0]["resource"]["id"]
+    for resource_type in ("Observation", "Condition", "MedicationRequest",
+                          "MedicationStatement", "Medication", "AllergyIntolerance",
+                          "Immunization"):
+        bundle = search(client, f"/fhir/{resource_type}?patient=Patient/{pid}")
+        for resource in matches(bundle)[:3]:
+            assert resource["resourceType"] == resource_type
+            assert search(client, f"/fhir/{resource_type}/{resource['id']}") == resource
+    # The drug's code finds its requests, through the Medication each one references.
+    with_drugs = search(client, f"/fhir/MedicationRequest?patient={pid}&intent=plan"
+                                "&_include=MedicationRequest:medication")
+    plans = matches(with_drugs)
+    drugs = [e["resource"] for e in with_drugs["entry"] if e["search"]["mode"] == "include"]
+    assert plans and drugs and all(d["resourceType"] == "Medication" for d in drugs)
+    drug = drugs[0]
+    coding = drug["code"]["coding"][0]
+    assert coding["system"] == "https://dmd.nhs.uk"  # FACADE_DRUG_SCHEME=Dmd by default
+    found = matches(search(client, f"/fhir/MedicationRequest?patient={pid}"
+                                   f"&code={coding['system']}|{coding['code']}"))
+    assert found and {r["medicationReference"]["reference"] for r in found} == {
+        f"Medication/{drug['id']}"}
+    none = search(client, f"/fhir/MedicationRequest?patient={pid}&code=https://dmd.nhs.uk|1")
+    assert none["total"] == 0
