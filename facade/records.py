@@ -23,7 +23,7 @@ from lxml import etree
 from . import metrics
 from .ids import IdCodec
 from .mapping.declaration import values_at
-from .mapping.fidelity import FidelityReport, fidelity
+from .mapping.fidelity import fidelity
 from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
@@ -181,6 +181,7 @@ class RecordService:
         mapped = self._mapped(identity, record, fetched_at)
         report = fidelity(record, (r for rs in mapped["resources"].values() for r in rs))
         mapped["fidelity"] = report.to_json()
+        mapped["not_served"] = report.not_served_outcome()  # said with every search
         # Counts only: no PHI. A warning, so that the default configuration shows it.
         log.log(logging.WARNING if sum(report.unserved.values()) else logging.INFO,
                 "record mapped: %s", report.log_line())
@@ -288,8 +289,8 @@ def mapped_record(mappings: MappingRegistry, codec: IdCodec, identity: Identity,
 
 
 class MappedRecord:
-    """A patient's record as FHIR, as cached: resources by type (each newest first) and
-    the fidelity report of the fetch they came from."""
+    """A patient's record as FHIR, as cached: resources by type (each newest first), the
+    fidelity report of the fetch they came from and what it says to searches."""
 
     __slots__ = ("data",)
 
@@ -310,8 +311,9 @@ class MappedRecord:
         return self.find(resource_type, resource_id) if resource_type else None
 
     @property
-    def fidelity(self) -> FidelityReport:
-        return FidelityReport.from_json(self.data.get("fidelity", {}))
+    def not_served(self) -> dict | None:
+        """The OperationOutcome naming what the record held but was not served, if any."""
+        return self.data.get("not_served")
 
 
 def merged(cached: dict, added: dict) -> dict:

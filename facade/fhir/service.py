@@ -26,7 +26,7 @@ from ..audit.auditevent import query_from_params, to_audit_event
 from ..auth import guard
 from ..mapping.declaration import AUDIT, PATIENT_LIST, RECORD, Declaration, values_at
 from . import patients
-from .outcome import FhirError, operation_outcome
+from .outcome import FhirError
 from .search import SearchRequest
 
 
@@ -141,23 +141,7 @@ class RecordSource:
         matches = [r for r in resources if request.matches(r, record.resolve)] \
             if request.predicates else resources
         return Found(matches, len(matches), version=resources,
-                     outcome=not_served_outcome(record.fidelity))
-
-
-def not_served_outcome(report) -> dict | None:
-    """An OperationOutcome naming the kinds of record item the facade did not serve."""
-    missing = {kind: count for kind, count in sorted(report.unserved.items()) if count}
-    if not missing:
-        return None
-    counts = ", ".join(f"{kind} {count}" for kind, count in missing.items())
-    outcome = operation_outcome(
-        "incomplete", f"The patient's record holds {sum(missing.values())} item(s) this "
-                      f"server does not serve as FHIR: {counts}. Served: {report.served} of "
-                      f"{report.total} items.", severity="information")
-    outcome["issue"][0]["details"] = {"coding": [
-        {"system": "urn:systmone:fidelity:kind", "code": kind, "display": f"{count} not served"}
-        for kind, count in missing.items()]}
-    return outcome
+                     outcome=record.not_served)
 
 
 class PatientSource:

@@ -67,6 +67,22 @@ class FidelityReport:
                            if count) or "none"
         return f"{self.served} of {self.total} items served; not served: {missing}"
 
+    def not_served_outcome(self) -> dict | None:
+        """An OperationOutcome naming the kinds of item the facade did not serve (None when
+        everything was served): made once per fetched record, said with every search."""
+        missing = {kind: count for kind, count in sorted(self.unserved.items()) if count}
+        if not missing:
+            return None
+        counts = ", ".join(f"{kind} {count}" for kind, count in missing.items())
+        return {"resourceType": "OperationOutcome", "issue": [{
+            "severity": "information", "code": "incomplete",
+            "diagnostics": f"The patient's record holds {sum(missing.values())} item(s) this "
+                           f"server does not serve as FHIR: {counts}. Served: {self.served} of "
+                           f"{self.total} items.",
+            "details": {"coding": [
+                {"system": "urn:systmone:fidelity:kind", "code": kind,
+                 "display": f"{count} not served"} for kind, count in missing.items()]}}]}
+
     def to_json(self) -> dict:
         return {"items": dict(self.items), "unserved": dict(+self.unserved),
                 "served_as": [[k, t, n] for (k, t), n in sorted(self.served_as.items())]}

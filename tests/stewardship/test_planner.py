@@ -66,12 +66,3 @@ def test_only_the_top_up_is_exempt_from_the_record_slot():
 def test_a_full_fetch_asks_for_exactly_the_sections_served_and_the_demographics():
     assert full_record_filter(SECTIONS).flags == SECTIONS | {"Demographics"}
     assert top_up_filter(NOON, SECTIONS).flags == SECTIONS | {"Demographics"}
-
-
-def test_the_sections_are_those_the_declared_types_are_made_from():
-    """Every record type's declaration contributes its sections; nothing else is asked."""
-    from facade.mapping.registry import DEFAULT
-
-    declared = set().union(*(d.sections for d in DEFAULT.declarations().values()))
-    assert DEFAULT.sections() == declared
-    assert {"Demographics", "ClinicalCodes"} <= declared
