@@ -71,6 +71,10 @@ PLAN_OF_ISSUE = (f"($templates[{RECORDED} <= $recorded]"
                  f"[not(normalize-space(EndDate) and {day_of('EndDate')} < $started)]")
 #: At a template: a template of the same drug recorded after it has started.
 SUPERSEDED = f"$templates[{RECORDED} > $recorded][{START} <= {TODAY}]"
+#: What each issue binds: its day and time, then its plan (``$plan``, empty for an acute):
+#: found once per issue, as the search costs one look at each of the drug's templates.
+ISSUE_VARIABLES = {**ITEM_VARIABLES, "plan": PLAN_OF_ISSUE}
+PLAN_OF_THIS_ISSUE = "$plan"
 
 #: At an issue or a template: its status, as MedicationRequest and MedicationStatement
 #: both have it.
@@ -149,11 +153,11 @@ ORDER = {
     "resourceType": "MedicationRequest",
     "id": Id(ITEM_KEY),
     **_ABOUT_THE_ITEM,
-    "basedOn": [Include(Ref("MedicationRequest", ITEM_KEY), at=PLAN_OF_ISSUE)],
+    "basedOn": [Include(Ref("MedicationRequest", ITEM_KEY), at=PLAN_OF_THIS_ISSUE)],
     "status": ISSUE_STATUS,
     "intent": "order",
     "category": [{"text": Path("MedicationType")}],
-    "courseOfTherapyType": When(PLAN_OF_ISSUE, CONTINUOUS, ACUTE),
+    "courseOfTherapyType": When(PLAN_OF_THIS_ISSUE, CONTINUOUS, ACUTE),
     "dispenseRequest": {"validityPeriod": _VALIDITY, "quantity": QUANTITY},
     "note": [QUANTITY_NOTE],
 }
@@ -167,7 +171,7 @@ TEMPLATES = "$templates"
 ISSUES = "$group[self::Medication]"
 TEMPLATE = [
     Each(DRUG_ITEMS, [Each(TEMPLATES, PLAN, let=ITEM_VARIABLES),
-                      Each(ISSUES, ORDER, let=ITEM_VARIABLES)],
+                      Each(ISSUES, ORDER, let=ISSUE_VARIABLES)],
          key=DRUG_OF_ITEM, let=DRUG_VARIABLES),
 ]
 

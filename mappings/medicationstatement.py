@@ -25,9 +25,10 @@ from .medicationrequest import (
     DRUG_OF_ITEM,
     DRUG_VARIABLES,
     ISSUE_STATUS,
+    ISSUE_VARIABLES,
     ISSUES,
     ITEM_VARIABLES,
-    PLAN_OF_ISSUE,
+    PLAN_OF_THIS_ISSUE,
     PLAN_STATUS,
     TEMPLATES,
 )
@@ -58,8 +59,8 @@ def statement(status) -> dict:
 TEMPLATE = [
     Each(DRUG_ITEMS, [
         Each(TEMPLATES, statement(PLAN_STATUS), let=ITEM_VARIABLES),
-        Each(ISSUES, When(f"not({PLAN_OF_ISSUE})", statement(ISSUE_STATUS)),
-             let=ITEM_VARIABLES),
+        Each(ISSUES, When(f"not({PLAN_OF_THIS_ISSUE})", statement(ISSUE_STATUS)),
+             let=ISSUE_VARIABLES),
     ], key=DRUG_OF_ITEM, let=DRUG_VARIABLES),
 ]
 

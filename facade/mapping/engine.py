@@ -171,10 +171,12 @@ _VARIABLE = re.compile(r"\$([A-Za-z_][\w.\-]*)")
 
 def bindings(element: etree._Element, let: Mapping[str, etree.XPath],
              variables: Mapping[str, Any]) -> dict[str, Any]:
-    """``let``'s XPath variables at ``element``: strings, or node-sets as found."""
-    bound = {}
+    """``let``'s XPath variables at ``element``: strings, or node-sets as found. Each
+    sees those bound before it (as XSLT's successive variables), so a costly node-set is
+    found once and named, not searched for again by every field that needs it."""
+    bound: dict[str, Any] = {}
     for name, path in let.items():
-        value = run(path, element, variables)
+        value = run(path, element, with_xpath(variables, bound) if bound else variables)
         if isinstance(value, list) and not all(isinstance(v, etree._Element) for v in value):
             first = _first_value(value)
             value = first[0] if first is not None else ""
