@@ -65,7 +65,8 @@ class Each:
 
     ``let`` binds XPath variables for the template, each the value of an XPath at
     the element (as XSLT's variables do): ``let={"started": "StartDate"}`` lets
-    paths that move elsewhere compare with ``$started``.
+    paths that move elsewhere compare with ``$started``. Each binding sees those
+    before it, so a node-set found once can be named and reused.
     """
 
     path: str
