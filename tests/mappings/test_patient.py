@@ -57,8 +57,9 @@ def test_golden(sample):
     resource = map_resource("patient", SAMPLES[sample](), id="patient-1", **REFERENCES)
     path = GOLDEN / f"{sample}.json"
     rendered = orjson.dumps(resource, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
-    if os.environ.get("UPDATE_GOLDEN"):
+    if os.environ.get("UPDATE_GOLDEN"):  # an update run never shows green: review, rerun
         path.write_bytes(rendered)
+        pytest.fail(f"{path} rewritten: review the diff, then run without UPDATE_GOLDEN")
     assert rendered.decode() == path.read_text(), f"{sample} differs from {path}"
 
 

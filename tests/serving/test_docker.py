@@ -382,9 +382,11 @@ def test_healthcheck_fails_when_healthz_does(dockerfile, tmp_path):
 
 # --- the entry command from the installed wheels, in a fresh venv ------------------------------
 
-NETWORK_TROUBLE = ("Could not find a version", "No matching distribution", "NewConnectionError",
-                   "Temporary failure in name resolution", "Network is unreachable",
-                   "Max retries exceeded", "ConnectTimeoutError", "ReadTimeoutError")
+#: What pip prints when it cannot reach an index: the only reason to skip. "No matching
+#: distribution" alone is also what a bad pin prints, so it is a failure.
+NETWORK_TROUBLE = ("NewConnectionError", "Temporary failure in name resolution",
+                   "Network is unreachable", "Max retries exceeded", "ConnectTimeoutError",
+                   "ReadTimeoutError", "Connection refused")
 
 
 def free_port() -> int:
