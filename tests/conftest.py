@@ -20,7 +20,12 @@ from simulator import RunningSimulator, SimulatorConfig, create_server
 from simulator.practice import Practice, generated_practice
 
 REPO = Path(__file__).resolve().parents[1]
-TPP_REFERENCE = REPO.parent / "shared" / "reference" / "tpp"
+#: TPP's and UK Core's reference material: ../shared/reference beside a development
+#: checkout, or where FACADE_TEST_REFERENCE says (bench/mutants runs copies elsewhere).
+REFERENCE = Path(os.environ.get("FACADE_TEST_REFERENCE")
+                 or REPO.parent / "shared" / "reference")
+TPP_REFERENCE = REFERENCE / "tpp"
+UKCORE_REFERENCE = REFERENCE / "ukcore"
 AS_OF = dt.date(2026, 11, 1)
 
 

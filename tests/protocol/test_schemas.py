@@ -10,9 +10,9 @@ from lxml import etree
 
 from facade.protocol import schemas
 from facade.protocol.schemas import SchemaViolation
+from tests.conftest import TPP_REFERENCE as TPP
 
 REPO = Path(__file__).resolve().parents[2]
-TPP = REPO.parent / "shared" / "reference" / "tpp"
 EXAMPLES = TPP / "request-examples"
 NO_EXAMPLES = f"TPP request examples not available at {EXAMPLES}"
 

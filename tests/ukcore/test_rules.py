@@ -15,11 +15,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import UKCORE_REFERENCE
 from tests.ukcore import expectations as ux
 from tests.ukcore import rules
 from tests.ukcore.rules import bundle_problems, problems
-
-UKCORE_REFERENCE = Path(__file__).resolve().parents[3] / "shared" / "reference" / "ukcore"
 
 SD = "https://fhir.hl7.org.uk/StructureDefinition/"
 OBS_CAT = "http://terminology.hl7.org/CodeSystem/observation-category"
