@@ -16,18 +16,24 @@ from facade.upstream.client import DEMO_API_KEY, SystmOneClient
 from facade.upstream.device import DeviceIdStore
 from facade.upstream.transport import SocketTransport, Timeouts
 
+from . import processlogs
+
 FACADE = [sys.executable, "-m", "facade"]
 
 
 def run(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([*FACADE, *args], capture_output=True, text=True, timeout=120,
+    done = subprocess.run([*FACADE, *args], capture_output=True, text=True, timeout=120,
                           **kwargs)
+    processlogs.keep(f"facade {' '.join(args[:1])}", done.stderr,
+                     processlogs.spec_from_arguments(list(args)))
+    return done
 
 
 class Background:
     """A ``facade`` subcommand in the background; waits for a line matching ``ready``."""
 
     def __init__(self, args: list[str], ready: str, stream: str = "stderr") -> None:
+        self.args, self.stream = args, stream
         self.process = subprocess.Popen([*FACADE, *args], stdout=subprocess.PIPE,
                                         stderr=subprocess.PIPE, text=True)
         source = getattr(self.process, stream)
@@ -47,7 +53,10 @@ class Background:
 
     def stop(self, signum: int = signal.SIGTERM) -> int:
         self.process.send_signal(signum)
-        self.process.communicate(timeout=20)  # also closes the pipes
+        _, err = self.process.communicate(timeout=20)  # also closes the pipes
+        logged = ("".join(self.lines) if self.stream == "stderr" else "") + err
+        processlogs.keep(f"facade {' '.join(self.args[:1])}", logged,
+                         processlogs.spec_from_arguments(self.args))
         return self.process.returncode
 
 

@@ -27,9 +27,10 @@ import pytest
 
 from facade.cli import _serve_api
 from facade.upstream.client import DEMO_API_KEY
-from simulator.practice import Practice
+from simulator.practice import Practice, generated_practice
 from simulator.practice.organisation import ADDRESS_FIELDS
 
+from . import processlogs
 from .tokens import FULL_SCOPE, register
 
 #: Loggers of the HTTP clients the tests use to play a partner (fhirclient, fhirpy,
@@ -125,6 +126,19 @@ def offences(records: list[Logged], patterns: dict[str, re.Pattern]) -> Iterator
                     break
 
 
+def process_offences(practice: Practice) -> Iterator[str]:
+    """The kept logs of the processes the tests started (tests/processlogs.py), each
+    scanned for the identifiers of the practice it served."""
+    patterns: dict = {None: identifiers(practice)}
+    for kept in processlogs.KEPT:
+        if kept.practice not in patterns:
+            spec = kept.practice
+            patterns[spec] = identifiers(generated_practice(spec.patients, spec.seed,
+                                                            as_of=spec.as_of))
+        records = [Logged(kept.name, "-", line, kept.test) for line in kept.text.splitlines()]
+        yield from offences(records, patterns[kept.practice])
+
+
 def report(found: list[str]) -> str:
     shown = "\n".join(f"  {line}" for line in found[:REPORTED])
     more = f"\n  ... and {len(found) - REPORTED} more" if len(found) > REPORTED else ""
@@ -143,6 +157,14 @@ def test_the_logs_of_the_whole_run_hold_no_patient_identifiers_or_tokens(session
         f"the session log capture ({session_log}) is not receiving DEBUG records"
     found = list(offences(application(records), identifiers(practice)))
     assert not found, report(found) + f"\n(the whole log: {session_log})"
+
+
+@pytest.mark.runs_last
+def test_the_logs_of_the_processes_the_tests_started_hold_no_identifiers(practice):
+    """`facade serve` (gunicorn's own log too), `facade demo`, simulators: what they wrote
+    to stderr, scanned like the in-process log. Run alone, no process was started."""
+    found = list(process_offences(practice))
+    assert not found, report(found)
 
 
 def test_the_scan_finds_what_it_looks_for(practice):
@@ -261,3 +283,19 @@ def test_the_demo_logs_a_malformed_request_line_without_its_query(demo_api, prac
     errors = werkzeug_lines(records, "ERROR")
     assert any("code 400" in line and "Bad request syntax" in line for line in errors), \
         f"the malformed request was not logged as an error: {werkzeug_lines(records)}"
+
+
+def test_the_process_scan_finds_what_a_process_logged(practice, monkeypatch):
+    """A positive control: identifiers in a kept process log, of the session's practice
+    and of a generated one named by its command line, are found; nothing else is."""
+    summary = next(p for p in practice.index.summaries if p.identity.kind == "NHSNumber")
+    other = generated_practice(20, seed=3).index.summaries[0]
+    kept = [processlogs.ProcessLog("facade serve", f"GET /fhir/Patient?family={summary.surname}"
+                                   " HTTP/1.1", None, ""),
+            processlogs.ProcessLog("facade simulator", f"searched {other.surname}",
+                                   processlogs.spec_from_arguments(["simulator", "--patients",
+                                                                    "20", "--seed", "3"]), ""),
+            processlogs.ProcessLog("facade serve", "GET /fhir/metadata 200", None, "")]
+    monkeypatch.setattr(processlogs, "KEPT", kept)
+    found = list(process_offences(practice))
+    assert len(found) == 2 and all("name" in line for line in found), found

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from tests import processlogs
+
 from .certs import self_signed
 
 FACADE = [sys.executable, "-m", "facade"]
@@ -68,7 +70,9 @@ class Served:
             except subprocess.TimeoutExpired:
                 os.killpg(self.process.pid, signal.SIGKILL)
                 self.process.wait()
-        self.out.close()
+        if not self.out.closed:
+            self.out.close()
+            processlogs.keep("facade serve", self.log())  # the session's practice
         return self.process.returncode
 
 
