@@ -41,7 +41,18 @@ def genuine_style() -> etree._Element:
     return etree.fromstring(GENUINE_STYLE.format(nhs="9990000018").encode()).find("Response")
 
 
+def client_id() -> etree._Element:
+    """A record known by a SystmOne client id (e.g. a prison record: no NHS number)."""
+    record = etree.fromstring(etree.tostring(generated(5)))
+    identity = record.find("Identity")
+    for child in list(identity):
+        identity.remove(child)
+    etree.SubElement(identity, "ClientID").text = "4410021"
+    return record
+
+
 SAMPLES = {
+    "client-id": client_id,
     "generated-record": lambda: generated(3),
     "generated-with-ethnicity-and-known-as": lambda: first(
         lambda r: r.findtext("Demographics/KnownAs") and r.find("Demographics/Ethnicity/Code")

@@ -79,6 +79,14 @@ def test_every_resource_of_the_demo_style_folder_keeps_the_rules():
         assert not problems, "\n".join(problems[:20])
 
 
+def test_every_resource_says_when_it_left_systmone():
+    """meta.lastUpdated on every resource: the fetch's instant (09:00 UTC, written here)."""
+    for record in [*generated()[:5], *demo_folder()]:
+        for resource in everything(record):
+            assert resource.get("meta", {}).get("lastUpdated") == "2026-11-01T09:00:00Z", \
+                f"{resource['resourceType']}/{resource['id']}: meta {resource.get('meta')}"
+
+
 def test_ids_are_stable_across_fetches_and_unique_per_type():
     record = generated(8)[3]
     first, again = everything(record), everything(etree.fromstring(etree.tostring(record)))

@@ -1,0 +1,184 @@
+"""Each type's search parameters, against FHIR R4's own definitions, written out here.
+
+FHIR R4 defines every search parameter by name, type and the element it reads
+(hl7.org/fhir/R4/searchparameter-registry.html; e.g. Condition ``onset-date``: date,
+``Condition.onset.as(dateTime) | Condition.onset.as(Period)``). ``FHIR_R4`` below copies
+the rows for the parameters the facade serves. The declarations must name the same
+parameters with the same types, and searching with a value read by hand from the
+element FHIR names must find the resource in the golden output — and a value that is not
+there must not. Nothing is read from the declarations' paths to build the expectation.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+
+from facade.fhir.search import parse_search
+from facade.mapping.registry import DEFAULT
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+# (type, parameter) → (FHIR R4 search type, the element it reads, as a dotted path of this
+# resource's JSON; None where R4 defines no such parameter and the facade adds one).
+FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
+    "Patient": {
+        "_id": ("token", "id"),
+        "identifier": ("token", "identifier"),
+        "family": ("string", "name.family"),
+        "given": ("string", "name.given"),
+        "name": ("string", "name.family"),
+        "birthdate": ("date", "birthDate"),
+        "gender": ("token", "gender"),
+        "address-postalcode": ("string", "address.postalCode"),
+        "phone": ("token", "telecom.value"),  # telecom.where(system='phone')
+        "telecom": ("token", "telecom.value"),
+    },
+    "Observation": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "code": ("token", "code"),
+        "category": ("token", "category"),
+        "date": ("date", "effectiveDateTime"),
+        "status": ("token", "status"),
+    },
+    "Condition": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "clinical-status": ("token", "clinicalStatus"),
+        "category": ("token", "category"),
+        "code": ("token", "code"),
+        "onset-date": ("date", "onsetDateTime"),
+    },
+    "AllergyIntolerance": {
+        "patient": ("reference", "patient"),
+        "clinical-status": ("token", "clinicalStatus"),
+        "code": ("token", "code"),
+        "date": ("date", "recordedDate"),
+    },
+    "Immunization": {
+        "patient": ("reference", "patient"),
+        "date": ("date", "occurrenceDateTime"),
+        "vaccine-code": ("token", "vaccineCode"),
+        "status": ("token", "status"),
+    },
+    "Medication": {
+        "code": ("token", "code"),
+        "patient": ("reference", None),  # not R4's: the Medications of a patient's record
+    },
+    "MedicationRequest": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "status": ("token", "status"),
+        "intent": ("token", "intent"),
+        "code": ("token", "medicationReference.resolve().code"),  # medication.as(CodeableConcept)
+        "authoredon": ("date", "authoredOn"),
+        "medication": ("reference", "medicationReference"),
+    },
+    "MedicationStatement": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "status": ("token", "status"),
+        "code": ("token", "medicationReference.resolve().code"),
+        "effective": ("date", "effectivePeriod"),
+        "medication": ("reference", "medicationReference"),
+    },
+}
+
+
+def test_each_type_declares_fhirs_parameters_with_fhirs_types():
+    declared = {t: {p.name: p.type for p in d.search_params}
+                for t, d in DEFAULT.declarations().items() if t in FHIR_R4}
+    assert declared == {t: {name: kind for name, (kind, _) in params.items()}
+                        for t, params in FHIR_R4.items()}
+
+
+def golden(resource_type: str) -> list[tuple[str, dict]]:
+    """(sample, resource) for every resource of the type in the golden files."""
+    found = []
+    for path in sorted((GOLDEN / resource_type).glob("*.json")):
+        loaded = orjson.loads(path.read_bytes())
+        for resource in loaded if isinstance(loaded, list) else [loaded]:
+            found.append((path.stem, resource))
+    return found
+
+
+def resolver(sample: str):
+    """References within one sample's golden output, as the record service resolves them."""
+    by_reference = {}
+    for resource_type in FHIR_R4:
+        path = GOLDEN / resource_type / f"{sample}.json"
+        if path.exists():
+            loaded = orjson.loads(path.read_bytes())
+            for resource in loaded if isinstance(loaded, list) else [loaded]:
+                by_reference[f"{resource['resourceType']}/{resource['id']}"] = resource
+    return by_reference.get
+
+
+def element(resource: dict, path: str, resolve) -> object:
+    """The first value at a dotted path, following ``resolve()`` by hand."""
+    value: object = resource
+    for step in path.split("."):
+        if step == "resolve()":
+            value = resolve(value["reference"]) if isinstance(value, dict) else None
+        else:
+            value = value[0] if isinstance(value, list) and value else value
+            value = value.get(step) if isinstance(value, dict) else None
+        if value is None:
+            return None
+    return value[0] if isinstance(value, list) and value else value
+
+
+def query_value(kind: str, value: object) -> tuple[str, str] | None:
+    """A query value that must find ``value`` and one that must not, by search type."""
+    if kind == "token":
+        if isinstance(value, dict) and set(value) <= {"text"}:
+            return None  # a concept that is text alone: only :text could find it
+        if isinstance(value, dict) and "coding" in value:
+            coding = value["coding"][0]
+            return f"{coding['system']}|{coding['code']}", f"{coding['system']}|nope"
+        if isinstance(value, dict) and "value" in value:  # Identifier
+            return f"{value['system']}|{value['value']}", f"{value['system']}|nope"
+        return str(value), f"{value}-nope"
+    if kind == "string":
+        return str(value)[:3], "zzqx"
+    if kind == "date":
+        if isinstance(value, dict):  # a Period: ge its start (eq needs its end too)
+            return f"ge{value['start'][:10]}", "lt1800-01-01"
+        return f"eq{str(value)[:10]}", "eq1800-01-01"
+    if kind == "reference":
+        return value["reference"], value["reference"] + "x"
+    raise AssertionError(kind)
+
+
+CASES = [(t, name, kind, path) for t, params in FHIR_R4.items()
+         for name, (kind, path) in params.items() if path is not None]
+
+
+@pytest.mark.parametrize(("resource_type", "name", "kind", "path"), CASES,
+                         ids=[f"{t}-{n}" for t, n, _, _ in CASES])
+def test_a_search_finds_what_the_element_fhir_names_holds(resource_type, name, kind, path):
+    declaration = DEFAULT.declarations()[resource_type]
+    tried = 0
+    for sample, resource in golden(resource_type):
+        resolve = resolver(sample)
+        value = element(resource, path, resolve)
+        if value is None:
+            continue
+        if (pair := query_value(kind, value)) is None:
+            continue
+        found, absent = pair
+        if name in declaration.patient_params:  # confinement: the service's, by id
+            patient_id = found.rpartition("/")[2]
+            assert parse_search(declaration, {name: [found]}).patients == (patient_id,)
+            assert parse_search(declaration, {name: [absent]}).patients != (patient_id,)
+            tried += 1
+            continue
+        assert parse_search(declaration, {name: [found]}).matches(resource, resolve), \
+            f"{resource_type}?{name}={found} misses {resource['id']} of {sample}"
+        assert not parse_search(declaration, {name: [absent]}).matches(resource, resolve), \
+            f"{resource_type}?{name}={absent} finds {resource['id']} of {sample}"
+        tried += 1
+    assert tried, f"no golden {resource_type} has {path}: the parameter is never tried"
