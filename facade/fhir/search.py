@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -88,16 +89,24 @@ def predicate(param: SearchParam, value: str) -> Predicate:
         wanted = tokens(param.name, value)
         return lambda r, resolve=None: any(token_matches(item, wanted)
                                            for item in found(r, resolve))
-    if param.type == "date":
-        when = date_range(param.name, value)
+    if param.type == "date":  # commas: any of the dates (OR), as for every type
+        whens = [date_range(param.name, part) for part in alternatives(value)]
         return lambda r, resolve=None: any(date_matches(item, when)
-                                           for item in found(r, resolve))
+                                           for item in found(r, resolve) for when in whens)
     if param.type == "reference":
+        targets = [reference_value(param.name, part) for part in alternatives(value)]
         return lambda r, resolve=None: any(isinstance(item, dict) and
-                                           reference_matches(item, value)
-                                           for item in found(r, resolve))
-    return lambda r, resolve=None: string_matches(
-        [item for item in found(r, resolve) if isinstance(item, str)], value)
+                                           reference_matches(item, target)
+                                           for item in found(r, resolve) for target in targets)
+    strings = alternatives(value)
+    return lambda r, resolve=None: any(string_matches(
+        [item for item in found(r, resolve) if isinstance(item, str)], part)
+        for part in strings)
+
+
+def alternatives(value: str) -> list[str]:
+    """The values a comma separates (any of them matches); ``\\,`` is a comma inside one."""
+    return [part.replace("\\,", ",") for part in _COMMA.split(value)]
 
 
 def token_matches(found: Any, wanted: list[Token]) -> bool:
@@ -122,16 +131,34 @@ def date_matches(found: Any, when: DateRange) -> bool:
     return False
 
 
+def reference_value(name: str, value: str) -> str:
+    if not value.strip("/"):
+        raise FhirError(400, "invalid", f"{name}: empty reference (give [type]/[id] or [id])")
+    return value
+
+
 def reference_matches(reference: dict, value: str) -> bool:
+    """``[type]/[id]`` names one resource, so the type must agree; a bare ``[id]`` names
+    that id of any type; an absolute URL is read by its last two segments (the server's
+    own base is not known here)."""
     target = reference.get("reference", "")
-    return target == value or target.rsplit("/", 1)[-1] == value.rstrip("/").rsplit("/", 1)[-1]
+    if not target:  # a logical reference (identifier only) names no id to compare
+        return False
+    wanted = value.rstrip("/").split("/")[-2:]
+    return target == value or target.rstrip("/").split("/")[-len(wanted):] == wanted
 
 
 def _unprintable(value: str) -> bool:
     return any(ord(character) < 32 or ord(character) == 127 for character in value)
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
-_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(T[0-9:.+\-Z]*)?)?)?")
+#: FHIR's other prefixes: refused by name rather than read as part of a date.
+UNSUPPORTED_PREFIXES = ("sa", "eb", "ap")
+_PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})"
+                           r"(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
+_COMMA = re.compile(r"(?<!\\),")
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+_LATEST = dt.datetime.max.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -143,7 +170,7 @@ class Token:
 def tokens(name: str, value: str) -> list[Token]:
     """``system|code``, ``|code`` or ``code``; commas separate alternatives (OR)."""
     out = []
-    for part in value.split(","):
+    for part in alternatives(value):
         system, bar, code = part.partition("|")
         if not bar:
             system, code = None, part
@@ -171,19 +198,27 @@ class DateRange:
 
     def overlaps(self, start: str | None, end: str | None) -> bool:
         """A Period (either end open) against the range."""
-        low = _range(start)[0] if start else dt.datetime.min.replace(tzinfo=dt.UTC)
-        high = _range(end)[1] if end else dt.datetime.max.replace(tzinfo=dt.UTC)
+        low = _range(start)[0] if start else _EARLIEST
+        high = _range(end)[1] if end else _LATEST
         return self.covers(low, high)
 
     def covers(self, low: dt.datetime, high: dt.datetime) -> bool:
-        """The prefix's comparison of the instants [low, high) with the range."""
+        """The prefix's comparison of the instants [low, high) with the range, as FHIR R4
+        defines it: eq, the range contains them; gt, some lie after the range; lt, some
+        before it; ge and le, either (a value merely overlapping the range's start is not
+        ge, nor one overlapping its end le)."""
+        within = low >= self.low and high <= self.high
         if self.prefix == "eq":
-            return low >= self.low and high <= self.high
+            return within
         if self.prefix == "ne":
-            return not (low >= self.low and high <= self.high)
-        if self.prefix in ("gt", "ge"):
-            return high > (self.high if self.prefix == "gt" else self.low)
-        return low < (self.low if self.prefix == "lt" else self.high)  # lt, le
+            return not within
+        if self.prefix == "gt":
+            return high > self.high
+        if self.prefix == "lt":
+            return low < self.low
+        if self.prefix == "ge":
+            return high > self.high or within
+        return low < self.low or within  # le
 
     @property
     def exact_date(self) -> dt.date | None:
@@ -194,40 +229,71 @@ class DateRange:
 
 
 def date_range(name: str, value: str) -> DateRange:
+    if value[:2] in UNSUPPORTED_PREFIXES:
+        raise FhirError(400, "not-supported", f"{name}: the {value[:2]} prefix is not "
+                                              f"supported; use {'/'.join(DATE_PREFIXES)}")
     prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
     text = value[2:] if value[:2] in DATE_PREFIXES else value
     try:
         low, high = _range(text)
-    except ValueError:
+    except (ValueError, OverflowError):  # OverflowError: an offset past year 1 or 9999
         raise FhirError(400, "invalid", f"{name}: {value!r} is not a FHIR date "
-                                        "(YYYY, YYYY-MM, YYYY-MM-DD, with an optional prefix "
+                                        "(YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]"
+                                        "[Z|+hh:mm], with an optional prefix "
                                         f"{'/'.join(DATE_PREFIXES)})") from None
     return DateRange(prefix, low, high)
 
 
 def _range(text: str) -> tuple[dt.datetime, dt.datetime]:
-    """The instants a (partial) date or dateTime covers, in UTC, as [low, high)."""
+    """The instants a (partial) date or dateTime covers, in UTC, as [low, high): its
+    precision is its range (2020-03 is all of March, 10:00 the whole minute)."""
     match = _PARTIAL_DATE.fullmatch(text)
     if not match:
         raise ValueError(text)
-    year, month, day, time_part = match.groups()
-    if time_part:
-        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        if moment.tzinfo is None:  # read as the practice's local time, as SystmOne's are
-            moment = moment.replace(tzinfo=LONDON)
-        moment = moment.astimezone(dt.UTC)
-        return moment, moment + dt.timedelta(seconds=1)
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if hour:
+        zone = LONDON if offset is None else dt.UTC if offset == "Z" else \
+            dt.datetime.strptime(offset, "%z").tzinfo  # no offset: the practice's local time
+        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
+                             int(second or 0), int((fraction or ".0")[1:7].ljust(6, "0")),
+                             tzinfo=zone).astimezone(dt.UTC)
+        return moment, _later(moment, _time_precision(fraction, second))
     start = dt.datetime(int(year), int(month or 1), int(day or 1), tzinfo=dt.UTC)
-    if day:
-        end = start + dt.timedelta(days=1)
-    elif month:
-        end = (start + dt.timedelta(days=32)).replace(day=1)
-    else:
-        end = start.replace(year=start.year + 1)
+    try:
+        if day:
+            end = start + dt.timedelta(days=1)
+        elif month:
+            end = (start + dt.timedelta(days=32)).replace(day=1)
+        else:
+            end = start.replace(year=start.year + 1)
+    except (OverflowError, ValueError):  # 9999's last day, month or year: open above
+        end = _LATEST
     return start, end
 
 
+def _time_precision(fraction: str | None, second: str | None) -> dt.timedelta:
+    """The span a time's last given part stands for: .5 is a tenth of a second (beyond
+    microseconds, one microsecond), seconds one second, minutes one minute."""
+    if fraction:
+        return dt.timedelta(microseconds=10 ** max(0, 7 - len(fraction)))
+    return dt.timedelta(seconds=1) if second else dt.timedelta(minutes=1)
+
+
+def _later(moment: dt.datetime, step: dt.timedelta) -> dt.datetime:
+    try:
+        return moment + step
+    except OverflowError:  # the last instant Python can hold
+        return _LATEST
+
+
 def string_matches(candidates: list[str], wanted: str) -> bool:
-    """FHIR string search: case-insensitive match of the beginning."""
-    wanted = wanted.casefold()
-    return any(candidate.casefold().startswith(wanted) for candidate in candidates)
+    """FHIR string search: the beginning matches, ignoring case and accents."""
+    wanted = _folded(wanted)
+    return any(_folded(candidate).startswith(wanted) for candidate in candidates)
+
+
+def _folded(text: str) -> str:
+    """Case and accents removed (FHIR compares strings "normalized by case and accent"):
+    é is e and ß is ss."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -27,6 +29,22 @@ def search(client, url, status=200):
     assert response.status_code == status, response.json
     assert response.content_type.startswith("application/fhir+json")
     return response.json
+
+
+def ids(bundle: dict) -> list[str]:
+    """The ids a search matched, in order (a whole search: its total is all of them)."""
+    found = [r["id"] for r in matches(bundle)]
+    assert bundle["total"] == len(found)
+    return found
+
+
+def instant(text: str) -> dt.datetime:
+    """A FHIR dateTime as a UTC instant, worked out here independently of the facade
+    (no offset: London wall-clock time)."""
+    moment = dt.datetime.fromisoformat(text)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/London"))
+    return moment.astimezone(dt.UTC)
 
 
 def test_metadata_lists_what_the_registry_serves(client):
@@ -69,14 +87,31 @@ def test_unknown_nhs_number_or_system_is_an_empty_bundle(client, practice):
 def test_patient_search_by_demographics_is_subsetted(client, practice):
     patient = next(p for p in practice.index.summaries if p.sex in "MF")
     gender = {"M": "male", "F": "female"}[patient.sex]
+
+    def births(family: str, keep=lambda birth: True) -> list[str]:
+        """The practice's patients a search by family (its beginning) and gender finds."""
+        return sorted(p.date_of_birth.isoformat() for p in practice.index.summaries
+                      if p.surname.casefold().startswith(family.casefold())
+                      and p.sex == patient.sex and keep(p.date_of_birth))
+
+    def found(bundle: dict) -> list[str]:
+        return sorted(r["birthDate"] for r in matches(bundle))
+
     bundle = search(client, f"/fhir/Patient?family={patient.surname[:3]}&gender={gender}")
-    assert bundle["total"] >= 1
+    assert bundle["total"] == len(bundle["entry"]) >= 1
+    assert found(bundle) == births(patient.surname[:3])
     assert all(e["resource"]["meta"]["tag"][0]["code"] == "SUBSETTED" for e in bundle["entry"])
-    year = patient.date_of_birth.year
+    year, birth = patient.date_of_birth.year, patient.date_of_birth.isoformat()
     narrowed = search(client, f"/fhir/Patient?family={patient.surname}&gender={gender}"
                               f"&birthdate=ge{year}&birthdate=le{year}")
-    assert narrowed["total"] >= 1
-    assert all(e["resource"]["birthDate"].startswith(str(year)) for e in narrowed.get("entry", []))
+    assert birth in found(narrowed)
+    assert found(narrowed) == births(patient.surname, lambda born: born.year == year)
+    before = search(client, f"/fhir/Patient?family={patient.surname}&gender={gender}"
+                            f"&birthdate=lt{year}")
+    assert found(before) == births(patient.surname, lambda born: born.year < year)
+    after = search(client, f"/fhir/Patient?family={patient.surname}&gender={gender}"
+                           f"&birthdate=gt{birth}")
+    assert found(after) == births(patient.surname, lambda born: born > patient.date_of_birth)
 
 
 def test_fewer_than_two_criteria_explains_what_works(client):
@@ -86,23 +121,35 @@ def test_fewer_than_two_criteria_explains_what_works(client):
 
 
 def test_vital_signs_and_labs_as_observations(client, practice):
-    patient = patient_with_numerics(practice)
+    patient = next(p for p in practice.index.summaries if p.identity.kind == "NHSNumber"
+                   and practice.record(p).find(".//ClinicalCode/Code[@Code='2469.']")
+                   is not None)  # a systolic reading (CTV3): it has blood pressures
     patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
                         )["entry"][0]["resource"]["id"]
     everything = search(client, f"/fhir/Observation?patient=Patient/{patient_id}")
-    assert everything["total"] > 0
-    references = {r["subject"]["reference"] for r in matches(everything)}
+    observations = matches(everything)
+    assert everything["total"] == len(observations) > 0
+    references = {r["subject"]["reference"] for r in observations}
     assert references == {f"Patient/{patient_id}"}
+
+    def having(system: str, code: str, path: str) -> list[str]:
+        return [r["id"] for r in observations if any(
+            c.get("system") == system and c["code"] == code
+            for concept in ([r[path]] if path == "code" else r.get(path, []))
+            for c in concept["coding"])]
+
     vitals = search(client, f"/fhir/Observation?subject={patient_id}&category=vital-signs")
-    assert all(r["category"][0]["coding"][0]["code"] == "vital-signs"
-               for r in matches(vitals))
+    expected = having("http://terminology.hl7.org/CodeSystem/observation-category",
+                      "vital-signs", "category")
+    assert expected and ids(vitals) == expected
+    assert len(expected) < len(observations)  # the labs are left out
     bp = search(client, f"/fhir/Observation?patient={patient_id}"
                         "&code=http://loinc.org|85354-9")
+    pressures = having("http://loinc.org", "85354-9", "code")
+    assert pressures and ids(bp) == pressures
     for resource in matches(bp):
         assert len(resource["component"]) == 2
-    recent = search(client, f"/fhir/Observation?patient={patient_id}&date=ge2025-01-01")
-    assert all(r["effectiveDateTime"] >= "2025" for r in matches(recent))
-    first = matches(everything)[0]
+    first = observations[0]
     assert search(client, f"/fhir/Observation/{first['id']}") == first
 
 
@@ -110,8 +157,10 @@ def test_count_ceils_the_page_and_the_self_link_drops_unknown_parameters(client,
     patient = patient_with_numerics(practice)
     patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
                         )["entry"][0]["resource"]["id"]
+    everything = ids(search(client, f"/fhir/Observation?patient={patient_id}"))
     bundle = search(client, f"/fhir/Observation?patient={patient_id}&_count=2&bogus=1")
-    assert len(matches(bundle)) <= 2 and bundle["total"] >= len(matches(bundle))
+    assert len(everything) > 2 and bundle["total"] == len(everything)
+    assert [r["id"] for r in matches(bundle)] == everything[:2]
     assert "bogus" not in bundle["link"][0]["url"]
 
 
@@ -179,10 +228,12 @@ def observation_search(client, practice, query=""):
 def test_next_links_page_through_everything_statelessly(api, practice):
     client = api()
     patient_id, everything = observation_search(client, practice)
+    assert everything["total"] > 14  # at least three pages
     seen, url = [], f"/fhir/Observation?patient={patient_id}&_count=7"
     while url:
         page = search(client, url)
-        assert len(matches(page)) <= 7 and page["total"] == everything["total"]
+        assert len(matches(page)) == min(7, everything["total"] - len(seen))
+        assert page["total"] == everything["total"]
         seen += [r["id"] for r in matches(page)]
         next_link = next((link["url"] for link in page["link"] if link["relation"] == "next"),
                          None)
@@ -414,9 +465,39 @@ def test_a_date_time_without_a_zone_is_read_as_london_time(client, practice):
     summer = next(r["effectiveDateTime"] for r in matches(everything)
                   if r["effectiveDateTime"].endswith("+01:00"))
     local = summer[:19]  # the same wall-clock time, no zone
-    with_zone = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{quote(summer)}")
-    without = search(client, f"/fhir/Observation?patient={patient_id}&date=ge{local}")
-    assert with_zone["total"] == without["total"] >= 1
+    url = f"/fhir/Observation?patient={patient_id}&date="
+    dated = [(r["id"], instant(r["effectiveDateTime"])) for r in matches(everything)]
+    at = instant(summer)
+    for prefix, expected in (("eq", [i for i, when in dated if when == at]),
+                             ("ge", [i for i, when in dated if when >= at]),
+                             ("lt", [i for i, when in dated if when < at])):
+        assert expected, prefix  # each side of the instant holds some
+        assert ids(search(client, f"{url}{prefix}{quote(summer)}")) == expected, prefix
+        assert ids(search(client, f"{url}{prefix}{local}")) == expected, prefix
+
+
+def test_date_prefixes_split_a_record_at_a_day_exactly(client, practice):
+    """A day in the middle of a patient's observations: eq, ne, lt, le, gt, ge and a
+    two-sided range each find exactly the observations the FHIR rules say, worked out
+    here from their UTC instants."""
+    patient_id, everything = observation_search(client, practice)
+    dated = [(r["id"], instant(r["effectiveDateTime"]).date()) for r in matches(everything)]
+    assert len(dated) == everything["total"]
+    day = sorted(when for _, when in dated)[len(dated) // 2]
+    url = f"/fhir/Observation?patient={patient_id}&date="
+    rules = {"eq": lambda when: when == day, "ne": lambda when: when != day,
+             "lt": lambda when: when < day, "le": lambda when: when <= day,
+             "gt": lambda when: when > day, "ge": lambda when: when >= day}
+    for prefix, rule in rules.items():
+        expected = [i for i, when in dated if rule(when)]
+        assert expected, prefix  # the day splits the record: no side is empty
+        assert ids(search(client, f"{url}{prefix}{day.isoformat()}")) == expected, prefix
+    month = f"{day:%Y-%m}"
+    in_month = [i for i, when in dated if f"{when:%Y-%m}" == month]
+    assert ids(search(client, f"{url}{month}")) == in_month
+    between = search(client, f"{url}ge{month}-01&date=le{day}")
+    assert ids(between) == [i for i, when in dated
+                            if f"{when:%Y-%m}" == month and when <= day]
 
 
 def test_read_honours_elements_and_summary_data(client, practice):
@@ -496,6 +577,7 @@ def test_every_record_type_is_searched_read_and_included_through_one_record(clie
                           "MedicationStatement", "Medication", "AllergyIntolerance",
                           "Immunization"):
         bundle = search(client, f"/fhir/{resource_type}?patient=Patient/{pid}")
+        assert len(ids(bundle)) > 0, resource_type
         for resource in matches(bundle)[:3]:
             assert resource["resourceType"] == resource_type
             assert search(client, f"/fhir/{resource_type}/{resource['id']}") == resource
