@@ -197,7 +197,9 @@ class FrameDecoder:
         for _ in range(max(0, line - 1)):
             start = self._buffer.index(b"\n", start) + 1
         newline = self._buffer.find(b"\n", start)
-        return newline if newline >= 0 else len(self._buffer)
+        end = newline if newline >= 0 else len(self._buffer)
+        # The CR of a CRLF terminator is the terminator's, not the document's.
+        return end - 1 if end > self._root_start and self._buffer[end - 1] == 0x0D else end
 
     def _take_line(self) -> bytes:
         newline = self._buffer.index(b"\n")
