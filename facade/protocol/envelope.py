@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from .xmlsafe import text_of, to_bytes
+from .xmlsafe import text_of, to_bytes, to_line
 
 REQUEST_ROOT = "ClientIntegrationRequest"
 RESPONSE_ROOT = "ClientIntegrationResponse"
@@ -87,7 +87,9 @@ class Request:
         return root
 
     def to_bytes(self) -> bytes:
-        return to_bytes(self.to_element())
+        """On one line: a newline in a parameter's text is written ``&#10;``, so a peer
+        that ends a document at its first newline still reads the whole request."""
+        return to_line(self.to_element())
 
     @classmethod
     def from_element(cls, root: etree._Element) -> Request:

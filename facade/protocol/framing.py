@@ -38,7 +38,8 @@ _ROOT_START = re.compile(rb"<(" + _NAME + rb")")
 # "[]" pairs once made a backtracking pattern run for hours).
 _PROLOG_ITEM = re.compile(
     rb"<\?.*?\?>|<!--.*?-->|<!DOCTYPE[^\[>]*(?:\[[^\]]*\][^\[>]*)?>", re.DOTALL)
-_BLANK = b" \t\r\n\xef\xbb\xbf"  # whitespace and a UTF-8 byte order mark
+_WHITESPACE = b" \t\r\n"
+_BOM = b"\xef\xbb\xbf"  # a UTF-8 byte order mark: blank only as the whole sequence
 
 
 class FrameTooLarge(ValueError):
@@ -84,7 +85,7 @@ class FrameDecoder:
 
     def flush(self) -> bytes | None:
         """What is left when the peer closes: an unterminated document, if any."""
-        rest = bytes(self._buffer).strip(_BLANK)
+        rest = bytes(self._buffer[_blank_end(self._buffer):]).rstrip(_WHITESPACE)
         self._reset(len(self._buffer))
         return rest or None
 
@@ -109,7 +110,7 @@ class FrameDecoder:
         return document
 
     def _skip_blank(self) -> None:
-        blank = len(self._buffer) - len(self._buffer.lstrip(_BLANK))
+        blank = _blank_end(self._buffer)
         if blank:
             del self._buffer[:blank]
 
@@ -123,9 +124,7 @@ class FrameDecoder:
         buffer = self._buffer
         position = 0
         while item := _PROLOG_ITEM.match(buffer, position):
-            position = item.end()
-            while position < len(buffer) and buffer[position] in _BLANK:
-                position += 1
+            position = _blank_end(buffer, item.end())
         start = _ROOT_START.match(buffer, position)
         if start is None:
             rest = bytes(buffer[position : position + 2])
@@ -227,3 +226,15 @@ def _start_tag_end(buffer: bytes | bytearray, position: int) -> int | None:
     """
     match = _TAG_REST.match(buffer, position)
     return match.end() if match else None
+
+
+def _blank_end(buffer: bytes | bytearray, position: int = 0) -> int:
+    """Where whitespace and whole byte order marks from ``position`` end: a stray 0xEF,
+    0xBB or 0xBF byte is data, not blank."""
+    while True:
+        if buffer[position:position + 1] and buffer[position] in _WHITESPACE:
+            position += 1
+        elif buffer[position:position + 3] == _BOM:
+            position += 3
+        else:
+            return position

@@ -24,6 +24,7 @@ import threading
 import time
 
 import pytest
+from lxml import etree
 
 from facade.protocol import functions as fn
 from facade.protocol.envelope import OutputScheme, Request, Response, error_body
@@ -284,6 +285,15 @@ def test_a_line_that_is_not_xml_is_handed_on_without_its_terminator(new_decoder,
         b"GET / HTTP/1.1", GET_FUNCTIONS_REQUEST]
     with pytest.raises(MalformedDocument, match=r"^not well-formed at line 1, column 1: "):
         parse_document(b"GET / HTTP/1.1")
+
+
+@pytest.mark.parametrize("stray", [b"\xbb", b"\xef", b"\xbf", b"\xef\xbb"])
+def test_a_stray_byte_of_a_byte_order_mark_is_data_not_blank(new_decoder, stray):
+    """Only the whole mark (EF BB BF) is skipped before a document; a part of it is the
+    start of a line that is not XML, handed on as received."""
+    decoder = new_decoder()
+    assert decoder.feed(stray + b"hello\n" + b"\xef\xbb\xbf" + GET_FUNCTIONS_REQUEST
+                        + b"\n") == [stray + b"hello", GET_FUNCTIONS_REQUEST]
 
 
 @pytest.mark.parametrize("terminator", [b"\n", b"\r\n"], ids=["LF", "CRLF"])
@@ -587,3 +597,15 @@ def test_the_reply_parser_copes_with_what_the_simulator_wrote():
     [document] = FrameDecoder().feed(line)
     response = Response.from_element(parse_document(document))
     assert (response.error.message, response.error.permanent) == ("two\r\nlines", False)
+
+
+def test_a_newline_in_a_parameter_is_sent_as_a_character_reference():
+    """The request stays one line (TPP's framing ends a document at a newline), and reads
+    back with its newline."""
+    parameters = etree.Element("FunctionParameters")
+    etree.SubElement(parameters, "Surname").text = "Smith\nJones"
+    request = Request(api_key="K", device_id="D", device_version="1", request_uid="U",
+                      function="PatientSearch", parameters=parameters)
+    written = request.to_bytes()
+    assert b"\n" not in written and b"<Surname>Smith&#10;Jones</Surname>" in written
+    assert etree.fromstring(written).findtext("FunctionParameters/Surname") == "Smith\nJones"
