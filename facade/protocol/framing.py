@@ -76,6 +76,10 @@ class FrameDecoder:
         self._buffer += data
         documents = []
         while (document := self._next_document()) is not None:
+            if len(document) > self.max_size:  # complete, but in one read: still too large
+                self._reset(len(self._buffer))
+                raise FrameTooLarge(f"document exceeds {self.max_size} bytes "
+                                    f"({len(document)} received)")
             documents.append(document)
         if len(self._buffer) > self.max_size:
             size = len(self._buffer)

@@ -273,6 +273,12 @@ def test_an_over_long_frame_over_several_reads(new_decoder):
         decoder.feed(b"y" * 10)
 
 
+def test_an_over_long_document_is_refused_even_when_it_arrives_whole(new_decoder):
+    document = b"<ClientIntegrationRequest>" + b"x" * 40 + b"</ClientIntegrationRequest>"
+    with pytest.raises(FrameTooLarge, match=r"^document exceeds 64 bytes \(93 received\)$"):
+        new_decoder(max_size=64).feed(document + b"\n")
+
+
 def test_an_over_long_line_that_is_not_xml_is_refused(new_decoder):
     with pytest.raises(FrameTooLarge, match="exceeds 64 bytes"):
         new_decoder(max_size=64).feed(b"GET / HTTP/1.1 " + b"x" * 60)
