@@ -75,10 +75,19 @@ class Mutant:
     column: int
     original: str
     replacement: str
+    source_line: str  # the line, stripped: what the key names instead of a line number
+    occurrence: int  # which of the line's tokens equal to ``original``, from 0
 
     @property
     def key(self) -> str:
-        return f"{self.path}:{self.line}:{self.column} {self.original} -> {self.replacement}"
+        """Names the mutant without line numbers, so that the equivalents file survives
+        edits elsewhere in the file."""
+        nth = f" [{self.occurrence}]" if self.occurrence else ""
+        return f"{self.path}: {self.original} -> {self.replacement}{nth} in: {self.source_line}"
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}:{self.column}"
 
 
 # --- finding mutants -----------------------------------------------------------------------
@@ -96,7 +105,10 @@ def mutants_of(path: Path) -> list[Mutant]:
         if replacement is None or token.start[0] != end[0] or NO_MUTATE in lines[line - 1] \
                 or _inside(quiet, token.start, end):
             continue  # (a string over several lines is a docstring or a message)
-        found.append(Mutant(relative, line, column, token.string, replacement))
+        text = lines[line - 1]
+        occurrence = sum(1 for m in found if m.line == line and m.original == token.string)
+        found.append(Mutant(relative, line, column, token.string, replacement, text.strip(),
+                            occurrence))
     return found
 
 
@@ -176,7 +188,7 @@ def equivalents() -> dict[str, str]:
     if EQUIVALENT_FILE.exists():
         for line in EQUIVALENT_FILE.read_text().splitlines():
             if line.strip() and not line.startswith("#"):
-                key, _, why = line.partition("  # ")
+                key, _, why = line.rpartition("  # ")
                 explained[key.strip()] = why.strip()
     return explained
 
@@ -219,7 +231,7 @@ class Workspace:
         lines = original.splitlines(keepends=True)
         line = lines[mutant.line - 1]
         at = mutant.column
-        assert line[at:at + len(mutant.original)] == mutant.original, mutant.key
+        assert line[at:at + len(mutant.original)] == mutant.original, mutant.where
         lines[mutant.line - 1] = line[:at] + mutant.replacement + line[at + len(mutant.original):]
         path.write_text("".join(lines))
         return original
@@ -279,8 +291,7 @@ def summary(package: str, found: int, results: dict[Mutant, str],
 
 
 def _described(mutant: Mutant) -> dict:
-    line = (REPO / mutant.path).read_text().splitlines()[mutant.line - 1].strip()
-    return {**asdict(mutant), "key": mutant.key, "source_line": line}
+    return {**asdict(mutant), "key": mutant.key, "where": mutant.where}
 
 
 def main() -> int:
@@ -316,7 +327,7 @@ def main() -> int:
                  "survived", "score"], rows)
     for result in summaries:
         for survivor in result["survivors"]:
-            print(f"survived: {survivor['key']}    | {survivor['source_line']}")
+            print(f"survived ({survivor['where']}): {survivor['key']}")
     minutes = (time.monotonic() - started) / 60
     passed = all(result["score"] >= TARGET_SCORE for result in summaries)
     print(f"\n{minutes:.1f} min, jobs={args.jobs}, sample={'all' if args.all else args.sample}"

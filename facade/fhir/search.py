@@ -110,7 +110,10 @@ def alternatives(value: str) -> list[str]:
 
 
 def token_matches(found: Any, wanted: list[Token]) -> bool:
-    """A token against a code, a Coding, a CodeableConcept or an Identifier/ContactPoint."""
+    """A token against a code, a boolean, a Coding, a CodeableConcept or an
+    Identifier/ContactPoint."""
+    if isinstance(found, bool):  # FHIR: a boolean's token is true or false
+        found = "true" if found else "false"
     if isinstance(found, str):
         return any(token.system in (None, "") and token.code == found for token in wanted)
     if not isinstance(found, dict):

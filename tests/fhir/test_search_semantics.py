@@ -415,3 +415,44 @@ def test_string_semantics(value, expected):
 def test_strings_repeated_must_all_match():
     assert parse_search(TOY, {"name": ["dup", "zo"]}).matches(NAMED) is True
     assert parse_search(TOY, {"name": ["dup", "jo"]}).matches(NAMED) is False
+
+
+# --- what mutation testing found untested --------------------------------------------------
+
+@pytest.mark.parametrize("control", ["_count", "_offset", "_format", "_pretty", "_summary",
+                                     "_elements", "_include"])
+def test_result_parameters_are_not_search_criteria_even_when_strict(control):
+    """FHIR's result parameters (search.html#return) shape the answer; under strict
+    handling they are not "unknown parameters"."""
+    request = parse_search(TOY, {control: ["1"]}, strict=True)
+    assert request.matches({"resourceType": "Toy"})
+
+
+@pytest.mark.parametrize("character", ["\x00", "\x1f", "\x7f"])
+def test_control_characters_are_refused_delete_included(character):
+    with pytest.raises(FhirError) as refused:
+        parse_search(TOY, {"status": [f"active{character}"]})
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("eq2020-01-01T00:00:00.123456Z", False),  # six digits: that microsecond only
+    ("eq2020-01-01T00:00:00.12345Z", True),  # five: ten microseconds, .123450 to .123460
+    ("ge2020-01-01T00:00:00.1234571Z", True),  # seven: accepted, read to the microsecond
+    ("le2020-01-01T00:00:00.1234569Z", False),
+])
+def test_fractions_of_a_second_have_their_precision(value, expected):
+    assert date_hits(value, "2020-01-01T00:00:00.123457Z") is expected
+
+
+@pytest.mark.parametrize(("value", "active", "expected"), [
+    ("true", True, True), ("false", True, False), ("false", False, True),
+    ("true", False, False)])
+def test_a_boolean_element_matches_its_token(value, active, expected):
+    declaration = Declaration(type="Toy", profile="http://example.org/Toy", search_params=(
+        SearchParam("active", "token", ("active",), "a boolean"),
+        SearchParam("rank", "token", ("rank",), "a number: not a token")))
+    assert parse_search(declaration, {"active": [value]}).matches(
+        {"resourceType": "Toy", "active": active}) is expected
+    assert not parse_search(declaration, {"rank": ["3"]}).matches(
+        {"resourceType": "Toy", "rank": 3})
