@@ -4,6 +4,8 @@ The Redis backend is tested against a real server: a private ``redis-server``
 started for the session when the binary is on PATH, else the server named by
 ``FACADE_TEST_REDIS_URL``; otherwise the Redis half is skipped, saying why.
 Each test gets its own key namespace, so a shared server is never flushed.
+
+A test that asks for ``clock`` runs its store's ledger on a stopped clock (see clock.py).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import redis
 from facade.stewardship import SlotLedger, Store
 
 from ..redisserver import private_redis
+from .clock import StoppedClock, stop_store_clock
 from .workers import RECORD_INTERVAL, REQUEST_INTERVAL, StoreSpec
 
 
@@ -59,3 +62,11 @@ def store(spec) -> Iterator[Store]:
 @pytest.fixture
 def ledger(store) -> SlotLedger:
     return SlotLedger(store, REQUEST_INTERVAL, RECORD_INTERVAL)
+
+
+@pytest.fixture
+def clock(store, monkeypatch) -> StoppedClock:
+    """The store's ledger clock, stopped: it moves only when the test moves it (or sleeps)."""
+    stopped = StoppedClock()
+    stop_store_clock(store, stopped, monkeypatch)
+    return stopped

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import itertools
 import time
+from types import SimpleNamespace
 
 import pytest
 
+from facade import metrics
 from facade.stewardship.ledger import SlotLedger, Throttled
 from facade.stewardship.pool import Backoff, Endpoint, UpstreamPool
+from facade.stewardship.slots import to_micros
+from facade.upstream import transport
 from facade.upstream.errors import UpstreamConnectionError, UpstreamTimeout, UpstreamUnavailable
 from facade.upstream.transport import check_deadline
 
@@ -16,12 +20,13 @@ from facade.upstream.transport import check_deadline
 class Gateway:
     """Stands for a SystmOne client: answers, or fails as told."""
 
-    def __init__(self, name: str, failure: Exception | None = None) -> None:
-        self.name, self.failure, self.calls = name, failure, []
+    def __init__(self, name: str, failure: Exception | None = None,
+                 clock=time.monotonic) -> None:
+        self.name, self.failure, self.calls, self.clock = name, failure, [], clock
 
     def ask(self, what: str) -> str:
         check_deadline()  # as the socket transport does, immediately before sending
-        self.calls.append((time.monotonic(), what))
+        self.calls.append((self.clock(), what))
         if self.failure is not None:
             raise self.failure
         return f"{what} from {self.name}"
@@ -33,20 +38,35 @@ class Gateway:
 QUICK_BACKOFF = Backoff(0.3, 1)
 
 
-def pool(store, *gateways, request=0.05, record=0.3, max_wait=2.0, sleep=time.sleep):
-    ledger = SlotLedger(store, request, record, send_margin=0.02, sleep=sleep)
+def pool(store, *gateways, request=0.05, record=0.3, max_wait=2.0, sleep=time.sleep,
+         clock=time.monotonic):
+    ledger = SlotLedger(store, request, record, send_margin=0.02, clock=clock, sleep=sleep)
     return UpstreamPool([Endpoint(g.name, g) for g in gateways], ledger, store, max_wait,
                         QUICK_BACKOFF)
 
 
-def test_work_goes_to_the_endpoint_with_the_earliest_free_slot(store):
-    first, second = Gateway("pc1:40700"), Gateway("pc2:40700")
-    upstream = pool(store, first, second)
-    started = time.monotonic()
+def breaches(endpoint: str) -> float:
+    text = metrics.render()[0].decode()
+    line = next(line for line in text.splitlines()
+                if line.startswith(f'facade_breaches_detected_total{{endpoint="{endpoint}"}}'))
+    return float(line.rsplit(" ", 1)[1])
+
+
+def test_work_goes_to_the_endpoint_with_the_earliest_free_slot(store, clock, monkeypatch):
+    """On the stopped clock (the ledger's, the store's, and the transport's send check and
+    send times), so what is asserted is the schedule itself, not how fast the machine ran."""
+    monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=clock, time=clock))
+    first, second = Gateway("pc1:40700", clock=clock), Gateway("pc2:40700", clock=clock)
+    upstream = pool(store, first, second, clock=clock, sleep=clock.sleep)
+    before = [breaches(gateway.name) for gateway in (first, second)]
+    began, interval = clock.us, upstream.ledger.rule.request_us
     answers = [upstream.call("GetFunctions", lambda g: g.ask("x")) for _ in range(4)]
     assert sorted(answers) == ["x from pc1:40700"] * 2 + ["x from pc2:40700"] * 2
-    # Two endpoints, two requests a slot: four requests in two request intervals, not four.
-    assert time.monotonic() - started < 0.05 * 3
+    # Two endpoints, two requests a slot: four requests after one interval's wait, not three.
+    for gateway in (first, second):
+        assert [to_micros(sent) for sent, _ in gateway.calls] == [began, began + interval]
+    assert clock.slept == [interval]
+    assert [breaches(gateway.name) for gateway in (first, second)] == before
 
 
 def test_each_endpoints_requests_keep_the_interval(store):
@@ -100,21 +120,13 @@ def test_backoff_doubles_up_to_its_longest():
 
 
 def test_a_send_closer_than_the_interval_is_counted_as_a_breach(store):
-    from facade import metrics
-
-    def breaches() -> float:
-        text = metrics.render()[0].decode()
-        line = next(line for line in text.splitlines()
-                    if line.startswith('facade_breaches_detected_total{endpoint="pc9:40700"}'))
-        return float(line.rsplit(" ", 1)[1])
-
     upstream = pool(store, Gateway("pc9:40700"))
     upstream.call("GetFunctions", lambda g: g.ask("x"))
-    before = breaches()
+    before = breaches("pc9:40700")
     # Another process's send at the moment this one leaves: what the ledger makes impossible.
     store.set("pool:sent:request:pc9:40700", repr(time.time() + 0.05).encode(), ttl=5)
     upstream.call("GetFunctions", lambda g: g.ask("x"))
-    assert breaches() == before + 1
+    assert breaches("pc9:40700") == before + 1
 
 
 def test_a_caller_that_wakes_too_late_books_again_rather_than_send(store):
