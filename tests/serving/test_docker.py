@@ -32,6 +32,7 @@ from pathlib import Path
 
 import pytest
 
+from .. import processlogs
 from .certs import self_signed
 
 REPO = Path(__file__).resolve().parents[2]
@@ -520,6 +521,7 @@ def test_entry_command_serves_from_the_installed_wheel(dockerfile, tmp_path, sim
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        processlogs.keep("image entry command", log_path.read_text(errors="replace"))
     assert run_healthcheck(dockerfile, env, workdir).returncode != 0, "healthy when stopped"
     assert state.stat().st_mode & 0o777 == 0o700
     assert not any(workdir.iterdir()), "facade serve wrote into its working directory"

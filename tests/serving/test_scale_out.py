@@ -54,6 +54,7 @@ from simulator.config import SimulatorConfig
 from simulator.practice import generated_practice
 from simulator.store import SimulatorStore
 
+from .. import processlogs
 from ..fhir.test_clients import signed_assertion
 from ..redisserver import private_redis
 
@@ -267,6 +268,13 @@ class Instance:
             stop_group(self.process, signal.SIGINT)  # gunicorn's quick shutdown
 
 
+def keep_logs(workdir: Path) -> None:
+    """The simulator's and both instances' logs, for the PHI scan (tests/processlogs.py)."""
+    spec = processlogs.GeneratedSpec(PATIENTS, SEED, AS_OF)
+    for log in sorted(workdir.glob("*.log")):
+        processlogs.keep(f"scale-out {log.stem}", log.read_text(errors="replace"), spec)
+
+
 @dataclass
 class Cluster:
     instances: dict[str, Instance]
@@ -319,6 +327,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
                     "(e.g. apt-get install redis-server)")
     workdir = tmp_path_factory.mktemp("scale-out")
     with contextlib.ExitStack() as cleanup:
+        cleanup.callback(keep_logs, workdir)  # registered first: runs once all have stopped
         redis_url = cleanup.enter_context(private_redis(binary, workdir))
 
         simulator_state = workdir / "simulator"
