@@ -34,7 +34,10 @@ from .scopes import Scope, ScopeError, parse_scopes
 #: Algorithms an access token may be signed with (never "none", never HMAC: a public key
 #: must not be usable as a shared secret).
 ALLOWED_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "ES256", "ES384")
-ACCEPTED_TYPES = {"at+jwt", "application/at+jwt", "jwt"}
+#: "typ" values (RFC 7515 4.1.9: case-insensitive, "application/" may be left out). An
+#: access token says at+jwt (RFC 9068 4); the external provider's may say JWT instead.
+ACCESS_TOKEN_TYPES = {"at+jwt", "application/at+jwt"}
+ACCEPTED_TYPES = ACCESS_TOKEN_TYPES | {"jwt", "application/jwt"}
 MAX_LIFETIME = 300
 
 
@@ -141,6 +144,8 @@ class TokenValidator:
         trusted = self._trusted(unverified.get("iss"), local_issuer)
         if trusted is None or header["alg"] not in trusted.algorithms:
             raise InvalidToken("the token's issuer is not trusted here")
+        if trusted.issuer == local_issuer and str(typ).lower() not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken(f"a token of type {typ!r} is not an access token")
         try:
             claims = jwt.decode(token, trusted.keys(header.get("kid")),
                                 algorithms=list(trusted.algorithms)).claims
