@@ -57,7 +57,8 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "protocol": (("facade/protocol/*.py",),
                  ("tests/protocol", "tests/upstream", "tests/simulator")),
     "tokens": (("facade/auth/tokens.py",),
-               ("tests/auth/test_token_endpoint.py", "tests/auth/test_attacks.py",
+               ("tests/auth/test_token_checks.py", "tests/auth/test_token_endpoint.py",
+                "tests/auth/test_attacks.py",
                 "tests/auth/test_keys.py", "tests/auth/test_scopes.py")),
 }
 
@@ -77,13 +78,16 @@ class Mutant:
     replacement: str
     source_line: str  # the line, stripped: what the key names instead of a line number
     occurrence: int  # which of the line's tokens equal to ``original``, from 0
+    alike: int  # which of the file's lines with this text, from 0 (decorators repeat)
 
     @property
     def key(self) -> str:
         """Names the mutant without line numbers, so that the equivalents file survives
         edits elsewhere in the file."""
         nth = f" [{self.occurrence}]" if self.occurrence else ""
-        return f"{self.path}: {self.original} -> {self.replacement}{nth} in: {self.source_line}"
+        alike = f" (#{self.alike + 1} of lines alike)" if self.alike else ""
+        return (f"{self.path}: {self.original} -> {self.replacement}{nth} in: "
+                f"{self.source_line}{alike}")
 
     @property
     def where(self) -> str:
@@ -105,10 +109,11 @@ def mutants_of(path: Path) -> list[Mutant]:
         if replacement is None or token.start[0] != end[0] or NO_MUTATE in lines[line - 1] \
                 or _inside(quiet, token.start, end):
             continue  # (a string over several lines is a docstring or a message)
-        text = lines[line - 1]
+        text = lines[line - 1].strip()
         occurrence = sum(1 for m in found if m.line == line and m.original == token.string)
-        found.append(Mutant(relative, line, column, token.string, replacement, text.strip(),
-                            occurrence))
+        alike = sum(1 for earlier in lines[:line - 1] if earlier.strip() == text)
+        found.append(Mutant(relative, line, column, token.string, replacement, text,
+                            occurrence, alike))
     return found
 
 

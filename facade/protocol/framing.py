@@ -106,11 +106,7 @@ class FrameDecoder:
             if end is None:
                 return None
         document = bytes(self._buffer[:end])
-        self._reset(end)
-        if self._buffer[:2] == b"\r\n":
-            del self._buffer[:2]
-        elif self._buffer[:1] == b"\n":
-            del self._buffer[:1]
+        self._reset(end)  # its line end is blank: skipped before the next document
         return document
 
     def _skip_blank(self) -> None:
