@@ -144,7 +144,7 @@ def test_an_installed_package_finds_its_schemas_beside_it(tmp_path):
                                                   package / "protocol" / "schemas.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    assert module.SCHEMA_DIR == package / "schemas"
+    assert package / "schemas" == module.SCHEMA_DIR
 
 
 def test_a_syntax_error_names_its_place_once_and_libxml2s_words():
