@@ -914,3 +914,322 @@ FIXED_VALUES = {
     # UKCore-Patient.xml
     "Patient.identifier:nhsNumber.system": NHS_NUMBER,
 }
+
+# --- Observation categories ----------------------------------------------------------------
+#
+# Displays of the R4 CodeSystem observation-category (terminology.hl7.org
+# CodeSystem-observation-category), as the UK Core examples write them
+# (REF/examples/UKCore-Observation-VitalSigns-BMI-Example.xml: "Vital Signs";
+# UKCore-Observation-Lab-Albumin-Example.xml: "Laboratory").
+OBSERVATION_CATEGORY_DISPLAYS = {
+    "vital-signs": "Vital Signs",
+    "laboratory": "Laboratory",
+    "social-history": "Social History",
+}
+
+# --- UCUM units ----------------------------------------------------------------------------
+#
+# UCUM code -> the unit's name, as FHIR's "Common UCUM units" value set displays it
+# (hl7.org/fhir/R4/valueset-ucum-common.html; HL7/fhir source/valueset/
+# valueset-ucum-common.xml). UK Core's vital-signs profiles fix these very names as
+# valueQuantity.unit ("kilogram", "per minute", "degree Celsius", "percent", "centimeter",
+# "millimeter of mercury": REF/structuredefinitions/UKCore-Observation-VitalSigns-*.xml) and
+# its examples write "meter" and "kilogram / (meter ^ 2)"
+# (REF/examples/UKCore-Observation-VitalSigns-BodyHeight-Example.xml, -BMI-Example.xml).
+UCUM_NAMES = {
+    "kg": "kilogram",
+    "m": "meter",
+    "cm": "centimeter",
+    "kg/m2": "kilogram / (meter ^ 2)",
+    "mm[Hg]": "millimeter of mercury",
+    "/min": "per minute",
+    "Cel": "degree Celsius",
+    "%": "percent",
+    "mmol/mol": "millimole per mole",
+    "mmol/L": "millimole per liter",
+    "umol/L": "micromole per liter",
+    "mL/min/{1.73_m2}": "milliliter per minute per 1.73 square meter",
+    "g/L": "gram per liter",
+    "m[IU]/L": "milli international unit per liter",
+    "[IU]/L": "international unit per liter",
+    # UCUM's U is the enzyme unit (catalytic activity, umol/min); the value set says so.
+    "U/L": "enzyme unit per liter",
+    "mg/mmol": "milligram per millimole",
+    "L/min": "liter per minute",
+    # Not in the value set: named the way it names m/s "meter per second" and um/s
+    # "micrometer per second".
+    "cm/s": "centimeter per second",
+}
+
+# SystmOne's unit text -> UCUM code, written by hand from UCUM (unitsofmeasure.org, "The
+# Unified Code for Units of Measure": case-sensitive codes; L is the litre, [IU] the
+# international unit, U the enzyme unit, mm[Hg] millimetre of mercury, Cel degree Celsius,
+# {...} an annotation). TPP gives the unit as free text per numeric code
+# (TPP/spec-v33.4.txt, GetReferenceData, lines 2958-2991: <Units>m</Units> for 229..); the
+# texts listed are those the mappings say they handle.
+SYSTMONE_UNITS = {
+    "kg": "kg",
+    "m": "m",
+    "cm": "cm",
+    "kg/m2": "kg/m2",
+    "mmHg": "mm[Hg]",
+    # UKCore-Observation-VitalSigns-HeartRate.xml and -RespirationRate.xml fix code "/min".
+    "beats/min": "/min",
+    "breaths/min": "/min",
+    "/min": "/min",
+    "degrees C": "Cel",
+    "%": "%",
+    "mmol/mol": "mmol/mol",
+    "mmol/L": "mmol/L",
+    "mmol/l": "mmol/L",
+    "umol/L": "umol/L",
+    "mL/min/1.73m2": "mL/min/{1.73_m2}",
+    "g/L": "g/L",
+    "g/l": "g/L",
+    "mIU/L": "m[IU]/L",
+    # UK laboratories write TSH (the one GP result reported so) as "mU/L": milli-international
+    # units of the WHO reference preparation, LOINC 3016-3's example unit m[IU]/L. A literal
+    # UCUM reading (mU/L, milli enzyme units) would be a different, wrong quantity.
+    "mU/L": "m[IU]/L",
+    "iu/L": "[IU]/L",
+    "IU/L": "[IU]/L",
+    "U/L": "U/L",
+    "mg/mmol": "mg/mmol",
+    "L/min": "L/min",
+    "l/min": "L/min",
+    "cm/s": "cm/s",
+}
+# A Vaccination's Dosage unit ("0.5 ml") -> UCUM: the millilitre is mL.
+SYSTMONE_DOSE_UNITS = {"ml": "mL", "mL": "mL"}
+
+# --- Vital signs: what UK Core's value sets name and the reading is not ---------------------
+#
+# REF/valuesets/ValueSet-UKCore-BodyHeightMeasurements.xml members that are not a body height
+# (see VITAL_SIGNS["BodyHeight"]): 1003998008 Arm demispan, 248335006 Sitting height.
+BODY_HEIGHT_VALUESET_NOT_KEYED = frozenset({"1003998008", "248335006"})
+
+# Displays of the SNOMED CT codes a CTV3 vital sign is given, as UK Core's value-set
+# expansions write them (UK edition preferred terms): REF/valuesets/
+# ValueSet-UKCore-BloodPressure.xml (75367002, 163020007), -BloodPressure-Systolic.xml
+# (163030003), -BloodPressure-Diastolic.xml (163031004), -BodyWeightMeasurements.xml
+# (27113001), -BodyHeightMeasurements.xml (50373000), -BMI.xml (60621009), -HeartRate.xml
+# (78564009), -BodyTemperature.xml (386725007).
+VITAL_SIGN_SNOMED_DISPLAYS = {
+    "75367002": "Blood pressure",
+    "163020007": "O/E - blood pressure reading",
+    "163030003": "O/E - Systolic BP reading",
+    "163031004": "O/E - Diastolic BP reading",
+    "27113001": "Body weight",
+    "50373000": "Body height measure",
+    "60621009": "Body mass index",
+    "78564009": "Pulse rate",
+    "386725007": "Body temperature",
+}
+# The CTV3 codes whose SNOMED CT concept CTV3_VITAL_SIGNS names outright ("the same terms
+# as SNOMED 163030003 / 163031004"; 246.. "SNOMED 163020007").
+CTV3_SNOMED_SAME_TERM = {"2469.": "163030003", "246A.": "163031004", "246..": "163020007"}
+
+# --- More laboratory results ---------------------------------------------------------------
+#
+# GP laboratory results beyond LAB_TESTS, with the same meaning of each field (used by
+# tests/mappings/test_every_concept.py; expected_for() does not index them). SNOMED CT codes
+# (UK edition) as NHS England's "SNOMED Code Usage in Primary Care" publication lists them
+# among the most used codes (Serum sodium level, Serum potassium level, Haemoglobin
+# estimation) and OpenSAFELY's TPP study definitions use them (Serum TSH level, ALT/SGPT
+# serum level, Urine albumin:creatinine ratio); units as UK laboratories report them.
+# LOINC: the term of the same analyte, property and specimen (loinc.org); none is claimed for
+# the urine albumin:creatinine ratio in mg/mmol.
+MORE_LAB_TESTS: dict[str, LabTest] = {
+    "SerumSodium": LabTest(
+        key="SerumSodium", display="Serum sodium level",
+        snomed=frozenset({"1000661000000107"}), ctv3=frozenset(),
+        ucum=frozenset({"mmol/L"}), loinc=frozenset({"2951-2"}),
+        source="NHS England SNOMED code usage in primary care; LOINC 2951-2",
+    ),
+    "SerumPotassium": LabTest(
+        key="SerumPotassium", display="Serum potassium level",
+        snomed=frozenset({"1000651000000109"}), ctv3=frozenset(),
+        ucum=frozenset({"mmol/L"}), loinc=frozenset({"2823-3"}),
+        source="NHS England SNOMED code usage in primary care; LOINC 2823-3",
+    ),
+    "SerumTSH": LabTest(
+        key="SerumTSH", display="Serum TSH (thyroid stimulating hormone) level",
+        snomed=frozenset({"1022791000000101"}), ctv3=frozenset(),
+        ucum=frozenset({"m[IU]/L"}), loinc=frozenset({"3016-3"}),
+        source="OpenSAFELY TPP study definitions (tsh); LOINC 3016-3",
+    ),
+    "Haemoglobin": LabTest(
+        key="Haemoglobin", display="Haemoglobin estimation",
+        snomed=frozenset({"1022431000000105"}), ctv3=frozenset(),
+        ucum=frozenset({"g/L"}), loinc=frozenset({"718-7"}),
+        source="NHS England SNOMED code usage in primary care; LOINC 718-7",
+    ),
+    "SerumALT": LabTest(
+        key="SerumALT", display="ALT/SGPT serum level",
+        snomed=frozenset({"1018251000000107"}), ctv3=frozenset(),
+        ucum=frozenset({"U/L", "[IU]/L"}), loinc=frozenset({"1742-6"}),
+        source="OpenSAFELY TPP study definitions (alt); LOINC 1742-6",
+    ),
+    "UrineACR": LabTest(
+        key="UrineACR", display="Urine albumin:creatinine ratio",
+        snomed=frozenset({"1023491000000104"}), ctv3=frozenset(),
+        ucum=frozenset({"mg/mmol"}), loinc=frozenset(),
+        source="NHS England SNOMED code usage in primary care",
+    ),
+}
+
+# Descriptions of laboratory SNOMED CT codes a CTV3 result is given, where a published code
+# list writes them out: GM-SDE's egfr and cholesterol code sets
+# (UoM-Data-Science-Platforms/gm-sde, the SNOMED CT descriptions of 1011481000000105 and
+# 994351000000103) and NHS England's "SNOMED Code Usage in Primary Care" ("Serum creatinine
+# level (observable entity)", less the tag).
+LAB_SNOMED_DISPLAYS = {
+    "994351000000103": "Serum total cholesterol level",
+    "1011481000000105": "eGFR (estimated glomerular filtration rate) using creatinine Chronic "
+                        "Kidney Disease Epidemiology Collaboration equation per 1.73 square "
+                        "metres",
+    "1000731000000107": "Serum creatinine level",
+}
+
+# LOINC long common names (loinc.org) of the laboratory LOINC codes above.
+LOINC_NAMES = {
+    "59261-8": "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol",
+    "4548-4": "Hemoglobin A1c/Hemoglobin.total in Blood",
+    "14647-2": "Cholesterol [Moles/volume] in Serum or Plasma",
+    "14646-4": "Cholesterol in HDL [Moles/volume] in Serum or Plasma",
+    "62238-1": "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, "
+               "Plasma or Blood by Creatinine-based formula (CKD-EPI)",
+    "33914-3": "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or "
+               "Plasma by Creatinine-based formula (MDRD)",
+    "14682-9": "Creatinine [Moles/volume] in Serum or Plasma",
+    "2951-2": "Sodium [Moles/volume] in Serum or Plasma",
+    "2823-3": "Potassium [Moles/volume] in Serum or Plasma",
+    "3016-3": "Thyrotropin [Units/volume] in Serum or Plasma",
+    "718-7": "Hemoglobin [Mass/volume] in Blood",
+    "1742-6": "Alanine aminotransferase [Enzymatic activity/volume] in Serum or Plasma",
+}
+
+# --- Smoking status ------------------------------------------------------------------------
+#
+# UK Core has no smoking-status profile: UKCore-Observation-TobaccoConsumption
+# (REF/structuredefinitions/UKCore-Observation-TobaccoConsumption.xml) is for an amount
+# (value[x] Quantity) smoked per day or week. A smoking status is a UKCore-Observation with
+# category social-history, code LOINC 72166-2 "Tobacco smoking status" (the code of HL7 IPS's
+# Observation-tobaccouse-uv-ips and US Core's smoking status) and the status as
+# valueCodeableConcept. SNOMED CT 229819007 |Tobacco use and exposure (observable entity)| is
+# the observable those statuses are findings of.
+SMOKING_STATUS_PROFILE = UKCORE_SD + "UKCore-Observation"
+SMOKING_STATUS_CATEGORY = "social-history"
+SMOKING_STATUS_CODES = {LOINC: ("72166-2", "Tobacco smoking status"),
+                        SNOMED: ("229819007", "Tobacco use and exposure")}
+# SNOMED CT smoking statuses (HL7 IPS ValueSet current-smoking-status-uv-ips 2.0.0: 77176002
+# Smoker, 8517006 Ex-smoker, 266919005 Never smoked tobacco) with the CTV3 code of the same
+# status (OpenCodelists opensafely/smoking-clear 2020-04-29, CTV3: 137R. Current smoker,
+# Ub1na Ex-smoker, XE0oh Never smoked tobacco).
+SMOKING_STATUSES = {
+    "77176002": ("Smoker", "137R."),
+    "8517006": ("Ex-smoker", "Ub1na"),
+    "266919005": ("Never smoked tobacco", "XE0oh"),
+}
+
+# --- No known allergy ----------------------------------------------------------------------
+#
+# Which NO_KNOWN_ALLERGY_CODES a recorded drug sensitivity contradicts, by their meaning:
+# "No known allergy" (to anything) and "No known drug allergy". A drug sensitivity says
+# nothing about food, environmental or insect allergies.
+NO_KNOWN_ALLERGY_CONTRADICTED_BY_DRUG = frozenset({"716186003", "409137002"})
+
+# --- Immunisation --------------------------------------------------------------------------
+#
+# REF/valuesets/ValueSet-UKCore-ImmunizationAdministrationBodySite.xml, its expansion (8
+# codes; Immunization.site's preferred binding in REF/structuredefinitions/
+# UKCore-Immunization.xml).
+IMMUNIZATION_SITES = {
+    "368208006": "Left upper arm structure",
+    "279549004": "Nasal cavity structure",
+    "74262004": "Oral cavity structure",
+    "368209003": "Right upper arm structure",
+    "723979003": "Structure of left buttock",
+    "61396006": "Structure of left thigh",
+    "723980000": "Structure of right buttock",
+    "11207009": "Structure of right thigh",
+}
+# A Vaccination's Notes naming nothing but a site -> its code above. The deltoid is a muscle
+# of the upper arm, the only arm sites the value set has; "Oral" and "Intranasal" are routes
+# that name the cavity the vaccine is given into.
+SITE_NOTES = {
+    "Left deltoid": "368208006",
+    "Right deltoid": "368209003",
+    "Left upper arm": "368208006",
+    "Right upper arm": "368209003",
+    "Left thigh": "61396006",
+    "Right thigh": "11207009",
+    "Left buttock": "723979003",
+    "Right buttock": "723980000",
+    "Oral": "74262004",
+    "Intranasal": "279549004",
+}
+
+# Vaccination/Name -> SNOMED CT vaccine product, code and fully specified name less its
+# "(medicinal product)" tag, as eHealth Suisse's SNOMED CT vaccine value set lists them
+# (hl7ch/ch-vacd, input/fsh/instances/ch-vacd-vaccines-snomedct-vs.fsh; International Edition
+# concepts). The product is the one holding exactly the antigens the name spells out: MMR
+# measles, mumps, rubella; DTaP diphtheria, tetanus, acellular pertussis; IPV inactivated
+# polio; Hib Haemophilus influenzae type b; HepB hepatitis B; Td tetanus, low-dose diphtheria;
+# MenC / MenACWY meningococcal groups; shingles (live) the live zoster vaccine, (recombinant)
+# the glycoprotein E vaccine. UK Core's own VaccineCode value set (REF/valuesets/
+# ValueSet-UKCore-VaccineCode.xml, preferred binding) is dm+d AMP/VMP, which a name alone
+# cannot give.
+VACCINE_PRODUCTS = {
+    "MMR": ("871831003", "Vaccine product containing only Measles morbillivirus and Mumps "
+            "orthorubulavirus and Rubella virus antigens"),
+    "Hepatitis A": ("871751006", "Vaccine product containing only Hepatitis A virus antigen"),
+    "Rotavirus": ("871761004", "Vaccine product containing only Rotavirus antigen"),
+    "MenC": ("871866001", "Vaccine product containing only Neisseria meningitidis serogroup C "
+             "antigen"),
+    "MenACWY": ("871873006", "Vaccine product containing only Neisseria meningitidis serogroup "
+                "A, C, W135 and Y antigens"),
+    "DTaP/IPV/Hib/HepB": ("871895005", "Vaccine product containing only Bordetella pertussis "
+                          "and Clostridium tetani and Corynebacterium diphtheriae and "
+                          "Haemophilus influenzae type B and Hepatitis B virus and Human "
+                          "poliovirus antigens"),
+    "DTaP/IPV/Hib": ("871887006", "Vaccine product containing only Bordetella pertussis and "
+                     "Clostridium tetani and Corynebacterium diphtheriae and Haemophilus "
+                     "influenzae type B and Human poliovirus antigens"),
+    "DTaP/IPV": ("871878002", "Vaccine product containing only Bordetella pertussis and "
+                 "Clostridium tetani and Corynebacterium diphtheriae and Human poliovirus "
+                 "antigens"),
+    "Td/IPV": ("871837004", "Vaccine product containing only Clostridium tetani and "
+               "Corynebacterium diphtheriae and Human poliovirus antigens"),
+    "Shingles (live)": ("871919004", "Vaccine product containing only live attenuated Human "
+                        "alphaherpesvirus 3 antigen"),
+    "Shingles (recombinant)": ("1156183006", "Vaccine product containing only Human "
+                               "alphaherpesvirus 3 recombinant surface glycoprotein E "
+                               "antigen"),
+}
+
+# --- Meta tags -----------------------------------------------------------------------------
+#
+# FHIR R4 search (§3.1.1.5.7 _summary) marks a resource holding only part of its data with the
+# SUBSETTED tag; R4 ValueSet common-tags: v3-ObservationValue SUBSETTED "subsetted".
+V3_OBSERVATION_VALUE = "http://terminology.hl7.org/CodeSystem/v3-ObservationValue"
+SUBSETTED_TAG = {"system": V3_OBSERVATION_VALUE, "code": "SUBSETTED", "display": "subsetted"}
+
+# --- GetPatientRecord filter sections ------------------------------------------------------
+#
+# TPP/spec-v33.4.txt, GetPatientRecord's Filter (lines 1297-1325, described 1375-1430): the
+# flag that makes SystmOne return each kind of item. ClinicalCodes "all coded data"
+# (Event/ClinicalCode), Sensitivities allergies and sensitivities (Event/DrugSensitivity),
+# Vaccinations (Event/Vaccination), Medication acute and repeat medication, Demographics.
+# Each served type -> the flags of the items it is made from (MAPPINGS.md names the items):
+# AllergyIntolerance from DrugSensitivity items and "no known allergy" ClinicalCodes.
+RECORD_SECTIONS = {
+    "AllergyIntolerance": frozenset({"Sensitivities", "ClinicalCodes"}),
+    "Condition": frozenset({"ClinicalCodes"}),
+    "Immunization": frozenset({"Vaccinations"}),
+    "Medication": frozenset({"Medication"}),
+    "MedicationRequest": frozenset({"Medication"}),
+    "MedicationStatement": frozenset({"Medication"}),
+    "Observation": frozenset({"ClinicalCodes"}),
+    "Patient": frozenset({"Demographics"}),
+}
