@@ -56,9 +56,13 @@ CONCEPT_MAPS = {
 # CT display). A code keeps the scheme SystmOne returned it in and gains the other where
 # listed here; codes not listed stay as they came (never dropped, never guessed).
 CODE_PAIRS = (
-    ("246..", "163020007", "On examination - blood pressure reading"),
-    ("2469.", "163030003", "On examination - Systolic blood pressure reading"),
-    ("246A.", "163031004", "On examination - Diastolic blood pressure reading"),
+    ("246..", "163020007", "O/E - blood pressure reading"),
+    ("2469.", "163030003", "O/E - Systolic BP reading"),
+    ("246A.", "163031004", "O/E - Diastolic BP reading"),
+    # TPP's own weight and height concepts (before 22A../229..: a SNOMED code's CTV3 is the
+    # last pair naming it).
+    ("X76C7", "27113001", "Body weight"),
+    ("XM01E", "50373000", "Body height measure"),
     ("22A..", "27113001", "Body weight"),
     ("229..", "50373000", "Body height measure"),
     ("22K..", "60621009", "Body mass index"),
@@ -71,6 +75,11 @@ CODE_PAIRS = (
      "creatinine Chronic Kidney Disease Epidemiology Collaboration equation per 1.73 "
      "square metres"),
     ("XE2q5", "1000731000000107", "Serum creatinine level"),
+    ("XaERp", "1019431000000105", "HbA1c level (DCCT aligned)"),
+    ("XE2eD", "1005671000000105", "Serum cholesterol level"),
+    ("44P5.", "1005681000000107", "Serum HDL cholesterol level"),
+    ("XaK8y", "1020291000000106", "GFR calculated by abbreviated MDRD Study Group "
+     "calculation"),
     ("137R.", "77176002", "Smoker"),
     ("Ub1na", "8517006", "Ex-smoker"),
     ("XE0oh", "266919005", "Never smoked tobacco"),
@@ -91,20 +100,22 @@ _VITALS = systems.UKCORE_VITAL_SIGNS
 # code), and every SNOMED CT code the profile's value set names (UK Core R4 ValueSets
 # UKCore-BodyWeightMeasurements, -BodyHeightMeasurements, -BMI, -HeartRate,
 # -BodyTemperature, -OxygenSaturation, -RespirationRate, -HeadCircumferenceMeasurements,
-# -BloodPressure-Systolic, -BloodPressure-Diastolic), plus the CTV3 codes GP systems use.
+# -BloodPressure-Systolic, -BloodPressure-Diastolic), plus the CTV3 codes GP systems use —
+# except the codes of those value sets that are not the profile's measurement: BMI
+# centiles (the BMI profile fixes kg/m2) and arm demispan / sitting height (not a body
+# height); those stay plain Observations.
 # Systolic and diastolic readings standing alone (no partner to make a blood-pressure
 # panel) are vital signs of the generic profile.
 VITAL_SIGNS = (
     (f"{_VITALS}-BodyWeight", "29463-7", "Body weight", (
         "364589006", "27113001", "363808001", "424927000", "425024002", "735395000",
         "1162388008", "445541000", "443245006", "1162420002", "1162414003", "1162416001",
-        "1162421003", "784399000", "1230277003", "1162389000"), ("22A..",)),
+        "1162421003", "784399000", "1230277003", "1162389000"), ("22A..", "X76C7")),
     (f"{_VITALS}-BodyHeight", "8302-2", "Body height", (
-        "1003998008", "1153637007", "50373000", "1162418000", "248337003", "1162417005",
-        "1162392001", "1149101003", "1162419008", "1230278008", "248335006", "248333004"),
-     ("229..",)),
-    (f"{_VITALS}-BMI", "39156-5", "Body mass index (BMI) [Ratio]", (
-        "60621009", "446974000", "1153602009", "896691000000102", "926011000000101"),
+        "1153637007", "50373000", "1162418000", "248337003", "1162417005",
+        "1162392001", "1149101003", "1162419008", "1230278008", "248333004"),
+     ("229..", "XM01E")),
+    (f"{_VITALS}-BMI", "39156-5", "Body mass index (BMI) [Ratio]", ("60621009",),
      ("22K..",)),
     (f"{_VITALS}-HeartRate", "8867-4", "Heart rate", (
         "422119006", "429525003", "249043002", "364075005", "1089491000000108", "399017001",
@@ -137,14 +148,18 @@ DIASTOLIC = VITAL_SIGNS[-1][3] + VITAL_SIGNS[-1][4]
 LAB_RESULTS = (
     (("999791000000106", "XaPbt"), "59261-8",  # IFCC, mmol/mol
      "Hemoglobin A1c/Hemoglobin.total in Blood by IFCC protocol"),
-    (("1019431000000105",), "4548-4",  # DCCT aligned, %
+    (("1019431000000105", "XaERp"), "4548-4",  # DCCT aligned, %
      "Hemoglobin A1c/Hemoglobin.total in Blood"),
-    (("994351000000103", "1005671000000105", "XaJe9"), "14647-2",
+    (("994351000000103", "1005671000000105", "XaJe9", "XE2eD"), "14647-2",
      "Cholesterol [Moles/volume] in Serum or Plasma"),
-    (("1005681000000107",), "14646-4", "Cholesterol in HDL [Moles/volume] in Serum or Plasma"),
+    (("1005681000000107", "44P5."), "14646-4",
+     "Cholesterol in HDL [Moles/volume] in Serum or Plasma"),
     (("1011481000000105", "XacUK"), "62238-1",
      "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum, Plasma or "
      "Blood by Creatinine-based formula (CKD-EPI)"),
+    (("1020291000000106", "XaK8y"), "33914-3",
+     "Glomerular filtration rate/1.73 sq M.predicted [Volume Rate/Area] in Serum or Plasma "
+     "by Creatinine-based formula (MDRD)"),
     (("1000731000000107", "XE2q5"), "14682-9", "Creatinine [Moles/volume] in Serum or Plasma"),
     (("1000661000000107",), "2951-2", "Sodium [Moles/volume] in Serum or Plasma"),
     (("1000651000000109",), "2823-3", "Potassium [Moles/volume] in Serum or Plasma"),
@@ -157,8 +172,9 @@ LAB_RESULTS = (
 
 # "No known allergy" codes: recorded as a coded entry, served as UK Core's negated
 # AllergyIntolerance (never as an allergy to something). SNOMED CT: No known allergy,
-# No known drug allergy, No known environmental allergy, No known food allergy.
-NO_KNOWN_ALLERGY = ("716186003", "409137002", "428607008", "429625007")
+# No known drug allergy, No known environmental allergy, No known food allergy, No known
+# insect allergy (716186003 and its descendants in ValueSet-UKCore-AllergyCode).
+NO_KNOWN_ALLERGY = ("716186003", "409137002", "428607008", "429625007", "428197003")
 
 _CATEGORY = systems.OBSERVATION_CATEGORY
 VITAL_SIGNS_CATEGORY = {"system": _CATEGORY, "code": "vital-signs", "display": "Vital Signs"}
@@ -223,7 +239,7 @@ UCUM_NAME = {
     "mL/min/1.73m2": "milliliter per minute per 1.73 square meter", "%": "percent",
     "breaths/min": "per minute", "mmol/l": "millimole per liter", "g/L": "gram per liter",
     "g/l": "gram per liter", "mU/L": "milli international unit per liter",
-    "mIU/L": "milli international unit per liter", "U/L": "unit per liter",
+    "mIU/L": "milli international unit per liter", "U/L": "enzyme unit per liter",
     "iu/L": "international unit per liter", "IU/L": "international unit per liter",
     "mg/mmol": "milligram per millimole", "L/min": "liter per minute",
     "l/min": "liter per minute", "cm/s": "centimeter per second",

@@ -34,43 +34,7 @@ UNKNOWN_CTV3 = "XaZZZ"  # no table knows it: the reading stays a plain Observati
 # reported; the mapping, not the expectation, is to be put right (or the expectation shown
 # wrong by its source).
 _MISSING = "the mappings do not know this code: served as a plain UKCore-Observation"
-DISAGREEMENTS = {
-    # CTV3_VITAL_SIGNS: TPP's concepts holding the body-weight / height terms.
-    "vital-CTV3-X76C7": _MISSING,
-    "vital-CTV3-XM01E": _MISSING,
-    "vital-display-CTV3-X76C7": _MISSING,
-    "vital-display-CTV3-XM01E": _MISSING,
-    # LAB_TESTS codes the laboratory table lacks.
-    "lab-CTV3-XaERp": _MISSING + " (HbA1c DCCT-aligned, CTV3)",
-    "lab-CTV3-XE2eD": _MISSING + " (serum cholesterol, CTV3)",
-    "lab-CTV3-44P5.": _MISSING + " (serum HDL cholesterol, CTV3)",
-    "lab-Snomed-1020291000000106": _MISSING + " (eGFR by MDRD, SNOMED CT)",
-    "lab-CTV3-XaK8y": _MISSING + " (eGFR by MDRD, CTV3)",
-    # UK Core's expansions give the UK edition's preferred terms; the mapping writes the
-    # International Edition's ("On examination - ...").
-    "vital-display-CTV3-2469.": "SNOMED display 'On examination - Systolic blood pressure "
-                                "reading', UK Core's expansion says 'O/E - Systolic BP reading'",
-    "vital-display-CTV3-246A.": "SNOMED display 'On examination - Diastolic blood pressure "
-                                "reading', UK Core's expansion says 'O/E - Diastolic BP "
-                                "reading'",
-    "vital-display-CTV3-246..": "SNOMED display 'On examination - blood pressure reading', UK "
-                                "Core's expansion says 'O/E - blood pressure reading'",
-    # Codes UK Core's value sets hold that are not the profile's measurement.
-    **{f"not-BMI-{code}": "a BMI centile is served with the BMI profile, LOINC 39156-5 (a "
-                          "kg/m2 ratio) and the profile's fixed unit kg/m2"
-       for code in ux.BMI_CENTILES_NOT_KEYED},
-    **{f"not-BodyHeight-{code}": "arm demispan / sitting height is served as a body height "
-                                 "(BodyHeight profile, LOINC 8302-2)"
-       for code in ux.BODY_HEIGHT_VALUESET_NOT_KEYED},
-    # UCUM: U is the enzyme unit.
-    "unit-name-U/L": "U/L is named 'unit per liter'; FHIR's common UCUM units name it 'enzyme "
-                "unit per liter'",
-    # ValueSet-UKCore-AllergyCode: descendants of 716186003 No known allergy.
-    "nka-428197003": "No known insect allergy is served as an Observation, not as UK Core's "
-                     "negated AllergyIntolerance",
-    "nka-contradicted-428197003": "No known insect allergy is served as an Observation, not as "
-                                  "UK Core's negated AllergyIntolerance",
-}
+DISAGREEMENTS: dict[str, str] = {}  # none today: each one found was put right in mappings/
 
 
 def case(case_id: str, *values) -> pytest.param:
