@@ -24,7 +24,7 @@ TEMPLATE = {
         "lastUpdated": Var("last_updated"),
         # A search Result holds only SystmOne's summary of the patient.
         "tag": [When("self::Result", {
-            "system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
+            "system": systems.V3_OBSERVATION_VALUE,
             "code": "SUBSETTED",
             "display": "subsetted",
         })],

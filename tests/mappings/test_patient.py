@@ -42,12 +42,14 @@ def genuine_style() -> etree._Element:
 
 
 def client_id() -> etree._Element:
-    """A record known by a SystmOne client id (e.g. a prison record: no NHS number)."""
+    """A record known by a SystmOne client id (e.g. a prison record: no NHS number), with
+    an alternate telephone (no use: SystmOne does not say whose)."""
     record = etree.fromstring(etree.tostring(generated(5)))
     identity = record.find("Identity")
     for child in list(identity):
         identity.remove(child)
     etree.SubElement(identity, "ClientID").text = "4410021"
+    record.find("Demographics/AlternateTelephone").text = "01632 960123"
     return record
 
 
