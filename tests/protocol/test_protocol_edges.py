@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from facade.protocol import schemas
 from facade.protocol.envelope import OutputScheme
 from facade.protocol.framing import FrameDecoder, FrameTooLarge
 from facade.protocol.functions import RecordFilter
@@ -78,7 +79,7 @@ def test_the_framer_never_loads_a_dtd_a_document_names(tmp_path):
     broken = tmp_path / "broken.dtd"
     broken.write_text("<!ELEMENT garbage")
     decoder = FrameDecoder(detect_malformed=True)
-    assert decoder.feed(f'<!DOCTYPE a SYSTEM "{broken.as_uri()}">\n'.encode()) == []
+    assert decoder.feed(f'<!DOCTYPE a SYSTEM "{broken.as_uri()}" [\n'.encode()) == []
     assert decoder.pending > 0
 
 
@@ -152,3 +153,11 @@ def test_a_syntax_error_names_its_place_once_and_libxml2s_words():
         parse_document(b"<a><b></a>")
     assert str(refused.value) == ("not well-formed at line 1, column 11: "
                                   "Opening and ending tag mismatch: b line 1 and a")
+
+
+@pytest.mark.parametrize(("name", "root"), [
+    ("envelope.request", "ClientIntegrationRequest"),
+    ("envelope.response", "ClientIntegrationResponse"),
+    ("patient-record", "Response"), ("types", None)])
+def test_each_schema_names_the_root_its_documents_have(name, root):
+    assert schemas.expected_root(name) == root
