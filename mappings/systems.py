@@ -17,7 +17,6 @@ ODS_ORGANISATION = "https://fhir.nhs.uk/Id/ods-organization-code"
 # name them without claiming anyone else's domain.
 SYSTMONE_PSEUDO_NUMBER = "urn:systmone:id:pseudo-number"
 SYSTMONE_CLIENT_ID = "urn:systmone:id:client-id"
-SYSTMONE_SRI = "urn:systmone:id:strategic-reporting-identifier"
 
 # Profiles and extensions
 UKCORE_PATIENT = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Patient"

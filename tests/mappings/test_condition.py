@@ -11,6 +11,7 @@ import datetime as dt
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from lxml import etree
 
 from facade.mapping.fidelity import fidelity
@@ -159,6 +160,21 @@ def test_episodicity_is_coded_only_where_uk_core_has_the_same_word():
         "coding": [{"system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-ConditionEpisodicity",
                     "code": "end", "display": "End"}],
         "text": "End"}}]
+
+
+@pytest.mark.parametrize(("word", "code"), [("First", "first"), ("Review", "review"),
+                                          ("End", "end")])
+def test_each_of_uk_cores_episodicity_words_is_coded(word, code):
+    """UK Core's ConditionEpisodicity code system: first / review / end, displayed First /
+    Review / End (ValueSet-UKCore-ConditionEpisodicity, bound by Extension-UKCore-
+    ConditionEpisode)."""
+    record = sample("problems-repeated-header")
+    for episodicity in record.iterfind(".//Episodicity"):
+        episodicity.text = word
+    gord = conditions(record)["ed58000000000000"]
+    assert gord["extension"][0]["valueCodeableConcept"]["coding"] == [{
+        "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-ConditionEpisodicity",
+        "code": code, "display": word}]
 
 
 def test_every_problem_of_a_generated_practice_is_one_condition():

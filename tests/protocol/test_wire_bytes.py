@@ -57,17 +57,8 @@ GET_FUNCTIONS_REQUEST = (
 )
 
 #: The same request as the facade writes it: lxml closes an empty element as ``<X/>``.
-GET_FUNCTIONS_REQUEST_WRITTEN = (
-    b"<ClientIntegrationRequest>"
-    b"<APIKey>f31e26725b5491f2</APIKey>"
-    b"<DeviceID>392752167bd7f69b</DeviceID>"
-    b"<DeviceVersion>v1.0</DeviceVersion>"
-    b"<RequestUID>F90B7D20-B342-11E3-A459-010000004280</RequestUID>"
-    b"<Function>GetFunctions</Function>"
-    b"<FunctionVersion>1.0</FunctionVersion>"
-    b"<FunctionParameters/>"
-    b"</ClientIntegrationRequest>"
-)
+GET_FUNCTIONS_REQUEST_WRITTEN = GET_FUNCTIONS_REQUEST.replace(
+    b"<FunctionParameters></FunctionParameters>", b"<FunctionParameters/>")
 
 #: The specification's answer to it, pretty-printed with CRLF the way TPP's files are.
 GET_FUNCTIONS_RESPONSE = (

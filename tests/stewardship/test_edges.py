@@ -230,8 +230,11 @@ def test_readiness_says_when_the_first_endpoint_returns_and_the_gauge_says_out(
                      for name in ("pc1", "pc2"))
     upstream = stopped_pool(store, clock, monkeypatch, first, second,
                             wall=lambda: wall[0], backoff=Backoff(30, 60))
+    assert upstream.readiness() == (True, {"endpoints": {first.name: "available",
+                                                         second.name: "available"}})
     with pytest.raises(UpstreamConnectionError):
         upstream.call("GetFunctions", lambda g: g.ask("x"))  # one out until 1_000_030
+    assert sorted(upstream.readiness()[1]["endpoints"].values()) == ["available", "taken out"]
     wall[0] += 5
     with pytest.raises(UpstreamConnectionError):
         upstream.call("GetFunctions", lambda g: g.ask("x"))  # the other until 1_000_035
@@ -240,6 +243,7 @@ def test_readiness_says_when_the_first_endpoint_returns_and_the_gauge_says_out(
     wall[0] = 1_000_010.0
     ready, detail = upstream.readiness()
     assert not ready and detail["retry_after"] == 20.0
+    assert set(detail["endpoints"].values()) == {"taken out"}
     wall[0] = 1_000_029.5
     assert upstream.readiness()[1]["retry_after"] == 1.0  # never less than a second
 

@@ -1,0 +1,37 @@
+"""The practice and the usual GP as Patient.generalPractitioner names them, from
+GetOrganisationMetaData's Site and User (TPP spec v33.4). Identifier systems are UK Core's
+(ODS organisation code; GMC and NMC numbers), written here by hand."""
+
+from __future__ import annotations
+
+import pytest
+from lxml import etree
+
+from facade.mapping.registry import DEFAULT
+
+SITE = "<Site><ID>B86012</ID><Name>Idle Medical Centre</Name></Site>"
+
+
+def user(kind: str) -> str:
+    return (f"<User><Title>Dr</Title><FirstName>James</FirstName><Surname>Harrison</Surname>"
+            f"<NationalIDType>{kind}</NationalIDType><NationalID>4411223</NationalID></User>")
+
+
+def test_the_practice_is_named_by_its_ods_code():
+    assert DEFAULT.reference("PRACTICE", etree.fromstring(SITE)) == {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                       "value": "B86012"},
+        "display": "Idle Medical Centre"}
+
+
+@pytest.mark.parametrize(("kind", "system"), [
+    ("GMC", "https://fhir.hl7.org.uk/Id/gmc-number"),
+    ("NMC", "https://fhir.hl7.org.uk/Id/nmc-number")])
+def test_a_clinician_is_named_by_their_register_number(kind, system):
+    assert DEFAULT.reference("CLINICIAN", etree.fromstring(user(kind))) == {
+        "identifier": {"system": system, "value": "4411223"}, "display": "Dr James Harrison"}
+
+
+def test_a_clinician_on_no_known_register_has_a_display_only():
+    assert DEFAULT.reference("CLINICIAN", etree.fromstring(user("Other"))) == {
+        "display": "Dr James Harrison"}
