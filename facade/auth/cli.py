@@ -31,11 +31,18 @@ _state_dir_option = click.option(
     show_default=True, help="The facade's state dir (FACADE_REDIS_URL, when set, is used too).")
 
 
-def _service(state_dir: Path) -> AuthService:
+def _service(state_dir: Path, create: bool = False) -> AuthService:
+    """The auth service on the deployment's store. Only a command that registers something
+    (``create``) may make the state dir: one that reads it must find it, so a command run
+    in the wrong directory says so instead of leaving an empty state dir behind."""
     try:
         settings = Settings.load({"state_dir": state_dir})
     except ValueError as error:
         raise click.ClickException(str(error)) from None
+    if not (create or settings.redis_url or Path(settings.state_dir).is_dir()):
+        raise click.ClickException(
+            f"no state dir at {Path(settings.state_dir).absolute()}: give the --state-dir "
+            "that `facade demo` or `facade serve` uses (or set FACADE_REDIS_URL)")
     store = open_store(settings.state_dir, settings.redis_url)
     return AuthService.build(settings, store)
 
@@ -71,7 +78,7 @@ def add(client_id, jwks_file, jwks_uri, scope, patient, with_secret, replace,
     try:
         client = new_client(client_id, scope, jwks=jwks, jwks_uri=jwks_uri, patient=patient,
                             secret=secret)
-        _service(state_dir).registry.add(client, replace=replace)
+        _service(state_dir, create=True).registry.add(client, replace=replace)
     except RegistrationError as error:
         raise click.ClickException(str(error)) from None
     keys = "a client secret" if secret else client.describe()["keys"]

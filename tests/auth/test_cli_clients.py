@@ -118,10 +118,33 @@ def test_a_simple_client_may_have_a_secret_shown_once(run):
     assert listed["auth_methods"] == ["client_secret_basic"] and secret not in str(listed)
 
 
-def test_keys_rotate_publishes_a_second_key(run):
+def test_keys_rotate_publishes_a_second_key(run, tmp_path):
+    (tmp_path / "state").mkdir()
     [first] = [json.loads(line) for line in run("keys", "list").output.splitlines()]
     rotated = run("keys", "rotate", "--publish-ahead", "60")
     assert rotated.exit_code == 0 and "signs in 60 s" in rotated.output
     published = [json.loads(line) for line in run("keys", "list").output.splitlines()]
     assert published[0]["kid"] == first["kid"] and len(published) == 2
     assert published[0]["retired_at"] == published[1]["signs_from"]
+
+
+@pytest.mark.parametrize("command", [["token"], ["clients", "list"], ["clients", "remove", "x"],
+                                     ["keys", "list"], ["keys", "rotate"]])
+def test_commands_that_read_the_state_dir_never_make_one(tmp_path, monkeypatch, command):
+    """Run where there is no state dir (another directory, no --state-dir): one line naming
+    the directory looked for, and no stray `.facade` left behind."""
+    monkeypatch.delenv("FACADE_REDIS_URL", raising=False)
+    monkeypatch.delenv("FACADE_STATE_DIR", raising=False)
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 1
+    [line] = result.output.strip().splitlines()
+    assert f"no state dir at {tmp_path / '.facade'}" in line and "--state-dir" in line
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_registering_a_client_may_make_the_state_dir(run, jwks_file, tmp_path):
+    """An operator registers partners before the first start: `clients add` makes it."""
+    assert run("clients", "add", "partner", "--jwks", str(jwks_file)).exit_code == 0
+    assert (tmp_path / "state").is_dir()
+    assert json.loads(run("clients", "list").output)["client_id"] == "partner"
