@@ -26,27 +26,54 @@ import urllib.request
 import uuid
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import ECKey
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
-def keygen(private_path: str, public_path: str) -> None:
+def keygen(private_path: str, public_path: str, force: bool = False) -> None:
+    """Write a new key pair; files already there are kept unless ``force`` (a private key
+    overwritten by mistake is a partner locked out until the operator registers anew)."""
+    if not force:
+        for path in (private_path, public_path):
+            if os.path.lexists(path):
+                raise SystemExit(f"{path} already exists: not overwritten "
+                                 "(give --force to replace it)")
     key = ECKey.generate_key("P-384", parameters={"kid": uuid.uuid4().hex[:12],
                                                   "alg": "ES384", "use": "sig"})
-    descriptor = os.open(private_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w") as out:
-        json.dump(key.as_dict(private=True), out)
-    with open(public_path, "w") as out:
-        json.dump({"keys": [key.as_dict(private=False)]}, out, indent=2)
+    try:
+        _write(private_path, json.dumps(key.as_dict(private=True)), 0o600)
+        _write(public_path, json.dumps({"keys": [key.as_dict(private=False)]}, indent=2), 0o644)
+    except OSError as error:
+        raise SystemExit(f"cannot write {error.filename}: {error.strerror}") from None
     print(f"private key: {private_path} (keep it); public JWKS: {public_path}")
 
 
+def _write(path: str, text: str, mode: int) -> None:
+    """Replace ``path`` with ``text``, readable as ``mode`` from the first byte on."""
+    if os.path.lexists(path):
+        os.unlink(path)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(descriptor, "w") as out:
+        out.write(text)
+
+
 def token(key_path: str, client_id: str, fhir_base: str, scope: str) -> str:
-    with open(key_path) as source:
-        key = ECKey.import_key(json.load(source))
-    discovery = _get_json(fhir_base.rstrip("/") + "/.well-known/smart-configuration")
-    token_url = discovery["token_endpoint"]
+    try:
+        with open(key_path) as source:
+            key = ECKey.import_key(json.load(source))
+    except OSError as error:
+        raise SystemExit(f"cannot read {key_path}: {error.strerror}") from None
+    except (ValueError, JoseError) as error:
+        raise SystemExit(f"{key_path} is not a private key made by keygen: {error}") from None
+    if not key.is_private:
+        raise SystemExit(f"{key_path} is not a private key made by keygen: it holds no "
+                         "private part")
+    discovery_url = fhir_base.rstrip("/") + "/.well-known/smart-configuration"
+    token_url = _get_json(discovery_url).get("token_endpoint")
+    if not token_url:
+        raise SystemExit(f"{discovery_url} names no token_endpoint")
     now = int(time.time())
     assertion = jwt.encode({"alg": "ES384", "kid": key.kid, "typ": "JWT"},
                            {"iss": client_id, "sub": client_id, "aud": token_url,
@@ -61,14 +88,30 @@ def token(key_path: str, client_id: str, fhir_base: str, scope: str) -> str:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.load(response)["access_token"]
     except urllib.error.HTTPError as error:
-        body = json.loads(error.read() or b"{}")
+        try:
+            body = json.loads(error.read() or b"{}")
+        except ValueError:
+            body = {}
         raise SystemExit(f"token refused ({error.code}): {body.get('error')}: "
                          f"{body.get('error_description')}") from None
+    except (urllib.error.URLError, OSError, ValueError, KeyError) as error:
+        raise SystemExit(f"no token from {token_url}: {_reason(error)}") from None
 
 
 def _get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=30) as response:
+            return json.load(response)
+    except (urllib.error.URLError, OSError, ValueError) as error:
+        raise SystemExit(f"cannot read {url}: {_reason(error)}") from None
+
+
+def _reason(error: Exception) -> str:
+    if isinstance(error, urllib.error.HTTPError):
+        return f"HTTP {error.code}"
+    if isinstance(error, urllib.error.URLError):
+        return str(error.reason)
+    return str(error) or type(error).__name__
 
 
 def main() -> None:
@@ -77,6 +120,8 @@ def main() -> None:
     generate = commands.add_parser("keygen", help="make an ES384 key pair")
     generate.add_argument("private_key")
     generate.add_argument("public_jwks")
+    generate.add_argument("--force", action="store_true",
+                          help="replace the files if they exist (a new key: register it again)")
     get = commands.add_parser("token", help="get an access token with a signed assertion")
     get.add_argument("--key", required=True)
     get.add_argument("--client-id", required=True)
@@ -84,7 +129,7 @@ def main() -> None:
     get.add_argument("--scope", required=True)
     args = parser.parse_args()
     if args.command == "keygen":
-        keygen(args.private_key, args.public_jwks)
+        keygen(args.private_key, args.public_jwks, args.force)
     else:
         print(token(args.key, args.client_id, args.fhir_base, args.scope))
 

@@ -74,3 +74,43 @@ def test_a_partner_registers_gets_a_token_reads_what_it_may_and_is_audited(tmp_p
         assert ("token", "0") in seen  # the token request, by the client it authenticated
     finally:
         assert demo.stop() == 0
+
+
+def partner_fails(*args: str) -> str:
+    """The partner's script refusing: exit 1 and one line on stderr, never a traceback."""
+    done = subprocess.run([sys.executable, str(CLIENT_SCRIPT), *args], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 1 and done.stdout == "", (done.stdout, done.stderr)
+    [line] = done.stderr.strip().splitlines()
+    return line
+
+
+def test_keygen_never_overwrites_a_key_pair_unless_forced(tmp_path):
+    key, jwks = tmp_path / "partner-key.json", tmp_path / "partner.jwks.json"
+    partner("keygen", str(key), str(jwks))
+    assert key.stat().st_mode & 0o777 == 0o600
+    before = key.read_text(), jwks.read_text()
+    line = partner_fails("keygen", str(key), str(jwks))
+    assert str(key) in line and "already exists" in line and "--force" in line
+    assert (key.read_text(), jwks.read_text()) == before
+    key.unlink()  # a public JWKS alone is not overwritten either
+    line = partner_fails("keygen", str(key), str(jwks))
+    assert str(jwks) in line and not key.exists()
+    partner("keygen", str(key), str(jwks), "--force")
+    assert jwks.read_text() != before[1] and key.stat().st_mode & 0o777 == 0o600
+    assert json.loads(jwks.read_text())["keys"][0]["kid"] in key.read_text()
+
+
+def test_token_problems_are_one_line(tmp_path):
+    key, jwks = tmp_path / "partner-key.json", tmp_path / "partner.jwks.json"
+    common = ["--client-id", "p", "--scope", "system/Patient.rs"]
+    line = partner_fails("token", "--key", str(key), "--fhir-base", "http://127.0.0.1:9/fhir",
+                         *common)
+    assert f"cannot read {key}" in line
+    partner("keygen", str(key), str(jwks))
+    line = partner_fails("token", "--key", str(key), "--fhir-base", "http://127.0.0.1:9/fhir",
+                         *common)
+    assert "cannot read http://127.0.0.1:9/fhir/.well-known/smart-configuration" in line
+    line = partner_fails("token", "--key", str(jwks), "--fhir-base", "http://127.0.0.1:9/fhir",
+                         *common)
+    assert f"{jwks} is not a private key" in line
