@@ -14,7 +14,7 @@ from typing import Any
 
 from flask import Flask
 
-from . import ops, profiles
+from . import edge, ops, profiles
 from .audit import trail
 from .audit.sink import open_sink
 from .auth.server import authorization_server
@@ -43,6 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.debug = settings.debug
     app.config["FACADE"] = settings
+    edge.install(app, settings)  # security headers, Host, operational endpoints
     store = open_store(settings.state_dir, settings.redis_url)
     records = app.extensions["facade.records"] = _record_service(settings, store)
     app.extensions[ops.READINESS_EXTENSION] = records.readiness

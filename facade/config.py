@@ -95,6 +95,14 @@ class Settings:
                                           "FACADE_AUDIT_FSYNC=interval (0 < s <= 60).",
                                           group="Data")
 
+    # -- searches ------------------------------------------------------------------------
+    default_count: int = setting(50, "Entries per searchset page when a search gives no "
+                                 "`_count` (named in the CapabilityStatement).",
+                                 group="Searches")
+    max_count: int = setting(500, "Most entries a searchset page holds: a larger `_count` is "
+                             "capped (the next link gives the rest; AuditEvent pages hold at "
+                             "most 500).", group="Searches")
+
     # -- OAuth ---------------------------------------------------------------------------
     public_base_url: str | None = setting(None, "The FHIR base URL callers use "
                                           "(https://host/fhir): token audience, links, "
@@ -143,8 +151,37 @@ class Settings:
                                    live="required with tls_proxy", group="Serving")
     access_log: bool = setting(True, "gunicorn's access log on stdout (paths only, never "
                                "query strings).", group="Serving")
+    client_timeout: float = setting(10.0, "Seconds a client has to deliver a whole request "
+                                    "(head and body) once it connects or starts one; "
+                                    "requests are buffered by the worker's event loop, so a "
+                                    "slow client holds no thread, and a late one gets 408 and "
+                                    "is closed.", group="Serving")
+    max_request_line: int = setting(16384, "Longest request line (method, path and query) in "
+                                    "bytes; longer gets 414 (POST [type]/_search takes "
+                                    "longer searches).", group="Serving")
+    max_header_bytes: int = setting(32768, "Most bytes of request header fields; more gets "
+                                    "431.", group="Serving")
+    max_header_fields: int = setting(100, "Most request header fields; more gets 431.",
+                                     group="Serving")
+    max_body: int = setting(1048576, "Largest request body in bytes (a token request or a "
+                            "_search form); larger gets 413 from its Content-Length, unread.",
+                            group="Serving")
+    ops_bind: str | None = setting(None, "HOST:PORT of a second listener for /metrics and "
+                                   "/readyz (e.g. a private interface for Prometheus and the "
+                                   "orchestrator). Unset: they answer only callers on this "
+                                   "machine (loopback). Set: only on that listener.",
+                                   group="Serving")
+    allowed_hosts: str = setting("", "Comma-separated host names (no port) accepted in the "
+                                 "Host header when FACADE_PUBLIC_BASE_URL is unset, where "
+                                 "links are built from it; localhost, the loopback "
+                                 "addresses and FACADE_BIND's host always are. Others get "
+                                 "421 (a forged Host never reaches a link).",
+                                 group="Serving")
 
     def __post_init__(self) -> None:
+        if not 1 <= self.default_count <= self.max_count:
+            raise ValueError("FACADE_DEFAULT_COUNT must be at least 1 and at most "
+                             "FACADE_MAX_COUNT")
         if self.env not in PROFILES:
             raise ValueError(f"FACADE_ENV must be demo or live, not {self.env!r}")
         if self.public_base_url is not None and (
@@ -170,6 +207,10 @@ class Settings:
         if self.audit_fsync not in ("interval", "request"):
             raise ValueError(f"FACADE_AUDIT_FSYNC must be interval or request, not "
                              f"{self.audit_fsync!r}")
+        for name in ("client_timeout", "max_request_line", "max_header_bytes",
+                     "max_header_fields", "max_body"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"FACADE_{name.upper()} must be more than 0")
         if not 0 < self.audit_fsync_interval <= 60:
             raise ValueError("FACADE_AUDIT_FSYNC_INTERVAL must be more than 0 and at most 60 s")
 
@@ -188,6 +229,13 @@ class Settings:
     def upstreams(self) -> list[str]:
         """The SystmOne endpoints, in the order given."""
         return [part.strip() for part in self.upstream.split(",") if part.strip()]
+
+    @property
+    def hosts(self) -> list[str]:
+        """Host names accepted in the Host header (FACADE_ALLOWED_HOSTS and the built-ins)."""
+        bound = self.bind.rpartition(":")[0].strip("[]")
+        named = [part.strip().lower() for part in self.allowed_hosts.split(",") if part.strip()]
+        return ["localhost", "127.0.0.1", "::1", *([bound] if bound else []), *named]
 
     @property
     def proxies(self) -> list[str]:

@@ -16,9 +16,12 @@ from facade.config import Settings
 _settings = Settings.load()
 
 wsgi_app = "wsgi:app"
-bind = [_settings.bind]
+bind = [_settings.bind, *([_settings.ops_bind] if _settings.ops_bind else [])]
 workers = _settings.workers
-worker_class = _settings.worker_class
+# gthread is served by the facade's own subclass, which buffers each request in its event
+# loop before a thread sees it (slow clients hold no thread; see worker.py, docs/security.md).
+worker_class = ("facade.serving.worker.FacadeWorker" if _settings.worker_class == "gthread"
+                else _settings.worker_class)
 threads = _settings.threads if _settings.worker_class == "gthread" else 1
 timeout = int(_settings.timeout)
 graceful_timeout = int(_settings.graceful_timeout)  # SIGTERM: in-flight requests finish
@@ -27,6 +30,12 @@ max_requests = _settings.max_requests
 max_requests_jitter = _settings.max_requests_jitter
 # Several instances on one machine must not share one control socket (gunicorn >= 25).
 control_socket_disable = True
+# The worker's framing check enforces the request limits (FACADE_MAX_REQUEST_LINE, ...) and
+# answers them with an OperationOutcome; gunicorn's own, lower, limits would answer first,
+# with HTML, and refuse legitimate long searches.
+limit_request_line = 0
+limit_request_field_size = 0
+limit_request_fields = min(_settings.max_header_fields, 32768)
 
 # HTTPS served directly: TLS 1.2 or newer only.
 if _settings.tls_cert is not None:

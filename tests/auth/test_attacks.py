@@ -72,7 +72,9 @@ class Target:
 
 @pytest.fixture
 def target(make_app) -> Target:
-    app = make_app()
+    # elsewhere.example is a name this deployment answers to, so that a token minted for
+    # localhost presented there is refused by its audience, not by the Host check.
+    app = make_app(allowed_hosts="elsewhere.example")
     auth = app.extensions["facade.auth"]
     key = register(app, "partner", "system/Patient.rs")
     rsa_key = RSAKey.generate_key(2048, parameters={"kid": "partner-rsa"})

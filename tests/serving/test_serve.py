@@ -128,7 +128,7 @@ def test_serves_fhir_with_tokens_and_logs_paths_only(serve, tmp_path, practice):
     assert served.stop() == 0
     log = served.log()
     assert '"GET /fhir/Patient HTTP/1.1" 200' in log and number not in log
-    assert "Using worker: gthread" in log
+    assert "Using worker: facade.serving.worker.FacadeWorker" in log
 
 
 def test_sigterm_lets_an_in_flight_request_finish(serve, tmp_path, practice):

@@ -1,0 +1,74 @@
+"""Policies at the application's edge, for every request whatever its route.
+
+- Security headers on every answer (HSTS when the request came over HTTPS).
+- The Host header: without FACADE_PUBLIC_BASE_URL links are built from it, so only the
+  names the operator allowed are accepted; a forged Host gets 421, never a link.
+- Operational endpoints (/metrics, /readyz) name the SystmOne endpoints and their state:
+  they answer on FACADE_OPS_BIND's listener only, or, without one, to callers on this
+  machine that did not come through a proxy. /healthz (liveness) says nothing and stays
+  open to every caller.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, request
+
+from .config import Settings
+from .fhir.outcome import operation_outcome
+from .jsonbytes import dumps
+from .serving.answers import HSTS, SECURITY_HEADERS
+
+OPERATIONAL = frozenset({"/metrics", "/readyz"})
+_LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+_PROXIED = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
+
+
+def install(app: Flask, settings: Settings) -> None:
+    hosts = frozenset(settings.hosts)
+    ops_port = settings.ops_bind.rpartition(":")[2] if settings.ops_bind else None
+
+    @app.before_request
+    def _edge() -> Response | None:
+        environ = request.environ
+        on_ops_listener = ops_port is not None and environ.get("SERVER_PORT") == ops_port
+        if request.path in OPERATIONAL or (on_ops_listener and request.path != "/healthz"):
+            return _operational(environ, ops_port, on_ops_listener)
+        if settings.public_base_url is None and _host_name(environ) not in hosts:
+            return _refused(421, "not-found", "this server does not answer for the host "
+                            "named in the request; the operator can add it to "
+                            "FACADE_ALLOWED_HOSTS or set FACADE_PUBLIC_BASE_URL")
+        return None
+
+    @app.after_request
+    def _headers(response: Response) -> Response:
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        if request.scheme == "https":
+            response.headers.setdefault(*HSTS)
+        return response
+
+
+def _operational(environ: dict, ops_port: str | None, on_ops_listener: bool) -> Response | None:
+    if ops_port is not None:
+        if on_ops_listener and request.path in OPERATIONAL | {"/healthz"}:
+            return None
+        return _refused(404, "not-found", f"{request.path} is not served on this listener")
+    local = environ.get("REMOTE_ADDR") in _LOOPBACK and not any(h in environ for h in _PROXIED)
+    if local:
+        return None
+    return _refused(403, "forbidden", f"{request.path} answers callers on this machine only "
+                                      "(or on FACADE_OPS_BIND's listener)")
+
+
+def _host_name(environ: dict) -> str:
+    """The Host header's name without its port, lower-cased ([::1]:8080 -> ::1)."""
+    host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "").strip().lower()
+    if host.startswith("["):
+        return host[1:].partition("]")[0]
+    return host.rpartition(":")[0] if host.count(":") == 1 else host
+
+
+def _refused(status: int, code: str, diagnostics: str) -> Response:
+    return Response(dumps(operation_outcome(code, diagnostics)), status=status,
+                    content_type="application/fhir+json; charset=utf-8",
+                    headers={"Cache-Control": "no-store"})

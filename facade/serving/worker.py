@@ -1,0 +1,309 @@
+"""The gunicorn worker of ``facade serve``: gthread, but a thread gets only whole requests.
+
+gunicorn's gthread worker gives each new connection to a thread, which then reads the
+request with blocking calls: a client that sends half a request line and stops holds
+that thread until it gives up, and two such sockets stopped a 1-worker, 2-thread server. This worker
+reads every connection in its event loop instead — new ones and kept-alive ones, TLS
+handshakes included — and submits it to the thread pool only when framing.measure says
+one whole request is buffered. A slow client then costs a buffer and a file descriptor,
+and a connection that has not delivered its request within FACADE_CLIENT_TIMEOUT is
+closed. The same look at each request head enforces the limits early and answers what
+gunicorn would answer with an HTML page (400, 413, 414, 431, 501) with a FHIR
+OperationOutcome instead, echoing nothing the client sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import selectors
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+from gunicorn import sock as gunicorn_sock
+from gunicorn.http import errors as http_errors
+from gunicorn.http import wsgi as gunicorn_wsgi
+from gunicorn.http.message import Request
+from gunicorn.http.parser import RequestParser
+from gunicorn.workers.gthread import TConn, ThreadWorker
+
+from ..config import Settings
+from . import framing
+from .answers import refusal_bytes
+
+#: The Server header gunicorn writes on every answer names it (and used to carry its
+#: version); say what the service is instead. gunicorn reads this module global per
+#: response and has no setting for it.
+gunicorn_wsgi.SERVER = "fhir-facade"
+
+_READ_SIZE = 65536
+#: Seconds a refused or finished connection is drained after our answer, at most.
+_LINGER = 2.0
+
+
+class _BufferedRequest(Request):
+    """The worker has already answered ``Expect: 100-continue`` (and refused any other
+    expectation) while it buffered the body; gunicorn must not answer it again."""
+    _policy_expect_continue = False
+
+
+class _BufferedParser(RequestParser):
+    mesg_class = _BufferedRequest
+
+
+@dataclass(eq=False)
+class _Reading:
+    """A connection whose next request is being buffered (or, once answered and
+    half-closed, whose remaining input is being drained: ``lingering``)."""
+    conn: TConn
+    deadline: float
+    buffer: bytearray = field(default_factory=bytearray)
+    handshaking: bool = False
+    continued: bool = False
+    lingering: bool = False
+
+
+class FacadeWorker(ThreadWorker):
+
+    def init_process(self) -> None:
+        settings = Settings.load()
+        self.client_timeout = settings.client_timeout
+        self.limits = framing.Limits(request_line=settings.max_request_line,
+                                     header_bytes=settings.max_header_bytes,
+                                     header_fields=settings.max_header_fields,
+                                     body=settings.max_body)
+        self.reading: dict[TConn, _Reading] = {}
+        super().init_process()
+
+    # -- connections come to the event loop, not to a thread --------------------------
+
+    def accept(self, listener) -> None:
+        try:
+            client, address = listener.accept()
+        except OSError as error:
+            if error.errno in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
+                return
+            raise
+        self.nr_conns += 1
+        conn = TConn(self.cfg, client, address, listener.getsockname())  # non-blocking
+        handshaking = False
+        if self.cfg.is_ssl:
+            conn.sock = gunicorn_sock.ssl_context(self.cfg).wrap_socket(
+                conn.sock, server_side=True, do_handshake_on_connect=False,
+                suppress_ragged_eofs=self.cfg.suppress_ragged_eofs)
+            handshaking = True
+        conn.initialized = True  # TConn.init() would wrap and parse with blocking reads
+        self._read(_Reading(conn, time.monotonic() + self.client_timeout,
+                            handshaking=handshaking))
+
+    def finish_request(self, conn, fs) -> None:
+        try:
+            keep = bool(fs.result()) if not fs.cancelled() else False
+        except Exception:
+            keep = False
+        carry = getattr(conn, "carry", b"")
+        if not keep or (not self.alive and not carry):
+            self._close(conn, graceful=True)
+            return
+        conn.sock.setblocking(False)
+        self._read(_Reading(conn, time.monotonic() + self.cfg.keepalive, bytearray(carry)))
+
+    def murder_pending(self) -> None:
+        """Close connections past their deadline (and idle ones when the worker stops);
+        gunicorn's run loop calls this about once a second."""
+        super().murder_pending()
+        now = time.monotonic()
+        for reading in list(self.reading.values()):
+            if reading.deadline <= now or (not self.alive and not reading.buffer):
+                self._unwatch(reading)
+                if reading.buffer and not reading.handshaking and not reading.lingering:
+                    self._refuse(reading.conn, framing.Refused(
+                        408, f"the request did not arrive within {self.client_timeout:g} s"))
+                else:
+                    self._close(reading.conn)
+
+    # -- buffering --------------------------------------------------------------------
+
+    def _read(self, reading: _Reading) -> None:
+        self.reading[reading.conn] = reading
+        if reading.buffer:
+            self._judge(reading)
+            if reading.conn not in self.reading:
+                return
+        self.poller.register(reading.conn.sock, selectors.EVENT_READ,
+                             partial(self._on_event, reading))
+
+    def _on_event(self, reading: _Reading, _fileobj) -> None:
+        if reading.lingering:
+            self._drain(reading)
+            return
+        if reading.handshaking and not self._handshake(reading):
+            return
+        received = self._receive(reading)
+        if received is None:
+            return
+        if received:
+            if not reading.buffer:  # a kept-alive connection starts a request: full time
+                reading.deadline = time.monotonic() + self.client_timeout
+            reading.buffer += received
+        self._judge(reading)
+
+    def _handshake(self, reading: _Reading) -> bool:
+        try:
+            reading.conn.sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self._watch(reading, selectors.EVENT_READ)
+            return False
+        except ssl.SSLWantWriteError:
+            self._watch(reading, selectors.EVENT_WRITE)
+            return False
+        except (ssl.SSLError, OSError):
+            self._unwatch(reading)
+            self._close(reading.conn)
+            return False
+        reading.handshaking = False
+        self._watch(reading, selectors.EVENT_READ)
+        return True
+
+    def _receive(self, reading: _Reading) -> bytes | None:
+        """What the socket has now (b"" if nothing yet); None once the connection is gone."""
+        chunks = []
+        try:
+            while True:
+                data = reading.conn.sock.recv(_READ_SIZE)
+                if not data:
+                    self._unwatch(reading)
+                    self._close(reading.conn)
+                    return None
+                chunks.append(data)
+                if sum(map(len, chunks)) + len(reading.buffer) > self._most_buffered():
+                    break
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            pass
+        except (ssl.SSLError, OSError):
+            self._unwatch(reading)
+            self._close(reading.conn)
+            return None
+        return b"".join(chunks)
+
+    def _most_buffered(self) -> int:
+        limits = self.limits
+        return limits.request_line + limits.header_bytes + limits.body + 4096
+
+    def _judge(self, reading: _Reading) -> None:
+        verdict = framing.measure(reading.buffer, self.limits)
+        if isinstance(verdict, framing.Incomplete):
+            if verdict.continue_expected and not reading.continued:
+                reading.continued = True
+                self._send_quietly(reading.conn, b"HTTP/1.1 100 Continue\r\n\r\n")
+            return
+        self._unwatch(reading)
+        if isinstance(verdict, framing.Refused):
+            self._refuse(reading.conn, verdict)
+            return
+        request = bytes(reading.buffer[:verdict.length])
+        reading.conn.carry = bytes(reading.buffer[verdict.length:])
+        reading.conn.parser = _BufferedParser(self.cfg, [request], reading.conn.client)
+        reading.conn.data_ready = True
+        self.enqueue_req(reading.conn)
+
+    # -- answering and closing --------------------------------------------------------
+
+    def _refuse(self, conn: TConn, refused: framing.Refused) -> None:
+        self.log.warning("Refused a request from ip=%s: %s %s", _ip(conn.client),
+                         refused.status, refused.diagnostics)
+        self._send_quietly(conn, refusal_bytes(refused.status, refused.diagnostics))
+        self._close(conn, graceful=True)
+
+    def handle_error(self, req, client, addr, exc) -> None:
+        """What gunicorn's parser refuses after the framing check (an invalid header value,
+        a bad chunk), answered as an OperationOutcome. gunicorn's own page and log line
+        would quote the request line or header, which may carry a patient's details."""
+        status, diagnostics = _client_error(exc)
+        if status == 500:
+            path = getattr(req, "path", None) or "(no path read)"
+            self.log.exception("Error handling request %s", path)
+        else:
+            self.log.warning("Refused a request from ip=%s: %s %s", _ip(addr), status,
+                             diagnostics)
+        try:
+            client.sendall(refusal_bytes(status, diagnostics))
+        except OSError:
+            self.log.debug("Failed to send the error answer.")
+
+    def _send_quietly(self, conn: TConn, data: bytes) -> None:
+        with contextlib.suppress(OSError, ssl.SSLError):
+            conn.sock.send(data)  # small: it fits the socket's buffer
+
+    def _watch(self, reading: _Reading, events: int) -> None:
+        try:
+            self.poller.modify(reading.conn.sock, events, partial(self._on_event, reading))
+        except KeyError:
+            self.poller.register(reading.conn.sock, events, partial(self._on_event, reading))
+
+    def _unwatch(self, reading: _Reading) -> None:
+        self.reading.pop(reading.conn, None)
+        with contextlib.suppress(KeyError, ValueError, OSError):
+            self.poller.unregister(reading.conn.sock)
+
+    def _close(self, conn: TConn, graceful: bool = False) -> None:
+        """``graceful``: half-close and drain what the client still sends for a moment, so
+        the kernel does not answer unread input with a reset that destroys our answer
+        (RFC 9112 9.6) — in the event loop, where gunicorn's own version would block."""
+        if graceful:
+            try:
+                conn.sock.setblocking(False)
+                conn.sock.shutdown(socket.SHUT_WR)
+            except (OSError, ValueError):
+                pass
+            else:
+                reading = _Reading(conn, time.monotonic() + _LINGER, lingering=True)
+                self.reading[conn] = reading
+                self._watch(reading, selectors.EVENT_READ)
+                return
+        self.nr_conns -= 1
+        with contextlib.suppress(OSError):
+            conn.close()
+
+    def _drain(self, reading: _Reading) -> None:
+        try:
+            for _ in range(16):  # a bounded share of the loop; the deadline ends the rest
+                if not reading.conn.sock.recv(_READ_SIZE):
+                    break
+            else:
+                return
+        except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):
+            return
+        except (OSError, ssl.SSLError):
+            pass
+        self._unwatch(reading)
+        self._close(reading.conn)
+
+
+def _client_error(exc: Exception) -> tuple[int, str]:
+    if isinstance(exc, (http_errors.InvalidResponseHeader, http_errors.InvalidResponseHeaderName,
+                        http_errors.ConfigurationProblem)):
+        return 500, "the server failed to handle the request"
+    if isinstance(exc, http_errors.ForbiddenProxyRequest):
+        return 403, "the request is forbidden"
+    if isinstance(exc, http_errors.LimitRequestLine):
+        return 414, "the request line is too long"
+    if isinstance(exc, http_errors.LimitRequestHeaders):
+        return 431, "the request's header fields are too large"
+    if isinstance(exc, http_errors.UnsupportedTransferCoding):
+        return 501, "the transfer coding is not supported"
+    if isinstance(exc, (http_errors.InvalidChunkSize, http_errors.ChunkMissingTerminator,
+                        http_errors.InvalidChunkExtension)):
+        return 400, "the chunked body is malformed"
+    if isinstance(exc, http_errors.ParseException):
+        return 400, f"the request is malformed ({type(exc).__name__})"
+    if isinstance(exc, ssl.SSLError):
+        return 400, "the TLS connection failed"
+    return 500, "the server failed to handle the request"
+
+
+def _ip(address) -> str:
+    return address[0] if isinstance(address, tuple) and address else str(address or "")
