@@ -53,7 +53,11 @@ beside the proxy's count, for comparison only.
 
     .venv/bin/python bench/stewardship.py [--config embedded|redis|both] [--requests 400]
         [--seed 1] [--request-interval 0.1] [--record-interval 1.0] [--endpoints 1]
-        [--facade-tree DIR] [--workdir DIR]
+        [--busy N] [--facade-tree DIR] [--workdir DIR]
+
+``--busy N`` keeps N processes spinning on the CPU for the whole run (a loaded machine:
+every wait of the facade's own threads and processes stretches; single-flight and the
+cache must hold regardless). bench/stewardship_stress.py runs the workload that way.
 
 ``--facade-tree`` runs gunicorn from another source tree (e.g. ``git archive`` of an
 older commit) to compare; ``--workdir`` keeps the logs: the proxies' JSON lines, each
@@ -496,12 +500,24 @@ class Workload:
     skipped: dict[str, int] = field(default_factory=dict)
 
 
+@contextlib.contextmanager
+def busy_processes(count: int):
+    """``count`` processes spinning on the CPU until the block ends (a loaded machine)."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"],
+                                 start_new_session=True) for _ in range(count)]
+    try:
+        yield spinning
+    finally:
+        for process in spinning:
+            _stop_group(process, signal.SIGKILL)
+
+
 def run_config(config: str, args: argparse.Namespace, practice_size: int,
                patients: list[Patient], workdir: Path) -> dict:
     workload = Workload()
     client = Client(args.max_retry_after, args.give_up)
     started = time.monotonic()
-    with Cluster(config, args, workdir, practice_size) as cluster:
+    with Cluster(config, args, workdir, practice_size) as cluster, busy_processes(args.busy):
         client.tokens = cluster.tokens
         bases = itertools.cycle(cluster.bases)
         base_lock = threading.Lock()
@@ -834,7 +850,7 @@ def _show(value) -> str:
     return "-" if value is None else f"{value:.3f}" if isinstance(value, float) else str(value)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", choices=("embedded", "redis", "both"), default="both")
     parser.add_argument("--requests", type=int, default=400, help="main-phase requests")
@@ -873,12 +889,16 @@ def main() -> int:
     parser.add_argument("--phase-timeout", type=float, default=60.0,
                         help="tasks not started within this many seconds of a phase are "
                              "skipped")
+    parser.add_argument("--busy", type=int, default=0,
+                        help="processes kept spinning on the CPU during the run")
+    parser.add_argument("--result-name", default="stewardship",
+                        help="the result file's name under bench/results")
     parser.add_argument("--facade-tree", type=Path, default=REPO,
                         help="run gunicorn wsgi:app from this source tree (e.g. an export of "
                              "an older commit, to compare); default: this repository")
     parser.add_argument("--workdir", type=Path,
                         help="keep logs here (default: a temporary dir, removed)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
 
     def interrupted(*_) -> None:
         raise KeyboardInterrupt
@@ -918,7 +938,7 @@ def main() -> int:
                                         for r in results.values()) else "FAIL"
     print(f"\nstewardship: {verdict} "
           + ", ".join(f"{name} {r['verdict']}" for name, r in results.items()))
-    path = write_result("stewardship", {
+    path = write_result(args.result_name, {
         "verdict": verdict,
         "settings": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "practice_size": size,

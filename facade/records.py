@@ -98,7 +98,7 @@ class RecordService:
                                   self._patient_resource(record, fetched_at), fetched_at)
 
         found = self._shared(f"demographics:{digest}", fetch, "demographics", digest,
-                             stale=None if fresh else entry)
+                             stale=None if fresh else entry, seen=entry)
         return found.data if found is not None else None
 
     def search_patients(self, criteria: PatientSearchCriteria,
@@ -118,7 +118,7 @@ class RecordService:
                                   fetched_at)
 
         return self._shared(f"search:{digest}", fetch, "search", digest,
-                            stale=None if fresh else entry).data
+                            stale=None if fresh else entry, seen=entry).data
 
     def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
         identity = Identity.from_element(element.find("Identity"))
@@ -150,7 +150,7 @@ class RecordService:
                 else None
 
         found = self._shared(f"clinical:{digest}", fetch, "clinical", digest,
-                             stale=None if fresh else entry)
+                             stale=None if fresh else entry, seen=entry)
         return MappedRecord(found.data) if found is not None else None
 
     def _topped_up(self, identity: Identity, digest: str, entry: Entry) -> Entry:
@@ -170,7 +170,8 @@ class RecordService:
                                   entry.fetched_at, now)
 
         try:
-            return self._shared(f"top-up:{digest}", fetch, "clinical", digest, stale=entry)
+            return self._shared(f"top-up:{digest}", fetch, "clinical", digest, stale=entry,
+                                seen=entry, since="topped_up_at")
         except UpstreamError as error:  # the cached record is still within its window
             log.warning("top-up failed, serving the cached record: %s", type(error).__name__)
             return entry
@@ -231,7 +232,7 @@ class RecordService:
 
         try:
             found = self._shared("organisation", fetch, "organisation", "practice",
-                                 stale=entry)
+                                 stale=entry, seen=entry)
         except (UpstreamError, Throttled):
             found = entry
         return _parsed(found.data) if found is not None else None
@@ -251,10 +252,19 @@ class RecordService:
             raise
 
     def _shared(self, key: str, fetch: Callable[[], Entry | None], data_class: str,
-                digest: str, stale: Entry | None) -> Entry | None:
-        """One fetch for all concurrent askers; when the budget is spent, the stale entry."""
+                digest: str, stale: Entry | None, seen: Entry | None,
+                since: str = "fetched_at") -> Entry | None:
+        """One fetch for all concurrent askers; when the budget is spent, the stale entry.
+
+        ``seen`` is the entry the need for a fetch was decided on: one stored after it
+        (newer by ``since``) answers that need without a call, however long this
+        thread was held up before it took the lead."""
+        def stored_since() -> Entry | None:
+            return _newer(self.cache.latest(data_class, digest), seen, since)
+
         try:
-            return self.flights.run(key, fetch, lambda: self.cache.get(data_class, digest))
+            return self.flights.run(key, fetch, lambda: self.cache.latest(data_class, digest),
+                                    stored_since)
         except Throttled:
             if stale is None:
                 raise
@@ -360,6 +370,13 @@ def _london_day(seconds: float) -> str:
 
 def _parsed(text: str) -> etree._Element:
     return parse_document(text.encode())
+
+
+def _newer(entry: Entry | None, seen: Entry | None, since: str) -> Entry | None:
+    """``entry`` if it was stored after ``seen`` (by its ``since`` time), else None."""
+    if entry is None or (seen is not None and getattr(entry, since) <= getattr(seen, since)):
+        return None
+    return entry
 
 
 def _means_not_found(message: str) -> bool:

@@ -63,6 +63,16 @@ class ResourceCache:
         local, checked = self._local.get(key, (None, float("-inf")))
         if local is not None and time.monotonic() - checked < self.local_trust:
             return local
+        return self._stored(key, local)
+
+    def latest(self, data_class: str, digest: str) -> Entry | None:
+        """The store's current version, whatever this worker holds: for deciding whether
+        to call SystmOne (a copy trusted for LOCAL_TRUST may be one version behind, and
+        calling because of it would spend a slot on data another worker just fetched)."""
+        key = _key(data_class, digest)
+        return self._stored(key, self._local.get(key, (None, 0.0))[0])
+
+    def _stored(self, key: str, local: Entry | None) -> Entry | None:
         stamp = self.store.get(key + ":stamp")
         if stamp is None:
             return None

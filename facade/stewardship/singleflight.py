@@ -8,6 +8,13 @@ cache), nothing (e.g. no such patient), or the error it met, which they raise
 too rather than each spending another upstream slot on the same failure. A
 leader that dies leaves a lease that expires; a waiter then takes over. Every
 wait is bounded: no request hangs.
+
+A caller decides that it needs a call (the cache had nothing fresh enough)
+before it reaches the flight, and on a loaded machine a thread can be held
+up between the two for as long as a whole flight takes: by the time it
+takes the lease, another leader may have fetched, stored and released. So a
+new leader first asks ``current()`` whether the cache now holds what it
+needs, and makes the call only if not (double-checked, under the lease).
 """
 
 from __future__ import annotations
@@ -47,9 +54,12 @@ class SingleFlight:
         self._lock = threading.Lock()
 
     def run(self, key: str, produce: Callable[[], T | None],
-            shared: Callable[[], T | None]) -> T | None:
+            shared: Callable[[], T | None],
+            current: Callable[[], T | None] = lambda: None) -> T | None:
         """``produce()`` once for all concurrent callers of ``key``; ``shared()`` reads
-        what a leader elsewhere produced (from the cache) once its lease is released."""
+        what a leader elsewhere produced (from the cache) once its lease is released;
+        ``current()`` is what a new leader checks first: a result stored since the caller
+        decided to produce one (None: produce)."""
         with self._lock:
             flight = self._flights.get(key)
             leader = flight is None
@@ -63,7 +73,7 @@ class SingleFlight:
                 raise flight.error
             return flight.result
         try:
-            flight.result = self._across_processes(key, produce, shared)
+            flight.result = self._across_processes(key, produce, shared, current)
         except BaseException as error:
             flight.error = error
             raise
@@ -74,12 +84,13 @@ class SingleFlight:
         return flight.result
 
     def _across_processes(self, key: str, produce: Callable[[], T | None],
-                          shared: Callable[[], T | None]) -> T | None:
+                          shared: Callable[[], T | None],
+                          current: Callable[[], T | None]) -> T | None:
         lease, token = f"flight:{key}", secrets.token_bytes(16)
         deadline = time.monotonic() + self.lease_seconds * 2
         while True:
             if self.store.add(lease, token, ttl=self.lease_seconds):
-                return self._lead(key, lease, token, produce)
+                return self._lead(key, lease, token, lambda: _checked_first(current, produce))
             metrics.single_flight_join("shared")
             outcome = self._await_leader(key, lease, deadline)
             if outcome is not None and outcome["status"] != "done":
@@ -119,6 +130,15 @@ class SingleFlight:
             time.sleep(self.poll)
         raw = self.store.get(f"flight-outcome:{key}")
         return orjson.loads(raw) if raw else None
+
+
+def _checked_first(current: Callable[[], T | None], produce: Callable[[], T | None]) -> T | None:
+    """What another leader stored meanwhile, else a fresh result."""
+    found = current()
+    if found is not None:
+        metrics.single_flight_join("shared")  # it joined a flight already landed
+        return found
+    return produce()
 
 
 def _follow(outcome: dict) -> None:

@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from facade.app import create_app
+from facade.stewardship.singleflight import SingleFlight
 
 from ..tokens import authorized_client
 from .conftest import patient_with_numerics
@@ -126,6 +127,46 @@ def test_concurrent_identical_searches_make_one_call(stack, practice):
     for thread in threads:
         thread.join()
     assert statuses == [200] * 8
+    full = [e for e in exactly(s.live, 2, function="GetPatientRecord")
+            if "ClinicalCodes" in filters(e)]
+    assert len(full) == 1
+
+
+class HeldUp(SingleFlight):
+    """Single-flight as it is, but the first clinical need waits at its door until
+    released: a request held up (a loaded machine deschedules its thread) between finding
+    the cache empty and taking the lead, for as long as another request's whole fetch
+    takes. Later ones pass freely."""
+
+    def __init__(self, flights: SingleFlight) -> None:
+        super().__init__(flights.store, flights.lease_seconds, flights.poll)
+        self.arrived, self.go = threading.Event(), threading.Event()
+
+    def run(self, key, produce, shared, current=lambda: None):
+        if key.startswith("clinical:") and not self.arrived.is_set():
+            self.arrived.set()
+            assert self.go.wait(20)
+        return super().run(key, produce, shared, current)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["same worker", "two workers"])
+def test_a_request_held_up_after_its_cache_miss_uses_the_record_fetched_meanwhile(
+        stack, practice, workers):
+    s = stack(workers=workers)
+    records = s.apps[0].extensions["facade.records"]
+    records.flights = held = HeldUp(records.flights)
+    pid = patient_id(s.client(), patient_with_numerics(practice))
+    late = authorized_client(s.apps[0])
+    answers = []
+    slow = threading.Thread(target=lambda: answers.append(
+        late.get(f"/fhir/Observation?patient={pid}")))
+    slow.start()
+    assert held.arrived.wait(10)  # it found no record and is about to fetch one ...
+    other = authorized_client(s.apps[-1]).get(f"/fhir/Observation?patient={pid}")
+    assert other.status_code == 200  # ... when another request has fetched and stored it
+    held.go.set()
+    slow.join(20)
+    assert answers[0].status_code == 200 and answers[0].json["total"] == other.json["total"]
     full = [e for e in exactly(s.live, 2, function="GetPatientRecord")
             if "ClinicalCodes" in filters(e)]
     assert len(full) == 1

@@ -89,3 +89,20 @@ def test_no_waiter_hangs_on_a_leader_that_never_finishes(store, lease):
     with pytest.raises(UpstreamTimeout):
         SingleFlight(store, lease, poll=0.01).run("record-6", lambda: b"x", lambda: None)
     assert time.monotonic() - started < lease * 2 + 1
+
+
+def test_a_leader_first_takes_what_was_stored_since_its_caller_decided(store):
+    """The need was decided before the lease was taken; a result stored meanwhile (by a
+    flight that has already landed) answers it without producing again."""
+    flights = SingleFlight(store, 5)
+    produced = []
+
+    def produce():
+        produced.append(1)
+        return b"fetched again"
+
+    assert flights.run("record-7", produce, lambda: None, lambda: b"stored meanwhile") \
+        == b"stored meanwhile"
+    assert flights.run("record-7", produce, lambda: None, lambda: None) == b"fetched again"
+    assert produced == [1]
+    assert store.get("flight:record-7") is None  # the lease is released either way
