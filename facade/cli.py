@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import errno
 import shlex
 import signal
 import sys
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -44,11 +46,13 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
          record_interval, api_key) -> None:
     """Run the simulator and the FHIR API together, in the foreground.
 
-    Starts the SystmOne Demo simulator on a free loopback port (or uses a
-    SystmOne client already listening at --upstream) and serves the FHIR R4
-    API at http://HOST:PORT/fhir. Ctrl-C or SIGTERM stops everything.
+    Starts the SystmOne Demo simulator on 127.0.0.1:40700, where `facade
+    upstream` looks by default (on a free loopback port when 40700 is taken;
+    the first line printed says which), or uses a SystmOne client already
+    listening at --upstream, and serves the FHIR R4 API at
+    http://HOST:PORT/fhir. Ctrl-C or SIGTERM stops everything.
     """
-    from simulator import RunningSimulator, SimulatorConfig, create_server
+    from simulator import SimulatorConfig
     from simulator.cli import load_practice
 
     stop = _stop_on_signals()
@@ -57,10 +61,10 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
         if practice_dir is None and patients is None:
             patients = 100
         practice = load_practice(practice_dir, patients, seed, as_of)
-        config = SimulatorConfig(port=0, request_interval=request_interval,
+        config = SimulatorConfig(request_interval=request_interval,
                                  record_interval=record_interval, api_keys=(api_key,),
                                  state_dir=state_dir)
-        running = RunningSimulator(create_server(config, practice)).start()
+        running = _start_simulator(config, practice)
         endpoint = "{}:{}".format(*running.address)
         example = next((p.identity for p in practice.index.summaries
                         if p.identity.kind == "NHSNumber"), None)
@@ -80,6 +84,22 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
     api.shutdown()
     if running is not None:
         running.stop()
+
+
+def _start_simulator(config, practice):
+    """The demo's simulator where a SystmOne client listens (``config.port``, 40700), so
+    every command's default upstream (``facade upstream``, ``facade serve``) reaches it;
+    on a free loopback port when that one is taken (the demo prints which)."""
+    from simulator import RunningSimulator, create_server
+
+    server = create_server(config, practice)
+    try:
+        return RunningSimulator(server).start()
+    except OSError as error:
+        server.store.close()
+        if error.errno != errno.EADDRINUSE or config.port == 0:
+            raise click.ClickException(f"cannot start the simulator: {error}") from None
+    return RunningSimulator(create_server(replace(config, port=0), practice)).start()
 
 
 def _check_upstream(endpoint: str, api_key: str, state_dir: Path) -> None:

@@ -186,3 +186,31 @@ def test_no_progress_bar_when_not_a_terminal(tmp_path):
                             str(tmp_path)], r"listening on")
     assert simulator.stop() == 0
     assert not any("Loading practice" in line for line in simulator.lines)
+
+
+def test_the_demo_simulator_listens_where_a_systmone_client_does_or_on_a_free_port(tmp_path):
+    """`facade demo`'s simulator takes SystmOne's port (40700 by default, where `facade
+    upstream` and the docs look) and falls back to a free loopback port when it is taken."""
+    import socket
+
+    from facade.cli import _start_simulator
+    from simulator import SimulatorConfig
+    from simulator.config import DEFAULT_PORT
+    from simulator.practice import generated_practice
+
+    assert SimulatorConfig().port == DEFAULT_PORT == 40700
+    with socket.socket() as probe:  # a port free now, standing in for 40700
+        probe.bind(("127.0.0.1", 0))
+        wanted = probe.getsockname()[1]
+    practice = generated_practice(2, 1)
+    first = _start_simulator(SimulatorConfig(port=wanted, state_dir=tmp_path / "a"), practice)
+    try:
+        assert first.address == ("127.0.0.1", wanted)
+        second = _start_simulator(SimulatorConfig(port=wanted, state_dir=tmp_path / "b"),
+                                  practice)
+        try:
+            assert second.address[0] == "127.0.0.1" and second.address[1] not in (0, wanted)
+        finally:
+            second.stop()
+    finally:
+        first.stop()
