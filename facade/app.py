@@ -114,8 +114,9 @@ def _record_service(settings: Settings, store) -> RecordService:
                         settings.top_up_after)
     # A leader's lease covers its slot wait, SystmOne's reply and the mapping.
     flights = SingleFlight(store, lease_seconds=settings.max_wait + settings.read_timeout + 10)
-    return RecordService(pool, IdCodec.from_state_dir(settings.state_dir),
-                         ResourceCache(store, retention(windows)), flights, windows,
+    # With Redis, every instance must mint the same ids: the key is the shared store's.
+    codec = IdCodec.from_state_dir(settings.state_dir, store if settings.redis_url else None)
+    return RecordService(pool, codec, ResourceCache(store, retention(windows)), flights, windows,
                          MappingRegistry(settings.mappings_overlay))
 
 

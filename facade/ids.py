@@ -18,6 +18,13 @@ id needs to give back only the patient: the key naming the source item (an
 EventUID and position, a ProblemUID, a drug) travels as a keyed digest, which
 keeps every id the same length whatever the key.
 
+Every instance must hold the same key, or an id minted by one is a 404 on the
+next. One instance keeps it in its state dir (``id-key``). Instances sharing a
+Redis take it from there: the first to start puts its key in (its existing
+file's, or a new one) with SET NX, and every instance writes the shared key to
+its own state dir if it has none; an instance whose file holds another key
+refuses to start, naming the file, rather than answer 404s for the others' ids.
+
 Patient ids are lower-case base32 without padding (letters and digits only).
 A record holds thousands of resources, each needing an id on every fetch, so
 theirs are URL-safe base64 with ``.`` for ``_`` (FHIR id characters; 48 for
@@ -33,14 +40,18 @@ import hashlib
 import hmac
 import os
 import re
+import secrets
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from .protocol.identity import Identity, IdentityError
+from .stewardship.store import Store
 
 KEY_FILE = "id-key"
+#: The id key in a shared store (Redis): one for every instance.
+SHARED_KEY = "ids:key"
 KEY_DIGEST_BYTES = 8  # two of a record's n items share an id with odds about n² / 2**65
 _TO_ID = bytes.maketrans(b"_", b".")
 _FROM_ID = str.maketrans(".", "_")
@@ -58,9 +69,14 @@ class IdCodec:
         self.patient_identity = functools.lru_cache(maxsize=4096)(self._patient_identity)
 
     @classmethod
-    def from_state_dir(cls, state_dir: Path) -> IdCodec:
-        """The deployment's codec; its key is created once, readable by the owner only."""
-        return cls(load_or_create_key(Path(state_dir) / KEY_FILE))
+    def from_state_dir(cls, state_dir: Path, shared: Store | None = None) -> IdCodec:
+        """The deployment's codec; its key is created once, readable by the owner only.
+
+        ``shared``: the store several instances share (Redis), which then holds the key.
+        """
+        path = Path(state_dir) / KEY_FILE
+        return cls(shared_key(path, shared) if shared is not None
+                   else load_or_create_key(path))
 
     # -- Patient ---------------------------------------------------------------
 
@@ -119,27 +135,70 @@ class IdCodec:
             return None
 
 
+class IdKeyMismatch(RuntimeError):
+    """This instance's id key is not the one the other instances share."""
+
+
 def load_or_create_key(path: Path) -> bytes:
     """A 512-bit AES-SIV key (AES-256 strength) kept in ``path``; created atomically once."""
     try:
         return _read_key(path)
     except FileNotFoundError:
         pass
+    return _write_key(path, AESSIV.generate_key(512))
+
+
+def shared_key(path: Path, store: Store) -> bytes:
+    """The key every instance on ``store`` uses, kept in ``path`` too.
+
+    The first instance offers its own file's key (so ids minted before scale-out stay
+    valid) or a new one; SET NX keeps the first offer. A file holding another key is
+    refused: its instance would answer 404 for every id the others mint.
+    """
+    local = _read_key(path) if path.exists() else None
+    stored = store.get(SHARED_KEY)
+    if stored is None:
+        store.add(SHARED_KEY, (local or AESSIV.generate_key(512)).hex().encode(), ttl=None)
+        stored = store.get(SHARED_KEY)  # ours, or the one another instance offered first
+    key = _parse_key(stored.decode("ascii", "replace"), f"the shared store's {SHARED_KEY}")
+    if local is None:
+        local = _write_key(path, key)  # another worker may have written it first
+    if local != key:
+        raise IdKeyMismatch(
+            f"{path} holds an id key other than the one the instances sharing "
+            f"FACADE_REDIS_URL use, so ids they mint would be 404s here: move the file "
+            f"aside and start again to use the shared key (it is written back)")
+    return key
+
+
+def _write_key(path: Path, key: bytes) -> bytes:
+    """Write ``key`` to a new file readable by its owner only; the file's key if it exists.
+
+    Written whole under another name, then linked into place (link fails if the name
+    is taken): a worker starting beside us never reads a half-written key.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    key = AESSIV.generate_key(512)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(key.hex().encode())
+            file.flush()
+            os.fsync(file.fileno())
+        os.link(temporary, path)
     except FileExistsError:  # another worker made it first: use theirs
         return _read_key(path)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(key.hex().encode())
-        file.flush()
-        os.fsync(file.fileno())
+    finally:
+        temporary.unlink(missing_ok=True)
     return key
 
 
 def _read_key(path: Path) -> bytes:
-    text = path.read_text().strip()
+    return _parse_key(path.read_text(), str(path))
+
+
+def _parse_key(text: str, path: str) -> bytes:
+    text = text.strip()
     try:
         key = bytes.fromhex(text)
     except ValueError:

@@ -1,10 +1,16 @@
 import os
 import re
+import shutil
+import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from facade.ids import IdCodec, load_or_create_key
+from facade.ids import KEY_FILE, IdCodec, IdKeyMismatch, load_or_create_key
 from facade.protocol.identity import Identity
+from facade.stewardship.redis_store import RedisStore
+
+from .redisserver import private_redis
 
 NHS = Identity.nhs_number("9990000018")
 
@@ -76,3 +82,59 @@ def test_a_tampered_record_resource_id_is_nobodys(codec):
     for changed in (made[:-1] + ("A" if made[-1] != "A" else "B"), made[1:], made + "A",
                     made.replace(made[5], "_" if made[5] != "_" else "-")):
         assert codec.record_of("Observation", changed) is None
+
+
+# --- one key for every instance sharing a Redis ------------------------------------------
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory):
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("shared id key not tested: no redis-server on PATH")
+    with private_redis(binary, tmp_path_factory.mktemp("redis")) as url:
+        yield url
+
+
+@pytest.fixture
+def shared(redis_url):
+    """A store on the real Redis, in a namespace of its own (as instances of one deployment)."""
+    store = RedisStore.from_url(redis_url, namespace=f"ids-{uuid.uuid4().hex[:8]}:")
+    yield store
+    store.close()
+
+
+def test_instances_on_one_redis_mint_the_same_ids_without_copying_a_file(shared, tmp_path):
+    first = IdCodec.from_state_dir(tmp_path / "a", shared)
+    second = IdCodec.from_state_dir(tmp_path / "b", shared)
+    assert second.patient_identity(first.patient_id(NHS)) == NHS
+    assert second.record_of("Observation", first.resource_id("Observation", NHS, "k")) == NHS
+    # Each keeps a copy (owner-only) for tools that read the state dir.
+    assert (tmp_path / "b" / KEY_FILE).read_text() == (tmp_path / "a" / KEY_FILE).read_text()
+    assert (tmp_path / "b" / KEY_FILE).stat().st_mode & 0o777 == 0o600
+
+
+def test_an_existing_key_becomes_the_shared_one_so_earlier_ids_stay_valid(shared, tmp_path):
+    before = IdCodec.from_state_dir(tmp_path / "a").patient_id(NHS)  # before scale-out
+    IdCodec.from_state_dir(tmp_path / "a", shared)
+    joined = IdCodec.from_state_dir(tmp_path / "b", shared)
+    assert joined.patient_identity(before) == NHS
+
+
+def test_an_instance_whose_key_differs_refuses_naming_its_file(shared, tmp_path):
+    IdCodec.from_state_dir(tmp_path / "a", shared)
+    IdCodec.from_state_dir(tmp_path / "b")  # made alone: another key
+    with pytest.raises(IdKeyMismatch) as refused:
+        IdCodec.from_state_dir(tmp_path / "b", shared)
+    message = str(refused.value)
+    assert str(tmp_path / "b" / KEY_FILE) in message and "\n" not in message
+    assert "move the file aside" in message
+    (tmp_path / "b" / KEY_FILE).rename(tmp_path / "b" / "id-key.old")  # as it says
+    assert IdCodec.from_state_dir(tmp_path / "b", shared).patient_id(NHS) \
+        == IdCodec.from_state_dir(tmp_path / "a", shared).patient_id(NHS)
+
+
+def test_instances_starting_together_agree_on_one_new_key(shared, tmp_path):
+    with ThreadPoolExecutor(8) as pool:
+        codecs = list(pool.map(lambda n: IdCodec.from_state_dir(tmp_path / str(n % 4), shared),
+                               range(16)))
+    assert len({codec.patient_id(NHS) for codec in codecs}) == 1

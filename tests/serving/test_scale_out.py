@@ -10,9 +10,10 @@ One module-scoped cluster, all real processes:
   rather than refusing them, and its own audit is written after each reply, so the
   request interval can only be checked at arrival);
 - two ``python -m facade serve`` instances (real gunicorn, 2 workers each) with the same
-  ``FACADE_REDIS_URL``, the same id key (made in the first state dir, copied to the second)
-  and the same ``FACADE_PUBLIC_BASE_URL``, as behind a load balancer; each has its own state
-  dir (mode 700) and so its own audit sink. Requests go to each instance's own port.
+  ``FACADE_REDIS_URL`` and the same ``FACADE_PUBLIC_BASE_URL``, as behind a load balancer;
+  each has its own state dir (mode 700) and so its own audit sink. Nothing is copied between
+  the state dirs: the id key comes from Redis (the tests read it there too). Requests go to
+  each instance's own port.
 
 A client is registered once (``facade clients add``: the registry is in Redis) and gets its
 token from instance A's ``/auth/token`` with a signed assertion.
@@ -50,6 +51,7 @@ from joserfc.jwk import ECKey
 
 from facade.audit.sink import AuditQuery, open_sink
 from facade.ids import KEY_FILE, IdCodec
+from facade.stewardship.redis_store import RedisStore
 from simulator.config import SimulatorConfig
 from simulator.practice import generated_practice
 from simulator.store import SimulatorStore
@@ -285,6 +287,7 @@ class Cluster:
     token: str
     numerics: list  # PatientSummary of patients with numeric results, handed out by take()
     readers: list  # PatientSummary of patients with NHS numbers
+    environment: dict  # what both instances were started with
 
     def __post_init__(self) -> None:
         self._taken = 0
@@ -360,8 +363,6 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         states = {name: workdir / f"state-{name}" for name in ("a", "b")}
         for state in states.values():
             state.mkdir(mode=0o700)
-        codec = IdCodec.from_state_dir(states["a"])  # makes A's id key ...
-        shutil.copy2(states["a"] / KEY_FILE, states["b"] / KEY_FILE)  # ... B gets the same
         instances = {name: Instance(name, state, environment) for name, state in states.items()}
         for instance in instances.values():
             cleanup.callback(instance.stop)
@@ -379,6 +380,9 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         assert registered.returncode == 0, registered.stderr
         for instance in instances.values():
             instance.wait_ready()
+        shared = RedisStore.from_url(redis_url)  # the instances' namespace
+        cleanup.callback(shared.close)
+        codec = IdCodec.from_state_dir(workdir / "tests", shared)  # the instances' id key
 
         granted = token_request(instances["a"].port,
                                 signed_assertion(key, CLIENT_ID, TOKEN_URL))
@@ -390,7 +394,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
         audit = SimulatorStore(SimulatorConfig(state_dir=simulator_state).database)
         cleanup.callback(audit.close)
         yield Cluster(instances, proxy, audit, codec, key, granted.json()["access_token"],
-                      numerics, readers)
+                      numerics, readers, environment)
 
 
 # --- the tests -------------------------------------------------------------------------
@@ -463,6 +467,33 @@ def test_a_search_answered_by_one_instance_is_served_by_the_other_from_the_cache
     assert (len(arrived), len(audited)) == (len(arrived_before), len(audited_before))
     assert [e["resource"]["id"] for e in second.json()["entry"]] \
         == [e["resource"]["id"] for e in first.json()["entry"]]
+
+
+def test_each_instance_serves_the_ids_the_other_minted(cluster):
+    """No id key was copied between the state dirs: B decodes what A minted (and the
+    reverse) because both took the key from Redis."""
+    a, b = cluster.live("a"), cluster.live("b")
+    summary = cluster.readers[-1]
+    identifier = urllib.parse.quote(f"{NHS_SYSTEM}|{summary.identity.value}", safe="")
+    minted = fetch(a.port, f"/fhir/Patient?identifier={identifier}", cluster.token)
+    pid = minted.json()["entry"][0]["resource"]["id"]
+    assert pid == cluster.patient_id(summary)
+    assert fetch(b.port, f"/fhir/Patient/{pid}", cluster.token).status == 200
+    assert (a.state / KEY_FILE).read_bytes() == (b.state / KEY_FILE).read_bytes()
+
+
+def test_an_instance_with_another_id_key_refuses_to_start_naming_it(cluster, tmp_path):
+    state = tmp_path / "state-c"
+    state.mkdir(mode=0o700)
+    IdCodec.from_state_dir(state)  # a key of its own, as a forgotten copy step left it
+    stray = Instance("c", state, cluster.environment).start()
+    try:
+        assert stray.process.wait(60) != 0
+    finally:
+        stray.stop()
+    log = stray.log.read_text(errors="replace")
+    assert f"{state / KEY_FILE} holds an id key other than the one the instances sharing " \
+           "FACADE_REDIS_URL use" in log
 
 
 def test_a_client_assertion_used_at_one_instance_is_refused_at_the_other(cluster):
