@@ -76,6 +76,16 @@ def _near_midnight(now: float) -> bool:
     return minutes < MIDNIGHT_MARGIN or minutes >= 24 * 60 - MIDNIGHT_MARGIN
 
 
+def counts_as_full_record(record_filter: RecordFilter | None, now: float) -> bool:
+    """Whether a GetPatientRecord with this filter (None: the whole record) takes the
+    scarce record slot: unless SystmOne exempts it, and never near midnight, when its
+    calendar may not be ours."""
+    if record_filter is None or _near_midnight(now):
+        return True
+    today = dt.datetime.fromtimestamp(now, LONDON).date()
+    return not record_filter.exempt_from_record_throttle(today)
+
+
 def full_record_filter(sections: frozenset[str]) -> RecordFilter:
     """The scarce full fetch: the sections the served types are made from (Demographics
     always: the Patient is refreshed with it)."""

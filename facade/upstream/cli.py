@@ -1,9 +1,22 @@
-"""``facade upstream``: call a SystmOne client (or the simulator) from the shell."""
+"""``facade upstream``: call a SystmOne client (or the simulator) from the shell.
+
+SystmOne allows one request a second and one full GetPatientRecord per 30 s per
+client, and may drop a message that breaks either without a reply. A running
+facade books every call in its shared slot ledger; a call from the shell that
+did not would spend the facade's slot behind its back (and the facade's next
+request would go unanswered). So every command here books its slot in the
+same ledger first (the state dir's store, or FACADE_REDIS_URL), on the same
+FACADE_* intervals: it waits for its slot, saying so on standard error, or
+refuses in one line when the slot is further off than ``--max-wait``.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 from lxml import etree
@@ -11,10 +24,19 @@ from lxml import etree
 from ..protocol import functions as fn
 from ..protocol.envelope import CODE_SCHEMES, DRUG_SCHEMES, OutputScheme
 from ..protocol.identity import Identity, IdentityError
-from .client import DEMO_API_KEY, SystmOneClient
+from ..stewardship.ledger import SlotLedger, Throttled
+from ..stewardship.planner import counts_as_full_record
+from ..stewardship.store import Store, open_store
+from .client import DEMO_API_KEY, SystmOneClient  # noqa: F401  (facade demo's default)
 from .device import DeviceIdStore
 from .errors import UpstreamError
-from .transport import SocketTransport, Timeouts
+from .transport import MissedSlot, SocketTransport, Timeouts, send_deadline
+
+T = TypeVar("T")
+#: A wait for a slot longer than this is announced on standard error.
+ANNOUNCE_WAIT = 0.5
+#: Slots given up for waking too late (a loaded machine) before the command gives up.
+MAX_REBOOKINGS = 3
 
 
 def parse_endpoint(value: str) -> tuple[str, int]:
@@ -36,28 +58,107 @@ def make_client(endpoint: str, api_key: str, state_dir: Path, timeouts: Timeouts
                           output_scheme=output_scheme)
 
 
+class BookedUpstream:
+    """A client whose every call first books its slot in the facade's shared ledger."""
+
+    def __init__(self, client: SystmOneClient, store: Store, ledger: SlotLedger,
+                 max_wait: float) -> None:
+        self.client = client
+        self.store = store
+        self.ledger = ledger
+        self.max_wait = max_wait
+
+    def call(self, action: Callable[[SystmOneClient], T], full_record: bool = False) -> T:
+        """``action`` (one request), sent in a slot booked for it; Throttled beyond max_wait.
+
+        As the facade's pool does: a request that would leave after its slot's margin
+        (the process woke late) is not sent; another slot is booked."""
+        waited_from = self.ledger.clock()
+        for _ in range(MAX_REBOOKINGS):
+            slot = self.ledger.reserve(self.client.endpoint, full_record,
+                                       self.max_wait - (self.ledger.clock() - waited_from))
+            delay = slot.start - self.ledger.clock()
+            if delay > ANNOUNCE_WAIT:
+                click.echo(f"waiting {delay:.1f} s for the {_slot_name(full_record)} slot on "
+                           f"{self.client.endpoint} (booked in the shared slot ledger)",
+                           err=True)
+            self.ledger.wait_for(slot)
+            deadline = send_deadline.set(slot.start + self.ledger.send_margin / 2)
+            try:
+                return action(self.client)
+            except MissedSlot:
+                continue
+            finally:
+                send_deadline.reset(deadline)
+        raise Throttled(self.ledger.rule.request_us / 1e6)
+
+    def close(self) -> None:
+        self.client.close()
+        self.store.close()
+
+
+def _slot_name(full_record: bool) -> str:
+    return "full-record" if full_record else "request"
+
+
+def booked_upstream(endpoint: str | None, api_key: str | None, state_dir: Path | None,
+                    timeouts: Timeouts, output_scheme: OutputScheme | None,
+                    max_wait: float) -> BookedUpstream:
+    """The client and ledger the FACADE_* settings name (options given here win)."""
+    from ..config import Settings
+
+    settings = Settings.load({name: value for name, value in
+                              (("upstream", endpoint), ("api_key", api_key),
+                               ("state_dir", state_dir)) if value is not None})
+    store = open_store(settings.state_dir, settings.redis_url)
+    ledger = SlotLedger(store, settings.request_interval, settings.record_interval,
+                        settings.send_margin)
+    client = make_client(settings.upstreams[0], settings.api_key, settings.state_dir,
+                         timeouts, output_scheme)
+    return BookedUpstream(client, store, ledger, max_wait)
+
+
 @click.group("upstream")
-@click.option("--upstream", "endpoint", default="127.0.0.1:40700", show_default=True,
-              help="The SystmOne client's HOST:PORT.")
-@click.option("--api-key", default=DEMO_API_KEY, show_default=True, help="TPP-issued API key.")
+@click.option("--upstream", "endpoint",
+              help="The SystmOne client's HOST:PORT.  [default: FACADE_UPSTREAM's first, "
+                   "127.0.0.1:40700]")
+@click.option("--api-key", help="TPP-issued API key.  [default: FACADE_API_KEY, the "
+                                "simulator's demo key]")
 @click.option("--state-dir", type=click.Path(file_okay=False, path_type=Path),
-              default=Path(".facade"), show_default=True,
-              help="Where the issued DeviceID is kept.")
+              help="Where the issued DeviceID and the embedded slot ledger are kept.  "
+                   "[default: FACADE_STATE_DIR, .facade]")
 @click.option("--codes", type=click.Choice(CODE_SCHEMES), default="Snomed", show_default=True)
 @click.option("--drugs", type=click.Choice(DRUG_SCHEMES), default="Dmd", show_default=True)
 @click.option("--timeout", type=click.FloatRange(min=0.1), default=40.0, show_default=True,
               help="Seconds to wait for a reply (a throttled request gets none).")
+@click.option("--max-wait", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="Seconds to wait for this call's slot in the shared slot ledger (a "
+                   "running facade books the same slots) before giving up.")
 @click.pass_context
-def upstream(ctx: click.Context, endpoint, api_key, state_dir, codes, drugs, timeout) -> None:
-    """Call SystmOne Client Integration functions and print the XML reply."""
-    ctx.obj = make_client(endpoint, api_key, state_dir, Timeouts(5.0, timeout),
-                          OutputScheme(codes=codes, drugs=drugs))
+def upstream(ctx: click.Context, endpoint, api_key, state_dir, codes, drugs, timeout,
+             max_wait) -> None:
+    """Call SystmOne Client Integration functions and print the XML reply.
+
+    Every call books its slot in the facade's shared ledger first (the state dir's, or
+    FACADE_REDIS_URL's), so it never spends a slot a running facade has booked."""
+    try:
+        ctx.obj = booked_upstream(endpoint, api_key, state_dir, Timeouts(5.0, timeout),
+                                  OutputScheme(codes=codes, drugs=drugs), max_wait)
+    except ValueError as error:  # a FACADE_* setting that does not parse
+        raise click.ClickException(str(error)) from None
     ctx.call_on_close(ctx.obj.close)
 
 
-def _run(ctx: click.Context, call) -> None:
+def _run(ctx: click.Context, call, full_record: bool = False) -> None:
+    upstream: BookedUpstream = ctx.obj
     try:
-        result = call(ctx.obj)
+        result = upstream.call(call, full_record)
+    except Throttled as error:
+        raise click.ClickException(
+            f"not sent: the next {_slot_name(full_record)} slot on {upstream.client.endpoint} "
+            f"is {error.retry_after + upstream.max_wait:.0f} s away in the shared slot ledger "
+            f"(a running facade books it too), beyond --max-wait {upstream.max_wait:g}") \
+            from None
     except (UpstreamError, ValueError) as error:
         raise click.ClickException(str(error)) from None
     if isinstance(result, etree._Element):
@@ -140,7 +241,8 @@ def record(ctx: click.Context, nhs_number, pseudo_number, client_id, flags, clin
         min_effective=_date(min_effective), max_effective=_date(max_effective))
     if record_filter == fn.RecordFilter():
         record_filter = None
-    _run(ctx, lambda client: client.get_patient_record(identity, record_filter, leave_open))
+    _run(ctx, lambda client: client.get_patient_record(identity, record_filter, leave_open),
+         full_record=counts_as_full_record(record_filter, time.time()))
 
 
 @upstream.command("retrieved")
