@@ -24,6 +24,7 @@ from .ids import IdCodec
 from .mapping.registry import MappingRegistry
 from .protocol.envelope import OutputScheme
 from .records import RecordService, retention
+from .stewardship.bulkhead import Bulkhead
 from .stewardship.cache import ResourceCache
 from .stewardship.ledger import SlotLedger
 from .stewardship.planner import Freshness
@@ -116,8 +117,10 @@ def _record_service(settings: Settings, store) -> RecordService:
     flights = SingleFlight(store, lease_seconds=settings.max_wait + settings.read_timeout + 10)
     # With Redis, every instance must mint the same ids: the key is the shared store's.
     codec = IdCodec.from_state_dir(settings.state_dir, store if settings.redis_url else None)
+    threads = settings.threads if settings.worker_class == "gthread" else 1
     return RecordService(pool, codec, ResourceCache(store, retention(windows)), flights, windows,
-                         MappingRegistry(settings.mappings_overlay))
+                         MappingRegistry(settings.mappings_overlay),
+                         bulkhead=Bulkhead.for_threads(threads))
 
 
 def _endpoint(settings: Settings, name: str) -> Endpoint:

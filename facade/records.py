@@ -28,6 +28,7 @@ from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
 from .protocol.identity import Identity
 from .protocol.xmlsafe import parse_document
+from .stewardship.bulkhead import Bulkhead
 from .stewardship.cache import Entry, ResourceCache, lookup
 from .stewardship.ledger import Throttled
 from .stewardship.planner import (
@@ -61,8 +62,11 @@ class RecordService:
     def __init__(self, pool: UpstreamPool, codec: IdCodec, cache: ResourceCache,
                  flights: SingleFlight, windows: Freshness,
                  mappings: MappingRegistry = DEFAULT,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 bulkhead: Bulkhead | None = None) -> None:
         self.pool = pool
+        #: Upstream-bound work may not take every thread (stewardship/bulkhead.py).
+        self.bulkhead = bulkhead or Bulkhead(1 << 16)
         self.codec = codec
         self.cache = cache
         self.flights = flights
@@ -263,8 +267,10 @@ class RecordService:
             return _newer(self.cache.latest(data_class, digest), seen, since)
 
         try:
-            return self.flights.run(key, fetch, lambda: self.cache.latest(data_class, digest),
-                                    stored_since)
+            with self.bulkhead.admit():
+                return self.flights.run(key, fetch,
+                                        lambda: self.cache.latest(data_class, digest),
+                                        stored_since)
         except Throttled:
             if stale is None:
                 raise
