@@ -29,7 +29,7 @@ from typing import Any
 
 from ..mapping.declaration import AUDIT, Declaration, SearchParam
 from .record import AccessRecord
-from .sink import MAX_COUNT, AuditQuery, datetime_us, format_instant, instant_us
+from .sink import MAX_COUNT, AuditQuery, datetime_us, instant_us
 
 RESTFUL_INTERACTION = "http://hl7.org/fhir/restful-interaction"
 OWN_INTERACTION_SYSTEM = "https://github.com/systmone-fhir-facade/CodeSystem/interaction"
@@ -56,6 +56,8 @@ _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _PATIENT_ROLE = {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}
 _QUERY_ROLE = {"system": _OBJECT_ROLE, "code": "24", "display": "Query"}
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+#: The furthest an audit page may start (the FHIR API's own bound is the same).
+MAX_OFFSET = 10**9
 
 DECLARATION = Declaration(
     type="AuditEvent",
@@ -163,10 +165,41 @@ def _date(value: str) -> dict[str, str]:
     if prefix not in ("eq", "ge", "gt", "le", "lt"):
         raise ValueError(f"date prefix {prefix!r} is not supported; use eq, ge, gt, le or lt")
     start, end = _date_range(text)  # end exclusive
-    last = format_instant(end - 1)
-    return {"eq": {"since": format_instant(start), "until": last},
-            "ge": {"since": format_instant(start)}, "gt": {"since": format_instant(end)},
-            "le": {"until": last}, "lt": {"until": format_instant(start - 1)}}[prefix]
+    since, until = {"eq": (start, end - 1), "ge": (start, None), "gt": (end, None),
+                    "le": (None, end - 1), "lt": (None, start - 1)}[prefix]
+    return _bounds(since, until)
+
+
+#: The first and last instants (µs) a bound can be written as (years 1 to 9999, UTC).
+_FIRST_US = datetime_us(dt.datetime.min.replace(tzinfo=dt.UTC))
+_LAST_US = datetime_us(dt.datetime.max.replace(tzinfo=dt.UTC))
+
+
+def _written(us: int) -> str:
+    """An instant as an AuditQuery bound, its year in four digits (``0001``) as ISO 8601
+    wants it (strftime's %Y writes year 1 as ``1``, which does not read back)."""
+    moment = _EPOCH + dt.timedelta(microseconds=us)
+    return moment.isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+#: A range nothing lies in: since the last instant, until the first.
+_NOTHING = {"since": _written(_LAST_US), "until": _written(_FIRST_US)}
+
+
+def _bounds(since: int | None, until: int | None) -> dict[str, str]:
+    """Inclusive bounds (µs, None: open) as AuditQuery fields. A date near year 1 or 9999
+    (``lt0001-01-01``, ``gt9999-12-31``, a -14:00 offset) reaches past what an instant
+    can be written as: a bound past the first or last instant on its open side bounds
+    nothing; one past them on the other side leaves nothing to find."""
+    if (since is not None and since > _LAST_US) or (until is not None and until < _FIRST_US):
+        return dict(_NOTHING)
+    fields = {}
+    if since is not None and since > _FIRST_US:
+        fields["since"] = _written(since)
+    if until is not None and until < _LAST_US:
+        fields["until"] = _written(until)
+    return fields
 
 
 _FHIR_PREFIXES = frozenset({"eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap"})
@@ -189,15 +222,24 @@ def _date_range(text: str) -> tuple[int, int]:
         start = dt.datetime(int(year), int(month or 1), int(day or 1), int(hour or 0),
                             int(minute or 0), int(second or 0),
                             int((fraction or ".0")[1:7].ljust(6, "0")), tzinfo=zone)
-        if day:
-            end = start + _precision(fraction, second, minute)
-        elif month:  # to the first of the next month
-            end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-        else:
-            end = start.replace(year=start.year + 1)
-    except (ValueError, OverflowError) as error:
+    except ValueError as error:
         raise ValueError(f"date {text!r} is not a valid date: {error}") from None
-    return datetime_us(start), datetime_us(end)
+    # In microseconds, which reach past year 9999 (a datetime does not): 9999-12-31's end,
+    # and any instant an offset moves past either end, stay exact.
+    start_us = datetime_us(start)
+    if day:
+        return start_us, start_us + _precision(fraction, second, minute) \
+            // dt.timedelta(microseconds=1)
+    following = (int(year) + 1, 1) if not month or int(month) == 12 \
+        else (int(year), int(month) + 1)
+    return start_us, _first_of_month_us(*following)
+
+
+def _first_of_month_us(year: int, month: int) -> int:
+    """Midnight UTC starting a month; year 10000's first is one past the last instant."""
+    if year > dt.MAXYEAR:
+        return _LAST_US + 1
+    return datetime_us(dt.datetime(year, month, 1, tzinfo=dt.UTC))
 
 
 def _precision(fraction: str | None, second: str | None, minute: str | None) -> dt.timedelta:
@@ -244,12 +286,24 @@ def _outcome(value: str) -> dict[str, str]:
     return {"outcome": _OUTCOMES[code]}
 
 
-def _whole(name: str, field: str, low: int, high: int | None = None) -> Callable:
+#: ASCII digits: ``str.isdigit`` also takes "²", which ``int`` refuses.
+_DIGITS = re.compile(r"[0-9]+")
+
+
+def _whole(name: str, field: str, low: int, high: int, capped: bool = False) -> Callable:
+    """A whole number from ``low``; above ``high``, capped (``capped``) or refused."""
     def fill(value: str) -> dict[str, int]:
-        if not value.isdigit() or int(value) < low:
-            raise ValueError(f"{name} must be a whole number from {low}, not {value!r}")
-        # A server may return fewer than _count asks for: cap rather than refuse.
-        return {field: min(int(value), high) if high is not None else int(value)}
+        digits = value.lstrip("0") or "0"
+        # More digits than any bound here is above it (and int() refuses thousands).
+        number = (int(digits) if len(digits) <= 18 else high + 1) \
+            if _DIGITS.fullmatch(value) else None
+        if number is None or number < low:
+            raise ValueError(f"{name} must be a whole number from {low}, not {value[:30]!r}")
+        if number > high:
+            if not capped:
+                raise ValueError(f"{name} must be at most {high}, not {value[:30]!r}")
+            number = high  # a server may return fewer than _count asks for
+        return {field: number}
     return fill
 
 
@@ -267,9 +321,9 @@ AUDIT_EVENT_SEARCH_PARAMS: dict[str, SearchParam] = {
     "outcome": SearchParam("token", _SP + "AuditEvent-outcome",
                            "0 success, 4 refused (HTTP 4xx), 8 failed (HTTP 5xx)", _outcome),
     "_count": SearchParam("number", None, f"Entries per page (at most {MAX_COUNT})",
-                          _whole("_count", "count", 0, MAX_COUNT)),
-    "_offset": SearchParam("number", None, "Entries to skip (paging)",
-                           _whole("_offset", "offset", 0)),
+                          _whole("_count", "count", 0, MAX_COUNT, capped=True)),
+    "_offset": SearchParam("number", None, f"Entries to skip (paging; at most {MAX_OFFSET})",
+                           _whole("_offset", "offset", 0, MAX_OFFSET)),
 }
 #: Parameters the HTTP layer deals with, which say nothing about what to find.
 IGNORED_PARAMS = frozenset({"_format", "_pretty"})

@@ -161,7 +161,8 @@ class SQLiteSink(AuditSink):
             total = connection.execute(f"SELECT count(*) FROM access{where}", values).fetchone()[0]
             rows = connection.execute(
                 f"SELECT id, entry FROM access{where} ORDER BY time_us DESC, seq DESC"
-                " LIMIT ? OFFSET ?", (*values, query.count, query.offset)).fetchall()
+                " LIMIT ? OFFSET ?", (*values, query.count, _at_most_int64(query.offset))
+            ).fetchall()
         return [(id, decode(entry)) for id, entry in rows], total
 
     def close(self) -> None:
@@ -174,6 +175,15 @@ class SQLiteSink(AuditSink):
         if connection.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
             _retry_busy(lambda: connection.execute("PRAGMA journal_mode = WAL"))
         connection.execute(f"PRAGMA synchronous = {self._synchronous}")
+
+
+#: SQLite's largest integer: a bigger Python int cannot be bound at all (OverflowError).
+_INT64_MAX = 2**63 - 1
+
+
+def _at_most_int64(offset: int) -> int:
+    """An offset past every row, however large it was asked, still finds no row."""
+    return min(offset, _INT64_MAX)
 
 
 def _where(query: AuditQuery) -> tuple[str, list[object]]:

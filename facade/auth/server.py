@@ -15,9 +15,13 @@ patient context. Tokens come from :class:`~facade.auth.tokens.Issuer`.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
+import re
 import threading
 import time
+from urllib.parse import unquote_plus
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
@@ -146,6 +150,54 @@ class SmartAssertion(JWTBearerClientAssertion):
         return self.store.add(f"auth:jti:{digest}", b"1", keep)
 
 
+class MalformedBasic(InvalidClientError):
+    """An ``Authorization: Basic`` header that is not RFC 6749's client_id:secret."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(status_code=401, description=f"the Basic Authorization header {why}; "
+                         "send base64(urlencoded client_id ':' urlencoded secret)")
+
+
+#: A percent sign not starting %XX: form-urlencoding, which RFC 6749 2.3.1 asks for, has none.
+_BAD_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """client_id and secret of an ``Authorization: Basic`` header (RFC 6749 2.3.1: each
+    form-urlencoded, joined by a colon, base64-encoded); None when the header is not
+    Basic; MalformedBasic when it is, but unreadable."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(token.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):  # UnicodeDecodeError is a ValueError
+        raise MalformedBasic("is not base64 of UTF-8 text") from None
+    client_id, colon, secret = decoded.partition(":")
+    if not colon or not client_id:
+        raise MalformedBasic("has no client_id:secret")
+    if _BAD_PERCENT.search(decoded):
+        raise MalformedBasic("has a broken percent-encoding")
+    try:
+        return (unquote_plus(client_id, errors="strict"),
+                unquote_plus(secret, errors="strict"))
+    except UnicodeDecodeError:
+        raise MalformedBasic("percent-encodes bytes that are not UTF-8") from None
+
+
+def secret_basic(query_client, request) -> RegisteredClient | None:
+    """client_secret_basic, reading the header strictly (Authlib's own reader lets
+    undecodable bytes through, as a 500): a malformed header is invalid_client (401)."""
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    if credentials is None or not credentials[1]:
+        return None
+    client = query_client(credentials[0])
+    if client is None:
+        raise InvalidClientError(status_code=401,
+                                 description="The client does not exist on this server.")
+    return client if client.check_client_secret(credentials[1]) else None
+
+
 class SmartClientCredentials(grants.ClientCredentialsGrant):
     TOKEN_ENDPOINT_AUTH_METHODS = ["private_key_jwt", "client_secret_basic"]
 
@@ -192,6 +244,7 @@ def authorization_server(app: Flask, registry: ClientRegistry, store: Store, iss
     server.register_token_generator("default", generate_token)
     server.register_client_auth_method(SmartAssertion.CLIENT_AUTH_METHOD,
                                        SmartAssertion(registry, store, urls.token, skew))
+    server.register_client_auth_method("client_secret_basic", secret_basic)
     return server
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 
+from ..protocol.xmlsafe import xml_safe
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import (
     PermanentError,
@@ -29,8 +30,21 @@ class FhirError(Exception):
 
 
 def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict:
-    return {"resourceType": "OperationOutcome",
-            "issue": [{"severity": severity, "code": code, "diagnostics": diagnostics}]}
+    return {"resourceType": "OperationOutcome", "issue": [issue(code, diagnostics, severity)]}
+
+
+def issue(code: str, diagnostics: str, severity: str = "error") -> dict:
+    """One issue. Diagnostics often echo the caller's input: what XML cannot hold is
+    replaced, so the outcome can be answered in XML too."""
+    return {"severity": severity, "code": code, "diagnostics": xml_safe(diagnostics)}
+
+
+def search_outcome(warnings: list[dict], said: dict | None) -> dict | None:
+    """The searchset's outcome entry: ``warnings`` about the search itself (what was
+    ignored) and the issues the source ``said`` (what the record held but was not served),
+    in one OperationOutcome; None when there is nothing to say."""
+    issues = [*warnings, *(said or {}).get("issue", [])]
+    return {"resourceType": "OperationOutcome", "issue": issues} if issues else None
 
 
 def upstream_error(error: UpstreamError | Throttled) -> FhirError:

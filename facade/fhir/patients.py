@@ -96,12 +96,16 @@ def _by_search(params: dict[str, list[str]]) -> PatientQuery:
 
 
 def _add(query: PatientQuery, sent: dict, name: str, value: str) -> bool:
-    """Record one parameter; True when it becomes a PatientSearch criterion."""
+    """Record one parameter; True when it becomes a PatientSearch criterion.
+
+    Criteria are sent without surrounding spaces, and one left blank is no criterion:
+    SystmOne would refuse the search (and the refusal would still spend its slot).
+    """
     before = len(sent)
     if name == "family":
-        sent["Surname"] = value
+        _criterion(sent, "Surname", value)
     elif name == "given":
-        sent["FirstName"] = value
+        _criterion(sent, "FirstName", value)
     elif name == "name":
         query.names.append(value)
     elif name == "birthdate":
@@ -116,8 +120,13 @@ def _add(query: PatientQuery, sent: dict, name: str, value: str) -> bool:
                             f"gender: SystmOne searches male or female, not {value!r}")
         sent["Gender"] = gender
     elif name == "address-postalcode":
-        sent["PostCode"] = value.strip().upper()
+        _criterion(sent, "PostCode", value.upper())
     elif name in ("phone", "telecom"):
-        sent["Telephone"] = tokens(name, value)[0].code
+        _criterion(sent, "Telephone", tokens(name, value)[0].code)
     return len(sent) > before
+
+
+def _criterion(sent: dict, tag: str, value: str) -> None:
+    if value.strip():
+        sent[tag] = value.strip()
 

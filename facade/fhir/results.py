@@ -2,11 +2,15 @@
 _include), a stable order, and the searchset Bundle with its paging links.
 
 Pages are cut from a stable order and their links carry the whole query plus
-``_offset``, so a link works on any instance and after a restart (stateless).
+``_count`` and ``_offset``, so a link works on any instance and after a restart
+(stateless). Every page has a size: the default when ``_count`` is not given,
+never more than the maximum (a larger ``_count`` is capped: FHIR lets a server
+return fewer than asked).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -17,20 +21,46 @@ SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValu
              "code": "SUBSETTED", "display": "subsetted"}
 
 
+#: The furthest a page may start: more than any record or audit holds, and well within
+#: the 64-bit integers the audit's storage takes.
+MAX_OFFSET = 10**9
+#: ASCII digits only: ``str.isdigit`` also takes "²" and "٣", which ``int`` refuses.
+_WHOLE = re.compile(r"[0-9]+")
+
+
+@dataclass(frozen=True)
+class PageSize:
+    """How many entries a page holds: ``default`` without ``_count``, at most ``maximum``."""
+
+    default: int = 50
+    maximum: int = 500
+
+    def documentation(self) -> str:
+        return (f"Entries per page: {self.default} when _count is not given, at most "
+                f"{self.maximum} (a larger _count is capped; follow the next link for more). "
+                "_count=0 gives the total only.")
+
+
 @dataclass(frozen=True)
 class Controls:
     """The result parameters of a search: paging, summary, elements, includes."""
 
-    count: int | None = None
+    count: int = PageSize.default
     offset: int = 0
     summary_count: bool = False
     summary_data: bool = False  # _summary=data: everything but the narrative
     elements: tuple[str, ...] = ()
     includes: tuple[str, ...] = ()  # e.g. Observation:patient
+    notes: tuple[str, ...] = ()  # said in the searchset's outcome, e.g. a capped _count
 
 
-def controls(definition: Declaration, params: dict[str, list[str]]) -> Controls:
-    count = _whole_number(params, "_count")
+def controls(definition: Declaration, params: dict[str, list[str]],
+             page_size: PageSize = PageSize()) -> Controls:
+    asked = _whole_number(params, "_count")
+    count = page_size.default if asked is None else min(asked, page_size.maximum)
+    offset = _whole_number(params, "_offset") or 0
+    if offset > MAX_OFFSET:
+        raise FhirError(400, "invalid", f"_offset must be at most {MAX_OFFSET}")
     summary = params.get("_summary", [None])[-1]
     if summary not in (None, "count", "data", "false"):
         raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
@@ -44,19 +74,48 @@ def controls(definition: Declaration, params: dict[str, list[str]]) -> Controls:
     elements = tuple(name.strip() for value in params.get("_elements", [])
                      for name in value.split(",") if name.strip())
     # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
-    return Controls(count=count, offset=_whole_number(params, "_offset") or 0,
-                    summary_count=summary == "count" or count == 0,
+    return Controls(count=count, offset=offset,
+                    summary_count=summary == "count" or asked == 0,
                     summary_data=summary == "data", elements=elements,
-                    includes=includes)
+                    includes=includes, notes=_capped(asked, page_size))
+
+
+def _capped(asked: int | None, page_size: PageSize) -> tuple[str, ...]:
+    if asked is None or asked <= page_size.maximum:
+        return ()
+    return (f"_count is capped at {page_size.maximum} entries per page; the next link "
+            "gives the rest",)
+
+
+#: How searches treat what they do not understand (the CapabilityStatement says it).
+SEARCH_HANDLING = ("Searches are lenient by default: a parameter a type does not declare, or one "
+                   "given without a value, is ignored, and the searchset says so in an "
+                   "OperationOutcome entry (search.mode = outcome, severity warning). With "
+                   "the header Prefer: handling=strict, an unknown parameter is refused "
+                   "(400). Every page holds at most _count entries (see _count).")
+
+
+def common_search_params(page_size: PageSize) -> list[dict]:
+    """The result parameters every search takes, for the CapabilityStatement's
+    ``rest.searchParam``: how big pages are and how to page."""
+    return [{"name": "_count", "type": "number", "documentation": page_size.documentation()},
+            {"name": "_offset", "type": "number",
+             "documentation": f"Entries to skip (at most {MAX_OFFSET}); the paging links "
+                              "carry it."}]
 
 
 def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
-    values = params.get(name)
+    """The last value given, as a whole number; None when absent or blank (ignored)."""
+    values = [value for value in params.get(name, []) if value.strip()]
     if not values:
         return None
-    if not values[-1].isdigit():
-        raise FhirError(400, "invalid", f"{name} must be a whole number, not {values[-1]!r}")
-    return int(values[-1])
+    text = values[-1].strip()
+    if not _WHOLE.fullmatch(text):
+        raise FhirError(400, "invalid", f"{name} must be a whole number, not {text!r}")
+    digits = text.lstrip("0")
+    # More digits than any bound here means "very many": int() of thousands of digits is
+    # refused by Python, and would be capped or refused anyway.
+    return int(digits or "0") if len(digits) <= 18 else 10**18
 
 
 def shaped(resource: dict, controls: Controls) -> dict:
@@ -94,18 +153,17 @@ def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
         if controls.elements:
             pairs.append(("_elements", ",".join(controls.elements)))
         pairs.extend(("_include", include) for include in controls.includes)
-        if controls.count is not None:
-            pairs.append(("_count", str(controls.count)))
+        pairs.append(("_count", str(controls.count)))
         if offset:
             pairs.append(("_offset", str(offset)))
         query = urlencode(pairs)
         return {"relation": relation, "url": f"{base}?{query}" if query else base}
 
     links = [link("self", controls.offset)]
-    if controls.count is not None and controls.offset:
+    if controls.offset:
         links.append(link("previous", max(0, controls.offset - controls.count)))
     if more:
-        links.append(link("next", controls.offset + (controls.count or 0)))
+        links.append(link("next", controls.offset + controls.count))
     entries = [{"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r,
                 "search": {"mode": "match"}} for r in resources]
     entries += [{"fullUrl": f"{base_url}/{r['resourceType']}/{r['id']}", "resource": r,

@@ -1,10 +1,11 @@
 """FHIR search: a query parsed once, against the type's declaration, into a typed request.
 
 ``parse_search`` checks every parameter against the declaration (unknown ones are
-ignored, or refused under ``Prefer: handling=strict``; modifiers are refused),
-reads each value by its declared type and builds one predicate per value from the
-paths the declaration gives it. Pure functions over strings and mapped resources,
-so they are tested without HTTP.
+ignored and said to be, or refused under ``Prefer: handling=strict``; modifiers are
+refused; empty values are ignored, as FHIR asks), refuses what no SystmOne request
+could carry (characters XML cannot hold), reads each value by its declared type and
+builds one predicate per value from the paths the declaration gives it. Pure
+functions over strings and mapped resources, so they are tested without HTTP.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 
 from ..mapping.declaration import Declaration, Resolver, SearchParam, values_at
 from ..mapping.transforms import LONDON
+from ..protocol.xmlsafe import xml_can_hold
 from .outcome import FhirError
 
 #: A test of a resource; references in it may be followed through the resolver.
@@ -28,13 +30,24 @@ CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_eleme
 
 
 @dataclass(frozen=True)
+class Ignored:
+    """A parameter the search went without, and why (said in the searchset's outcome)."""
+
+    parameter: str
+    code: str  # the OperationOutcome issue type
+    reason: str
+
+
+@dataclass(frozen=True)
 class SearchRequest:
-    """A search, parsed: the type's own parameters as given, the patients named, and a
-    predicate per value (a resource matches when every predicate holds)."""
+    """A search, parsed: the type's own parameters as given, the patients named, a
+    predicate per value (a resource matches when every predicate holds), and what was
+    ignored."""
 
     params: dict[str, list[str]]
     patients: tuple[str, ...]  # Patient ids named by the patient parameters
     predicates: tuple[Predicate, ...]
+    ignored: tuple[Ignored, ...] = ()
 
     def matches(self, resource: dict, resolve: Resolver | None = None) -> bool:
         """Every predicate holds; ``resolve`` follows references (``resolve()`` paths)."""
@@ -44,20 +57,22 @@ class SearchRequest:
 def parse_search(declaration: Declaration, params: dict[str, list[str]],
                  strict: bool = False) -> SearchRequest:
     known: dict[str, list[str]] = {}
+    ignored: list[Ignored] = []
     for name, values in params.items():
-        if any(_unprintable(value) for value in values):
-            raise FhirError(400, "invalid", f"{name}: control characters are not allowed")
+        _refuse_unsendable(name, values)
         base, colon, modifier = name.partition(":")
         if colon and (declaration.param(base) is not None or base in CONTROL_PARAMS):
             raise FhirError(400, "not-supported",
                             f"{name}: the :{modifier} modifier is not supported")
-        if declaration.param(name) is not None:
-            known[name] = values
-        elif name not in CONTROL_PARAMS and strict:
-            supported = ", ".join(p.name for p in declaration.search_params)
-            raise FhirError(400, "not-supported",
-                            f"unknown search parameter {name!r} for {declaration.type}; "
-                            f"supported: {supported}")
+        if declaration.param(name) is None:
+            if name not in CONTROL_PARAMS:
+                ignored.append(_unknown(declaration, name, strict))
+            continue
+        given = [value for value in values if value.strip()]
+        if given:
+            known[name] = given
+        else:  # FHIR: a parameter without a value is ignored, not an error
+            ignored.append(Ignored(name, "informational", f"{name} has no value; ignored"))
     patients: list[str] = []
     predicates: list[Predicate] = []
     for name, values in known.items():
@@ -67,7 +82,31 @@ def parse_search(declaration: Declaration, params: dict[str, list[str]],
                 patients.append(patient_id(name, value))
             else:
                 predicates.append(predicate(param, value))
-    return SearchRequest(known, tuple(dict.fromkeys(patients)), tuple(predicates))
+    return SearchRequest(known, tuple(dict.fromkeys(patients)), tuple(predicates),
+                         tuple(ignored))
+
+
+def _refuse_unsendable(name: str, values: list[str]) -> None:
+    """Control characters, and anything XML cannot hold (U+FFFE, surrogates), are refused
+    here, once for every type: no SystmOne request could carry them."""
+    if not _sendable(name):
+        raise FhirError(400, "invalid", f"the parameter name {name!r} holds control "
+                                        "characters or characters XML cannot hold")
+    if not all(_sendable(value) for value in values):
+        raise FhirError(400, "invalid", f"{name}: control characters and characters XML "
+                                        "cannot hold (such as U+FFFE) are not allowed")
+
+
+def _unknown(declaration: Declaration, name: str, strict: bool) -> Ignored:
+    """A parameter the type does not declare: refused under strict handling, else ignored."""
+    supported = ", ".join(p.name for p in declaration.search_params)
+    if strict:
+        raise FhirError(400, "not-supported",
+                        f"unknown search parameter {name!r} for {declaration.type}; "
+                        f"supported: {supported}")
+    return Ignored(name, "not-supported",
+                   f"{name} is not a search parameter of {declaration.type}; ignored "
+                   f"(supported: {supported}; Prefer: handling=strict refuses it)")
 
 
 def patient_id(name: str, value: str) -> str:
@@ -151,8 +190,10 @@ def reference_matches(reference: dict, value: str) -> bool:
     return target == value or target.rstrip("/").split("/")[-len(wanted):] == wanted
 
 
-def _unprintable(value: str) -> bool:
-    return any(ord(character) < 32 or ord(character) == 127 for character in value)
+def _sendable(text: str) -> bool:
+    """No control characters (tab and newline included: no search value needs them) and
+    nothing XML cannot hold."""
+    return xml_can_hold(text) and not any(ord(c) < 32 or ord(c) == 127 for c in text)
 
 DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
 #: FHIR's other prefixes: refused by name rather than read as part of a date.
@@ -257,9 +298,9 @@ def _range(text: str) -> tuple[dt.datetime, dt.datetime]:
     if hour:
         zone = LONDON if offset is None else dt.UTC if offset == "Z" else \
             dt.datetime.strptime(offset, "%z").tzinfo  # no offset: the practice's local time
-        moment = dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
-                             int(second or 0), int((fraction or ".0")[1:7].ljust(6, "0")),
-                             tzinfo=zone).astimezone(dt.UTC)
+        moment = _utc(dt.datetime(int(year), int(month), int(day), int(hour), int(minute),
+                                  int(second or 0), int((fraction or ".0")[1:7].ljust(6, "0")),
+                                  tzinfo=zone))
         return moment, _later(moment, _time_precision(fraction, second))
     start = dt.datetime(int(year), int(month or 1), int(day or 1), tzinfo=dt.UTC)
     try:
@@ -272,6 +313,15 @@ def _range(text: str) -> tuple[dt.datetime, dt.datetime]:
     except (OverflowError, ValueError):  # 9999's last day, month or year: open above
         end = _LATEST
     return start, end
+
+
+def _utc(moment: dt.datetime) -> dt.datetime:
+    """In UTC; an offset taking it past year 1 or 9999 (``9999-12-31T23:00-14:00``) gives
+    the first or last instant there is (nothing recorded lies beyond either)."""
+    try:
+        return moment.astimezone(dt.UTC)
+    except OverflowError:
+        return _EARLIEST if moment.year == dt.MINYEAR else _LATEST
 
 
 def _time_precision(fraction: str | None, second: str | None) -> dt.timedelta:

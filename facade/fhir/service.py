@@ -23,6 +23,7 @@ from flask import g
 
 from ..audit import trail
 from ..audit.auditevent import query_from_params, to_audit_event
+from ..audit.sink import MAX_COUNT
 from ..auth import guard
 from ..mapping.declaration import AUDIT, PATIENT_LIST, RECORD, Declaration, values_at
 from . import patients
@@ -45,6 +46,9 @@ class Found:
     outcome: dict | None = None
     #: The parameters paging links carry, when the source added to those asked for.
     link_params: dict[str, list[str]] | None = None
+    #: The entries per page a source that pages itself used, when it allows fewer than
+    #: asked (paging links then step by it).
+    page_size: int | None = None
 
 
 class FhirService:
@@ -203,13 +207,13 @@ class AuditSource:
             arrived = (g.get("audit_time") or dt.datetime.now(dt.UTC)).isoformat(
                 timespec="microseconds").replace("+00:00", "Z")
             params = {**params, "date": [*params.get("date", []), f"lt{arrived}"]}
+        count = min(controls.count, MAX_COUNT)  # the sink's own page limit
         try:
-            query = query_from_params({**params,
-                                       "_count": [str(min(controls.count or 50, 500))],
+            query = query_from_params({**params, "_count": [str(count)],
                                        "_offset": [str(controls.offset)]})
         except ValueError as error:
             raise FhirError(400, "invalid", str(error)) from None
         rows, total = self.sink.search(query)
         return Found([to_audit_event(row_id, entry, self.base_url()) for row_id, entry in rows],
-                     total, paged=True, link_params=params)
+                     total, paged=True, link_params=params, page_size=count)
 

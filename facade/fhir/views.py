@@ -9,6 +9,7 @@ already-validated dicts.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -26,7 +27,7 @@ from ..mapping.declaration import Declaration
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
 from . import pages, registry, results
-from .outcome import FhirError, operation_outcome, upstream_error
+from .outcome import FhirError, issue, operation_outcome, search_outcome, upstream_error
 from .search import SearchRequest, parse_search
 from .service import FhirService
 from .xml import to_xml
@@ -191,7 +192,10 @@ def _quoted(text: str) -> str:
 @bp.get("/metadata")
 def metadata() -> Response:
     oauth = {"token": urls.token(), "introspect": urls.auth("introspect")}
-    return fhir_response(registry.capability_statement(base_url(), oauth, _resources()))
+    statement = registry.capability_statement(base_url(), oauth, _resources())
+    statement["rest"][0]["searchParam"] = results.common_search_params(_page_size())
+    statement["rest"][0]["documentation"] = results.SEARCH_HANDLING
+    return fhir_response(statement)
 
 
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
@@ -206,7 +210,7 @@ def read(resource_type: str, resource_id: str) -> Response:
     resource = _service().read(definition, resource_id, _fresh_asked())
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
-    controls = results.controls(definition, request.args.to_dict(flat=False))
+    controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
     return _versioned_response(results.shaped(resource, controls))
 
 
@@ -317,14 +321,14 @@ def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
                                               "it is read by id or reached by _include")
     strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
     asked = parse_search(definition, params, strict)
-    controls = results.controls(definition, params)
+    controls = results.controls(definition, params, _page_size())
     found = _service().search(definition, asked, controls, _fresh_asked())
     if found.version is None or controls.includes:  # includes: other entries too
         return _searchset(definition, asked, controls, found)
     # The same question about the same cached record gets the same bytes: the page is
     # cut, shaped and serialised once per record version, not on every request.
     key = (definition.type, tuple(sorted((k, tuple(v)) for k, v in params.items())),
-           base_url(), response_format(), _pretty())
+           controls.count, base_url(), response_format(), _pretty())
     known = _PAGES.get(key, found.version)
     if known is None:
         response = _searchset(definition, asked, controls, found)
@@ -339,22 +343,33 @@ _PAGES = pages.RenderedPages()
 def _searchset(definition: Declaration, asked: SearchRequest, controls,
                found) -> Response:
     link_params = found.link_params or asked.params
+    if found.page_size is not None and found.page_size < controls.count:
+        controls = dataclasses.replace(controls, count=found.page_size)
+    outcome = search_outcome(_warnings(asked, controls), found.outcome)
     if controls.summary_count:
         return fhir_response(results.bundle(base_url(), definition.type, [], found.total,
-                                            link_params, controls, more=False))
+                                            link_params, controls, False, outcome=outcome))
     if found.paged:
         page = found.resources
-    elif controls.count is not None:
-        page = found.resources[controls.offset:controls.offset + controls.count]
     else:
-        page = found.resources[controls.offset:]
-    more = controls.offset + len(page) < found.total and (controls.count is not None
-                                                          or found.paged)
+        page = found.resources[controls.offset:controls.offset + controls.count]
+    more = controls.offset + len(page) < found.total
     included = _service().included(definition, page, controls.includes, _resources(),
                                    _fresh_asked()) if controls.includes else []
     page = [results.shaped(resource, controls) for resource in page]
     return fhir_response(results.bundle(base_url(), definition.type, page, found.total,
-                                        link_params, controls, more, included, found.outcome))
+                                        link_params, controls, more, included, outcome))
+
+
+def _warnings(asked: SearchRequest, controls: results.Controls) -> list[dict]:
+    """What the search went without, said as warnings (FHIR's lenient handling)."""
+    return [*(issue(ignored.code, ignored.reason, "warning") for ignored in asked.ignored),
+            *(issue("informational", note, "warning") for note in controls.notes)]
+
+
+def _page_size() -> results.PageSize:
+    settings = current_app.config["FACADE"]
+    return results.PageSize(settings.default_count, settings.max_count)
 
 
 def _resources() -> dict[str, Declaration]:

@@ -60,12 +60,16 @@ class PatientSearchCriteria:
              "postcode": "PostCode", "telephone": "Telephone", "gender": "Gender"}
 
     def given(self) -> dict[str, str]:
-        """The constraints present, by element name, in TPP's XSD order."""
+        """The constraints present, by element name, in TPP's XSD order. A blank one
+        (spaces only) is absent: SystmOne reads element text stripped, so it would not
+        count towards the two."""
         values = {}
         for name, tag in self._TAGS.items():
             value = getattr(self, name)
-            if value is not None and value != "":
-                values[tag] = value.isoformat() if isinstance(value, dt.date) else value
+            if isinstance(value, dt.date):
+                values[tag] = value.isoformat()
+            elif value is not None and value.strip():
+                values[tag] = value
         return values
 
     def to_parameters(self) -> etree._Element:

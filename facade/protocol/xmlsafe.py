@@ -101,6 +101,22 @@ def to_line(element: etree._Element) -> bytes:
     return to_bytes(element).replace(b"\n", b"&#10;")
 
 
+#: What XML 1.0 cannot hold at all (outside its Char production): C0 controls other than
+#: tab, LF and CR, lone surrogates, U+FFFE and U+FFFF. lxml refuses them in text.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_can_hold(text: str) -> bool:
+    """Whether ``text`` can be an XML element's text or attribute value."""
+    return _NOT_XML.search(text) is None
+
+
+def xml_safe(text: str) -> str:
+    """``text`` with what XML cannot hold replaced by U+FFFD (for messages that echo
+    a caller's input)."""
+    return _NOT_XML.sub("\ufffd", text)
+
+
 def text_of(element: etree._Element | None, path: str) -> str | None:
     """Stripped text of the child at ``path``; None when absent, '' when empty."""
     if element is None:

@@ -144,6 +144,13 @@ class SinkContract:
         assert sink.search(AuditQuery(count=0, client_id="client-a")) == ([], 7)
         assert sink.search(AuditQuery(count=2, offset=1, until=entry(3).time))[0][0][0] == ids[4]
 
+    @pytest.mark.parametrize("offset", [2**63 - 1, 2**63, 10**30])
+    def test_an_offset_past_every_entry_finds_none_however_large(self, sink: AuditSink,
+                                                                 offset: int) -> None:
+        """SQLite cannot bind an integer past 2**63 - 1: it was an OverflowError (500)."""
+        sink.record(entry())
+        assert sink.search(AuditQuery(offset=offset)) == ([], 1)
+
     # -- durability and concurrency ------------------------------------------------
 
     def test_entries_survive_sigkill_right_after_record(self, spec: str) -> None:

@@ -191,6 +191,8 @@ def test_the_search_parameters() -> None:
     ({"_count": ["10"], "_offset": ["20"]}, AuditQuery(count=10, offset=20)),
     ({"_count": ["0"]}, AuditQuery(count=0)),
     ({"_count": ["100000"]}, AuditQuery(count=500)),  # capped, as FHIR lets a server
+    ({"_count": ["9" * 5000]}, AuditQuery(count=500)),  # more digits than int() takes
+    ({"_count": ["007"], "_offset": ["000"]}, AuditQuery(count=7)),
     ({"date": ["2026-11-01"]}, AuditQuery(since="2026-11-01T00:00:00.000000Z",
                                           until="2026-11-01T23:59:59.999999Z")),
     ({"date": ["eq2026-11"]}, AuditQuery(since="2026-11-01T00:00:00.000000Z",
@@ -210,6 +212,39 @@ def test_the_search_parameters() -> None:
 ])
 def test_query_from_params(params: dict, expected: AuditQuery) -> None:
     assert query_from_params(params) == expected
+
+
+FIRST = "0001-01-01T00:00:00.000000Z"
+LAST = "9999-12-31T23:59:59.999999Z"
+NOTHING = AuditQuery(since=LAST, until=FIRST)
+
+
+@pytest.mark.parametrize(("date", "expected"), [
+    ("0001-01-01", AuditQuery(until="0001-01-01T23:59:59.999999Z")),
+    ("lt0001-01-01", NOTHING),
+    ("le0001", AuditQuery(until="0001-12-31T23:59:59.999999Z")),
+    ("ge0001-01-01", AuditQuery()),
+    ("9999-12-31", AuditQuery(since="9999-12-31T00:00:00.000000Z")),
+    ("9999-12", AuditQuery(since="9999-12-01T00:00:00.000000Z")),
+    ("gt9999-12-31", NOTHING),
+    ("le9999-12-31T23:59:59", AuditQuery()),
+    ("9999-12-31T23:59:59-14:00", NOTHING),  # past the last instant there is
+    ("lt0001-01-01T10:00:00+14:00", NOTHING),  # before the first
+    ("ge0001-01-01T10:00:00+14:00", AuditQuery()),
+    ("0500-06", AuditQuery(since="0500-06-01T00:00:00.000000Z",
+                           until="0500-06-30T23:59:59.999999Z")),
+])
+def test_dates_at_the_ends_of_the_calendar(date: str, expected: AuditQuery) -> None:
+    """Bounds past year 1 or 9999 cannot be written: an open side is unbounded, the
+    other side empty. date=0001-01-01 was a 500, lt0001-01-01 too, and years before 1000
+    were written with fewer than four digits, which do not read back."""
+    assert query_from_params({"date": [date]}) == expected
+
+
+def test_a_range_past_the_end_still_narrows_with_others() -> None:
+    assert query_from_params({"date": ["gt9999-12-31", "ge2026"]}) == NOTHING
+    assert query_from_params({"date": ["le9999-12-31", "ge2026"]}) == \
+        AuditQuery(since="2026-01-01T00:00:00.000000Z")
 
 
 @pytest.mark.parametrize(("params", "message"), [
@@ -233,6 +268,9 @@ def test_query_from_params(params: dict, expected: AuditQuery) -> None:
     ({"_count": ["-1"]}, "_count must be a whole number"),
     ({"_count": ["ten"]}, "_count must be a whole number"),
     ({"_offset": ["1.5"]}, "_offset must be a whole number"),
+    ({"_count": ["\u00b2"]}, "_count must be a whole number"),  # isdigit() takes it
+    ({"_offset": ["\u0663"]}, "_offset must be a whole number"),
+    ({"_offset": ["1" + "0" * 30]}, "_offset must be at most 1000000000"),
     ({"entity": ["x"]}, "'entity' is not supported; use date, agent"),
     ({"_sort": ["-date"]}, "'_sort' is not supported"),
 ])

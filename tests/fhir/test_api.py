@@ -31,6 +31,19 @@ def search(client, url, status=200):
     return response.json
 
 
+def every_page(client, url) -> dict:
+    """A search followed through its next links: one Bundle holding every page's entries
+    (pages hold FACADE_DEFAULT_COUNT entries unless _count says otherwise)."""
+    first = search(client, url)
+    entries, page = list(first.get("entry", [])), first
+    while (following := next((link["url"] for link in page["link"]
+                              if link["relation"] == "next"), None)):
+        page = search(client, following.split("localhost", 1)[1])
+        assert page["total"] == first["total"]
+        entries += page.get("entry", [])
+    return {**first, "entry": entries}
+
+
 def ids(bundle: dict) -> list[str]:
     """The ids a search matched, in order (a whole search: its total is all of them)."""
     found = [r["id"] for r in matches(bundle)]
@@ -126,7 +139,7 @@ def test_vital_signs_and_labs_as_observations(client, practice):
                    is not None)  # a systolic reading (CTV3): it has blood pressures
     patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
                         )["entry"][0]["resource"]["id"]
-    everything = search(client, f"/fhir/Observation?patient=Patient/{patient_id}")
+    everything = every_page(client, f"/fhir/Observation?patient=Patient/{patient_id}")
     observations = matches(everything)
     assert everything["total"] == len(observations) > 0
     references = {r["subject"]["reference"] for r in observations}
@@ -138,13 +151,13 @@ def test_vital_signs_and_labs_as_observations(client, practice):
             for concept in ([r[path]] if path == "code" else r.get(path, []))
             for c in concept["coding"])]
 
-    vitals = search(client, f"/fhir/Observation?subject={patient_id}&category=vital-signs")
+    vitals = every_page(client, f"/fhir/Observation?subject={patient_id}&category=vital-signs")
     expected = having("http://terminology.hl7.org/CodeSystem/observation-category",
                       "vital-signs", "category")
     assert expected and ids(vitals) == expected
     assert len(expected) < len(observations)  # the labs are left out
-    bp = search(client, f"/fhir/Observation?patient={patient_id}"
-                        "&code=http://loinc.org|85354-9")
+    bp = every_page(client, f"/fhir/Observation?patient={patient_id}"
+                            "&code=http://loinc.org|85354-9")
     pressures = having("http://loinc.org", "85354-9", "code")
     assert pressures and ids(bp) == pressures
     for resource in matches(bp):
@@ -157,7 +170,7 @@ def test_count_ceils_the_page_and_the_self_link_drops_unknown_parameters(client,
     patient = patient_with_numerics(practice)
     patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
                         )["entry"][0]["resource"]["id"]
-    everything = ids(search(client, f"/fhir/Observation?patient={patient_id}"))
+    everything = ids(every_page(client, f"/fhir/Observation?patient={patient_id}"))
     bundle = search(client, f"/fhir/Observation?patient={patient_id}&_count=2&bogus=1")
     assert len(everything) > 2 and bundle["total"] == len(everything)
     assert [r["id"] for r in matches(bundle)] == everything[:2]
@@ -222,7 +235,7 @@ def observation_search(client, practice, query=""):
     patient = patient_with_numerics(practice)
     patient_id = search(client, f"/fhir/Patient?identifier={patient.identity.value}"
                         )["entry"][0]["resource"]["id"]
-    return patient_id, search(client, f"/fhir/Observation?patient={patient_id}{query}")
+    return patient_id, every_page(client, f"/fhir/Observation?patient={patient_id}{query}")
 
 
 def test_next_links_page_through_everything_statelessly(api, practice):
@@ -472,8 +485,8 @@ def test_a_date_time_without_a_zone_is_read_as_london_time(client, practice):
                              ("ge", [i for i, when in dated if when >= at]),
                              ("lt", [i for i, when in dated if when < at])):
         assert expected, prefix  # each side of the instant holds some
-        assert ids(search(client, f"{url}{prefix}{quote(summer)}")) == expected, prefix
-        assert ids(search(client, f"{url}{prefix}{local}")) == expected, prefix
+        assert ids(every_page(client, f"{url}{prefix}{quote(summer)}")) == expected, prefix
+        assert ids(every_page(client, f"{url}{prefix}{local}")) == expected, prefix
 
 
 def test_date_prefixes_split_a_record_at_a_day_exactly(client, practice):
@@ -491,11 +504,11 @@ def test_date_prefixes_split_a_record_at_a_day_exactly(client, practice):
     for prefix, rule in rules.items():
         expected = [i for i, when in dated if rule(when)]
         assert expected, prefix  # the day splits the record: no side is empty
-        assert ids(search(client, f"{url}{prefix}{day.isoformat()}")) == expected, prefix
+        assert ids(every_page(client, f"{url}{prefix}{day.isoformat()}")) == expected, prefix
     month = f"{day:%Y-%m}"
     in_month = [i for i, when in dated if f"{when:%Y-%m}" == month]
-    assert ids(search(client, f"{url}{month}")) == in_month
-    between = search(client, f"{url}ge{month}-01&date=le{day}")
+    assert ids(every_page(client, f"{url}{month}")) == in_month
+    between = every_page(client, f"{url}ge{month}-01&date=le{day}")
     assert ids(between) == [i for i, when in dated
                             if f"{when:%Y-%m}" == month and when <= day]
 
@@ -576,7 +589,7 @@ def test_every_record_type_is_searched_read_and_included_through_one_record(clie
     for resource_type in ("Observation", "Condition", "MedicationRequest",
                           "MedicationStatement", "Medication", "AllergyIntolerance",
                           "Immunization"):
-        bundle = search(client, f"/fhir/{resource_type}?patient=Patient/{pid}")
+        bundle = every_page(client, f"/fhir/{resource_type}?patient=Patient/{pid}")
         assert len(ids(bundle)) > 0, resource_type
         for resource in matches(bundle)[:3]:
             assert resource["resourceType"] == resource_type

@@ -100,3 +100,56 @@ def test_strict_handling_names_the_supported_parameters():
     with pytest.raises(FhirError, match="supported: patient, code, status"):
         parse_search(TOY, {"bogus": ["1"]}, strict=True)
     assert parse_search(TOY, {"_count": ["1"]}, strict=True).params == {}
+
+
+# -- what a search goes without, and what no SystmOne request could carry ---------------
+
+@pytest.mark.parametrize("value", ["", " ", "  \u3000"])
+def test_a_parameter_without_a_value_is_ignored_and_said_to_be(value):
+    """FHIR: an empty parameter is not an error; it is ignored (and here, said to be)."""
+    asked = parse_search(TOY, {"date": [value], "code": ["123"]})
+    assert asked.params == {"code": ["123"]} and len(asked.predicates) == 1
+    assert [(i.parameter, i.code) for i in asked.ignored] == [("date", "informational")]
+
+
+def test_an_empty_value_beside_a_real_one_is_dropped():
+    asked = parse_search(TOY, {"code": ["", "123"]})
+    assert asked.params == {"code": ["123"]} and asked.ignored == ()
+
+
+def test_unknown_parameters_are_ignored_said_to_be_and_refused_when_strict():
+    asked = parse_search(TOY, {"_sort": ["date"], "_lastUpdated": ["gt2020"], "foo": ["bar"],
+                               "_count": ["5"], "code": ["123"]})
+    assert [(i.parameter, i.code) for i in asked.ignored] == [
+        ("_sort", "not-supported"), ("_lastUpdated", "not-supported"), ("foo", "not-supported")]
+    assert "Prefer: handling=strict" in asked.ignored[0].reason
+    with pytest.raises(FhirError, match="unknown search parameter '_sort'"):
+        parse_search(TOY, {"_sort": ["date"]}, strict=True)
+
+
+@pytest.mark.parametrize("value", ["Sm\ufffeith", "\uffff", "a\ud800b", "\udfff", "a\x0bb"])
+def test_a_character_xml_cannot_hold_is_refused_naming_the_parameter(value):
+    """U+FFFE, U+FFFF and lone surrogates cannot be written into SystmOne's request XML
+    (lxml refuses them): refused here, for every type and parameter, as 400."""
+    for name in ("name", "code", "date", "thing", "patient"):
+        with pytest.raises(FhirError, match=f"^{name}: control characters and characters "
+                                            "XML cannot hold") as refused:
+            parse_search(TOY, {name: [value]})
+        assert refused.value.status == 400 and refused.value.code == "invalid"
+
+
+def test_a_parameter_name_xml_cannot_hold_is_refused():
+    with pytest.raises(FhirError, match="parameter name") as refused:
+        parse_search(TOY, {"fo\ufffeo": ["1"]})
+    assert refused.value.status == 400
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00",
+                                   "le9999-12-31T23:59:59", "9999-12-31", "gt9999-12",
+                                   "lt0001"])
+def test_dates_at_the_ends_of_the_calendar_are_searched(value):
+    """An offset taking an instant past year 1 or 9999 is the first or last instant there
+    is: a FHIR date, searched (before: 400 or 500)."""
+    assert parse_search(TOY, {"date": [value]}).matches(RESOURCE) in (True, False)
+    assert not parse_search(TOY, {"date": ["9999-12-31T23:59:59-14:00"]}).matches(RESOURCE)
+    assert parse_search(TOY, {"date": ["ge0001-01-01T00:00:00+14:00"]}).matches(RESOURCE)

