@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -76,6 +77,10 @@ class RecordService:
         #: What a full record fetch asks SystmOne for: the sections every served type is
         #: made from, and no more.
         self.sections = mappings.sections()
+        #: Where the data comes from, in every cache and flight key: data cached from one
+        #: upstream is never served for another (a practice changed behind the same state
+        #: dir or Redis), while the instances of one deployment share it.
+        self.source = upstream_source([endpoint.name for endpoint in pool.endpoints])
 
     def close(self) -> None:
         self.pool.close()
@@ -108,7 +113,7 @@ class RecordService:
     def search_patients(self, criteria: PatientSearchCriteria,
                         fresh: bool = False) -> list[dict]:
         """SUBSETTED Patients from SystmOne's PatientSearch summary."""
-        digest = self.codec.digest(repr(sorted(criteria.given().items())))
+        digest = f"{self.source}:{self.codec.digest(repr(sorted(criteria.given().items())))}"
         entry, _ = lookup(self.cache, "search", digest, self.windows.demographics,
                           self.clock())
         if demographics_step(entry, self.clock(), self.windows, fresh) is Step.CACHE:
@@ -223,7 +228,8 @@ class RecordService:
 
     def _organisation_metadata(self) -> etree._Element | None:
         """GetOrganisationMetaData, fetched once an hour; None if SystmOne will not say."""
-        entry, fresh = lookup(self.cache, "organisation", "practice", ORGANISATION_TTL,
+        practice = f"{self.source}:practice"
+        entry, fresh = lookup(self.cache, "organisation", practice, ORGANISATION_TTL,
                               self.clock())
         if fresh:
             return _parsed(entry.data)
@@ -231,11 +237,11 @@ class RecordService:
         def fetch() -> Entry:
             body = self.pool.call("GetOrganisationMetaData",
                                   lambda c: c.get_organisation_metadata())
-            return self.cache.put("organisation", "practice",
+            return self.cache.put("organisation", practice,
                                   etree.tostring(body).decode(), self.clock())
 
         try:
-            found = self._shared("organisation", fetch, "organisation", "practice",
+            found = self._shared(f"organisation:{practice}", fetch, "organisation", practice,
                                  stale=entry, seen=entry)
         except (UpstreamError, Throttled):
             found = entry
@@ -279,7 +285,12 @@ class RecordService:
             return stale
 
     def _digest(self, identity: Identity) -> str:
-        return _patient_digest(self.codec, identity)
+        return f"{self.source}:{_patient_digest(self.codec, identity)}"
+
+
+def upstream_source(endpoints: list[str]) -> str:
+    """A short name for the SystmOne endpoints (HOST:PORT, in any order) data came from."""
+    return hashlib.sha256(",".join(sorted(endpoints)).encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4096)

@@ -17,7 +17,9 @@ from lxml import etree
 
 from facade.app import create_app
 from facade.stewardship.singleflight import SingleFlight
+from simulator.practice import generated_practice
 
+from ..conftest import AS_OF
 from ..tokens import authorized_client
 from .conftest import patient_with_numerics
 
@@ -229,3 +231,22 @@ def test_metrics_count_upstream_calls_and_readiness_follows_the_upstream(stack, 
         assert ready.status_code == 503 and ready.headers["Retry-After"]
     finally:
         down.extensions["facade.records"].close()
+
+
+def test_data_cached_from_one_practice_is_never_served_for_another(stack, practice):
+    """The demo restarted with another practice in the same state dir: the old practice's
+    patient is not served from the cache; the new upstream is asked (and knows nobody of
+    that name), and its own patients are fetched from it."""
+    old = stack()
+    summary = patient_with_numerics(practice)
+    pid = patient_id(old.client(), summary)
+    assert old.client().get(f"/fhir/Observation?patient={pid}").json["total"] > 0
+    assert old.client().get(f"/fhir/Patient/{pid}").status_code == 200
+
+    other = generated_practice(12, seed=99, as_of=AS_OF)
+    assert other.find(summary.identity) is None
+    new = stack(simulator={"practice_override": other})  # same state dir, same store
+    assert new.client().get(f"/fhir/Patient/{pid}").status_code == 404
+    searched = new.client().get(f"/fhir/Observation?patient={pid}")
+    assert searched.status_code == 200 and searched.json["total"] == 0
+    assert new.live.store.messages(function="GetPatientRecord")  # asked the new upstream
