@@ -3,6 +3,9 @@
 - Security headers on every answer (HSTS when the request came over HTTPS).
 - The Host header: without FACADE_PUBLIC_BASE_URL links are built from it, so only the
   names the operator allowed are accepted; a forged Host gets 421, never a link.
+- No answer is HTML: werkzeug's own error pages become OperationOutcomes.
+- The path the access log may show (serving/accesslog.py): ids that found nothing are
+  not logged as typed.
 - Operational endpoints (/metrics, /readyz) name the SystmOne endpoints and their state:
   they answer on FACADE_OPS_BIND's listener only, or, without one, to callers on this
   machine that did not come through a proxy. /healthz (liveness) says nothing and stays
@@ -11,7 +14,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, current_app, request
 
 from .config import Settings
 from .fhir.outcome import operation_outcome
@@ -19,6 +22,8 @@ from .jsonbytes import dumps
 from .serving.answers import HSTS, SECURITY_HEADERS
 
 OPERATIONAL = frozenset({"/metrics", "/readyz"})
+#: The WSGI environ key where the app leaves the path the access log may show.
+LOGGED_PATH = "facade.logged_path"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
 _PROXIED = ("HTTP_X_FORWARDED_FOR", "HTTP_FORWARDED", "HTTP_X_REAL_IP")
 
@@ -41,6 +46,9 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
+        request.environ[LOGGED_PATH] = _loggable_path(response.status_code)
+        if response.status_code >= 400 and response.mimetype == "text/html":
+            response = _as_outcome(response)
         for name, value in SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
         if request.scheme == "https":
@@ -58,6 +66,38 @@ def _operational(environ: dict, ops_port: str | None, on_ops_listener: bool) -> 
         return None
     return _refused(403, "forbidden", f"{request.path} answers callers on this machine only "
                                       "(or on FACADE_OPS_BIND's listener)")
+
+
+#: FHIR issue types of the errors werkzeug answers by itself (routing, methods).
+_ISSUE_CODES = {404: "not-found", 405: "not-supported", 413: "too-long", 415: "not-supported"}
+
+
+def _as_outcome(response: Response) -> Response:
+    """An error werkzeug would answer with its HTML page (a path no route knows, ``GET /``),
+    as an OperationOutcome: no answer of this server is HTML."""
+    status = response.status_code
+    diagnostics = ("nothing is served at this path; the FHIR base is /fhir"
+                   if status == 404 else response.status)
+    answer = _refused(status, _ISSUE_CODES.get(status, "exception"), diagnostics)
+    for name in ("Allow", "Retry-After", "WWW-Authenticate"):
+        if name in response.headers:
+            answer.headers[name] = response.headers[name]
+    return answer
+
+
+def _loggable_path(status: int) -> str | None:
+    """The path of a request that found what it named; after a refusal, the route with
+    only a served type's name in it (an id that found nothing — an NHS number typed as
+    an id, say — becomes ``-``); None for what no route knows (the logger shows its
+    first segment)."""
+    if status < 400 and request.url_rule is not None and request.endpoint != "fhir.unknown":
+        return request.path
+    view_args = request.view_args or {}
+    resource_type = view_args.get("resource_type")
+    if resource_type is None or resource_type not in current_app.extensions.get(
+            "facade.resources", ()):
+        return None if request.url_rule is None or view_args else request.path
+    return f"/fhir/{resource_type}" + ("/-" if "resource_id" in view_args else "")
 
 
 def _host_name(environ: dict) -> str:

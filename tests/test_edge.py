@@ -83,3 +83,15 @@ def test_with_an_ops_listener_they_answer_there_and_only_there(make):
     assert client.get("/fhir/metadata", **on_ops).status_code == 404
     assert client.get("/metrics", base_url="http://localhost:8080").status_code == 404
     assert client.get("/fhir/metadata", base_url="http://localhost:8080").status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/", "/index.html", "/9990000018", "/auth/nowhere"])
+def test_no_answer_is_html(make, path):
+    response = make().get(path)
+    assert response.status_code == 404 and response.mimetype == "application/fhir+json"
+    assert response.json["issue"][0]["code"] == "not-found"
+    assert "/fhir" in response.json["issue"][0]["diagnostics"]
+    assert "9990000018" not in response.get_data(as_text=True)
+    wrong_method = make().delete("/healthz")
+    assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
+    assert wrong_method.json["resourceType"] == "OperationOutcome"

@@ -17,7 +17,7 @@ import logging
 import random
 import time
 
-from flask import Flask, Request, Response, g, request
+from flask import Flask, Request, Response, current_app, g, request
 
 from .record import AccessRecord
 from .sink import AuditSink, NoAudit
@@ -105,7 +105,7 @@ def finish(sink: AuditSink, status: int, error: str) -> None:
         scopes=scopes,
         interaction=_interaction(asked),
         resource_type=(asked.view_args or {}).get("resource_type", ""),
-        patient_ids=tuple(state.audit_patients or _patient_asked_for(asked)),
+        patient_ids=_minted(state.audit_patients or _patient_asked_for(asked)),
         status=status,
         request_uids=tuple(state.audit_uids),
         latency_ms=round((time.perf_counter() - started) * 1000, 3),
@@ -126,6 +126,15 @@ def _patient_asked_for(asked: Request) -> list[str]:
     if asked.endpoint == "fhir.read" and view_args.get("resource_type") == "Patient":
         return [view_args["resource_id"]]
     return []
+
+
+def _minted(patient_ids: list[str]) -> tuple[str, ...]:
+    """Only ids this deployment minted name a patient; anything else a client put where an
+    id goes (an NHS number, say) is not recorded as typed."""
+    records = current_app.extensions.get("facade.records")
+    if records is None:  # an app without a record service (some tests): ids as noted
+        return tuple(patient_ids)
+    return tuple(p for p in patient_ids if records.codec.patient_identity(p) is not None)
 
 
 def _parameter_names(asked: Request) -> tuple[str, ...]:

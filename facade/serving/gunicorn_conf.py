@@ -55,6 +55,9 @@ secure_scheme_headers = {"X-FORWARDED-PROTO": "https"} if _settings.proxies else
 
 # The access log: method, path (never the query string: searches carry NHS numbers and
 # names), status, bytes, seconds; no referer or user agent.
+# The path comes from the application (serving/accesslog.py): an id that found nothing,
+# typed by a client (an NHS number, say), is not logged as typed.
+logger_class = "facade.serving.accesslog.AccessLogger"
 accesslog = "-" if _settings.access_log else None
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss'
 errorlog = "-"

@@ -196,6 +196,15 @@ def test_capabilities_and_refusals_are_recorded(stack, practice):
                             headers={"Authorization": "Bearer not-a-token"})
     assert response.status_code == 401 and (entry.client_id, entry.status) == ("", 401)
 
+    # an NHS number typed where an id goes names nobody here: not recorded as typed
+    for client in (s.client(), s.anonymous()):
+        response, entry = s.ask(client, f"/fhir/Patient/{nhs}")
+        assert response.status_code in (401, 404) and entry.patient_ids == ()
+        values_absent(entry, nhs)
+    response, entry = s.ask(s.client(), f"/fhir/Observation?patient={nhs}")
+    assert entry.patient_ids == ()
+    values_absent(entry, nhs)
+
     narrow = s.client("system/Observation.rs", client_id="narrow")
     response, entry = s.ask(narrow, f"/fhir/Patient?identifier={nhs}")
     assert response.status_code == 403
