@@ -9,7 +9,6 @@ answer, recorded in the audit as it leaves.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -20,6 +19,7 @@ from .audit.sink import open_sink
 from .auth.server import authorization_server
 from .auth.service import AuthService
 from .config import Settings
+from .files import private_dir
 from .ids import IdCodec
 from .mapping.registry import MappingRegistry
 from .protocol.envelope import OutputScheme
@@ -40,7 +40,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     """The WSGI app; ``overrides`` take precedence over ``FACADE_*`` variables (tests use it)."""
     settings = Settings.load(overrides)
     profiles.require_safe(settings)  # live: unsafe settings never serve a request
-    Path(settings.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     app = Flask(__name__)
     app.debug = settings.debug
     app.config["FACADE"] = settings

@@ -46,6 +46,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
+from .files import private_dir
 from .protocol.identity import Identity, IdentityError
 from .stewardship.store import Store
 
@@ -177,7 +178,7 @@ def _write_key(path: Path, key: bytes) -> bytes:
     Written whole under another name, then linked into place (link fails if the name
     is taken): a worker starting beside us never reads a half-written key.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:

@@ -53,6 +53,8 @@ from prometheus_client.gc_collector import GCCollector
 from prometheus_client.platform_collector import PlatformCollector
 from prometheus_client.process_collector import ProcessCollector
 
+from .files import private_dir
+
 __all__ = [
     "CACHE_RESULTS",
     "SINGLE_FLIGHT_SCOPES",
@@ -114,7 +116,7 @@ def _multiprocess_dir_from_environment() -> Path | None:
         return None
     path = Path(configured)
     # prometheus_client opens its files there as soon as a metric exists (just below).
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     return path
 
 
@@ -313,7 +315,7 @@ def prepare_multiprocess_dir(path: Path) -> None:
     Call it once when the server starts, before workers record anything. Only
     prometheus_client's ``*.db`` files go, so a mistyped path costs no one's data.
     """
-    path.mkdir(parents=True, exist_ok=True)
+    private_dir(path)
     for entry in path.glob("*.db"):
         if entry.name.startswith(_METRIC_FILE_PREFIXES) and entry.is_file():
             entry.unlink()

@@ -25,6 +25,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
+from .files import private_file
+
 BUSY_TIMEOUT_MS = 10_000
 
 
@@ -107,5 +109,4 @@ class ThreadConnections:
 
 
 def create_private(path: Path) -> None:
-    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    private_file(path)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 import orjson
 
+from ..files import private_dir
 from .record import AccessRecord
 from .sink import AuditQuery, AuditSink, from_dict, instant_us
 
@@ -109,7 +110,7 @@ class JSONLSink(AuditSink):
             # parent's open file, and with it the parent's flock.
             created = not self.path.exists()
             if created:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+                private_dir(self.path.parent)
             fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             if created:  # make the new file's name durable too
                 _sync_directory(self.path.parent)

@@ -16,6 +16,7 @@ import click
 from joserfc.jwk import ECKey
 
 from ..config import Settings
+from ..files import private_dir
 from ..stewardship.store import open_store
 from .clients import Client, RegistrationError, new_client
 from .service import AuthService
@@ -141,7 +142,7 @@ def ensure_demo_client(service: AuthService, state_dir: Path) -> Client:
     key_file = Path(state_dir) / DEMO_KEY_FILE
     if not key_file.exists():
         key = ECKey.generate_key("P-384", parameters={"kid": "demo-es384", "alg": "ES384"})
-        key_file.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(key_file.parent)
         descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(descriptor, "w") as out:
             json.dump(key.as_dict(private=True), out)

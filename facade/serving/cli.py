@@ -17,6 +17,7 @@ import click
 
 from .. import profiles
 from ..config import Settings, unknown_variables
+from ..files import private_dir
 
 CONF = Path(__file__).with_name("gunicorn_conf.py")
 
@@ -36,7 +37,7 @@ def serve(config_file: Path | None) -> None:
         _refuse(found)
     for name in unknown_variables():
         click.echo(f"facade serve: warning: {name} is not a setting (a typo?)", err=True)
-    Path(settings.state_dir).mkdir(mode=0o700, parents=True, exist_ok=True)
+    private_dir(settings.state_dir)
     _record_base(settings)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(CONF)])

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..files import private_dir
+
 
 class DeviceIdError(RuntimeError):
     """The DeviceID file exists but cannot be read; fix or remove it."""
@@ -72,7 +74,7 @@ class DeviceIdStore:
         if getattr(self._holder, "held", False):
             yield
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(self.path.parent)
         with open(self.path.with_suffix(".lock"), "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             self._holder.held = True
