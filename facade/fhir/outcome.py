@@ -56,9 +56,11 @@ def upstream_error(error: UpstreamError | Throttled) -> FhirError:
         return FhirError(503, "transient", f"SystmOne is busy: {error.message}",
                          {"Retry-After": "30"})
     if isinstance(error, UpstreamTimeout):
-        return FhirError(504, "timeout", "SystmOne did not answer in time")
+        return FhirError(504, "timeout", "SystmOne did not answer in time",
+                         {"Retry-After": _seconds(error)})
     if isinstance(error, UpstreamConnectionError):
-        return FhirError(503, "transient", "SystmOne cannot be reached", {"Retry-After": "30"})
+        return FhirError(503, "transient", "SystmOne cannot be reached",
+                         {"Retry-After": _seconds(error)})
     if isinstance(error, PermanentError):
         return FhirError(502, "exception", f"SystmOne refused the request: {error.message}")
     if isinstance(error, UpstreamProtocolError):
@@ -66,6 +68,8 @@ def upstream_error(error: UpstreamError | Throttled) -> FhirError:
     return FhirError(502, "exception", "SystmOne request failed")
 
 
-def _seconds(error: Throttled | UpstreamUnavailable) -> str:
-    """Retry-After in whole seconds, rounded up: a client that waits that long finds room."""
-    return str(max(1, math.ceil(error.retry_after)))
+def _seconds(error: Throttled | UpstreamError) -> str:
+    """Retry-After in whole seconds, rounded up: a client that waits that long finds room
+    (30 when nobody said: SystmOne's longest interval)."""
+    seconds = error.retry_after
+    return str(max(1, math.ceil(seconds))) if seconds is not None else "30"

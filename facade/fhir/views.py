@@ -38,6 +38,8 @@ FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
 ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 WRITE_METHODS = ["PUT", "POST", "DELETE", "PATCH"]
+#: Answered after the scope check; HEAD is GET without the body (RFC 9110 9.3.2).
+READ_METHODS = ("GET", "HEAD", "POST")
 
 
 # --- responses ---------------------------------------------------------------------
@@ -145,7 +147,7 @@ def _authorized() -> Response | None:
     """Token first (401), then scope for the interaction (403); the view does the rest."""
     if request.method == "OPTIONS":  # a CORS preflight carries no token
         return Response(status=204, headers={
-            **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, POST",
+            **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, HEAD, POST",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, "
                                             "Cache-Control, If-None-Match, Prefer",
             "Access-Control-Max-Age": "600"})
@@ -154,7 +156,7 @@ def _authorized() -> Response | None:
     access = guard.authenticate()
     interaction = _INTERACTIONS.get(request.endpoint or "")
     definition = _resources().get((request.view_args or {}).get("resource_type", ""))
-    if interaction is None or definition is None or request.method not in ("GET", "POST"):
+    if interaction is None or definition is None or request.method not in READ_METHODS:
         return None  # unknown types and writes are answered 404/405 by the views
     guard.authorize(access, definition.type, interaction, definition.explicit_scope_only)
     return None
@@ -201,7 +203,7 @@ def metadata() -> Response:
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
 def read(resource_type: str, resource_id: str) -> Response:
     definition = _resource(resource_type)
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         raise _not_allowed()
     if not ID_PATTERN.fullmatch(resource_id):
         raise FhirError(400, "invalid", f"{resource_id!r} is not a valid FHIR id")
@@ -269,7 +271,7 @@ def _if_none_match() -> set[str]:
 @bp.route("/<resource_type>", methods=["GET", *WRITE_METHODS])
 def search(resource_type: str) -> Response:
     definition = _resource(resource_type)
-    if request.method != "GET":
+    if request.method not in ("GET", "HEAD"):
         raise _not_allowed()
     return _search(definition, request.args.to_dict(flat=False))
 
@@ -386,4 +388,4 @@ def _resource(resource_type: str) -> Declaration:
 
 def _not_allowed() -> FhirError:
     return FhirError(405, "not-supported", f"{request.method} is not supported: this server "
-                                           "is read-only", {"Allow": "GET"})
+                                           "is read-only", {"Allow": "GET, HEAD"})

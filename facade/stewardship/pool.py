@@ -96,7 +96,7 @@ class UpstreamPool:
                 self._sent(endpoint.name, full_record)
                 metrics.upstream_call(function, endpoint.name, _outcome(error),
                                       time.monotonic() - started)
-                self._take_out(endpoint.name, error)
+                error.retry_after = self._take_out(endpoint.name, error)
                 raise
             except Exception:
                 self._sent(endpoint.name, full_record)
@@ -171,7 +171,8 @@ class UpstreamPool:
 
     # -- failing and recovering ------------------------------------------------------
 
-    def _take_out(self, name: str, error: Exception) -> None:
+    def _take_out(self, name: str, error: Exception) -> float:
+        """Take the endpoint out for its backoff; the seconds until it is tried again."""
         failures = int(self.store.get(_failures_key(name)) or 0) + 1
         pause = self.backoff.after(failures)
         self.store.set(_failures_key(name), str(failures).encode(),
@@ -182,6 +183,7 @@ class UpstreamPool:
         metrics.endpoint_available(name, False)
         log.warning("SystmOne endpoint %s taken out for %.0f s after %s (failure %d)",
                     name, pause, type(error).__name__, failures)
+        return pause
 
     def _answered(self, name: str) -> None:
         with self._lock:

@@ -18,7 +18,11 @@ from __future__ import annotations
 
 
 class UpstreamError(Exception):
-    """Base of every error raised by the SystmOne client."""
+    """Base of every error raised by the SystmOne client. ``retry_after``: seconds until
+    the endpoint is tried again, where that is known (the pool sets it when a timeout or
+    a broken connection takes the endpoint out)."""
+
+    retry_after: float | None = None
 
 
 class UpstreamConnectionError(UpstreamError):

@@ -91,9 +91,10 @@ def test_a_full_budget_is_a_throttled_refusal_with_the_time_to_retry(store):
 def test_an_endpoint_that_stops_answering_is_taken_out_then_retried(store, failure):
     broken, healthy = Gateway("pc1:40700", failure), Gateway("pc2:40700")
     upstream = pool(store, broken, healthy)
-    with pytest.raises(type(failure)):
+    with pytest.raises(type(failure)) as failed:
         while True:  # until the broken one is chosen
             upstream.call("GetFunctions", lambda g: g.ask("x"))
+    assert failed.value.retry_after == 0.3  # the backoff: the caller's Retry-After
     for _ in range(3):
         assert upstream.call("GetFunctions", lambda g: g.ask("x")) == "x from pc2:40700"
     ready, detail = upstream.readiness()
