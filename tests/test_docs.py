@@ -155,3 +155,24 @@ def test_the_fidelity_report_runs_as_documented(tmp_path):
                 tmp_path)
     assert done.returncode == 0, done.stderr
     assert "served" in done.stdout and "not served" in done.stdout
+
+
+def anchors(path: Path) -> set[str]:
+    """GitHub's anchors for a Markdown file's headings."""
+    headings = re.findall(r"^#+ (.+)$", path.read_text(encoding="utf-8"), flags=re.MULTILINE)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_every_link_between_the_docs_resolves():
+    broken = []
+    for doc in DOCS:
+        for target in re.findall(r"\]\(([^)#\s]*)(#[^)\s]*)?\)", doc.read_text(encoding="utf-8")):
+            file, anchor = target
+            if file.startswith(("http://", "https://")):
+                continue
+            linked = (doc.parent / file).resolve() if file else doc
+            if not linked.exists():
+                broken.append(f"{doc.name}: {file}")
+            elif anchor and anchor[1:] not in anchors(linked):
+                broken.append(f"{doc.name}: {file}{anchor}")
+    assert broken == []
