@@ -132,19 +132,38 @@ def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Pat
 
 
 def _path_only_request_handler():
-    """The development server's request log without query strings: searches carry NHS
-    numbers, names and dates of birth, which must never reach a log."""
+    """The development server's request log as `facade serve`'s access log has it: the path
+    the application says may be logged (no query string, no id that found nothing: both
+    may carry NHS numbers, names and dates of birth). Each connection's socket gives up
+    after FACADE_CLIENT_TIMEOUT's default, so a stalled client does not hold its thread
+    for ever (the demo makes a thread per connection; `facade serve` buffers instead)."""
     from werkzeug.serving import WSGIRequestHandler
 
+    from .config import Settings
+    from .edge import LOGGED_PATH
+    from .serving.accesslog import masked
+    from .serving.answers import refusal_bytes
+
     class PathOnly(WSGIRequestHandler):
+        timeout = Settings().client_timeout
+
         def log_request(self, code="-", size="-") -> None:
-            path = str(getattr(self, "path", "-")).split("?", 1)[0]
+            environ = getattr(self, "environ", {})
+            path = environ.get(LOGGED_PATH) or masked(str(getattr(self, "path", "/")))
             self.log("info", '"%s %s %s" %s %s', getattr(self, "command", "-"), path,
                      getattr(self, "request_version", "-"), code, size)
 
         def log_error(self, format: str, *args) -> None:
-            self.log("error", format, *(a.split("?", 1)[0] if isinstance(a, str) else a
-                                        for a in args))
+            # werkzeug's messages about bad requests quote the request line: never logged.
+            self.log("error", format, *(a if not isinstance(a, str) else "-" for a in args))
+
+        def send_error(self, code: int, message=None, explain=None) -> None:
+            """What the server refuses before the app sees it, as an OperationOutcome that
+            quotes nothing (the standard page echoes the request line)."""
+            self.log_error("code %d, message %s", code, "-")
+            self.close_connection = True
+            self.wfile.write(refusal_bytes(code, "the request is malformed"
+                                           if code < 500 else "the request failed"))
 
     return PathOnly
 
