@@ -6,10 +6,10 @@
 - No answer is HTML: werkzeug's own error pages become OperationOutcomes.
 - The path the access log may show (serving/accesslog.py): ids that found nothing are
   not logged as typed.
-- Operational endpoints (/metrics, /readyz) name the SystmOne endpoints and their state:
-  they answer on FACADE_OPS_BIND's listener only, or, without one, to callers on this
-  machine that did not come through a proxy. /healthz (liveness) says nothing and stays
-  open to every caller.
+- Operational endpoints name the SystmOne endpoints and their state: /metrics answers on
+  FACADE_OPS_BIND's listener only, or, without one, to callers on this machine that did
+  not come through a proxy; /readyz answers everyone, with its detail for those only.
+  /healthz (liveness) says nothing and stays open to every caller.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from flask import Flask, Response, current_app, request
 from .config import Settings
 from .fhir.outcome import operation_outcome
 from .jsonbytes import dumps
+from .ops import READYZ_DETAIL
 from .serving.answers import HSTS, SECURITY_HEADERS
 
 OPERATIONAL = frozenset({"/metrics", "/readyz"})
@@ -36,7 +37,7 @@ def install(app: Flask, settings: Settings) -> None:
     def _edge() -> Response | None:
         environ = request.environ
         on_ops_listener = ops_port is not None and environ.get("SERVER_PORT") == ops_port
-        if request.path in OPERATIONAL or (on_ops_listener and request.path != "/healthz"):
+        if request.path in OPERATIONAL or on_ops_listener:
             return _operational(environ, ops_port, on_ops_listener)
         if settings.public_base_url is None and _host_name(environ) not in hosts:
             return _refused(421, "not-found", "this server does not answer for the host "
@@ -57,12 +58,19 @@ def install(app: Flask, settings: Settings) -> None:
 
 
 def _operational(environ: dict, ops_port: str | None, on_ops_listener: bool) -> Response | None:
+    """/metrics for the operator's side only; /readyz for everyone (CONTRACT.md: readiness
+    is public), but its detail — the SystmOne endpoints and their state — for the
+    operator's side only (ops.READYZ_DETAIL)."""
     if ops_port is not None:
-        if on_ops_listener and request.path in OPERATIONAL | {"/healthz"}:
-            return None
-        return _refused(404, "not-found", f"{request.path} is not served on this listener")
-    local = environ.get("REMOTE_ADDR") in _LOOPBACK and not any(h in environ for h in _PROXIED)
-    if local:
+        operator = on_ops_listener
+        if on_ops_listener and request.path not in OPERATIONAL | {"/healthz"}:
+            return _refused(404, "not-found", "only /metrics, /readyz and /healthz are "
+                                              "served on this listener")
+    else:
+        operator = environ.get("REMOTE_ADDR") in _LOOPBACK and \
+            not any(header in environ for header in _PROXIED)
+    environ[READYZ_DETAIL] = operator
+    if operator or request.path == "/readyz":
         return None
     return _refused(403, "forbidden", f"{request.path} answers callers on this machine only "
                                       "(or on FACADE_OPS_BIND's listener)")

@@ -13,11 +13,14 @@ import json
 import math
 from typing import Any
 
-from flask import Blueprint, Response, current_app
+from flask import Blueprint, Response, current_app, request
 
 from . import metrics
 
 READINESS_EXTENSION = "facade.readiness"
+#: Set in the WSGI environ by the app's edge (edge.py): False when the caller may learn
+#: whether the facade is ready but not the SystmOne endpoints behind it.
+READYZ_DETAIL = "facade.readyz_detail"
 
 bp = Blueprint("ops", __name__)
 
@@ -45,9 +48,10 @@ def readyz() -> Response:
         # A probe that cannot tell must not say "ready"; the traceback goes to the log.
         current_app.logger.exception("readiness check failed")
         return _json(503, "unavailable", {"reason": "readiness check failed"})
+    shown = detail if request.environ.get(READYZ_DETAIL, True) else {}
     if ready:
-        return _json(200, "ready", detail)
-    response = _json(503, "unavailable", detail)
+        return _json(200, "ready", shown)
+    response = _json(503, "unavailable", shown)
     retry_after = _retry_after_header(detail.get("retry_after"))
     if retry_after is not None:
         response.headers["Retry-After"] = retry_after

@@ -63,16 +63,25 @@ def test_with_a_public_base_url_links_never_come_from_the_host(make):
     assert "evil" not in response.get_data(as_text=True)
 
 
-@pytest.mark.parametrize("path", ["/metrics", "/readyz"])
-def test_operational_endpoints_answer_this_machine_only_by_default(make, path):
+def test_metrics_answer_this_machine_only_by_default(make):
     client = make()
-    assert client.get(path).status_code in (200, 503)  # the test client is 127.0.0.1
-    remote = client.get(path, environ_base={"REMOTE_ADDR": "10.0.0.5"})
+    assert client.get("/metrics").status_code == 200  # the test client is 127.0.0.1
+    remote = client.get("/metrics", environ_base={"REMOTE_ADDR": "10.0.0.5"})
     assert remote.status_code == 403 and "127.0.0.1:9" not in remote.get_data(as_text=True)
     assert remote.json["resourceType"] == "OperationOutcome"
-    proxied = client.get(path, headers={"X-Forwarded-For": "203.0.113.9"})
+    proxied = client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert proxied.status_code == 403
     assert client.get("/healthz", environ_base={"REMOTE_ADDR": "10.0.0.5"}).status_code == 200
+
+
+def test_readiness_is_public_but_its_detail_is_the_operators(make):
+    client = make()
+    local = client.get("/readyz")
+    assert "127.0.0.1:9" in local.get_data(as_text=True)
+    for remote in (client.get("/readyz", environ_base={"REMOTE_ADDR": "10.0.0.5"}),
+                   client.get("/readyz", headers={"X-Forwarded-For": "203.0.113.9"})):
+        assert remote.status_code == local.status_code
+        assert remote.json == {"status": local.json["status"]}
 
 
 def test_with_an_ops_listener_they_answer_there_and_only_there(make):
@@ -81,7 +90,9 @@ def test_with_an_ops_listener_they_answer_there_and_only_there(make):
     assert client.get("/metrics", **on_ops).status_code == 200
     assert client.get("/healthz", **on_ops).status_code == 200
     assert client.get("/fhir/metadata", **on_ops).status_code == 404
-    assert client.get("/metrics", base_url="http://localhost:8080").status_code == 404
+    assert client.get("/metrics", base_url="http://localhost:8080").status_code == 403
+    main_ready = client.get("/readyz", base_url="http://localhost:8080")
+    assert list(main_ready.json) == ["status"]
     assert client.get("/fhir/metadata", base_url="http://localhost:8080").status_code == 200
 
 
