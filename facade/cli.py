@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .upstream.cli import DEMO_API_KEY, make_client, parse_endpoint, upstream
+from .upstream.cli import DEMO_API_KEY, parse_endpoint, upstream
 from .upstream.errors import UpstreamError
 from .upstream.transport import Timeouts
 
@@ -103,13 +103,19 @@ def _start_simulator(config, practice):
 
 
 def _check_upstream(endpoint: str, api_key: str, state_dir: Path) -> None:
-    client = make_client(endpoint, api_key, state_dir, Timeouts(5.0, 10.0), None)
+    """GetFunctions before anything starts, booked in the state dir's slot ledger (a
+    facade already serving from it must not have its requests crowded)."""
+    from .stewardship.ledger import Throttled
+    from .upstream.cli import booked_upstream
+
+    upstream = booked_upstream(endpoint, api_key, state_dir, Timeouts(5.0, 10.0), None,
+                               max_wait=10.0)
     try:
-        client.get_functions()
-    except UpstreamError as error:
+        upstream.call(lambda client: client.get_functions())
+    except (UpstreamError, Throttled) as error:
         raise click.ClickException(f"SystmOne at {endpoint} does not answer: {error}") from None
     finally:
-        client.close()
+        upstream.close()
 
 
 def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Path,

@@ -38,6 +38,7 @@ def serve(config_file: Path | None) -> None:
     for name in unknown_variables():
         click.echo(f"facade serve: warning: {name} is not a setting (a typo?)", err=True)
     private_dir(settings.state_dir)
+    _check_shared_state(settings)
     _record_base(settings)
     sys.stdout.flush()
     os.execv(sys.executable, [sys.executable, "-m", "gunicorn", "-c", str(CONF)])
@@ -104,6 +105,20 @@ def _record_base(settings: Settings) -> None:
             AuthService.build(settings, store).remember_public_base(base)
 
 
+def _check_shared_state(settings: Settings) -> None:
+    """What every instance must agree on, checked before gunicorn starts, so a mismatch is
+    one line and exit 2, not a worker's traceback: the id key (ids.py)."""
+    from ..ids import IdCodec, IdKeyMismatch
+    from ..stewardship.store import open_store
+
+    with open_store(settings.state_dir, settings.redis_url) as store:
+        try:
+            IdCodec.from_state_dir(settings.state_dir, store if settings.redis_url else None)
+        except (IdKeyMismatch, ValueError) as error:
+            click.echo(f"facade serve: {error}", err=True)
+            sys.exit(2)
+
+
 def _refuse(found: list[str]) -> None:
     click.echo("facade serve: the live profile refuses to start:", err=True)
     for problem in found:
@@ -125,22 +140,26 @@ def _probe_store(settings: Settings) -> bool:
 
 
 def _probe_upstream(settings: Settings, endpoint: str) -> bool:
-    from ..upstream.cli import make_client
+    """GetFunctions, booked in the shared slot ledger like every other request: a check
+    run beside a serving facade must not crowd its requests."""
+    from ..stewardship.ledger import Throttled
+    from ..upstream.cli import booked_upstream
     from ..upstream.errors import UpstreamError
     from ..upstream.transport import Timeouts
 
     try:
-        client = make_client(endpoint, settings.api_key, settings.state_dir,
-                             Timeouts(5.0, min(settings.read_timeout, 15.0)), None)
+        upstream = booked_upstream(endpoint, settings.api_key, settings.state_dir,
+                                   Timeouts(5.0, min(settings.read_timeout, 15.0)), None,
+                                   max_wait=settings.max_wait)
     except click.BadParameter as error:
         click.echo(f"SystmOne {endpoint}: FAILED ({error.message})")
         return False
     try:
-        functions = client.get_functions()
-    except UpstreamError as error:
+        functions = upstream.call(lambda client: client.get_functions())
+    except (UpstreamError, Throttled) as error:
         click.echo(f"SystmOne {endpoint}: FAILED ({error})")
         return False
     finally:
-        client.close()
+        upstream.close()
     click.echo(f"SystmOne {endpoint}: OK, {len(functions)} functions")
     return True

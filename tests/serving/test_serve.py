@@ -214,6 +214,25 @@ def test_check_probes_systmone_and_reports(simulator, tmp_path):
     assert down.returncode == 1 and "FAILED" in down.stdout
 
 
+def test_check_books_its_request_in_the_shared_ledger(simulator, tmp_path):
+    """Beside a serving facade, `facade check` takes its turn: with the next request slot
+    beyond its wait it sends nothing and says why."""
+    from facade.stewardship.ledger import SlotLedger
+    from facade.stewardship.store import open_store
+
+    endpoint = "{}:{}".format(*simulator.address)
+    with open_store(tmp_path / "state", None) as store:
+        SlotLedger(store, 30.0, 30.0, 0.02).reserve(endpoint, False, 1.0)  # a serving facade's
+    before = len(simulator.store.messages())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FACADE_")}
+    env.update({"FACADE_UPSTREAM": endpoint, "FACADE_STATE_DIR": str(tmp_path / "state"),
+                "FACADE_REQUEST_INTERVAL": "30", "FACADE_MAX_WAIT": "1"})
+    done = subprocess.run([*FACADE, "check"], env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 1 and "request budget is used up" in done.stdout, done.stdout
+    assert len(simulator.store.messages()) == before
+
+
 def test_behind_a_declared_tls_proxy_only_the_proxy_may_connect(serve):
     refused = serve(FACADE_TLS_PROXY="true", FACADE_TRUSTED_PROXIES="10.9.9.9")
     refused.wait_ready()  # /healthz from this machine is still answered
