@@ -202,4 +202,7 @@ def _trailers(buffer, position: int, limits: Limits) -> Complete | Incomplete | 
             return Incomplete()
         if line_end.start() == position:
             return Complete(line_end.end())
+        name, colon, _ = bytes(buffer[position:line_end.start()]).partition(b":")
+        if not colon or not _TOKEN.fullmatch(name):
+            return Refused(400, "a trailer line of the chunked body is not a field")
         position = line_end.end()

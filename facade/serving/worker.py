@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import selectors
 import socket
 import ssl
@@ -142,13 +143,20 @@ class FacadeWorker(ThreadWorker):
             return
         if reading.handshaking and not self._handshake(reading):
             return
-        received = self._receive(reading)
+        received, ended = self._receive(reading)
         if received is None:
             return
         if received:
             if not reading.buffer:  # a kept-alive connection starts a request: full time
                 reading.deadline = time.monotonic() + self.client_timeout
             reading.buffer += received
+        if ended and not isinstance(framing.measure(reading.buffer, self.limits),
+                                    (framing.Complete, framing.Refused)):
+            # The client closed its side with no whole request sent: nothing to answer.
+            self._unwatch(reading)
+            self._close(reading.conn)
+            return
+        # A client may half-close once its request is sent (RFC 9112 9.6): still answered.
         self._judge(reading)
 
     def _handshake(self, reading: _Reading) -> bool:
@@ -168,16 +176,17 @@ class FacadeWorker(ThreadWorker):
         self._watch(reading, selectors.EVENT_READ)
         return True
 
-    def _receive(self, reading: _Reading) -> bytes | None:
-        """What the socket has now (b"" if nothing yet); None once the connection is gone."""
+    def _receive(self, reading: _Reading) -> tuple[bytes | None, bool]:
+        """What the socket has now (b"" if nothing yet) and whether the client has closed
+        its side; None once the connection is broken."""
         chunks = []
+        ended = False
         try:
             while True:
                 data = reading.conn.sock.recv(_READ_SIZE)
                 if not data:
-                    self._unwatch(reading)
-                    self._close(reading.conn)
-                    return None
+                    ended = True
+                    break
                 chunks.append(data)
                 if sum(map(len, chunks)) + len(reading.buffer) > self._most_buffered():
                     break
@@ -186,8 +195,8 @@ class FacadeWorker(ThreadWorker):
         except (ssl.SSLError, OSError):
             self._unwatch(reading)
             self._close(reading.conn)
-            return None
-        return b"".join(chunks)
+            return None, True
+        return b"".join(chunks), ended
 
     def _most_buffered(self) -> int:
         limits = self.limits
@@ -209,6 +218,16 @@ class FacadeWorker(ThreadWorker):
         reading.conn.parser = _BufferedParser(self.cfg, [request], reading.conn.client)
         reading.conn.data_ready = True
         self.enqueue_req(reading.conn)
+
+    # -- the request, whole, to the application --------------------------------------
+
+    def handle_request(self, req, conn):
+        """The body is read here, before the application: it is already in memory (at most
+        FACADE_MAX_BODY), and a malformed one (a bad chunk or trailer) then raises here,
+        answered 400 by handle_error, not inside the application, where it was a 500."""
+        if req.body is not None:
+            req.body = io.BytesIO(req.body.read())
+        return super().handle_request(req, conn)
 
     # -- answering and closing --------------------------------------------------------
 

@@ -103,3 +103,8 @@ def test_too_many_or_too_large_header_fields_are_431():
     large = b"GET / HTTP/1.1\r\nA: " + b"x" * 130 + b"\r\n\r\n"
     assert measure(large, LIMITS).status == 431
     assert measure(large[:-4], LIMITS).status == 431  # unfinished, already too large
+
+
+def test_trailer_lines_must_be_fields():
+    assert measure(CHUNKED + b"1\r\na\r\n0\r\n0\r\n\r\n", LIMITS).status == 400
+    assert measure(CHUNKED + b"1\r\na\r\n0\r\nX: 1\r\n", LIMITS) == Incomplete()
