@@ -12,7 +12,7 @@ import click
 
 from .config import DEFAULT_PORT, DEMO_API_KEY, DEVICE_POLICIES, THROTTLE_RESPONSES, SimulatorConfig
 from .practice import Practice, RecordError, folder_practice, generated_practice
-from .practice.generator import MAX_PATIENTS
+from .practice.generator import DEFAULT_PATIENTS, DEFAULT_SEED, MAX_PATIENTS
 from .store import OUTCOMES, SimulatorStore
 
 
@@ -58,7 +58,8 @@ def load_practice(practice_dir: Path | None, patients: int | None, seed: int | N
     try:
         if practice_dir is not None:
             return folder_practice(practice_dir, progress)
-        return generated_practice(patients or 100, 1 if seed is None else seed,
+        return generated_practice(patients or DEFAULT_PATIENTS,
+                                  DEFAULT_SEED if seed is None else seed,
                                   as_of=as_of.date() if as_of else None, progress=progress)
     except RecordError as error:
         raise click.ClickException(f"cannot load practice: {error}") from None

@@ -211,9 +211,12 @@ class RunningSimulator:
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(10)
+        """Stop serving and wait for the thread; again, once stopped, does nothing."""
+        if self._loop is not None and self._stop is not None and not self._loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: stopped
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread.is_alive():
+            self._thread.join(10)
 
     def __enter__(self) -> RunningSimulator:
         return self.start()

@@ -5,6 +5,14 @@ Each ``*.xml`` file holds one patient's full record, either as a whole
 captured from TPP's Demo environment can be dropped in unchanged. Every file is
 checked before anything is served: one bad file stops start-up with an error
 naming it, and nothing is half-loaded.
+
+The folder's organisation is Tarnfield Medical Practice under codes derived
+from the records it holds (``folder_organisation``): a GetPatientRecord reply
+does not name the practice's ODS code (TPP spec v33.4: Demographics names the
+usual GP's user name and the registration date and type, an Appointment its
+site's name, an Event where it was done — none a code), so the codes come from
+the patients on the list. Two folders of the same patients are one practice;
+a folder with a patient more or fewer is another.
 """
 
 from __future__ import annotations
@@ -15,11 +23,12 @@ from lxml import etree
 
 from facade.protocol import schemas
 from facade.protocol.envelope import RESPONSE_ROOT
+from facade.protocol.identity import Identity, IdentityError
 from facade.protocol.xmlsafe import MalformedDocument, parse_document
 
 from .generator import default_organisation
 from .model import RecordError
-from .organisation import Organisation
+from .organisation import Organisation, fictitious_code
 
 #: A recorded full record can be several megabytes; refuse anything absurd.
 MAX_RECORD_FILE = 64 * 1024 * 1024
@@ -32,12 +41,12 @@ class FolderPractice:
 
     def __init__(self, folder: Path, organisation: Organisation | None = None) -> None:
         self.folder = Path(folder)
-        self.organisation = organisation or default_organisation()
         self.names: list[str] = []
         self._records: list[etree._Element] = []
         for path in _record_files(self.folder):
             self._records.append(load_record_file(path))
             self.names.append(path.name)
+        self.organisation = organisation or folder_organisation(self._records)
 
     def __len__(self) -> int:
         return len(self._records)
@@ -50,6 +59,25 @@ class FolderPractice:
 
     def record(self, index: int) -> etree._Element:
         return self._records[index]
+
+
+def folder_organisation(records: list[etree._Element]) -> Organisation:
+    """Tarnfield under codes derived from the sorted identities of ``records`` (see the
+    module's docstring): the same folder, or a copy, always names the same codes."""
+    identities = sorted({_identity_key(record) for record in records})
+    practice = "practice folder: " + ",".join(identities)
+    organisation = default_organisation()
+    return organisation.with_codes({site.id: fictitious_code(practice, site.id)
+                                    for site in organisation.sites})
+
+
+def _identity_key(record: etree._Element) -> str:
+    element = record.find("Identity")  # required by the schema
+    try:
+        identity = Identity.from_element(element)
+    except IdentityError:  # not one patient's: the element as written stands for it
+        return etree.tostring(element, method="c14n").decode()
+    return f"{identity.kind}:{identity.value}"
 
 
 def _record_files(folder: Path) -> list[Path]:

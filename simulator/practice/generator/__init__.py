@@ -41,9 +41,16 @@ from .person import demographics_element, identity_element, make_person
 from .practice import GeneratedPractice
 from .profile import clinical_profile
 from .record_xml import clinical_element, non_clinical_element
-from .sample_organisation import default_organisation
+from .sample_organisation import (
+    DEFAULT_PATIENTS,
+    DEFAULT_SEED,
+    default_organisation,
+    generated_organisation,
+)
 
 __all__ = [
+    "DEFAULT_PATIENTS",
+    "DEFAULT_SEED",
     "MAX_PATIENTS",
     "GeneratedPractice",
     "build_timeline",
@@ -52,6 +59,7 @@ __all__ = [
     "default_organisation",
     "demographics_element",
     "flu_eligible",
+    "generated_organisation",
     "identity_element",
     "make_person",
     "nhs_number",

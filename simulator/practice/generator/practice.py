@@ -20,7 +20,7 @@ from .items import Pending, Staff
 from .person import Person, demographics_element, identity_element, make_person
 from .profile import clinical_profile
 from .record_xml import clinical_element, non_clinical_element
-from .sample_organisation import default_organisation
+from .sample_organisation import generated_organisation
 
 
 class GeneratedPractice:
@@ -34,7 +34,7 @@ class GeneratedPractice:
             raise ValueError(f"patients must be between 0 and {MAX_PATIENTS}")
         if history_scale < 0:
             raise ValueError("history_scale must not be negative")
-        self.organisation: Organisation = default_organisation()
+        self.organisation: Organisation = generated_organisation(patients, seed)
         self.patients = patients
         self.seed = seed
         self.as_of = as_of or dt.date.today()

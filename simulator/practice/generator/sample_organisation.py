@@ -1,12 +1,32 @@
 """The fictitious practice the generated patients belong to: its sites and users.
 
 Tarnfield Medical Practice is fixed data, independent of the seed, so it has
-its own module; the generator draws GPs, nurses and sites from it.
+its own module; the generator draws GPs, nurses and sites from it. Its ODS codes
+(B99991, B99992) are the default practice's; every other generated practice is
+Tarnfield under codes of its own (``generated_organisation``).
 """
 
 from __future__ import annotations
 
-from ..organisation import Organisation, Site, User
+from ..organisation import Organisation, Site, User, fictitious_code
+
+#: The practice ``facade simulator`` and ``facade demo`` generate when not told otherwise.
+DEFAULT_PATIENTS = 100
+DEFAULT_SEED = 1
+
+
+def generated_organisation(patients: int, seed: int) -> Organisation:
+    """The organisation of the generated practice of ``patients`` from ``seed``: Tarnfield,
+    under B99991 for the default practice and under codes derived from the seed and the
+    list size for any other, so that two generated practices are never one organisation.
+    (The size counts: patient ``n`` is the same in every practice of a seed, but a smaller
+    list no longer holds the ones beyond it.)"""
+    organisation = default_organisation()
+    if (patients, seed) == (DEFAULT_PATIENTS, DEFAULT_SEED):
+        return organisation
+    practice = f"generated practice: {patients} patients, seed {seed}"
+    return organisation.with_codes({site.id: fictitious_code(practice, site.id)
+                                    for site in organisation.sites})
 
 
 def default_organisation() -> Organisation:
