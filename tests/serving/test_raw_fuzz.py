@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import os
 import random
-import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
 from .test_serve import get, serve  # noqa: F401  (serve is a fixture)
+from .test_slow_clients import exchange
 
 CASES = int(os.environ.get("FACADE_FUZZ_RAW_CASES", "400"))
 SEED = 14
@@ -96,20 +96,7 @@ MUTATIONS = [_replace, _insert, _cut, _repeat_line, _lie_about_length, _add_codi
 
 
 def send(port: int, data: bytes) -> bytes:
-    """Send, close our side (as `nc -N` does), read the answer to the end."""
-    with socket.create_connection(("127.0.0.1", port), timeout=CLIENT_TIMEOUT + 5) as sock:
-        try:
-            sock.sendall(data)
-            sock.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass  # refused mid-send (a 413 and close): the answer is still to be read
-        received = b""
-        try:
-            while chunk := sock.recv(65536):
-                received += chunk
-        except ConnectionResetError:
-            pass
-        return received
+    return exchange(port, data, wait=CLIENT_TIMEOUT + 5, close_our_side=True)
 
 
 def first_answer(answer: bytes) -> tuple[int, bytes, bytes]:

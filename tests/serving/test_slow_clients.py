@@ -25,16 +25,22 @@ def connect(port: int) -> socket.socket:
     return socket.create_connection(("127.0.0.1", port), timeout=10)
 
 
-def exchange(port: int, data: bytes, wait: float = 10.0) -> bytes:
-    """Send ``data`` and read until the server closes (or ``wait`` passes)."""
+def exchange(port: int, data: bytes, wait: float = 10.0, close_our_side: bool = False) -> bytes:
+    """Send ``data`` (then, with ``close_our_side``, shut our side as `nc -N` does) and
+    read until the server closes (or ``wait`` passes)."""
     with connect(port) as sock:
-        sock.sendall(data)
+        try:
+            sock.sendall(data)
+            if close_our_side:
+                sock.shutdown(socket.SHUT_WR)
+        except OSError:
+            pass  # refused mid-send (a 413 and close): the answer is still to be read
         sock.settimeout(wait)
         received = b""
         try:
             while chunk := sock.recv(65536):
                 received += chunk
-        except TimeoutError:
+        except (TimeoutError, ConnectionResetError):
             pass
         return received
 
