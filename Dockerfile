@@ -5,6 +5,10 @@
 #   docker run -p 8080:8080 -v facade-state:/var/lib/facade \
 #       -e FACADE_UPSTREAM=gateway-pc:40700 -e FACADE_API_KEY=... systmone-fhir-facade
 #
+# Callers reach it by a name: give FACADE_PUBLIC_BASE_URL=https://that-name/fhir (or
+# FACADE_ALLOWED_HOSTS=that-name), or requests naming another host get 421 (docs/security.md).
+# The worker buffers requests, so slow clients hold no thread (docs/security.md); /metrics
+# answers this container's loopback only unless FACADE_OPS_BIND=0.0.0.0:9464 is set.
 # Settings are FACADE_* variables (CONFIG.md); `docker run ... --config /path/env-file` passes
 # options to `facade serve`. SIGTERM lets in-flight requests finish for FACADE_GRACEFUL_TIMEOUT
 # (30 s), longer than docker's default stop timeout: use `docker stop -t 35` or stop_grace_period.
