@@ -18,6 +18,15 @@ later than its start (a late wake-up, a slow network) narrows its gap to the
 next caller's send, so bookings are spaced by SystmOne's intervals plus a
 small ``send_margin``; :attr:`SlotLedger.limits` keeps SystmOne's own
 intervals, against which sends are checked for breaches.
+
+A caller that wakes so late that it would send outside the margin does not
+send (the transport raises MissedSlot before writing a byte) and gives its
+slot back with :meth:`SlotLedger.release` before booking again, so the new
+booking can take the same start, or now. Without that the unsent slot would
+stay booked, and for a full record the next could not start for another
+record interval although SystmOne's window was never spent. A release is a
+compare-and-set in the store: once another caller has booked a later full
+record it changes nothing about the record slot, and the gap stays.
 """
 
 from __future__ import annotations
@@ -49,6 +58,8 @@ class Slot:
     #: The booked start on the store's clock, in microseconds: comparable between all
     #: callers of one store, for verifiers (slots.find_breaches), never for sleeping.
     ledger_start_us: int
+    #: What the booking replaced in the store's record lane; a release puts it back.
+    record_before_us: int = 0
 
 
 class SlotLedger:
@@ -81,7 +92,8 @@ class SlotLedger:
         answered = self.clock()
         if not booking.granted:
             raise Throttled(max(0, booking.wait_us - max_wait_us) / MICROS)
-        return Slot(endpoint, full_record, _local_start(booking, answered), booking.start_us)
+        return Slot(endpoint, full_record, _local_start(booking, answered), booking.start_us,
+                    booking.record_before_us)
 
     def acquire(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
         """Reserve, then sleep until the slot starts."""
@@ -93,6 +105,16 @@ class SlotLedger:
         delay = slot.start - self.clock()
         if delay > 0:
             self.sleep(delay)
+
+    def release(self, slot: Slot) -> bool:
+        """Give back a slot whose request was never sent; True if anything was given back.
+
+        Only for a request that cannot have left (MissedSlot): a released slot is
+        free for anyone, so a request sent in it anyway could come too close to the
+        next. Safe against other callers: see Store.release_slot.
+        """
+        return self.store.release_slot(slot.endpoint, self.rule, slot.full_record,
+                                       slot.ledger_start_us, slot.record_before_us)
 
     def next_free(self, endpoint: str, full_record: bool = False) -> float:
         """When a reservation made now would start, on the ledger's clock; books nothing.

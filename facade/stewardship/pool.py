@@ -12,6 +12,11 @@ not a pile of timeouts).
 The pool also watches for breaches: the send times of each endpoint are kept
 in the store, and a send closer to the previous one than SystmOne allows is
 counted and logged. The ledger makes that impossible; the count is the proof.
+
+A request that would leave too late for its slot is not sent (MissedSlot); the
+pool releases that slot in the ledger before it books again, so a loaded
+machine costs the caller milliseconds, not the rest of a 30-second record
+window. A released slot was never sent, so the breach watch never sees it.
 """
 
 from __future__ import annotations
@@ -77,7 +82,7 @@ class UpstreamPool:
         The request must leave within the send margin of its slot: the transport
         checks that immediately before sending (``send_deadline``). One that would
         leave later — a loaded machine, a connection slow to open — is not sent;
-        its slot is given up and another booked, since sending would crowd the
+        its slot is released and another booked, since sending would crowd the
         caller booked next.
         """
         waited_from = self.ledger.clock()
@@ -87,10 +92,11 @@ class UpstreamPool:
             # the bytes after it (a preempted thread, the kernel).
             deadline = send_deadline.set(slot.start + self.ledger.send_margin / 2)
             started = time.monotonic()
+            sent_at.set(None)  # set by the transport once a request of this attempt leaves
             try:
                 result = action(endpoint.client)
             except MissedSlot as missed:
-                self._missed(endpoint.name, str(missed))
+                self._missed(endpoint.name, slot, str(missed))
                 continue
             except (UpstreamConnectionError, UpstreamTimeout) as error:
                 self._sent(endpoint.name, full_record)
@@ -122,10 +128,26 @@ class UpstreamPool:
                               self.ledger.clock() - waited_from)
         return endpoint, slot
 
-    def _missed(self, name: str, how_late: str) -> None:
+    def _missed(self, name: str, slot: Slot, how_late: str) -> None:
+        """Release a slot whose request was not sent, so booking again may get it back.
+
+        MissedSlot comes from the transport's check_deadline, which runs after the
+        connection is open and immediately before the request's first byte is
+        written (SocketTransport.exchange; tests/upstream/test_transport.py shows the
+        peer receives nothing): SystmOne never saw this request. One action sends one
+        request, but should an earlier one of the same attempt have left (sent_at is
+        set once a check passes), the slot is kept and that send watched instead.
+        """
         metrics.missed_slot(name)
+        if sent_at.get() is not None:
+            self._sent(name, slot.full_record)
+            what = "kept: a request of this attempt left"
+        else:
+            self.ledger.release(slot)
+            what = "released"
         log.warning("a request to %s missed its slot (%s, beyond the %.0f ms send margin): "
-                    "not sent, booking again", name, how_late, self.ledger.send_margin * 1000)
+                    "not sent, slot %s, booking again", name, how_late,
+                    self.ledger.send_margin * 1000, what)
 
     def _sent(self, name: str, full_record: bool) -> None:
         """After a request left (or may have): watch its send time for breaches."""

@@ -11,7 +11,10 @@ Key layout under the namespace: ``kv:<key>`` for values, and per endpoint
 ``slots:{<endpoint>}:record`` (the next free record start). The braces make a
 hash tag, so a Redis Cluster keeps an endpoint's two keys on one node, as a
 script touching both needs. Ledger keys expire once every start they hold is
-an interval in the past, so idle endpoints leave nothing behind.
+an interval in the past, so idle endpoints leave nothing behind. Releasing a
+booking that was never sent (``RELEASE_SLOT``) is one script too: it removes
+the start and puts the record key back only while it still holds what this
+booking wrote, so a booking made by any instance in between is never undone.
 """
 
 from __future__ import annotations
@@ -40,9 +43,10 @@ local function us(n) return string.format('%.0f', n) end
 local function ttl_ms(last_use) return us(math.ceil((last_use - now) / 1000) + 1000) end
 
 local start = now
+local record_before = 0
 if full then
-  local next_record = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if next_record > start then start = next_record end
+  record_before = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if record_before > start then start = record_before end
 end
 local booked = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. us(now - request_us), '+inf')
 for _, member in ipairs(booked) do
@@ -54,7 +58,7 @@ for _, member in ipairs(booked) do
 end
 local last = math.max(start, tonumber(booked[#booked] or '0'))
 local wait = start - now
-if not book or wait > max_wait_us then return {0, start, wait} end
+if not book or wait > max_wait_us then return {0, start, wait, record_before} end
 
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', us(now - request_us))
 redis.call('ZADD', KEYS[1], us(start), us(start))
@@ -63,7 +67,28 @@ if full then
   local next_record = start + record_us
   redis.call('SET', KEYS[2], us(next_record), 'PX', ttl_ms(next_record))
 end
-return {1, start, wait}
+return {1, start, wait, record_before}
+"""
+
+# A compare-and-set on what BOOK_SLOT wrote; reads no clock, so it needs no TIME.
+RELEASE_SLOT = """
+local start = ARGV[1]
+local full = ARGV[2] == '1'
+local booked_next = tonumber(start) + tonumber(ARGV[3])
+local record_before = ARGV[4]
+local given = redis.call('ZREM', KEYS[1], start)
+if full and tonumber(redis.call('GET', KEYS[2]) or '-1') == booked_next then
+  if record_before == '0' then
+    redis.call('DEL', KEYS[2])
+  else
+    -- The earlier value needs no longer a life than the one it replaces: keep that TTL.
+    local ttl = redis.call('PTTL', KEYS[2])
+    if ttl > 0 then redis.call('SET', KEYS[2], record_before, 'PX', ttl)
+    else redis.call('SET', KEYS[2], record_before) end
+  end
+  given = 1
+end
+return given
 """
 
 DELETE_IF_EQUAL = """
@@ -77,6 +102,7 @@ class RedisStore(Store):
         self.client = client
         self.namespace = namespace
         self._book_slot = client.register_script(BOOK_SLOT)  # EVALSHA, EVAL if not cached
+        self._release_slot = client.register_script(RELEASE_SLOT)
         self._delete_if_equal = client.register_script(DELETE_IF_EQUAL)
 
     @classmethod
@@ -116,13 +142,23 @@ class RedisStore(Store):
     def peek_slot(self, endpoint: str, rule: SlotRule, full_record: bool) -> Booking:
         return self._run_ledger(endpoint, rule, full_record, 0, book=False)
 
+    def release_slot(self, endpoint: str, rule: SlotRule, full_record: bool, start_us: int,
+                     record_before_us: int) -> bool:
+        given = self._release_slot(
+            keys=self._ledger_keys(endpoint),
+            args=[int(start_us), int(full_record), rule.record_us, int(record_before_us)])
+        return given == 1
+
     def _run_ledger(self, endpoint: str, rule: SlotRule, full_record: bool, max_wait_us: int,
                     book: bool) -> Booking:
-        tag = f"{self.namespace}slots:{{{endpoint}}}"
-        granted, start, wait = self._book_slot(
-            keys=[f"{tag}:requests", f"{tag}:record"],
+        granted, start, wait, record_before = self._book_slot(
+            keys=self._ledger_keys(endpoint),
             args=[rule.request_us, rule.record_us, int(full_record), max_wait_us, int(book)])
-        return Booking(bool(granted), int(start), int(wait))
+        return Booking(bool(granted), int(start), int(wait), int(record_before))
+
+    def _ledger_keys(self, endpoint: str) -> list[str]:
+        tag = f"{self.namespace}slots:{{{endpoint}}}"
+        return [f"{tag}:requests", f"{tag}:record"]
 
     def close(self) -> None:
         self.client.close()

@@ -11,6 +11,13 @@ record, no earlier than the next free record slot). Keeping the starts rather
 than a single "next request" pointer lets a cheap exempt call use the free
 seconds in front of a full record that is booked ahead for its record slot:
 a Patient read never queues behind the scarce slot.
+
+A booking that was never sent (its caller woke too late, see pool.py) can be
+*released*: its request start is removed, and for a full record the next free
+record slot goes back to what it was before, but only while no later full
+record has been booked (a compare-and-set). A released start is never a send,
+so the breach verifiers below never see it; what is left is still spaced by
+the rule, since every booking was checked against every start then kept.
 """
 
 from __future__ import annotations
@@ -48,6 +55,9 @@ class Booking:
     granted: bool
     start_us: int  # on the store's clock
     wait_us: int  # from the store's "now" when it answered
+    #: The endpoint's next free record start before this booking (0: none): what
+    #: releasing a full record puts back. Meaningful for a granted full record only.
+    record_before_us: int = 0
 
 
 def earliest_start(now_us: int, not_before_us: int, booked_us: Sequence[int],

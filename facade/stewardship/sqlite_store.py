@@ -10,6 +10,11 @@ system-wide on Linux, so all processes share it, and unlike the wall clock it
 cannot jump, which would let two starts land closer than an interval. It
 restarts at boot, so ledger rows carry the boot id; rows of an earlier boot
 are ignored and removed.
+
+Booking and releasing a slot (a booking never sent) each run in one
+``BEGIN IMMEDIATE`` transaction, so a release's compare (is the record slot
+still the one this booking wrote?) and its set cannot straddle another
+process's booking.
 """
 
 from __future__ import annotations
@@ -127,30 +132,53 @@ class SQLiteStore(Store):
         # process can book between our read and our write.
         with self._db.transaction("BEGIN IMMEDIATE") as connection:
             now = _now_us()  # read under the lock: waiting for it must not count as waited
-            start = self._earliest(connection, endpoint, rule, full_record, now)
+            start, record_before = self._earliest(connection, endpoint, rule, full_record, now)
             granted = start - now <= max_wait_us
             if granted:
                 self._write_booking(connection, endpoint, rule, full_record, now, start)
-        return Booking(granted, start, start - now)
+        return Booking(granted, start, start - now, record_before)
 
     def peek_slot(self, endpoint: str, rule: SlotRule, full_record: bool) -> Booking:
         with self._db.transaction("BEGIN") as connection:  # one snapshot for both reads
             now = _now_us()
-            start = self._earliest(connection, endpoint, rule, full_record, now)
+            start, _ = self._earliest(connection, endpoint, rule, full_record, now)
         return Booking(False, start, start - now)
 
+    def release_slot(self, endpoint: str, rule: SlotRule, full_record: bool, start_us: int,
+                     record_before_us: int) -> bool:
+        # One write transaction: no booking can come between the compare and the set.
+        with self._db.transaction("BEGIN IMMEDIATE") as connection:
+            given = connection.execute(
+                "DELETE FROM slot_requests WHERE boot = ? AND endpoint = ? AND start_us = ?",
+                (self._boot, endpoint, start_us)).rowcount
+            if full_record:
+                given += self._restore_record(connection, endpoint,
+                                              start_us + rule.record_us, record_before_us)
+        return given > 0
+
     def _earliest(self, connection: sqlite3.Connection, endpoint: str, rule: SlotRule,
-                  full_record: bool, now: int) -> int:
+                  full_record: bool, now: int) -> tuple[int, int]:
+        """The earliest start, and the record lane's next free start (0: none, or not asked)."""
         booked = [row[0] for row in connection.execute(
             "SELECT start_us FROM slot_requests WHERE boot = ? AND endpoint = ? AND start_us > ?"
             " ORDER BY start_us", (self._boot, endpoint, now - rule.request_us))]
-        not_before = now
+        next_record = 0
         if full_record:
             row = connection.execute(
                 "SELECT next_us FROM slot_records WHERE boot = ? AND endpoint = ?",
                 (self._boot, endpoint)).fetchone()
-            not_before = max(now, row[0]) if row else now
-        return earliest_start(now, not_before, booked, rule.request_us)
+            next_record = row[0] if row else 0
+        return earliest_start(now, max(now, next_record), booked, rule.request_us), next_record
+
+    def _restore_record(self, connection: sqlite3.Connection, endpoint: str, booked_next: int,
+                        record_before: int) -> int:
+        """Put back the record lane's previous value while it still holds ``booked_next``."""
+        if record_before:
+            sql, values = "UPDATE slot_records SET next_us = ?", (record_before,)
+        else:  # there was none: an absent row is what a booking found
+            sql, values = "DELETE FROM slot_records", ()
+        return connection.execute(sql + " WHERE boot = ? AND endpoint = ? AND next_us = ?",
+                                  (*values, self._boot, endpoint, booked_next)).rowcount
 
     def _write_booking(self, connection: sqlite3.Connection, endpoint: str, rule: SlotRule,
                        full_record: bool, now: int, start: int) -> None:

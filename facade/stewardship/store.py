@@ -63,6 +63,23 @@ class Store(ABC):
     def peek_slot(self, endpoint: str, rule: SlotRule, full_record: bool) -> Booking:
         """The start ``book_slot`` would give now, booking nothing (granted is False)."""
 
+    @abstractmethod
+    def release_slot(self, endpoint: str, rule: SlotRule, full_record: bool, start_us: int,
+                     record_before_us: int) -> bool:
+        """Atomically give back a booking whose request was never sent; True if anything was.
+
+        The request start ``start_us`` is removed if it is still kept: a start names
+        one booking (no other may lie within an interval of it), so this never removes
+        another caller's. For a full record, the next free record start goes back to
+        ``record_before_us`` (the booking's ``Booking.record_before_us``) only while it
+        is still this booking's (``start_us + rule.record_us``): once a later full
+        record is booked, that part is a no-op and the gap stays, which costs time but
+        can never bring two sends too close. Never call it for a request that may have
+        left: SystmOne would count a send the ledger no longer does. Release a booking
+        once, after its start has passed (a caller that missed it): then no new booking
+        can share its start, so the start cannot name anyone else's.
+        """
+
     # -- lifetime ---------------------------------------------------------------
 
     @abstractmethod

@@ -12,7 +12,12 @@ import pytest
 from click.testing import CliRunner
 
 from facade.cli import main
+from facade.protocol.envelope import OutputScheme
+from facade.protocol.identity import Identity
 from facade.stewardship import SlotLedger, open_store
+from facade.upstream.cli import BookedUpstream, make_client
+from facade.upstream.client import DEMO_API_KEY
+from facade.upstream.transport import Timeouts
 
 from ..fhir.conftest import patient_with_numerics
 
@@ -83,3 +88,32 @@ def test_the_command_books_what_the_facade_then_respects(setup):
     with open_store(state) as store:
         wait = store.peek_slot(endpoint, SlotLedger(store, 0.05, 30.0).rule, True).wait_us
     assert wait > 25_000_000
+
+
+def test_a_command_that_wakes_too_late_releases_its_slot_and_sends_in_that_window(setup):
+    """Issue 14: the process wakes 50 ms after its full-record slot (beyond half the 10 ms
+    margin), so the request is not sent; the slot is released, so booking again gets
+    "now" rather than the next record window 2 s later."""
+    simulator, endpoint, nhs, _, facade_takes_the_record_slot, state = setup
+    facade_takes_the_record_slot(record_interval=2.0)
+    overslept = []
+
+    def wake_late_once(seconds: float) -> None:
+        time.sleep(seconds + (0.05 if not overslept else 0))
+        overslept.append(seconds)
+    store = open_store(state)
+    ledger = SlotLedger(store, 0.05, 2.0, 0.01, sleep=wake_late_once)
+    client = make_client(endpoint, DEMO_API_KEY, state, Timeouts(5, 10), OutputScheme())
+    upstream = BookedUpstream(client, store, ledger, max_wait=10)
+    started = time.monotonic()
+    try:
+        upstream.call(lambda c: c.get_patient_record(Identity("NHSNumber", nhs), None, False),
+                      full_record=True)
+        took = time.monotonic() - started
+        after = store.peek_slot(endpoint, ledger.rule, True).wait_us / 1e6
+    finally:
+        upstream.close()
+    assert len(overslept) == 1  # the rebooked slot was now: nothing more to sleep for
+    assert 1.9 <= took < 3.5  # in the window it missed, not a whole record interval later
+    assert after > 1.5  # the request sent holds the window from now on
+    assert len(records(simulator)) == 1
