@@ -8,6 +8,28 @@ mapped and validated once and cached as serialised bytes for every worker and
 instance. When the budget is spent and a refresh is refused, data already in
 the cache is served as it is (its meta.lastUpdated says how old), unless the
 request asked for fresh data.
+
+Cached data is keyed to the upstream it came from: every cache and flight key
+carries a name of the configured endpoints *and* of the organisation SystmOne
+says is behind them (the ODS code of its primary site, from
+GetOrganisationMetaData). A SystmOne client on the same host and port logged on
+to another practice — or the demo restarted with another practice in the same
+state dir — names another organisation, so the old practice's data is never
+served for it; instances configured alike share everything. The organisation is
+held in memory, so a cached read costs no more than before, and asked again at
+least once per freshness window (``organisation_window``): by the first request
+that needs it then, in that request (its audit record names the call). A
+process learns it afresh from SystmOne when it starts; afterwards an answer
+another worker or instance stored since may stand in for asking.
+
+When SystmOne cannot be asked (down, or the budget spent): a process that has
+not learned the organisation serves nothing from the cache — data stored
+before cannot be attributed to an upstream it cannot name — and its requests
+fail as they would without a cache. One that has keeps the last-known
+organisation for one window more, trying again every ``ORGANISATION_RETRY``
+seconds, and then no longer serves from the cache until SystmOne answers. A
+SystmOne that refuses GetOrganisationMetaData outright (an error reply) is
+taken at its word for the window: its data is keyed by the endpoints alone.
 """
 
 from __future__ import annotations
@@ -16,8 +38,10 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from lxml import etree
 
@@ -43,11 +67,16 @@ from .stewardship.planner import (
 )
 from .stewardship.pool import UpstreamPool
 from .stewardship.singleflight import SingleFlight
-from .upstream.errors import PermanentError, UpstreamError
+from .upstream.errors import PermanentError, UpstreamError, UpstreamErrorReply
 
 log = logging.getLogger(__name__)
 NOT_FOUND_TEXTS = ("no patient", "not found", "does not exist")
 ORGANISATION_TTL = 3600.0
+#: The organisation behind the endpoints is asked at least this often when the freshness
+#: windows are shorter (a window of seconds would spend a request slot on it every time).
+ORGANISATION_FLOOR = 60.0
+#: Between attempts to ask again, once it is due and SystmOne did not answer.
+ORGANISATION_RETRY = 5.0
 
 
 def retention(windows: Freshness) -> dict[str, float]:
@@ -57,6 +86,24 @@ def retention(windows: Freshness) -> dict[str, float]:
             "search": max(60.0, windows.demographics * 4),
             "clinical": max(60.0, windows.clinical * 4),
             "organisation": ORGANISATION_TTL * 4}
+
+
+def organisation_window(windows: Freshness) -> float:
+    """How long an organisation learned from SystmOne is trusted: no longer than the data
+    cached under it is served fresh (nor an hour, nor less than a minute)."""
+    return min(ORGANISATION_TTL,
+               max(ORGANISATION_FLOOR, min(windows.demographics, windows.clinical)))
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The organisation behind the configured endpoints, as one process learned it."""
+
+    source: str  # in every cache and flight key: the endpoints and the organisation
+    ods: str  # the ODS code SystmOne names ("" when it would not say)
+    checked_at: float  # when SystmOne said so (wall clock)
+    practice: dict | None  # Patient.generalPractitioner's reference to the practice
+    clinicians: dict[str, dict]  # user name → reference (the usual GP)
 
 
 class RecordService:
@@ -77,10 +124,14 @@ class RecordService:
         #: What a full record fetch asks SystmOne for: the sections every served type is
         #: made from, and no more.
         self.sections = mappings.sections()
-        #: Where the data comes from, in every cache and flight key: data cached from one
-        #: upstream is never served for another (a practice changed behind the same state
-        #: dir or Redis), while the instances of one deployment share it.
-        self.source = upstream_source([endpoint.name for endpoint in pool.endpoints])
+        #: The endpoints, by name: what the organisation behind them is stored under.
+        self.endpoints = upstream_source([endpoint.name for endpoint in pool.endpoints])
+        self.organisation_window = organisation_window(windows)
+        #: Answers stored before this service started are not taken for its organisation.
+        self.started = clock()
+        self._upstream: Upstream | None = None
+        self._learning = threading.Lock()
+        self._retry_at = float("-inf")
 
     def close(self) -> None:
         self.pool.close()
@@ -113,7 +164,8 @@ class RecordService:
     def search_patients(self, criteria: PatientSearchCriteria,
                         fresh: bool = False) -> list[dict]:
         """SUBSETTED Patients from SystmOne's PatientSearch summary."""
-        digest = f"{self.source}:{self.codec.digest(repr(sorted(criteria.given().items())))}"
+        source = self.upstream().source
+        digest = f"{source}:{self.codec.digest(repr(sorted(criteria.given().items())))}"
         entry, _ = lookup(self.cache, "search", digest, self.windows.demographics,
                           self.clock())
         if demographics_step(entry, self.clock(), self.windows, fresh) is Step.CACHE:
@@ -212,40 +264,99 @@ class RecordService:
 
     def _general_practitioner(self, record: etree._Element) -> dict:
         """References to the practice (by ODS code) and the usual GP, when SystmOne names them."""
-        organisation = self._organisation_metadata()
-        if organisation is None:
-            return {}
+        upstream = self.upstream()
         references = {}
-        site = next(iter(organisation.xpath("Site[PrimarySite] | Site[CurrentSite]")), None)
-        if site is not None:
-            references["practice"] = self.mappings.reference("PRACTICE", site)
+        if upstream.practice is not None:
+            references["practice"] = upstream.practice
         user_name = (record.findtext("Demographics/UsualGPUserName") or "").strip()
-        user = next(iter(organisation.xpath("User[normalize-space(UserName) = $name]",
-                                            name=user_name)), None) if user_name else None
-        if user is not None:
-            references["usual_gp"] = self.mappings.reference("CLINICIAN", user)
+        if user_name in upstream.clinicians:
+            references["usual_gp"] = upstream.clinicians[user_name]
         return references
 
-    def _organisation_metadata(self) -> etree._Element | None:
-        """GetOrganisationMetaData, fetched once an hour; None if SystmOne will not say."""
-        practice = f"{self.source}:practice"
-        entry, fresh = lookup(self.cache, "organisation", practice, ORGANISATION_TTL,
-                              self.clock())
-        if fresh:
-            return _parsed(entry.data)
+    def upstream(self) -> Upstream:
+        """The organisation behind the endpoints: from memory while it is within its window
+        (every request asks, so this is all a cached read pays); asked again once it is
+        not. Raises UpstreamError or Throttled when it cannot be named (module docstring)."""
+        known = self._upstream
+        if known is not None and self.clock() - known.checked_at < self.organisation_window:
+            return known
+        return self._relearned(known)
+
+    def _relearned(self, known: Upstream | None) -> Upstream:
+        now = self.clock()
+        standing = known is not None and now - known.checked_at < 2 * self.organisation_window
+        if standing and now < self._retry_at:
+            return known
+        # Without a standing organisation every asker waits for the one asking SystmOne;
+        # with one, the others go on under it meanwhile.
+        if not self._learning.acquire(blocking=not standing):
+            return known
+        try:
+            current = self._upstream
+            if current is not None and current is not known:
+                return current  # learned by another thread meanwhile
+            try:
+                learned = self._learn()
+            except (UpstreamError, Throttled):
+                self._retry_at = self.clock() + ORGANISATION_RETRY
+                if standing:
+                    log.warning("SystmOne could not be asked which organisation it serves: "
+                                "the last-known one stands for now")
+                    return known
+                self._upstream = None
+                raise
+            if known is not None and learned.source != known.source:
+                log.warning("SystmOne now names another organisation (%s, was %s): data "
+                            "cached for the other is no longer served", learned.ods or "none",
+                            known.ods or "none")
+            self._upstream = learned
+            return learned
+        finally:
+            self._learning.release()
+
+    def _learn(self) -> Upstream:
+        """GetOrganisationMetaData, unless another worker or instance stored an answer since
+        this service started and within the window (one ask per window per deployment)."""
+        practice = f"{self.endpoints}:practice"
+        stored = self.cache.latest("organisation", practice)
+        now = self.clock()
+        if (stored is not None and stored.fetched_at >= self.started
+                and now - stored.fetched_at < self.organisation_window):
+            metrics.cache_lookup("organisation", "hit")
+            return self._upstream_from(stored)
 
         def fetch() -> Entry:
-            body = self.pool.call("GetOrganisationMetaData",
-                                  lambda c: c.get_organisation_metadata())
-            return self.cache.put("organisation", practice,
-                                  etree.tostring(body).decode(), self.clock())
+            try:
+                body = self.pool.call("GetOrganisationMetaData",
+                                      lambda c: c.get_organisation_metadata())
+                text = etree.tostring(body).decode()
+            except UpstreamErrorReply as error:
+                if not error.permanent:
+                    raise
+                log.warning("SystmOne refuses GetOrganisationMetaData (%s): cached data is "
+                            "keyed by its endpoints alone", type(error).__name__)
+                text = ""
+            return self.cache.put("organisation", practice, text, self.clock())
 
-        try:
-            found = self._shared(f"organisation:{practice}", fetch, "organisation", practice,
-                                 stale=entry, seen=entry)
-        except (UpstreamError, Throttled):
-            found = entry
-        return _parsed(found.data) if found is not None else None
+        metrics.cache_lookup("organisation", "stale" if stored else "miss")
+        found = self._shared(f"organisation:{practice}", fetch, "organisation", practice,
+                             stale=None, seen=stored)
+        return self._upstream_from(found)
+
+    def _upstream_from(self, entry: Entry) -> Upstream:
+        organisation = _parsed(entry.data) if entry.data else None
+        if organisation is None:
+            return Upstream(upstream_source([self.endpoints]), "", entry.fetched_at, None, {})
+        site = next(iter(organisation.xpath("Site[PrimarySite] | Site[CurrentSite]")), None)
+        ods = (site.findtext("ID") or "").strip() if site is not None else ""
+        practice = self.mappings.reference("PRACTICE", site) if site is not None else None
+        clinicians = {}
+        for user in organisation.iterfind("User"):
+            name = (user.findtext("UserName") or "").strip()
+            if name and name not in clinicians:
+                clinicians[name] = self.mappings.reference("CLINICIAN", user)
+        return Upstream(upstream_source([self.endpoints, f"ods:{ods}"]), ods,
+                        entry.fetched_at, practice, clinicians)
 
     # -- calls ---------------------------------------------------------------------
 
@@ -285,12 +396,13 @@ class RecordService:
             return stale
 
     def _digest(self, identity: Identity) -> str:
-        return f"{self.source}:{_patient_digest(self.codec, identity)}"
+        return f"{self.upstream().source}:{_patient_digest(self.codec, identity)}"
 
 
-def upstream_source(endpoints: list[str]) -> str:
-    """A short name for the SystmOne endpoints (HOST:PORT, in any order) data came from."""
-    return hashlib.sha256(",".join(sorted(endpoints)).encode()).hexdigest()[:16]
+def upstream_source(names: list[str]) -> str:
+    """A short name for what data came from: the SystmOne endpoints (HOST:PORT, in any
+    order) and, beside them, the organisation they serve."""
+    return hashlib.sha256(",".join(sorted(names)).encode()).hexdigest()[:16]
 
 
 @functools.lru_cache(maxsize=4096)

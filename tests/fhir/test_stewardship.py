@@ -17,6 +17,7 @@ from lxml import etree
 
 from facade.app import create_app
 from facade.stewardship.singleflight import SingleFlight
+from facade.upstream.errors import PermanentError, UpstreamError
 from simulator.practice import generated_practice
 
 from ..conftest import AS_OF
@@ -250,3 +251,138 @@ def test_data_cached_from_one_practice_is_never_served_for_another(stack, practi
     searched = new.client().get(f"/fhir/Observation?patient={pid}")
     assert searched.status_code == 200 and searched.json["total"] == 0
     assert new.live.store.messages(function="GetPatientRecord")  # asked the new upstream
+
+
+def test_a_practice_restarted_on_the_same_port_never_sees_the_old_ones_data(stack, practice):
+    """The demo's simulator listens on a fixed port: restarted there with another practice,
+    in the same state dir, it is the same endpoint. The organisation SystmOne names is in
+    every key, so the old practice's patient is not served, nor its search results."""
+    old = stack()
+    summary = patient_with_numerics(practice)
+    pid = patient_id(old.client(), summary)
+    search = f"/fhir/Patient?family={summary.surname}&birthdate={summary.date_of_birth}"
+    assert old.client().get(f"/fhir/Patient/{pid}").status_code == 200
+    assert old.client().get(search).json["total"] == 1
+    assert old.client().get(f"/fhir/Observation?patient={pid}").json["total"] > 0
+    host, port = old.live.address
+    old.live.running.stop()
+
+    other = generated_practice(12, seed=99, as_of=AS_OF)
+    assert other.find(summary.identity) is None
+    assert other.organisation.current_site.id != practice.organisation.current_site.id
+    new = stack(simulator={"practice_override": other, "port": port})  # same state dir
+    assert new.live.address == (host, port)
+    client = new.client()
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 404
+    assert client.get(search).json["total"] == 0
+    searched = client.get(f"/fhir/Observation?patient={pid}")
+    assert searched.status_code == 200 and searched.json["total"] == 0
+    asked = {entry.function for entry in new.live.store.messages()}
+    assert {"GetOrganisationMetaData", "GetPatientRecord", "PatientSearch"} <= asked
+    # The new practice's own patients are served, naming its practice.
+    mine = next(p for p in other.index.summaries if p.identity.kind == "NHSNumber")
+    patient = client.get(f"/fhir/Patient/{patient_id(client, mine)}").json
+    assert other.organisation.current_site.id in repr(patient["generalPractitioner"])
+
+
+def test_a_running_facade_learns_of_another_practice_within_the_window(stack, start_simulator,
+                                                                       practice):
+    """Behind a facade that keeps running, the SystmOne client on its endpoint changes
+    practice: the organisation is held in memory (a cached read does not ask), and once it
+    is due to be asked again — a freshness window after it was — the old practice's data
+    is no longer served, though it is still within its own window."""
+    s = stack(demographics_ttl=60.0, clinical_ttl=60.0)
+    records = s.apps[0].extensions["facade.records"]
+    offset = [0.0]
+    records.clock = lambda: time.time() + offset[0]
+    assert records.organisation_window == 60.0
+    summary = patient_with_numerics(practice)
+    client = s.client()
+    assert client.get("/fhir/Patient?family=Nobody&birthdate=1900-01-01").status_code == 200
+    offset[0] = 30.0  # the patient is cached half a window after the organisation was asked
+    pid = patient_id(client, summary)
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 200
+    port = s.live.address[1]
+    s.live.running.stop()
+    other = start_simulator(practice_override=generated_practice(12, seed=99, as_of=AS_OF),
+                            port=port)
+
+    offset[0] = 50.0  # not due: served from the cache, nothing asked
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 200
+    time.sleep(SETTLE)
+    assert other.store.messages() == []
+    offset[0] = 61.0  # due: asked, another organisation, the old patient is not served
+    assert client.get(f"/fhir/Patient/{pid}").status_code == 404
+    assert [e.function for e in other.messages(2)] == ["GetOrganisationMetaData",
+                                                       "GetPatientRecord"]
+
+
+def test_data_of_an_organisation_that_cannot_be_named_is_not_served(stack, practice,
+                                                                     tmp_path):
+    """Fail safe. A facade started while SystmOne is down cannot say whose data the cache
+    holds: it serves none of it (503, as without a cache). One that has named the
+    organisation keeps it while a re-check fails, for one window more at most."""
+    s = stack(demographics_ttl=60.0, clinical_ttl=60.0)
+    summary = patient_with_numerics(practice)
+    pid = patient_id(s.client(), summary)
+    assert s.client().get(f"/fhir/Patient/{pid}").status_code == 200
+    s.live.running.stop()
+
+    config = {"upstream": "{}:{}".format(*s.live.address), "state_dir": tmp_path / "facade",
+              "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
+              "read_timeout": 5.0, "demographics_ttl": 60.0, "clinical_ttl": 60.0}
+    restarted = create_app(config)
+    try:
+        refused = authorized_client(restarted).get(f"/fhir/Patient/{pid}")
+        assert refused.status_code == 503, refused.json
+    finally:
+        restarted.extensions["facade.records"].close()
+
+    records = s.apps[0].extensions["facade.records"]
+    learned = records.upstream()
+    offset = [0.0]
+    records.clock = lambda: time.time() + offset[0]
+    offset[0] = 61.0  # due; SystmOne does not answer: the last-known organisation stands
+    assert records.upstream() is learned
+    offset[0] = 121.0  # a second window without an answer: it no longer does
+    with pytest.raises(UpstreamError):
+        records.upstream()
+
+
+def test_a_cached_read_costs_no_store_round_trip_for_the_organisation(stack, practice):
+    s = stack()
+    records = s.apps[0].extensions["facade.records"]
+    summary = patient_with_numerics(practice)
+    pid = patient_id(s.client(), summary)
+    assert s.client().get(f"/fhir/Patient/{pid}").status_code == 200
+    store = records.cache.store
+    reads = []
+    original = store.get
+    store.get = lambda key: reads.append(key) or original(key)
+    try:
+        records.upstream()
+        assert reads == []  # from memory
+        assert records.patient(summary.identity) is not None
+        assert len(reads) <= 1  # at most the entry's stamp, as before
+    finally:
+        store.get = original
+
+
+def test_a_systmone_refusing_to_name_its_organisation_is_still_served(stack, practice):
+    """An error reply to GetOrganisationMetaData is SystmOne's answer, taken for the window:
+    data is keyed by the endpoints alone and Patients name no practice."""
+    s = stack()
+    records = s.apps[0].extensions["facade.records"]
+    call = records.pool.call
+
+    def refusing(function, action, **kwargs):
+        if function == "GetOrganisationMetaData":
+            raise PermanentError("Function not available", function=function,
+                                 request_uid="0" * 32)
+        return call(function, action, **kwargs)
+
+    records.pool.call = refusing
+    summary = patient_with_numerics(practice)
+    patient = s.client().get(f"/fhir/Patient/{patient_id(s.client(), summary)}")
+    assert patient.status_code == 200 and "managingOrganization" not in patient.json
+    assert records.upstream().ods == ""
