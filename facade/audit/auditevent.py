@@ -24,10 +24,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from ..mapping.declaration import AUDIT, Declaration, SearchParam
+from ..protocol.xmlsafe import xml_safe
 from .record import AccessRecord
 from .sink import MAX_COUNT, AuditQuery, datetime_us, instant_us
 
@@ -83,6 +84,7 @@ def to_audit_event(id: str, entry: AccessRecord, base_url: str) -> dict[str, Any
     """The AuditEvent for ``entry``, stored under ``id``; ``base_url`` is this server's."""
     if not _FHIR_ID.fullmatch(id):
         raise ValueError(f"{id!r} is not a valid FHIR id")
+    entry = _fhir_strings(entry)
     agent: dict[str, Any] = {"requestor": True}
     if entry.client_id:
         agent["who"] = {"identifier": {"system": OAUTH_CLIENT_ID, "value": entry.client_id}}
@@ -114,6 +116,20 @@ def to_audit_event(id: str, entry: AccessRecord, base_url: str) -> dict[str, Any
             _request_entity(entry),
         ],
     }
+
+
+def _fhir_strings(entry: AccessRecord) -> AccessRecord:
+    """The record with what a FHIR string cannot hold replaced (U+FFFD). A record keeps
+    what callers sent as it was sent (parameter names, X-Request-ID): a name holding
+    U+0000 is recorded, and would otherwise break the AuditEvent, in XML above all."""
+    changes = {}
+    for field in fields(entry):
+        value = getattr(entry, field.name)
+        if isinstance(value, str):
+            changes[field.name] = xml_safe(value)
+        elif isinstance(value, tuple):
+            changes[field.name] = tuple(xml_safe(item) for item in value)
+    return replace(entry, **changes)
 
 
 def interaction_coding(interaction: str) -> dict[str, str]:

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import orjson
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Blueprint, Response, current_app, request
 
 from .. import urls
@@ -48,7 +49,16 @@ def _json(body: dict, status: int = 200, **headers: str) -> Response:
 
 @bp.post("/auth/token")
 def token() -> Response:
-    response = current_app.extensions["facade.authorization_server"].create_token_response()
+    try:
+        response = current_app.extensions["facade.authorization_server"].create_token_response()
+    except InsecureTransportError:
+        # Authlib checks the request's own URL before reading it: plain HTTP to a name other
+        # than the loopback's, or a Host header Werkzeug cannot read (localhost:99999, whose
+        # URL has no host). Raised, not answered: it was an HTML 500.
+        response = _json({"error": "invalid_request", "error_description":
+                          "token requests come over https (plain http only to this "
+                          "machine's loopback name or address), with a valid Host header"},
+                         400)
     if response.status_code >= 400:
         trail.note_error(str((response.get_json(silent=True) or {}).get("error", "")))
     response.headers["Cache-Control"] = "no-store"

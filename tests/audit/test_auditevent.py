@@ -298,3 +298,18 @@ def test_date_ranges_against_stored_entries(tmp_path: Path) -> None:
         assert found("2026-11", outcome=["4"]) == []
     finally:
         sink.close()
+
+
+def test_what_callers_sent_is_served_as_fhir_strings() -> None:
+    """A record keeps parameter names and X-Request-ID as sent; U+0000 or U+FFFE in them
+    made the AuditEvent unwritable in XML (a 500 for every audit search showing it)."""
+    from facade.fhir.xml import to_xml
+
+    sent = replace(READ_200, parameters=("a\x00b", "\ufffe"), request_id="x\x01y",
+                   client_id="c\x0bd")
+    event = to_audit_event("e1", sent, "")
+    details = {d["type"]: d["valueString"] for d in event["entity"][-1]["detail"]}
+    assert details["parameters"] == "a\ufffdb,\ufffd"
+    assert details["request-id"] == "x\ufffdy"
+    assert event["agent"][0]["who"]["identifier"]["value"] == "c\ufffdd"
+    assert to_xml(event).startswith(b"<?xml")

@@ -141,3 +141,12 @@ def test_ignored_parameters_are_said_in_an_outcome_entry(client, practice):
     assert said["foo"]["code"] == "not-supported"
     strict = client.get(url, headers={"Prefer": "handling=strict"})
     assert "_lastUpdated" in outcome_of(strict, 400)["diagnostics"]
+
+
+def test_the_audit_of_a_hostile_request_is_served_in_xml(client):
+    """The audit keeps parameter names as sent (U+0000 among them): its AuditEvents are
+    still FHIR strings, so an XML audit search after such a request is no 500."""
+    client.get("/fhir/Observation?patient=p&a%00b=1", headers={"X-Request-ID": "x\x7fy"})
+    response = client.get("/fhir/AuditEvent?_format=xml&_count=5")
+    assert response.status_code == 200
+    assert etree.fromstring(response.get_data()).tag == "{http://hl7.org/fhir}Bundle"
