@@ -160,13 +160,16 @@ def _path_only_request_handler():
                      getattr(self, "request_version", "-"), code, size)
 
         def log_error(self, format: str, *args) -> None:
-            # werkzeug's messages about bad requests quote the request line: never logged.
-            self.log("error", format, *(a if not isinstance(a, str) else "-" for a in args))
+            # http.server's messages about bad requests quote the request line ("Bad
+            # request syntax ('GET /fhir/Patient?identifier=...')"): only what precedes
+            # the quotation is logged.
+            self.log("error", format, *(a.split(" (", 1)[0].split("'", 1)[0]
+                                        if isinstance(a, str) else a for a in args))
 
         def send_error(self, code: int, message=None, explain=None) -> None:
             """What the server refuses before the app sees it, as an OperationOutcome that
             quotes nothing (the standard page echoes the request line)."""
-            self.log_error("code %d, message %s", code, "-")
+            self.log_error("code %d, message %s", code, message or "-")
             self.close_connection = True
             self.wfile.write(refusal_bytes(code, "the request is malformed"
                                            if code < 500 else "the request failed"))

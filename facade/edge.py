@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import Flask, Response, current_app, request
 
 from .config import Settings
@@ -108,15 +110,27 @@ def _loggable_path(status: int) -> str | None:
     return f"/fhir/{resource_type}" + ("/-" if "resource_id" in view_args else "")
 
 
-def _host_name(environ: dict) -> str:
-    """The Host header's name without its port, lower-cased ([::1]:8080 -> ::1)."""
+_HOST = re.compile(r"(\[[0-9a-f:.]+\]|[a-z0-9.\-]+)(?::([0-9]{1,5}))?")
+
+
+def _host_name(environ: dict) -> str | None:
+    """The Host header's name without its port, lower-cased ([::1]:8080 -> ::1); None for
+    what is no host (a bad port, stray characters): werkzeug would read it as no host at
+    all and links would have an empty one."""
     host = (environ.get("HTTP_HOST") or environ.get("SERVER_NAME") or "").strip().lower()
-    if host.startswith("["):
-        return host[1:].partition("]")[0]
-    return host.rpartition(":")[0] if host.count(":") == 1 else host
+    found = _HOST.fullmatch(host)
+    if found is None or (found.group(2) is not None and not 0 < int(found.group(2)) < 65536):
+        return None
+    return found.group(1).strip("[]")
 
 
 def _refused(status: int, code: str, diagnostics: str) -> Response:
-    return Response(dumps(operation_outcome(code, diagnostics)), status=status,
-                    content_type="application/fhir+json; charset=utf-8",
+    """An OperationOutcome; from the token and introspection endpoints OAuth's error object
+    (RFC 6749 5.2), which is what their clients read."""
+    if request.path in ("/auth/token", "/auth/introspect"):
+        body = {"error": "invalid_request", "error_description": diagnostics}
+        content_type = "application/json"
+    else:
+        body, content_type = operation_outcome(code, diagnostics), "application/fhir+json"
+    return Response(dumps(body), status=status, content_type=f"{content_type}; charset=utf-8",
                     headers={"Cache-Control": "no-store"})

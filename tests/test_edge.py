@@ -41,7 +41,8 @@ def test_local_names_are_answered_without_a_public_base(make, host):
 
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "localhost.evil.example",
-                                  "[::2]:8080"])
+                                  "[::2]:8080", "localhost:99999", "localhost:0",
+                                  "localhost:80:80", "local host", "localhost@evil.example"])
 def test_a_forged_host_never_reaches_a_link(make, host):
     response = make().get("/fhir/metadata", headers={"Host": host})
     assert response.status_code == 421, host
@@ -106,3 +107,9 @@ def test_no_answer_is_html(make, path):
     wrong_method = make().delete("/healthz")
     assert wrong_method.status_code == 405 and "GET" in wrong_method.headers["Allow"]
     assert wrong_method.json["resourceType"] == "OperationOutcome"
+
+
+def test_a_token_request_to_a_forged_host_gets_an_oauth_error(make):
+    response = make().post("/auth/token", headers={"Host": "evil.example"},
+                           data={"grant_type": "client_credentials"})
+    assert response.status_code == 421 and response.json["error"] == "invalid_request"
