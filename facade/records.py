@@ -38,6 +38,7 @@ import datetime as dt
 import functools
 import hashlib
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -77,6 +78,19 @@ ORGANISATION_TTL = 3600.0
 ORGANISATION_FLOOR = 60.0
 #: Between attempts to ask again, once it is due and SystmOne did not answer.
 ORGANISATION_RETRY = 5.0
+
+
+#: Set by gunicorn's master (serving/gunicorn_conf.py) when the service starts, inherited
+#: by every worker it forks; not a FACADE_ setting.
+SERVICE_STARTED_ENV = "FHIR_FACADE_SERVICE_STARTED"
+
+
+def service_started(clock: Callable[[], float]) -> float:
+    """When this service started: the master's time under gunicorn, else this process's."""
+    try:
+        return float(os.environ[SERVICE_STARTED_ENV])
+    except (KeyError, ValueError):
+        return clock()
 
 
 def retention(windows: Freshness) -> dict[str, float]:
@@ -127,8 +141,10 @@ class RecordService:
         #: The endpoints, by name: what the organisation behind them is stored under.
         self.endpoints = upstream_source([endpoint.name for endpoint in pool.endpoints])
         self.organisation_window = organisation_window(windows)
-        #: Answers stored before this service started are not taken for its organisation.
-        self.started = clock()
+        #: Answers stored before this service started are not taken for its organisation
+        #: (a restart may be onto another practice); after it, a worker takes what another
+        #: worker stored, so a replaced worker does not ask SystmOne again.
+        self.started = service_started(clock)
         self._upstream: Upstream | None = None
         self._learning = threading.Lock()
         self._retry_at = float("-inf")

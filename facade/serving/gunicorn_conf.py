@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import ssl
+import time
 from pathlib import Path
 
 from facade.config import Settings
@@ -70,6 +71,11 @@ os.environ.setdefault(MULTIPROC_ENV, str(Path(_settings.state_dir).absolute() / 
 
 def on_starting(server) -> None:
     from facade import metrics
+    from facade.records import SERVICE_STARTED_ENV
+
+    # Workers (and their replacements) of this start share what one of them learnt of the
+    # organisation behind SystmOne; what was stored before it is checked again (records.py).
+    os.environ[SERVICE_STARTED_ENV] = repr(time.time())
 
     metrics.prepare_multiprocess_dir(Path(os.environ[MULTIPROC_ENV]))
     _load_the_code()

@@ -16,6 +16,7 @@ import pytest
 from lxml import etree
 
 from facade.app import create_app
+from facade.records import SERVICE_STARTED_ENV
 from facade.stewardship.singleflight import SingleFlight
 from facade.upstream.errors import PermanentError, UpstreamError
 from simulator.practice import generated_practice
@@ -386,3 +387,31 @@ def test_a_systmone_refusing_to_name_its_organisation_is_still_served(stack, pra
     patient = s.client().get(f"/fhir/Patient/{patient_id(s.client(), summary)}")
     assert patient.status_code == 200 and "managingOrganization" not in patient.json
     assert records.upstream().ods == ""
+
+
+def test_a_replaced_worker_takes_the_organisation_its_siblings_learnt(stack, practice,
+                                                                       monkeypatch):
+    """Under gunicorn the master says when the service started (SERVICE_STARTED_ENV):
+    a worker forked later (a replacement after max_requests) takes the organisation a
+    sibling stored since then instead of asking SystmOne again; one started before that
+    answer was stored still asks (a restart may be onto another practice)."""
+    monkeypatch.setenv(SERVICE_STARTED_ENV, repr(time.time() - 1))
+    first = stack()
+    summary = patient_with_numerics(practice)
+    patient_id(first.client(), summary)
+    exactly(first.live, 1, function="GetOrganisationMetaData")
+    replacement = create_app({**first.apps[0].config["FACADE"].__dict__})
+    try:
+        assert authorized_client(replacement).get(
+            f"/fhir/Patient?identifier={summary.identity.value}").status_code == 200
+        exactly(first.live, 1, function="GetOrganisationMetaData")  # not asked again
+    finally:
+        replacement.extensions["facade.records"].close()
+    monkeypatch.setenv(SERVICE_STARTED_ENV, repr(time.time()))  # a new start of the service
+    restarted = create_app({**first.apps[0].config["FACADE"].__dict__})
+    try:
+        assert authorized_client(restarted).get(
+            f"/fhir/Patient?identifier={summary.identity.value}").status_code == 200
+        exactly(first.live, 2, function="GetOrganisationMetaData")
+    finally:
+        restarted.extensions["facade.records"].close()
