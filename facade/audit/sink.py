@@ -175,7 +175,9 @@ def datetime_us(moment: dt.datetime) -> int:
 def format_instant(us: int) -> str:
     """The inverse of ``instant_us``, in ``AccessRecord.time``'s form."""
     moment = _EPOCH + dt.timedelta(microseconds=us)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    # isoformat, not strftime("%Y"): the year has four digits before 1000 too (0999), as
+    # FHIR's instant and instant_us need.
+    return moment.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def encode(entry: AccessRecord) -> bytes:

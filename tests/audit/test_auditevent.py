@@ -313,3 +313,11 @@ def test_what_callers_sent_is_served_as_fhir_strings() -> None:
     assert details["request-id"] == "x\ufffdy"
     assert event["agent"][0]["who"]["identifier"]["value"] == "c\ufffdd"
     assert to_xml(event).startswith(b"<?xml")
+
+
+@pytest.mark.parametrize("instant", ["0001-01-01T00:00:00.000000Z", "0999-12-31T23:59:59.999999Z",
+                                     "2026-12-03T10:00:00.000001Z", "9999-12-31T23:59:59.999999Z"])
+def test_instants_read_back_as_written_at_any_year(instant):
+    from facade.audit.sink import format_instant, instant_us
+
+    assert format_instant(instant_us(instant)) == instant
