@@ -44,6 +44,9 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.debug = settings.debug
     app.config["FACADE"] = settings
+    # facade serve's worker refuses larger bodies from their head; this holds wherever
+    # else the app runs (the demo's server): werkzeug refuses to read past it (413).
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     edge.install(app, settings)  # security headers, Host, operational endpoints
     store = open_store(settings.state_dir, settings.redis_url)
     records = app.extensions["facade.records"] = _record_service(settings, store)

@@ -64,3 +64,14 @@ def test_a_stalled_client_is_let_go(demo_server):
     started = time.monotonic()
     exchange(demo_server, b"GET /fhir/Patient?family=Sm")  # returns once the server closes
     assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("path, key", [(b"/auth/token", "error"),
+                                       (b"/fhir/Patient/_search", "resourceType")])
+def test_a_body_over_the_limit_is_refused_unread(demo_server, path, key):
+    answer = exchange(demo_server, b"POST " + path + b" HTTP/1.1\r\nHost: localhost\r\n"
+                                   b"Content-Type: application/x-www-form-urlencoded\r\n"
+                                   b"Content-Length: 100000000\r\nConnection: close\r\n\r\n")
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413"), head
+    assert key in json.loads(body)

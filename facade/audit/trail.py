@@ -11,6 +11,7 @@ unhandled error is recorded too.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import datetime as dt
 import logging
@@ -18,6 +19,7 @@ import random
 import time
 
 from flask import Flask, Request, Response, current_app, g, request
+from werkzeug.exceptions import HTTPException
 
 from .record import AccessRecord
 from .sink import AuditSink, NoAudit
@@ -142,7 +144,9 @@ def _parameter_names(asked: Request) -> tuple[str, ...]:
     names = set(asked.args) if asked.environ.get("QUERY_STRING") else set()
     if asked.environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded") \
             and asked.path != "/auth/token":
-        names |= set(asked.form)
+        # A body refused unread (over the limit) has no names to give.
+        with contextlib.suppress(HTTPException):
+            names |= set(asked.form)
     return tuple(sorted(names))
 
 
