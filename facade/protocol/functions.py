@@ -20,6 +20,7 @@ GET_ORGANISATION_METADATA = "GetOrganisationMetaData"
 PATIENT_SEARCH = "PatientSearch"
 GET_PATIENT_RECORD = "GetPatientRecord"
 IS_PATIENT_RETRIEVED = "IsPatientRetrieved"
+GET_DOCUMENT = "GetDocument"
 
 
 def parameters_element(*children: etree._Element) -> etree._Element:
@@ -226,3 +227,47 @@ class RecordRequest:
 def organisation_parameters(logged_on_user_only: bool) -> etree._Element:
     return parameters_element(*([_leaf("LoggedOnUserOnly")] if logged_on_user_only else []))
 
+
+
+# --- GetDocument -------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class DocumentRequest:
+    """GetDocument's parameters (TPP spec v33.4, "GetDocument"): the patient whose record
+    holds the document, its DocumentUID, and ``write_to``, a folder *on the SystmOne PC*
+    that SystmOne writes the document into (it must exist there, or SystmOne answers an
+    error). TPP's XSD lacks WriteTo; the specification and TPP's own template send it after
+    the DocumentUID, and so does this."""
+
+    identity: Identity
+    document_uid: str
+    write_to: str
+    leave_record_open: bool = False
+
+    def to_parameters(self) -> etree._Element:
+        children = [self.identity.to_element(), _leaf("DocumentUID", self.document_uid),
+                    _leaf("WriteTo", self.write_to)]
+        if self.leave_record_open:
+            children.append(_leaf("LeaveRecordOpen"))
+        return parameters_element(*children)
+
+    @classmethod
+    def from_parameters(cls, parameters: etree._Element | None) -> DocumentRequest:
+        """Raises ValueError (IdentityError included) naming what is missing."""
+        identity = parameters.find("Identity") if parameters is not None else None
+        if identity is None:
+            raise ValueError("GetDocument needs the Identity of the patient")
+        uid, write_to = text_of(parameters, "DocumentUID"), text_of(parameters, "WriteTo")
+        if not uid:
+            raise ValueError("GetDocument needs a DocumentUID")
+        if not write_to:
+            raise ValueError("GetDocument needs a WriteTo folder")
+        return cls(Identity.from_element(identity), uid, write_to,
+                   parameters.find("LeaveRecordOpen") is not None)
+
+
+def document_files(body: etree._Element) -> list[str]:
+    """The paths a GetDocument reply names, in order: one file, or one per image when
+    SystmOne exports the document as several."""
+    return [text for text in ((element.text or "").strip()
+                              for element in body.findall("DocumentFile")) if text]

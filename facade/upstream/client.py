@@ -143,6 +143,16 @@ class SystmOneClient:
         request = fn.RecordRequest(identity, record_filter, leave_record_open)
         return self.call(fn.GET_PATIENT_RECORD, request.to_parameters()).body
 
+    def get_document(self, identity: Identity, document_uid: str, write_to: str) -> list[str]:
+        """GetDocument: SystmOne writes the document into ``write_to`` (a folder on its own
+        PC) and names the file(s) it wrote, as paths on that PC; reading them is the
+        caller's business (facade/documents.py)."""
+        request = fn.DocumentRequest(identity, document_uid, write_to)
+        files = fn.document_files(self.call(fn.GET_DOCUMENT, request.to_parameters()).body)
+        if not files:
+            raise UpstreamProtocolError("GetDocument reply names no DocumentFile")
+        return files
+
     def is_patient_retrieved(self) -> bool:
         body = self.call(fn.IS_PATIENT_RETRIEVED).body
         return (text_of(body, "IsPatientRetrieved") or "").lower() == "true"

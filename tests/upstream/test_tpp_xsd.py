@@ -17,6 +17,10 @@ copy of TPP's schema and nowhere else:
    compares fixed values as text, so the "1.0" that the specification and all
    of TPP's templates send would fail. The copy fixes it to "1.0", the same
    decimal value.
+5. GetDocument gets the ``WriteTo`` element (after ``DocumentUID``) that the
+   specification documents and TPP's own GetDocument template sends: the folder
+   on the SystmOne PC the document is written to. Without it the function
+   cannot work at all.
 """
 
 from __future__ import annotations
@@ -58,6 +62,10 @@ def tpp_schema(tpp_reference, function: str) -> etree.XMLSchema:
             f'<xs:element xmlns:xs="{XS}" name="Filter" minOccurs="0"><xs:complexType>'
             '<xs:sequence><xs:any processContents="skip" minOccurs="0" maxOccurs="unbounded"/>'
             "</xs:sequence></xs:complexType></xs:element>"))  # deviation 3
+    if function == "GetDocument":
+        uid = tree.xpath("//xs:element[@name='DocumentUID']", namespaces=NS)[0]
+        uid.addnext(etree.fromstring(
+            f'<xs:element xmlns:xs="{XS}" name="WriteTo" type="xs:string"/>'))  # deviation 5
     return etree.XMLSchema(tree)
 
 
@@ -65,9 +73,11 @@ def emitted(call) -> etree._Element:
     """The request document the client sends for ``call(client)``."""
     def answer(raw: bytes) -> bytes:
         request = parse_document(raw)
+        body = etree.Element("Response")
+        if request.findtext("Function") == "GetDocument":  # a reply must name a file
+            etree.SubElement(body, "DocumentFile").text = "d:\\276740.doc"
         return Response("0123456789abcdef", request.findtext("RequestUID"),
-                        request.findtext("Function"), "1.0", "X", etree.Element("Response")
-                        ).to_bytes()
+                        request.findtext("Function"), "1.0", "X", body).to_bytes()
     transport = InMemoryTransport(answer)
     client = SystmOneClient(transport, api_key="f31e26725b5491f2")
     call(client)
@@ -99,6 +109,8 @@ CASES = {
             max_entry=dt.date(2014, 9, 1))),
     ],
     "IsPatientRetrieved": [lambda c: c.is_patient_retrieved()],
+    "GetDocument": [lambda c: c.get_document(NHS, "4093400000000000", "d:\\"),
+                    lambda c: c.get_document(Identity("ClientID", "A1234BC"), "e2d4a1", "/x")],
 }
 
 
