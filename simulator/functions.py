@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from lxml import etree
 
@@ -179,6 +180,41 @@ def _patient(context: Context, identity: Identity | None) -> PatientSummary:
     return patient
 
 
+# --- GetDocument ----------------------------------------------------------------------
+
+def get_document(context: Context) -> etree._Element:
+    """Write the document's file(s) into WriteTo (a folder on this machine, which must
+    exist, as on the SystmOne PC) and name each written path (TPP spec v33.4)."""
+    try:
+        request = fn.DocumentRequest.from_parameters(context.request.parameters)
+    except (ValueError, IdentityError) as error:
+        raise FunctionFailure("invalid_request", function=fn.GET_DOCUMENT,
+                              detail=str(error)) from None
+    patient = _patient(context, request.identity)
+    try:
+        files = context.practice.document(patient, request.document_uid)
+    except OSError:
+        files = None
+    if not files:
+        raise FunctionFailure("document_not_found", uid=request.document_uid)
+    folder = Path(request.write_to)
+    if not folder.is_dir():
+        raise FunctionFailure("write_to_unusable", folder=request.write_to)
+    body = _body()
+    try:
+        for file in files:
+            target = folder / file.name
+            target.write_bytes(file.data)
+            _leaf(body, "DocumentFile", str(target))
+    except OSError:
+        raise FunctionFailure("write_to_unusable", folder=request.write_to) from None
+    if request.leave_record_open:
+        context.state.open_record = patient.identity
+    _leaf(body, "RecordState", "Open" if context.state.open_record == patient.identity
+          else "Closed")
+    return body
+
+
 # --- IsPatientRetrieved -------------------------------------------------------------
 
 def is_patient_retrieved(context: Context) -> etree._Element:
@@ -193,4 +229,5 @@ FUNCTIONS: dict[str, Handler] = {
     fn.PATIENT_SEARCH: patient_search,
     fn.GET_PATIENT_RECORD: get_patient_record,
     fn.IS_PATIENT_RETRIEVED: is_patient_retrieved,
+    fn.GET_DOCUMENT: get_document,
 }

@@ -24,6 +24,9 @@ ERRORS: dict[str, tuple[str, bool]] = {
     "no_open_record": ("No Identity was given and no patient record is open", True),
     "throttled": ("GetPatientRecord is limited to one request per {interval:g} seconds; "
                   "try again later", False),
+    "document_not_found": ("No document {uid} can be extracted from this patient's record",
+                           True),
+    "write_to_unusable": ("The folder {folder} does not exist or cannot be written to", True),
     "internal": ("The request could not be processed: {detail}", False),
 }
 

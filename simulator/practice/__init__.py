@@ -10,6 +10,7 @@ from lxml import etree
 from facade.protocol.functions import PatientSearchCriteria
 from facade.protocol.identity import Identity
 
+from .documents import DocumentFile, document_item
 from .index import PatientIndex, PatientSummary
 from .model import RecordError, RecordSource
 from .organisation import Organisation
@@ -44,6 +45,13 @@ class Practice:
 
     def record(self, patient: PatientSummary) -> etree._Element:
         return self.source.record(patient.index)
+
+    def document(self, patient: PatientSummary, uid: str) -> list[DocumentFile] | None:
+        """The file(s) of the document ``uid`` of the patient's record; None when the
+        record names no such document or the practice does not hold its file. A
+        document of another patient's record is not found: GetDocument names both."""
+        item = document_item(self.record(patient), uid)
+        return self.source.document_files(uid, item) if item is not None else None
 
 
 def generated_practice(patients: int, seed: int, *, as_of=None, history_scale: float = 1.0,

@@ -4,7 +4,8 @@ Each ``*.xml`` file holds one patient's full record, either as a whole
 ``ClientIntegrationResponse`` or as just its ``Response`` element, so a reply
 captured from TPP's Demo environment can be dropped in unchanged. Every file is
 checked before anything is served: one bad file stops start-up with an error
-naming it, and nothing is half-loaded.
+naming it, and nothing is half-loaded. The documents the records name may be held
+beside them in ``documents/`` (documents.py); GetDocument reads them when asked.
 
 The folder's organisation is Tarnfield Medical Practice under codes derived
 from the records it holds (``folder_organisation``): a GetPatientRecord reply
@@ -26,6 +27,7 @@ from facade.protocol.envelope import RESPONSE_ROOT
 from facade.protocol.identity import Identity, IdentityError
 from facade.protocol.xmlsafe import MalformedDocument, parse_document
 
+from .documents import DocumentFile, folder_files
 from .generator import default_organisation
 from .model import RecordError
 from .organisation import Organisation, fictitious_code
@@ -59,6 +61,10 @@ class FolderPractice:
 
     def record(self, index: int) -> etree._Element:
         return self._records[index]
+
+    def document_files(self, uid: str, item: etree._Element) -> list[DocumentFile] | None:
+        """From ``documents/`` beside the records (see documents.py); None when absent."""
+        return folder_files(self.folder, uid)
 
 
 def folder_organisation(records: list[etree._Element]) -> Organisation:

@@ -35,6 +35,10 @@ class RecordSource(Protocol):
         Callers must not modify the returned element.
         """
 
+    def document_files(self, uid: str, item: etree._Element) -> list | None:
+        """The file(s) GetDocument extracts for the letter or attachment ``item`` (whose
+        DocumentUID is ``uid``), as ``documents.DocumentFile``; None when not held."""
+
 
 @dataclass(frozen=True)
 class RecordError(Exception):

@@ -55,20 +55,24 @@ def error_of(document: bytes) -> tuple[str, str]:
     return root.findtext("Response/ErrorMessage"), root.findtext("Response/PermanentError")
 
 
-def test_every_function_round_trips_and_validates(simulator, practice):
+def test_every_function_round_trips_and_validates(simulator, practice, tmp_path):
     client = simulator.client()
     replies = []
     client.observers.append(replies.append)
     assert set(client.get_functions()) == {
         "GetFunctions", "GetOrganisationMetaData", "PatientSearch", "GetPatientRecord",
-        "IsPatientRetrieved"}
+        "IsPatientRetrieved", "GetDocument"}
     client.get_organisation_metadata()
     patient = first_patient(practice)
     assert client.patient_search(fn.PatientSearchCriteria(
         surname=patient.surname, date_of_birth=patient.date_of_birth))
     client.get_patient_record(patient.identity)
     assert client.is_patient_retrieved() is False
-    for entry in simulator.messages(5):
+    holder = next(p for p in practice.index.summaries
+                  if practice.record(p).find(".//DocumentUID") is not None)
+    uid = practice.record(holder).findtext(".//DocumentUID")
+    assert client.get_document(holder.identity, uid, str(tmp_path))
+    for entry in simulator.messages(6):
         assert entry.outcome == "success", entry.error
         assert b"\n" not in entry.response_xml  # one line, as SystmOne replies
         schemas.validate(parse_document(entry.response_xml), f"{entry.function}.response")

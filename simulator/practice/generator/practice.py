@@ -13,6 +13,7 @@ import random
 
 from lxml import etree
 
+from ..documents import DocumentFile, generated_files
 from ..organisation import Organisation
 from .history import build_timeline
 from .identifiers import MAX_PATIENTS
@@ -50,6 +51,10 @@ class GeneratedPractice:
 
     def record(self, index: int) -> etree._Element:
         return self._cached_record(self._checked(index))
+
+    def document_files(self, uid: str, item: etree._Element) -> list[DocumentFile]:
+        """Every document of a generated record has a small deterministic file."""
+        return generated_files(item, uid)
 
     def _build_record(self, index: int) -> etree._Element:
         person = self._person(index)
