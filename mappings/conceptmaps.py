@@ -358,3 +358,103 @@ CONCEPT_MAPS.update({
     "dose_ucum": DOSE_UCUM,
     "dose_ucum_system": DOSE_UCUM_SYSTEM,
 })
+
+
+# --- Non-clinical items: tasks, appointments, relationships ---------------------------
+# Keys are SystmOne's words in lower case (the mappings lower-case what they read), so
+# "Not Started" and "Not started" are one status.
+
+# Task/Status → Task.status (required binding). SystmOne extracts only tasks not yet
+# completed (TPP's Tasks filter); "Not Started" is a task waiting for its assignee (FHIR's
+# ready: assignment taken as given). A status not listed is served as requested (open,
+# action sought) with SystmOne's word in businessStatus.
+TASK_STATUS = {
+    "not started": "ready",
+    "started": "in-progress",
+    "in progress": "in-progress",
+    "on hold": "on-hold",
+    "completed": "completed",
+    "complete": "completed",
+    "cancelled": "cancelled",
+    "rejected": "rejected",
+}
+
+# Appointment/Status and Visit/Status → Appointment.status (required binding). TPP names
+# "booked, DNA or cancelled". A status not listed is served as booked (SystmOne lists only
+# pending bookings) with SystmOne's word in the comment.
+APPOINTMENT_STATUS = {
+    "booked": "booked",
+    "arrived": "arrived",
+    "waiting": "arrived",
+    "in progress": "checked-in",
+    "finished": "fulfilled",
+    "seen": "fulfilled",
+    "dna": "noshow",
+    "did not attend": "noshow",
+    "cancelled": "cancelled",
+    "cancelled by patient": "cancelled",
+    "cancelled by unit": "cancelled",
+    "cancelled by other service": "cancelled",
+}
+
+
+def _role(code: str, display: str) -> dict:
+    return {"system": systems.V3_ROLE_CODE, "code": code, "display": display}
+
+
+def _contact_role(code: str, display: str) -> dict:
+    return {"system": systems.V2_CONTACT_ROLE, "code": code, "display": display}
+
+
+def _uk_role(code: str, display: str) -> dict:
+    return {"system": systems.UKCORE_ADDITIONAL_RELATIONSHIP, "code": code, "display": display}
+
+
+# Relationship/Type → RelatedPerson.relationship, from UK Core's PersonRelationshipType
+# value set (v3 RoleCode personal relationships, v2 contact roles, UK Core's additions).
+# A type not listed is served as its text alone, never guessed.
+RELATIONSHIP = {
+    "mother": _role("MTH", "mother"),
+    "father": _role("FTH", "father"),
+    "parent": _role("PRN", "parent"),
+    "stepmother": _role("STPMTH", "stepmother"),
+    "stepfather": _role("STPFTH", "stepfather"),
+    "son": _role("SONC", "son"),
+    "daughter": _role("DAUC", "daughter"),
+    "child": _role("CHILD", "child"),
+    "brother": _role("BRO", "brother"),
+    "sister": _role("SIS", "sister"),
+    "sibling": _role("SIB", "sibling"),
+    "husband": _role("HUSB", "husband"),
+    "wife": _role("WIFE", "wife"),
+    "spouse": _role("SPS", "spouse"),
+    "partner": _role("DOMPART", "domestic partner"),
+    "grandmother": _role("GRMTH", "grandmother"),
+    "grandfather": _role("GRFTH", "grandfather"),
+    "grandparent": _role("GRPRN", "grandparent"),
+    "grandson": _role("GRNDSON", "grandson"),
+    "granddaughter": _role("GRNDDAU", "granddaughter"),
+    "grandchild": _role("GRNDCHILD", "grandchild"),
+    "aunt": _role("AUNT", "aunt"),
+    "uncle": _role("UNCLE", "uncle"),
+    "niece": _role("NIECE", "niece"),
+    "nephew": _role("NEPHEW", "nephew"),
+    "cousin": _role("COUSN", "cousin"),
+    "mother-in-law": _role("MTHINLAW", "mother-in-law"),
+    "father-in-law": _role("FTHINLAW", "father-in-law"),
+    "son-in-law": _role("SONINLAW", "son in-law"),
+    "daughter-in-law": _role("DAUINLAW", "daughter in-law"),
+    "friend": _role("FRND", "unrelated friend"),
+    "neighbour": _role("NBOR", "neighbor"),
+    "next of kin": _contact_role("N", "Next-of-Kin"),
+    "emergency contact": _contact_role("C", "Emergency Contact"),
+    "carer": _uk_role("Carer", "Carer of patient"),
+    "guardian": _uk_role("Guardian", "Guardian of patient"),
+    "legal guardian": _uk_role("Guardian", "Guardian of patient"),
+}
+
+CONCEPT_MAPS.update({
+    "task_status": TASK_STATUS,
+    "appointment_status": APPOINTMENT_STATUS,
+    "relationship": RELATIONSHIP,
+})

@@ -66,3 +66,17 @@ MULTILEX_DRUG = "https://fhir.hl7.org.uk/Id/multilex-drug-codes"
 # system and share number ranges with product ids; this URN names them without claiming
 # anyone else's domain.
 MULTILEX_INGREDIENT = "urn:systmone:code:multilex-ingredient"
+
+# --- Non-clinical items: tasks, appointments, relationships, care plans ---------------
+
+UKCORE_TASK = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Task"
+UKCORE_APPOINTMENT = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Appointment"
+UKCORE_RELATED_PERSON = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-RelatedPerson"
+UKCORE_CARE_PLAN = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-CarePlan"
+# RelatedPerson.relationship: UK Core's PersonRelationshipType value set draws on these three.
+V3_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+V2_CONTACT_ROLE = "http://terminology.hl7.org/CodeSystem/v2-0131"
+UKCORE_ADDITIONAL_RELATIONSHIP = (
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdditionalPersonRelationshipRole")
+# Appointment.participant.type (FHIR R4's encounter-participant-type value set).
+V3_PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"

@@ -192,9 +192,18 @@ def with_xpath(variables: Mapping[str, Any], bound: Mapping[str, Any]) -> dict[s
 
 def item_key(item: etree._Element) -> str:
     """An Event item's key (vocabulary.ItemKey): the one definition, for the mappings'
-    ids and identifiers and for the fidelity report."""
-    event = item.getparent()
-    uid = event.get("EventUID", "") if event is not None else ""
+    ids and identifiers and for the fidelity report.
+
+    A NonClinical item (Appointment, Visit, Task) belongs to no Event: it is keyed by its
+    own UID (``AppointmentUID``...), which SystmOne keeps while the item is pending, so
+    its id survives other appointments being booked or cancelled around it.
+    """
+    parent = item.getparent()
+    own_uid = item.findtext(f"{item.tag}UID") if parent is not None and \
+        parent.tag == "NonClinical" else None
+    if own_uid and own_uid.strip():
+        return f"{own_uid.strip()}-{item.tag}-0"
+    uid = parent.get("EventUID", "") if parent is not None else ""
     place = sum(1 for _ in item.itersiblings(item.tag, preceding=True))
     return f"{uid}-{item.tag}-{place}"
 

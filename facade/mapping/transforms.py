@@ -94,6 +94,27 @@ def single_spaced(text: str) -> str:
     return " ".join(text.split())
 
 
+def end_after_minutes(text: str) -> str:
+    """When a booking ends: ``"<start> <minutes>"`` (a SystmOne date-time and a Duration
+    in minutes, as an appointment gives them) as a FHIR dateTime. The minutes are counted on
+    the clock, not the calendar: a booking across a clock change ends at the right instant,
+    written with the Europe/London offset of that instant. No minutes: it ends as it starts."""
+    start, _, minutes = text.partition(" ")
+    match = _DATE_TIME.fullmatch(start)
+    if not match or match.group(2) is None:
+        raise ValueError(f"{start!r} is not a date-time")
+    try:
+        length = float(minutes) if minutes.strip() else 0.0
+    except ValueError:
+        raise ValueError(f"{minutes!r} is not a number of minutes") from None
+    if not 0 <= length < 60 * 24 * 7:
+        raise ValueError(f"{minutes!r} minutes is not the length of a booking")
+    begun = dt.datetime.fromisoformat(date_time(start))
+    zone = begun.tzinfo if match.group(4) else LONDON  # a zoned start keeps its zone
+    ended = begun.astimezone(dt.UTC) + dt.timedelta(minutes=length)
+    return ended.astimezone(zone).isoformat(timespec="seconds")
+
+
 TRANSFORMS = {
     "date": date,
     "date_time": date_time,
@@ -102,4 +123,5 @@ TRANSFORMS = {
     "fhir_id": fhir_id,
     "upper": upper,
     "single_spaced": single_spaced,
+    "end_after_minutes": end_after_minutes,
 }

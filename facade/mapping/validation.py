@@ -73,6 +73,29 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
         "unknown", "not-taken"}),
     "Medication.status": frozenset({"active", "inactive", "entered-in-error"}),
     "Immunization.status": frozenset({"completed", "entered-in-error", "not-done"}),
+    # Non-clinical items (FHIR R4 task-status, request-intent, appointmentstatus,
+    # participationstatus, care-plan-*; contact point and address codes as Patient's).
+    "Task.status": frozenset({
+        "draft", "requested", "received", "accepted", "rejected", "ready", "cancelled",
+        "in-progress", "on-hold", "failed", "completed", "entered-in-error"}),
+    "Task.intent": frozenset({
+        "unknown", "proposal", "plan", "order", "original-order", "reflex-order",
+        "filler-order", "instance-order", "option"}),
+    "Appointment.status": frozenset({
+        "proposed", "pending", "booked", "arrived", "fulfilled", "cancelled", "noshow",
+        "entered-in-error", "checked-in", "waitlist"}),
+    "Appointment.participant.status": frozenset({
+        "accepted", "declined", "tentative", "needs-action"}),
+    "RelatedPerson.telecom.system": frozenset({"phone", "fax", "email", "pager", "url", "sms",
+                                               "other"}),
+    "RelatedPerson.telecom.use": frozenset({"home", "work", "temp", "old", "mobile"}),
+    "RelatedPerson.address.use": frozenset({"home", "work", "temp", "old", "billing"}),
+    "CarePlan.status": frozenset({
+        "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}),
+    "CarePlan.intent": frozenset({"proposal", "plan", "order", "option"}),
+    "CarePlan.activity.detail.status": frozenset({
+        "not-started", "scheduled", "in-progress", "on-hold", "completed", "cancelled",
+        "stopped", "unknown", "entered-in-error"}),
 }
 
 

@@ -85,6 +85,37 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "effective": ("date", "effectivePeriod"),
         "medication": ("reference", "medicationReference"),
     },
+    # Non-clinical items (R4 searchparameter-registry): Task patient Task.for (a Patient),
+    # subject Task.for, authored-on Task.authoredOn; Appointment patient
+    # Appointment.participant.actor (a Patient), date Appointment.start; RelatedPerson
+    # patient, relationship, name, active, birthdate (RelatedPerson.birthDate); CarePlan
+    # patient/subject CarePlan.subject, date CarePlan.period; status and intent the
+    # elements of those names.
+    "Task": {
+        "patient": ("reference", "for"),
+        "subject": ("reference", "for"),
+        "status": ("token", "status"),
+        "authored-on": ("date", "authoredOn"),
+    },
+    "Appointment": {
+        "patient": ("reference", "participant.actor"),
+        "date": ("date", "start"),
+        "status": ("token", "status"),
+    },
+    "RelatedPerson": {
+        "patient": ("reference", "patient"),
+        "relationship": ("token", "relationship"),
+        "name": ("string", "name.family"),
+        "active": ("token", "active"),
+        "birthdate": ("date", "birthDate"),
+    },
+    "CarePlan": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "status": ("token", "status"),
+        "intent": ("token", "intent"),
+        "date": ("date", "period"),
+    },
 }
 
 
@@ -134,6 +165,8 @@ def element(resource: dict, path: str, resolve) -> object:
 def query_value(kind: str, value: object) -> tuple[str, str] | None:
     """A query value that must find ``value`` and one that must not, by search type."""
     if kind == "token":
+        if isinstance(value, bool):  # FHIR: a boolean's token is true or false
+            return ("true", "false") if value else ("false", "true")
         if isinstance(value, dict) and set(value) <= {"text"}:
             return None  # a concept that is text alone: only :text could find it
         if isinstance(value, dict) and "coding" in value:

@@ -1233,3 +1233,78 @@ RECORD_SECTIONS = {
     "Observation": frozenset({"ClinicalCodes"}),
     "Patient": frozenset({"Demographics"}),
 }
+
+# --- Non-clinical items (Task, Appointment, RelatedPerson, CarePlan) --------------------------
+#
+# Profiles: <url> of REF/structuredefinitions/UKCore-Task.xml, UKCore-Appointment.xml,
+# UKCore-RelatedPerson.xml, UKCore-CarePlan.xml (their differentials add no min > 0).
+# Required elements (FHIR R4 base): Task status, intent; Appointment status, participant
+# (and participant.status); RelatedPerson patient; CarePlan status, intent, subject.
+PROFILES["Task"] = UKCORE_SD + "UKCore-Task"
+PROFILES["Appointment"] = UKCORE_SD + "UKCore-Appointment"
+PROFILES["RelatedPerson"] = UKCORE_SD + "UKCore-RelatedPerson"
+PROFILES["CarePlan"] = UKCORE_SD + "UKCore-CarePlan"
+REQUIRED_ELEMENTS["Task"] = ("status", "intent")
+REQUIRED_ELEMENTS["Appointment"] = ("status", "participant")
+REQUIRED_ELEMENTS["RelatedPerson"] = ("patient",)
+REQUIRED_ELEMENTS["CarePlan"] = ("status", "intent", "subject")
+# FHIR R4 required bindings: task-status, task-intent, appointmentstatus,
+# participationstatus, request-status (CarePlan.status), care-plan-intent,
+# care-plan-activity-status.
+TASK_STATUS = frozenset({"draft", "requested", "received", "accepted", "rejected", "ready",
+                         "cancelled", "in-progress", "on-hold", "failed", "completed",
+                         "entered-in-error"})
+TASK_INTENT = frozenset({"unknown", "proposal", "plan", "order", "original-order",
+                         "reflex-order", "filler-order", "instance-order", "option"})
+APPOINTMENT_STATUS = frozenset({"proposed", "pending", "booked", "arrived", "fulfilled",
+                                "cancelled", "noshow", "entered-in-error", "checked-in",
+                                "waitlist"})
+PARTICIPATION_STATUS = frozenset({"accepted", "declined", "tentative", "needs-action"})
+CARE_PLAN_STATUS = frozenset({"draft", "active", "on-hold", "revoked", "completed",
+                              "entered-in-error", "unknown"})
+CARE_PLAN_INTENT = frozenset({"proposal", "plan", "order", "option"})
+CARE_PLAN_ACTIVITY_STATUS = frozenset({"not-started", "scheduled", "in-progress", "on-hold",
+                                       "completed", "cancelled", "stopped", "unknown",
+                                       "entered-in-error"})
+# FHIR R4 Appointment invariants: app-2 "Either start and end are specified, or neither";
+# app-3 "Only proposed or cancelled appointments can be missing start/end dates" (R4's
+# expression also allows waitlist).
+APPOINTMENT_WITHOUT_TIMES = frozenset({"proposed", "cancelled", "waitlist"})
+# TPP/spec-v33.4.txt lines 1373-1375 ("pending appointments"), 1445 ("pending visits"),
+# 1448 ("non-completed workflow tasks"), 1377 CarePlans, 1419 Relationships.
+RECORD_SECTIONS["Task"] = frozenset({"Tasks"})
+RECORD_SECTIONS["Appointment"] = frozenset({"Appointments", "Visits"})
+RECORD_SECTIONS["RelatedPerson"] = frozenset({"Relationships"})
+RECORD_SECTIONS["CarePlan"] = frozenset({"CarePlans"})
+# REF/valuesets/ValueSet-UKCore-PersonRelationshipType.xml (extensible binding of
+# RelatedPerson.relationship): its expansion, per system, for the relationships a practice
+# records. Any coding under these systems must be one of these codes with this display.
+V3_ROLE_CODE = "http://terminology.hl7.org/CodeSystem/v3-RoleCode"
+V2_0131 = "http://terminology.hl7.org/CodeSystem/v2-0131"
+UKCORE_ADDITIONAL_ROLE = (
+    "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdditionalPersonRelationshipRole")
+PERSON_RELATIONSHIP_TYPE = {
+    V3_ROLE_CODE: {
+        "MTH": "mother", "FTH": "father", "PRN": "parent", "STPMTH": "stepmother",
+        "STPFTH": "stepfather", "SONC": "son", "DAUC": "daughter", "CHILD": "child",
+        "BRO": "brother", "SIS": "sister", "SIB": "sibling", "HUSB": "husband", "WIFE": "wife",
+        "SPS": "spouse", "DOMPART": "domestic partner", "GRMTH": "grandmother",
+        "GRFTH": "grandfather", "GRPRN": "grandparent", "GRNDSON": "grandson",
+        "GRNDDAU": "granddaughter", "GRNDCHILD": "grandchild", "AUNT": "aunt",
+        "UNCLE": "uncle", "NIECE": "niece", "NEPHEW": "nephew", "COUSN": "cousin",
+        "MTHINLAW": "mother-in-law", "FTHINLAW": "father-in-law", "SONINLAW": "son in-law",
+        "DAUINLAW": "daughter in-law", "FRND": "unrelated friend", "NBOR": "neighbor"},
+    V2_0131: {"N": "Next-of-Kin", "C": "Emergency Contact"},
+    UKCORE_ADDITIONAL_ROLE: {"Carer": "Carer of patient", "Guardian": "Guardian of patient"},
+}
+# The word a practice writes in Relationship/Type → the concept that word names (system,
+# code), by hand from the value set above. Words it does not name are served as text.
+RELATIONSHIP_WORDS = {
+    "Mother": (V3_ROLE_CODE, "MTH"), "Father": (V3_ROLE_CODE, "FTH"),
+    "Daughter": (V3_ROLE_CODE, "DAUC"), "Son": (V3_ROLE_CODE, "SONC"),
+    "Wife": (V3_ROLE_CODE, "WIFE"), "Husband": (V3_ROLE_CODE, "HUSB"),
+    "Partner": (V3_ROLE_CODE, "DOMPART"), "Grandmother": (V3_ROLE_CODE, "GRMTH"),
+    "Neighbour": (V3_ROLE_CODE, "NBOR"), "Friend": (V3_ROLE_CODE, "FRND"),
+    "Next of kin": (V2_0131, "N"), "Carer": (UKCORE_ADDITIONAL_ROLE, "Carer"),
+    "Guardian": (UKCORE_ADDITIONAL_ROLE, "Guardian"),
+}

@@ -34,6 +34,8 @@ Observation
 Condition: con-3, con-4, con-5, condition-severity
 AllergyIntolerance: ait-1, ait-2, nka-* (no known allergy the UK Core way)
 Immunization: ukcore-imm-001.  List: lst-1.  Patient: nhs-number, ethnic-category
+Appointment: app-1, app-2, app-3 (FHIR R4), app-end, app-patient.  RelatedPerson:
+  relationship (UK Core PersonRelationshipType).  Task, CarePlan: bindings
 bundle: duplicate-id, dangling-reference, multiple-patients, duplicate-identifier
 """
 
@@ -876,6 +878,75 @@ _CHECKERS = {
     "Patient": _patient,
     "List": _list,
 }
+
+# Non-clinical items: Task, Appointment, RelatedPerson, CarePlan -------------------------------
+
+
+def _task(task: dict, report: _Report) -> None:
+    _code(task.get("status"), ux.TASK_STATUS, "Task.status", report)
+    _code(task.get("intent"), ux.TASK_INTENT, "Task.intent", report)
+    _target(task, "for", set(R4_RESOURCE_TYPES), report)
+
+
+def _appointment(appointment: dict, report: _Report) -> None:
+    status = appointment.get("status")
+    _code(status, ux.APPOINTMENT_STATUS, "Appointment.status", report)
+    for i, participant in enumerate(appointment.get("participant") or []):
+        if participant.get("status") not in ux.PARTICIPATION_STATUS:
+            report.add("binding", f"Appointment.participant[{i}].status",
+                       f"{participant.get('status')!r} is not one of "
+                       f"{sorted(ux.PARTICIPATION_STATUS)}")
+        if not (participant.get("type") or participant.get("actor")):
+            report.add("app-1", f"Appointment.participant[{i}]", "neither type nor actor")
+    if ("start" in appointment) != ("end" in appointment):
+        report.add("app-2", "Appointment", "start and end, or neither")
+    if "start" not in appointment and status not in ux.APPOINTMENT_WITHOUT_TIMES:
+        report.add("app-3", "Appointment", f"a {status!r} appointment needs start and end")
+    if "start" in appointment and "end" in appointment and \
+            _instant(appointment["end"]) < _instant(appointment["start"]):
+        report.add("app-end", "Appointment.end", "before its start")
+    patients = [p for p in appointment.get("participant") or []
+                if reference_type(p.get("actor")) == "Patient"]
+    if len(patients) != 1:
+        report.add("app-patient", "Appointment.participant",
+                   f"one participant is the patient (has {len(patients)})")
+
+
+def _instant(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _related_person(person: dict, report: _Report) -> None:
+    _target(person, "patient", {"Patient"}, report)
+    for i, concept in enumerate(person.get("relationship") or []):
+        for c in codings(concept):
+            known = ux.PERSON_RELATIONSHIP_TYPE.get(c.get("system"))
+            if known is None:
+                report.add("relationship", f"RelatedPerson.relationship[{i}]",
+                           f"{c.get('system')} is not a system of UK Core's "
+                           "PersonRelationshipType")
+            elif known.get(c.get("code")) != c.get("display"):
+                report.add("relationship", f"RelatedPerson.relationship[{i}]",
+                           f"{c.get('code')!r} {c.get('display')!r} is not in the value set")
+
+
+def _care_plan(plan: dict, report: _Report) -> None:
+    _code(plan.get("status"), ux.CARE_PLAN_STATUS, "CarePlan.status", report)
+    _code(plan.get("intent"), ux.CARE_PLAN_INTENT, "CarePlan.intent", report)
+    _target(plan, "subject", {"Patient", "Group"}, report)
+    for i, activity in enumerate(plan.get("activity") or []):
+        detail = activity.get("detail")
+        if detail is None:
+            continue
+        _code(detail.get("status"), ux.CARE_PLAN_ACTIVITY_STATUS,
+              f"CarePlan.activity[{i}].detail.status", report)
+        if "status" not in detail:
+            report.add("required", f"CarePlan.activity[{i}].detail.status", "missing (min 1)")
+
+
+_CHECKERS.update({"Task": _task, "Appointment": _appointment, "RelatedPerson": _related_person,
+                  "CarePlan": _care_plan})
+
 
 # --- Sets of resources -----------------------------------------------------------------------
 
