@@ -113,6 +113,15 @@ class IdCodec:
             return None
         return _identity_from(plain.partition(b"\x00")[0])
 
+    # -- resources made from the organisation's metadata ---------------------------
+
+    def organisation_id(self, resource_type: str, key: str) -> str:
+        """The id of the ``resource_type`` made from GetOrganisationMetaData's user or site
+        that ``key`` names (a UserName, a site's ODS code): a keyed digest, so no login name
+        reaches a URL, the same on every fetch, worker and instance sharing the key. Nothing
+        needs to be read back from it: the metadata is small and is searched for the id."""
+        return self.digest(f"{resource_type}\x00{key}")
+
     # -- digests ---------------------------------------------------------------
 
     def digest(self, text: str) -> str:

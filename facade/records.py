@@ -42,7 +42,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from lxml import etree
 
@@ -118,6 +118,12 @@ class Upstream:
     checked_at: float  # when SystmOne said so (wall clock)
     practice: dict | None  # Patient.generalPractitioner's reference to the practice
     clinicians: dict[str, dict]  # user name → reference (the usual GP)
+    #: The practice, its sites and users as FHIR (the organisation types), by type.
+    resources: dict[str, list[dict]] = field(default_factory=dict)
+    #: User name → "Practitioner/[id]": what every clinical resource's recorder, performer
+    #: and the like reference (fragments.RECORDER), for the users the metadata names.
+    practitioners: dict[str, str] = field(default_factory=dict)
+
 
 
 class RecordService:
@@ -274,7 +280,8 @@ class RecordService:
                            fetched_at)
 
     def _mapped(self, identity: Identity, record: etree._Element, fetched_at: float) -> dict:
-        return mapped_record(self.mappings, self.codec, identity, record, fetched_at)
+        return mapped_record(self.mappings, self.codec, identity, record, fetched_at,
+                             practitioners=self.upstream().practitioners)
 
     # -- the practice ------------------------------------------------------------
 
@@ -359,20 +366,42 @@ class RecordService:
                              stale=None, seen=stored)
         return self._upstream_from(found)
 
+    def organisation_resources(self, resource_type: str) -> list[dict]:
+        """The organisation type's resources (the practice, its sites, its users), as
+        learned with the organisation: no call beyond the one a window already makes."""
+        return self.upstream().resources.get(resource_type, [])
+
     def _upstream_from(self, entry: Entry) -> Upstream:
         organisation = _parsed(entry.data) if entry.data else None
         if organisation is None:
             return Upstream(upstream_source([self.endpoints]), "", entry.fetched_at, None, {})
-        site = next(iter(organisation.xpath("Site[PrimarySite] | Site[CurrentSite]")), None)
-        ods = (site.findtext("ID") or "").strip() if site is not None else ""
-        practice = self.mappings.reference("PRACTICE", site) if site is not None else None
-        clinicians = {}
-        for user in organisation.iterfind("User"):
-            name = (user.findtext("UserName") or "").strip()
-            if name and name not in clinicians:
-                clinicians[name] = self.mappings.reference("CLINICIAN", user)
+        ids = self.codec.organisation_id
+        resources = self.mappings.map_organisation(
+            organisation, ids=ids, last_updated=_instant(entry.fetched_at))
+        by_type: dict[str, list[dict]] = {d.type: [] for d in self.mappings.organisation_types()}
+        for resource in resources:
+            by_type[resource["resourceType"]].append(resource)
+        names = dict.fromkeys(name for name in (
+            (user.findtext("UserName") or "").strip() for user in organisation.iterfind("User"))
+            if name)
+        # The references the mappings make to these resources (fragments.RECORDER,
+        # references.PRACTICE): user name or ODS code → "Type/[id]".
+        known = {"practitioners": {name: f"Practitioner/{ids('Practitioner', name)}"
+                                   for name in names},
+                 "organizations": {ods: f"Organization/{ids('Organization', ods)}"
+                                   for ods in _ods_codes(by_type.get("Organization", ()))}}
+        # The practice is the Organization mapping's (its primary site, else the current).
+        ods = next(iter(_ods_codes(by_type.get("Organization", ()))), "")
+        site = next((site for site in organisation.iterfind("Site")
+                     if (site.findtext("ID") or "").strip() == ods), None) if ods else None
+        practice = self.mappings.reference("PRACTICE", site, **known) \
+            if site is not None else None
+        clinicians = {name: self.mappings.reference("CLINICIAN", user, **known)
+                      for user in organisation.iterfind("User")
+                      if (name := (user.findtext("UserName") or "").strip())}
         return Upstream(upstream_source([self.endpoints, f"ods:{ods}"]), ods,
-                        entry.fetched_at, practice, clinicians)
+                        entry.fetched_at, practice, clinicians, by_type,
+                        known["practitioners"])
 
     # -- calls ---------------------------------------------------------------------
 
@@ -428,13 +457,17 @@ def _patient_digest(codec: IdCodec, identity: Identity) -> str:
 
 
 def mapped_record(mappings: MappingRegistry, codec: IdCodec, identity: Identity,
-                  record: etree._Element, fetched_at: float) -> dict:
+                  record: etree._Element, fetched_at: float,
+                  practitioners: dict[str, str] | None = None) -> dict:
     """Every record type's resources, by type, each list newest first: what one fetched
-    record becomes (the fidelity report is added beside it by the caller)."""
+    record becomes (the fidelity report is added beside it by the caller).
+
+    ``practitioners``: user name → "Practitioner/[id]" for the organisation's users; an
+    Event by anyone else keeps a display-only recorder."""
     resources = mappings.map_record(
         record, patient={"reference": f"Patient/{codec.patient_id(identity)}"},
         ids=_id_function(codec, identity), last_updated=_instant(fetched_at),
-        __xpath__={"today": _london_day(fetched_at)})
+        practitioners=practitioners or {}, __xpath__={"today": _london_day(fetched_at)})
     by_type: dict[str, list[dict]] = {d.type: [] for d in mappings.record_types()}
     for resource in resources:
         by_type[resource["resourceType"]].append(resource)
@@ -511,6 +544,11 @@ def _id_function(codec: IdCodec, identity: Identity) -> Callable[[str, str], str
 
 def _london_day(seconds: float) -> str:
     return dt.datetime.fromtimestamp(seconds, LONDON).date().isoformat()
+
+
+def _ods_codes(organizations) -> list[str]:
+    return [identifier["value"] for organization in organizations
+            for identifier in organization.get("identifier", ())]
 
 
 def _parsed(text: str) -> etree._Element:

@@ -93,8 +93,15 @@ ITEM_IDENTIFIER = {
     "value": Required(ITEM_KEY),
 }
 
-# At an Event item: who recorded it (SystmOne's DoneBy text; no Practitioner is served yet).
-RECORDER = {"display": Path(f"{EVENT}/@DoneBy", via="single_spaced")}
+# At an Event item: who recorded it. The Practitioner of the Event's UserName, when the
+# organisation's metadata names that user (the caller's ``practitioners``: user name →
+# "Practitioner/[id]"), with SystmOne's DoneBy text as the display; a user it does not name
+# (someone at another organisation) keeps the display alone. Every recorder, performer,
+# asserter and requester made from an Event is this.
+RECORDER = {
+    "reference": Path(f"{EVENT}/@UserName", map=Var("practitioners")),
+    "display": Path(f"{EVENT}/@DoneBy", via="single_spaced"),
+}
 
 # --- Codes ----------------------------------------------------------------------------
 

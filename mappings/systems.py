@@ -80,3 +80,20 @@ UKCORE_ADDITIONAL_RELATIONSHIP = (
     "https://fhir.hl7.org.uk/CodeSystem/UKCore-AdditionalPersonRelationshipRole")
 # Appointment.participant.type (FHIR R4's encounter-participant-type value set).
 V3_PARTICIPATION_TYPE = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+
+# --- The practice's people and places (GetOrganisationMetaData) -----------------------
+
+UKCORE_PRACTITIONER = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Practitioner"
+UKCORE_PRACTITIONER_ROLE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-PractitionerRole"
+UKCORE_ORGANIZATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Organization"
+UKCORE_LOCATION = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Location"
+# UK Core's Location and Organization identifier slice for a site's ODS code.
+ODS_SITE = "https://fhir.nhs.uk/Id/ods-site-code"
+# Professional registers TPP's NationalIDType names (GMC, NMC, RPSGB, HPC). The RPSGB's
+# register passed to the GPhC in 2010 with its numbers; the HPC is now the HCPC.
+GPHC_NUMBER = "https://fhir.hl7.org.uk/Id/gphc-number"
+HCPC_NUMBER = "https://fhir.hl7.org.uk/Id/hcpc-number"
+# The national RBAC job role on NHS smartcards, written as SystmOne's RoleCode is
+# ("S0010:G0020:R0260": staff group, job group, job role), per NHS England's FHIR IG.
+SDS_JOB_ROLE = "https://fhir.nhs.uk/CodeSystem/England-SDS-JobRoleCode"
+

@@ -25,10 +25,17 @@ from ..audit import trail
 from ..audit.auditevent import query_from_params, to_audit_event
 from ..audit.sink import MAX_COUNT
 from ..auth import guard
-from ..mapping.declaration import AUDIT, PATIENT_LIST, RECORD, Declaration, values_at
+from ..mapping.declaration import (
+    AUDIT,
+    ORGANISATION,
+    PATIENT_LIST,
+    RECORD,
+    Declaration,
+    values_at,
+)
 from . import patients
 from .outcome import FhirError
-from .search import SearchRequest
+from .search import SearchRequest, parse_search
 
 
 @dataclass
@@ -56,7 +63,8 @@ class FhirService:
         self.records = records  # records.RecordService
         self.codec = records.codec
         self._sources = {RECORD: RecordSource(records), PATIENT_LIST: PatientSource(records),
-                         AUDIT: AuditSource(audit_sink, base_url)}
+                         AUDIT: AuditSource(audit_sink, base_url),
+                         ORGANISATION: OrganisationSource(records)}
 
     def read(self, declaration: Declaration, resource_id: str, fresh: bool) -> dict | None:
         source = self._sources[declaration.source]
@@ -148,6 +156,11 @@ class RecordSource:
                      outcome=record.not_served)
 
 
+#: Patient parameters SystmOne cannot search by (the references Patient holds): they
+#: narrow what a search found.
+NARROWING = ("general-practitioner", "organization")
+
+
 class PatientSource:
     """Patients: a Demographics-only record by id or NHS number, else PatientSearch."""
 
@@ -165,7 +178,10 @@ class PatientSource:
 
     def search(self, declaration: Declaration, request: SearchRequest, controls,
                fresh: bool) -> Found:
-        query = patients.plan(request.params, self.records.codec)
+        own = dict(request.params)
+        narrowing = parse_search(declaration, {name: own.pop(name) for name in NARROWING
+                                               if name in own})
+        query = patients.plan(own, self.records.codec)
         found: list[dict] = []
         if query.matches_nothing:
             pass
@@ -178,7 +194,39 @@ class PatientSource:
         else:
             found = [p for p in self.records.search_patients(query.criteria, fresh)
                      if query.keeps(p)]
+        found = [p for p in found if narrowing.matches(p)]
         return Found(found, len(found))
+
+
+class OrganisationSource:
+    """The practice, its sites and its users (GetOrganisationMetaData): the same for every
+    patient, learned with the organisation once per window (records.py), so a read or a
+    search costs no SystmOne call of its own. Owned by no patient: a client that may read
+    a record may read the people and places it names."""
+
+    lists_patients = False
+
+    def __init__(self, records) -> None:
+        self.records = records
+
+    def owner_of(self, declaration: Declaration, resource_id: str) -> object:
+        return _NOBODY
+
+    def read(self, declaration: Declaration, resource_id: str, fresh: bool) -> dict | None:
+        return next((r for r in self.records.organisation_resources(declaration.type)
+                     if r["id"] == resource_id), None)
+
+    def search(self, declaration: Declaration, request: SearchRequest, controls,
+               fresh: bool) -> Found:
+        resources = self.records.organisation_resources(declaration.type)
+        matches = [r for r in resources if request.matches(r, self._resolve)] \
+            if request.predicates else resources
+        return Found(matches, len(matches), version=resources)
+
+    def _resolve(self, reference: str) -> dict | None:
+        resource_type, _, resource_id = reference.rpartition("/")
+        return next((r for r in self.records.organisation_resources(resource_type)
+                     if r["id"] == resource_id), None)
 
 
 class AuditSource:

@@ -363,7 +363,8 @@ def _emit_path(w, node: e._Path, indent, scope) -> str:
             depth += 1
     default = w.ref(node.default, "d")
     plain_default = node.default is None or not e._is_empty(node.default)
-    if node.transform is None and node.concept_map is None and node.default is None:
+    mapped = node.concept_map is not None or node.variable_map is not None
+    if node.transform is None and not mapped and node.default is None:
         w.none_or_value.add(raw)
         target = raw
     else:
@@ -379,21 +380,22 @@ def _emit_path(w, node: e._Path, indent, scope) -> str:
             w.line(indent + 2, f"raise MappingError({where}, _origin_first({paths}, "
                                f"{scope.element}), str(error)) from None")
             value = target
-        if node.concept_map is not None:
-            table = w.ref(node.concept_map, "m")
+        if mapped:
+            table = w.ref(node.concept_map, "m") if node.variable_map is None else \
+                f"({w.variables}.get({node.variable_map!r}) or {{}})"
             fallback = value if node.keep_unmapped else default
             w.line(indent + 1, f"{target} = {table}.get({value}, {fallback})")
         elif value == raw:
             w.line(indent + 1, f"{target} = {raw}")
         w.line(indent, "else:")
         w.line(indent + 1, f"{target} = {default}")
-        if node.transform is None and node.concept_map is None and plain_default:
+        if node.transform is None and not mapped and plain_default:
             w.none_or_value.add(target)
     w.line(indent, f"if {w.is_present(target)}:")
     # Values read from the source are text and transforms make primitives; only a
     # concept map (or a default) can supply a container.
     w.record_value(indent + 1, target, node.fhir_path,
-                   may_be_container=node.concept_map is not None or
+                   may_be_container=mapped or
                    isinstance(node.default, dict | list))
     w.line(indent + 1, "pass")
     return target

@@ -20,6 +20,9 @@ from typing import Any
 RECORD = "record"  # mapped from a patient's GetPatientRecord answer
 PATIENT_LIST = "patient-list"  # the practice's patients (demographics, PatientSearch)
 AUDIT = "audit"  # the facade's own access audit
+#: The organisation behind SystmOne (GetOrganisationMetaData: its sites and users), the
+#: same for every patient and fetched once per window however many types it feeds.
+ORGANISATION = "organisation"
 
 SEARCH_TYPES = ("token", "date", "reference", "string")
 

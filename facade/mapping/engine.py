@@ -83,7 +83,11 @@ class _Path(_Node):
         self.fhir_path = fhir_path
         self.paths = [_xpath(path, fhir_path) for path in spec.paths]
         self.transform = _named(transforms, spec.via, "value transform", fhir_path)
-        self.concept_map = _named(concept_maps, spec.map, "concept map", fhir_path)
+        #: ``map=Var(name)``: a table the caller supplies with each call (the practice's
+        #: clinicians by user name), looked up as a concept map is; absent, nothing maps.
+        self.variable_map = spec.map.name if isinstance(spec.map, Var) else None
+        self.concept_map = _named(concept_maps, spec.map, "concept map", fhir_path) \
+            if self.variable_map is None else None
         self.default = spec.default
         self.keep_unmapped = spec.keep_unmapped
 
@@ -97,9 +101,10 @@ class _Path(_Node):
                 value = self.transform(text) if self.transform else text
             except ValueError as error:
                 raise MappingError(self.fhir_path, _origin(item), str(error)) from None
-            if self.concept_map is not None:
-                value = self.concept_map.get(value, value if self.keep_unmapped
-                                             else self.default)
+            table = self.concept_map if self.variable_map is None \
+                else scope.variables.get(self.variable_map) or {}
+            if table is not None:
+                value = table.get(value, value if self.keep_unmapped else self.default)
             return value
         return self.default
 

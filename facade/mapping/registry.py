@@ -25,7 +25,7 @@ from typing import Any
 
 from lxml import etree
 
-from .declaration import RECORD, Declaration
+from .declaration import ORGANISATION, RECORD, Declaration
 from .engine import XPATH_VARIABLES, CompiledMapping
 from .narrative import add_narrative
 from .transforms import TRANSFORMS, london_today
@@ -79,6 +79,18 @@ class MappingRegistry:
         service maps them."""
         return [d for d in self.declarations().values() if d.source == RECORD]
 
+    def organisation_types(self) -> list[Declaration]:
+        """The types made from GetOrganisationMetaData (the practice, its sites and users)."""
+        return [d for d in self.declarations().values() if d.source == ORGANISATION]
+
+    def map_organisation(self, metadata: etree._Element, **variables: Any) -> list[dict]:
+        """Every resource of every organisation type the metadata's Response holds, each
+        validated once."""
+        resources: list[dict] = []
+        for declaration in self.organisation_types():
+            resources += self.map_resources(declaration.type.lower(), metadata, **variables)
+        return resources
+
     def sections(self) -> frozenset[str]:
         """The GetPatientRecord sections every served type together is made from."""
         return frozenset().union(*(d.sections for d in self.declarations().values()))
@@ -101,7 +113,7 @@ class MappingRegistry:
                                                        TRANSFORMS, self.concept_maps)
             return self._compiled[name]
 
-    def reference(self, name: str, element: etree._Element) -> dict | None:
+    def reference(self, name: str, element: etree._Element, **variables: Any) -> dict | None:
         """A datatype from ``mappings/references.py`` (e.g. PRACTICE), at ``element``."""
         key = f"references.{name}"
         with self._lock:
@@ -110,7 +122,7 @@ class MappingRegistry:
                 self._compiled[key] = CompiledMapping(key, template, TRANSFORMS,
                                                       self.concept_maps)
             compiled = self._compiled[key]
-        return compiled.apply(element) or None
+        return compiled.apply(element, **variables) or None
 
     def map_resource(self, name: str, element: etree._Element, **variables: Any) -> dict:
         """Apply mapping ``name`` to ``element``; add the narrative; validate, once."""

@@ -17,18 +17,20 @@ class Path:
     """The first of ``paths`` that yields a non-blank value (fallbacks in order).
 
     ``via`` names a value transform (see facade.mapping.transforms); ``map``
-    names a concept map (see mappings/conceptmaps.py) looked up with the value.
+    names a concept map (see mappings/conceptmaps.py) looked up with the value, or is
+    ``Var(name)``: a table the caller supplies with each call (a practice's clinicians by
+    SystmOne user name), where a value it does not hold maps to nothing (or ``default``).
     ``default`` is used when no path yields a value, or the map has no entry
     for it; with ``keep_unmapped`` a value the map does not know is kept as it is.
     """
 
     paths: tuple[str, ...]
     via: str | None = None
-    map: str | None = None
+    map: str | Var | None = None
     default: Any = None
     keep_unmapped: bool = False
 
-    def __init__(self, *paths: str, via: str | None = None, map: str | None = None,
+    def __init__(self, *paths: str, via: str | None = None, map: str | Var | None = None,
                  default: Any = None, keep_unmapped: bool = False) -> None:
         object.__setattr__(self, "paths", paths)
         object.__setattr__(self, "via", via)

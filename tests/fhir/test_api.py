@@ -293,8 +293,11 @@ def test_general_practitioner_names_the_practice_by_ods_code_and_the_usual_gp(cl
     references = bundle["entry"][0]["resource"]["generalPractitioner"]
     organisation = practice.organisation
     primary = next(site for site in organisation.sites if site.primary)
-    assert {"identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
-                           "value": primary.id}, "display": primary.name} in references
+    practice_reference = next(r for r in references if "ods" in r["identifier"]["system"])
+    assert {k: v for k, v in practice_reference.items() if k != "reference"} == {
+        "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                       "value": primary.id}, "display": primary.name}
+    assert practice_reference["reference"].startswith("Organization/")
     usual = organisation.user(practice.record(patient).findtext("Demographics/UsualGPUserName"))
     gp = next(r for r in references if "ods" not in r.get("identifier", {}).get("system", ""))
     assert gp["display"].endswith(usual.surname)

@@ -27,8 +27,16 @@ PATIENT = {"reference": "Patient/patient-1"}
 TODAY = "2026-01-15"
 
 
+#: GetOrganisationMetaData answers written by hand: the organisation types' samples.
+ORGANISATION_SAMPLES = SAMPLES / "organisation"
+LAST_UPDATED = "2026-01-15T09:30:00Z"
+
+
 def mapped(sample: Path, resource_type: str) -> list[dict]:
     record = etree.parse(str(sample)).getroot()
+    if sample.parent == ORGANISATION_SAMPLES:
+        return DEFAULT.map_resources(resource_type.lower(), record,
+                                     last_updated=LAST_UPDATED)
     return DEFAULT.map_resources(resource_type.lower(), record, patient=PATIENT,
                                  __xpath__={"today": TODAY})
 
@@ -39,7 +47,9 @@ def rendered(resources: list[dict]) -> str:
 
 
 CASES = [(sample, declaration.type) for sample in sorted(SAMPLES.glob("*.xml"))
-         for declaration in DEFAULT.record_types()]
+         for declaration in DEFAULT.record_types()] + [
+    (sample, declaration.type) for sample in sorted(ORGANISATION_SAMPLES.glob("*.xml"))
+    for declaration in DEFAULT.organisation_types()]
 
 
 @pytest.mark.parametrize(("sample", "resource_type"), CASES,
@@ -62,3 +72,7 @@ def test_every_golden_file_has_its_sample():
     for golden in GOLDEN.glob("*/*.json"):
         if golden.parent.name in types and golden.parent.name != "Patient":
             assert golden.stem in stems, f"{golden} has no sample {golden.stem}.xml"
+    stems = {sample.stem for sample in ORGANISATION_SAMPLES.glob("*.xml")}
+    for declaration in DEFAULT.organisation_types():
+        for golden in (GOLDEN / declaration.type).glob("*.json"):
+            assert golden.stem in stems, f"{golden} has no sample organisation/{golden.stem}.xml"

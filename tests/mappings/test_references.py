@@ -35,3 +35,19 @@ def test_a_clinician_is_named_by_their_register_number(kind, system):
 def test_a_clinician_on_no_known_register_has_a_display_only():
     assert DEFAULT.reference("CLINICIAN", etree.fromstring(user("Other"))) == {
         "display": "Dr James Harrison"}
+
+
+def test_with_the_practices_resources_known_each_is_a_literal_reference_too():
+    """The record service hands in the Organization and Practitioner made from the same
+    metadata (ODS code or user name → reference): identifier and display stay beside it."""
+    site = etree.fromstring(SITE)
+    assert DEFAULT.reference("PRACTICE", site, organizations={"B86012": "Organization/o1"}) == {
+        "reference": "Organization/o1",
+        "identifier": {"system": "https://fhir.nhs.uk/Id/ods-organization-code",
+                       "value": "B86012"},
+        "display": "Idle Medical Centre"}
+    clinician = etree.fromstring(user("GMC").replace("</User>",
+                                                     "<UserName>jharrison</UserName></User>"))
+    assert DEFAULT.reference("CLINICIAN", clinician,
+                             practitioners={"jharrison": "Practitioner/p1"})["reference"] \
+        == "Practitioner/p1"
