@@ -27,9 +27,20 @@ PATIENT = {"reference": "Patient/patient-1"}
 TODAY = "2026-01-15"
 
 
-#: GetOrganisationMetaData answers written by hand: the organisation types' samples.
+#: GetOrganisationMetaData answers written by hand: the organisation types' samples. The
+#: record samples are read with the users of ``practice.xml`` as the practice's (the
+#: record service hands the record mappings the users it learned the same way).
 ORGANISATION_SAMPLES = SAMPLES / "organisation"
+PRACTICE = ORGANISATION_SAMPLES / "practice.xml"
 LAST_UPDATED = "2026-01-15T09:30:00Z"
+
+
+def practitioners() -> dict[str, str]:
+    """User name → reference, as the record service makes it (with no id function the id
+    is the key, as every golden id is)."""
+    metadata = etree.parse(str(PRACTICE)).getroot()
+    return {name: f"Practitioner/{name}" for name in
+            (user.findtext("UserName").strip() for user in metadata.iterfind("User"))}
 
 
 def mapped(sample: Path, resource_type: str) -> list[dict]:
@@ -38,6 +49,7 @@ def mapped(sample: Path, resource_type: str) -> list[dict]:
         return DEFAULT.map_resources(resource_type.lower(), record,
                                      last_updated=LAST_UPDATED)
     return DEFAULT.map_resources(resource_type.lower(), record, patient=PATIENT,
+                                 practitioners=practitioners(),
                                  __xpath__={"today": TODAY})
 
 
