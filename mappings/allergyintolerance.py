@@ -145,8 +145,11 @@ DECLARATION = Declaration(
                     "system|code or code; comma for OR. dm+d, Multilex, SNOMED CT, CTV3."),
         SearchParam("date", "date", ("recordedDate",),
                     "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
+        SearchParam("recorder", "reference", ("recorder",),
+                    "Practitioner/[id] who recorded it; _include=AllergyIntolerance:recorder "
+                    "adds them."),
     ),
     patient_params=("patient",),
     sort=("recordedDate",),
-    includes=("patient",),
+    includes=("patient", "recorder"),
 )

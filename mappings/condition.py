@@ -104,8 +104,11 @@ DECLARATION = Declaration(
                     "system|code or code; comma for OR. SNOMED CT and CTV3."),
         SearchParam("onset-date", "date", ("onsetDateTime",),
                     "date of the problem's first recording; prefixes eq ne gt lt ge le."),
+        SearchParam("recorder", "reference", ("recorder",),
+                    "Not R4's (R4 has asserter only): Practitioner/[id] who first recorded "
+                    "the problem; _include=Condition:recorder adds them."),
     ),
     patient_params=("patient", "subject"),
     sort=("onsetDateTime",),
-    includes=("patient",),
+    includes=("patient", "recorder"),
 )

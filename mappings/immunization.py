@@ -87,8 +87,11 @@ DECLARATION = Declaration(
         SearchParam("vaccine-code", "token", ("vaccineCode.coding",),
                     "system|code or code: SNOMED CT vaccine products where the name says one."),
         SearchParam("status", "token", ("status",), "completed."),
+        SearchParam("performer", "reference", ("performer.actor",),
+                    "Practitioner/[id] who gave or recorded it; _include=Immunization:performer "
+                    "adds them."),
     ),
     patient_params=("patient",),
     sort=("occurrenceDateTime",),
-    includes=("patient",),
+    includes=("patient", "performer"),
 )

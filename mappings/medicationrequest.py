@@ -193,8 +193,12 @@ DECLARATION = Declaration(
                     "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
         SearchParam("medication", "reference", ("medicationReference",),
                     "Medication/[id]; _include=MedicationRequest:medication adds it."),
+        SearchParam("recorder", "reference", ("recorder",),
+                    "Not R4's (R4 has requester, which SystmOne does not say): "
+                    "Practitioner/[id] who recorded it; _include=MedicationRequest:recorder "
+                    "adds them."),
     ),
     patient_params=("patient", "subject"),
     sort=("authoredOn",),
-    includes=("patient", "medication"),
+    includes=("patient", "medication", "recorder"),
 )

@@ -173,8 +173,11 @@ DECLARATION = Declaration(
         SearchParam("date", "date", ("effectiveDateTime",),
                     "effective date/time; prefixes eq ne gt lt ge le; repeat for a range."),
         SearchParam("status", "token", ("status",), "final."),
+        SearchParam("performer", "reference", ("performer",),
+                    "Practitioner/[id]: who recorded it; _include=Observation:performer "
+                    "adds them."),
     ),
     patient_params=("patient", "subject"),
     sort=("effectiveDateTime",),
-    includes=("patient",),
+    includes=("patient", "performer"),
 )

@@ -92,5 +92,11 @@ DECLARATION = Declaration(
         SearchParam("phone", "token", ("telecom.value",),
                     "Any of the patient's telephone numbers."),
         SearchParam("telecom", "token", ("telecom.value",), "As phone."),
+        SearchParam("general-practitioner", "reference", ("generalPractitioner",),
+                    "The usual GP (Practitioner/[id]) or the practice (Organization/[id]); "
+                    "narrows the results. _include=Patient:general-practitioner adds them."),
+        SearchParam("organization", "reference", ("managingOrganization",),
+                    "The practice: Organization/[id]; narrows the results."),
     ),
+    includes=("general-practitioner", "organization"),
 )

@@ -9,6 +9,7 @@ from facade.app import create_app
 from tests.bundles import matches
 
 from ..tokens import authorized_client
+from .conftest import patient_with_numerics
 from .test_stewardship import exactly
 
 GMC = "https://fhir.hl7.org.uk/Id/gmc-number"
@@ -92,6 +93,42 @@ def test_roles_name_the_person_the_practice_and_the_smartcard_role(client, pract
     by_role = matches(get(client, f"/fhir/PractitionerRole?role={gp.role_code}&_count=100"))
     assert len(by_role) == sum(1 for u in practice.organisation.users
                                if u.role_code == gp.role_code)
+
+
+def test_clinical_resources_reference_the_practitioner_of_their_event_and_include_them(
+        client, practice):
+    summary = patient_with_numerics(practice)
+    pid = patient_id(client, summary)
+    bundle = get(client, f"/fhir/Observation?patient={pid}&_count=500"
+                         "&_include=Observation:performer")
+    observations = matches(bundle)
+    people = {e["resource"]["id"]: e["resource"] for e in bundle["entry"]
+              if e["search"]["mode"] == "include"}
+    record = practice.record(summary)
+    users = {event.get("EventUID"): practice.organisation.user(event.get("UserName"))
+             for event in record.iter("Event")}
+    assert observations and people
+    for observation in observations:
+        performer = observation["performer"][0]
+        item = next(i["value"] for i in observation["identifier"]
+                    if i["system"] == "urn:systmone:id:event-item")
+        user = users[item.split("-", 1)[0]]
+        assert performer["display"].startswith(user.surname.upper())  # DoneBy kept
+        person = people[performer["reference"].removeprefix("Practitioner/")]
+        assert person["name"][0]["family"] == user.surname
+    # The usual GP and the practice on the Patient are the same resources.
+    patient = get(client, f"/fhir/Patient/{pid}")
+    kinds = {r["reference"].split("/")[0] for r in patient["generalPractitioner"]}
+    assert kinds == {"Practitioner", "Organization"}
+    for reference in patient["generalPractitioner"]:
+        get(client, f"/fhir/{reference['reference']}")
+    assert patient["managingOrganization"]["reference"] == matches(
+        get(client, "/fhir/Organization"))[0]["resourceType"] + "/" + matches(
+        get(client, "/fhir/Organization"))[0]["id"]
+    with_gp = get(client, f"/fhir/Patient?identifier={summary.identity.value}"
+                          "&_include=Patient:general-practitioner")
+    assert {e["resource"]["resourceType"] for e in with_gp["entry"]
+            if e["search"]["mode"] == "include"} == {"Practitioner", "Organization"}
 
 
 def test_the_people_cost_no_systmone_call_of_their_own(start_simulator, tmp_path):
