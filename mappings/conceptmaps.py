@@ -458,3 +458,30 @@ CONCEPT_MAPS.update({
     "appointment_status": APPOINTMENT_STATUS,
     "relationship": RELATIONSHIP,
 })
+
+
+# --- Investigations (DiagnosticReport) -------------------------------------------------
+
+def _service_section(code: str, display: str) -> dict:
+    return {"system": systems.V2_DIAGNOSTIC_SERVICE_SECTION, "code": code, "display": display}
+
+
+# Report/Type → DiagnosticReport.category (HL7 v2 table 0074). In UK usage "Pathology" is
+# the whole laboratory service (chemistry, haematology, microbiology...), which is v2's
+# "LAB", not its retired "PAT" (histopathology). A Type not listed keeps its text only.
+REPORT_CATEGORY = {
+    "Pathology": _service_section("LAB", "Laboratory"),
+    "Microbiology": _service_section("MB", "Microbiology"),
+    "Haematology": _service_section("HM", "Hematology"),
+    "Biochemistry": _service_section("CH", "Chemistry"),
+    "Clinical Chemistry": _service_section("CH", "Chemistry"),
+    "Immunology": _service_section("IMM", "Immunology"),
+    "Cytology": _service_section("CP", "Cytopathology"),
+    "Radiology": _service_section("RAD", "Radiology"),
+}
+#: A report that names no Type: GP Connect's default, "Laboratory".
+LABORATORY_SECTION = REPORT_CATEGORY["Pathology"]
+
+CONCEPT_MAPS.update({
+    "report_category": REPORT_CATEGORY,
+})

@@ -97,3 +97,13 @@ HCPC_NUMBER = "https://fhir.hl7.org.uk/Id/hcpc-number"
 # ("S0010:G0020:R0260": staff group, job group, job role), per NHS England's FHIR IG.
 SDS_JOB_ROLE = "https://fhir.nhs.uk/CodeSystem/England-SDS-JobRoleCode"
 
+
+# --- Investigations (DiagnosticReport) -------------------------------------------------
+
+UKCORE_DIAGNOSTIC_REPORT = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DiagnosticReport"
+# DiagnosticReport.category: HL7 v2 table 0074, the diagnostic service section (UK Core's
+# examples and GP Connect use it: "LAB" when nothing more specific is known).
+V2_DIAGNOSTIC_SERVICE_SECTION = "http://terminology.hl7.org/CodeSystem/v2-0074"
+# UK Core's R5 backport of DiagnosticReport.note (an Annotation): R4 has no note here.
+EXT_DIAGNOSTIC_REPORT_NOTE = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note")

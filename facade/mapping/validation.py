@@ -73,6 +73,9 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
         "unknown", "not-taken"}),
     "Medication.status": frozenset({"active", "inactive", "entered-in-error"}),
     "Immunization.status": frozenset({"completed", "entered-in-error", "not-done"}),
+    "DiagnosticReport.status": frozenset({
+        "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
+        "cancelled", "entered-in-error", "unknown"}),
     # Non-clinical items (FHIR R4 task-status, request-intent, appointmentstatus,
     # participationstatus, care-plan-*; contact point and address codes as Patient's).
     "Task.status": frozenset({

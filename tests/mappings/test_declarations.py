@@ -92,6 +92,19 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "effective": ("date", "effectivePeriod"),
         "medication": ("reference", "medicationReference"),
     },
+    # DiagnosticReport (R4 searchparameter-registry): patient/subject DiagnosticReport.subject,
+    # date DiagnosticReport.effective, issued, category, code, status and result the elements
+    # of their names.
+    "DiagnosticReport": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "category": ("token", "category"),
+        "code": ("token", "code"),
+        "date": ("date", "effectiveDateTime"),
+        "issued": ("date", "issued"),
+        "status": ("token", "status"),
+        "result": ("reference", "result"),
+    },
     # Non-clinical items (R4 searchparameter-registry): Task patient Task.for (a Patient),
     # subject Task.for, authored-on Task.authoredOn; Appointment patient
     # Appointment.participant.actor (a Patient), date Appointment.start; RelatedPerson

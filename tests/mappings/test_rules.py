@@ -139,3 +139,30 @@ def _one_of_each_shape(resources: list[dict]) -> list[dict]:
         if seen[shape] <= 25:
             kept.append(resource)
     return kept
+
+
+# --- Investigations (DiagnosticReport) --------------------------------------------------------
+
+@pytest.mark.parametrize("codes", ["CTV3", "Snomed"])
+def test_every_report_result_is_an_observation_of_the_same_record(codes):
+    """Each DiagnosticReport.result names an Observation made from the same record (so
+    _include=DiagnosticReport:result finds it), never a vital sign, and no reading is the
+    result of two reports."""
+    records = [*(in_scheme(r, codes) for r in generated()), *demo_folder()]
+    referenced = 0
+    for index, record in enumerate(records):
+        resources = everything(record)
+        observations = {f"Observation/{r['id']}": r for r in resources
+                        if r["resourceType"] == "Observation"}
+        claimed: Counter = Counter()
+        for report in (r for r in resources if r["resourceType"] == "DiagnosticReport"):
+            for result in report.get("result", ()):
+                target = observations.get(result["reference"])
+                assert target is not None, f"record {index}: {result} of {report['id']}"
+                categories = {c.get("code") for concept in target.get("category", ())
+                              for c in concept.get("coding", ())}
+                assert "vital-signs" not in categories, f"record {index}: {target['code']}"
+                claimed[result["reference"]] += 1
+        assert all(count == 1 for count in claimed.values()), f"record {index}: {claimed}"
+        referenced += sum(claimed.values())
+    assert referenced > 100, "reports of a 40-patient practice reference hardly any result"

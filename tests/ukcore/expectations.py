@@ -1308,3 +1308,37 @@ RELATIONSHIP_WORDS = {
     "Next of kin": (V2_0131, "N"), "Carer": (UKCORE_ADDITIONAL_ROLE, "Carer"),
     "Guardian": (UKCORE_ADDITIONAL_ROLE, "Guardian"),
 }
+
+
+# --- Investigations (DiagnosticReport) -------------------------------------------------------
+#
+# Profile: <url> of REF/structuredefinitions/UKCore-DiagnosticReport.xml. FHIR R4
+# DiagnosticReport: status 1..1 (required binding diagnostic-report-status), code 1..1.
+PROFILES["DiagnosticReport"] = UKCORE_SD + "UKCore-DiagnosticReport"
+REQUIRED_ELEMENTS["DiagnosticReport"] = ("status", "code")
+DIAGNOSTIC_REPORT_STATUS = frozenset({
+    "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
+    "cancelled", "entered-in-error", "unknown"})
+# GP Connect (accessrecord_structured_development_DiagnosticReport.md, "code"): suppliers
+# "should populate it with the SNOMED ConceptID 721981007 for Diagnostic studies report";
+# UK Core's lab example (UKCore-DiagnosticReport-Lab-DiagnosticStudiesReport-Example) too.
+DIAGNOSTIC_STUDIES_REPORT = (SNOMED, "721981007", "Diagnostic studies report")
+# HL7 v2 table 0074, Diagnostic Service Section ID (terminology.hl7.org/CodeSystem/v2-0074),
+# the codes and displays of the sections a GP record's reports come from. UK Core's lab
+# example uses LAB; GP Connect: "a default value of Laboratory".
+V2_0074 = "http://terminology.hl7.org/CodeSystem/v2-0074"
+DIAGNOSTIC_SERVICE_SECTIONS = {"LAB": "Laboratory", "MB": "Microbiology", "HM": "Hematology",
+                               "CH": "Chemistry", "IMM": "Immunology", "CP": "Cytopathology",
+                               "RAD": "Radiology"}
+# SystmOne Report/Type (as the Demo-shaped records write it) → the section it is. UK
+# pathology services are the whole laboratory (chemistry, haematology, microbiology), so
+# "Pathology" is LAB (v2's PAT, histopathology, was retired after v2.4).
+REPORT_TYPE_SECTIONS = {"Pathology": "LAB", "Microbiology": "MB", "Haematology": "HM",
+                        "Biochemistry": "CH", "Clinical Chemistry": "CH",
+                        "Immunology": "IMM", "Cytology": "CP", "Radiology": "RAD"}
+# UK Core's R5 backport of DiagnosticReport.note (extension:noteR5 of the profile).
+DIAGNOSTIC_REPORT_NOTE = (
+    "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note")
+# TPP/spec-v33.4.txt line 1421: "Results" (pathology and radiology results); a report's
+# results are coded readings, which come with "ClinicalCodes".
+RECORD_SECTIONS["DiagnosticReport"] = frozenset({"Results", "ClinicalCodes"})

@@ -34,6 +34,7 @@ Observation
 Condition: con-3, con-4, con-5, condition-severity
 AllergyIntolerance: ait-1, ait-2, nka-* (no known allergy the UK Core way)
 Immunization: ukcore-imm-001.  List: lst-1.  Patient: nhs-number, ethnic-category
+DiagnosticReport: dr-code (GP Connect's code), dr-category (v2-0074), dr-note
 Appointment: app-1, app-2, app-3 (FHIR R4), app-end, app-patient.  RelatedPerson:
   relationship (UK Core PersonRelationshipType).  Task, CarePlan: bindings
 bundle: duplicate-id, dangling-reference, multiple-patients, duplicate-identifier
@@ -878,6 +879,35 @@ _CHECKERS = {
     "Patient": _patient,
     "List": _list,
 }
+
+
+# DiagnosticReport -----------------------------------------------------------------------------
+
+
+def _diagnostic_report(report_: dict, report: _Report) -> None:
+    _code(report_.get("status"), ux.DIAGNOSTIC_REPORT_STATUS, "DiagnosticReport.status", report)
+    _target(report_, "subject", {"Patient", "Group", "Device", "Location"}, report)
+    for i, result in enumerate(report_.get("result") or []):
+        if reference_type(result) != "Observation":
+            report.add("reference-target", f"DiagnosticReport.result[{i}]",
+                       f"must reference an Observation, not {result}")
+    system, code, display = ux.DIAGNOSTIC_STUDIES_REPORT
+    if not any((c.get("system"), c.get("code"), c.get("display")) == (system, code, display)
+               for c in codings(report_.get("code"))):
+        report.add("dr-code", "DiagnosticReport.code", f"not {code} {display!r} (GP Connect)")
+    for concept in report_.get("category") or []:
+        for c in codings(concept):
+            if c.get("system") == ux.V2_0074 and \
+                    ux.DIAGNOSTIC_SERVICE_SECTIONS.get(c.get("code")) != c.get("display"):
+                report.add("dr-category", "DiagnosticReport.category",
+                           f"{c.get('code')!r} {c.get('display')!r} is not a v2-0074 section")
+    for extension in report_.get("extension") or []:
+        if extension.get("url") == ux.DIAGNOSTIC_REPORT_NOTE and \
+                not (extension.get("valueAnnotation") or {}).get("text"):
+            report.add("dr-note", "DiagnosticReport.extension", "a note without its text")
+
+
+_CHECKERS["DiagnosticReport"] = _diagnostic_report
 
 # Non-clinical items: Task, Appointment, RelatedPerson, CarePlan -------------------------------
 
