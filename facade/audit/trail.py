@@ -152,6 +152,7 @@ def _parameter_names(asked: Request) -> tuple[str, ...]:
 
 _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search-type",
                  "fhir.search_by_post": "search-type", "fhir.metadata": "capabilities",
+                 "fhir.everything": "operation", "fhir.everything_by_identifier": "operation",
                  "auth.token": "token", "auth.introspect": "introspect",
                  "auth.jwks": "jwks", "auth.smart_configuration": "smart-configuration"}
 

@@ -61,6 +61,27 @@ def authenticate() -> AccessToken:
 def authorize(access: AccessToken, resource_type: str, interaction: str,
               explicit_only: bool = False) -> Caller:
     """The caller, or Forbidden naming the scope that would allow the request."""
+    caller = caller_for(access, resource_type, interaction, explicit_only)
+    g.caller = caller
+    return caller
+
+
+def may(resource_type: str, interaction: str, explicit_only: bool = False) -> Caller | None:
+    """Whether this request's token allows ``interaction`` on another type too (an answer
+    holding several types: $everything, _include, _revinclude): the caller for that type
+    (its ``patient`` the one it is confined to), or None."""
+    access = g.get("access")
+    if access is None:
+        return None
+    try:
+        return caller_for(access, resource_type, interaction, explicit_only)
+    except Forbidden:
+        return None
+
+
+def caller_for(access: AccessToken, resource_type: str, interaction: str,
+               explicit_only: bool = False) -> Caller:
+    """As ``authorize``, without making it the request's caller."""
     scopes: list[Scope] = list(access.scopes)
     if explicit_only:
         scopes = [s for s in scopes if s.resource_type == resource_type
@@ -75,9 +96,7 @@ def authorize(access: AccessToken, resource_type: str, interaction: str,
                         "unrestricted scope")
     if permit.patient_only and not access.patient:
         raise Forbidden("patient/ scopes need a patient context, and the token has none")
-    caller = Caller(access, access.patient if permit.patient_only else None)
-    g.caller = caller
-    return caller
+    return Caller(access, access.patient if permit.patient_only else None)
 
 
 def confine(patient_id: str | None) -> None:

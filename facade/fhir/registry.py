@@ -10,8 +10,18 @@ from __future__ import annotations
 
 from .. import __version__
 from ..audit.auditevent import DECLARATION as AUDIT_EVENT
-from ..mapping.declaration import Declaration
+from ..mapping.declaration import PATIENT_LIST, RECORD, Declaration
 from ..mapping.registry import DEFAULT, MappingRegistry
+
+#: The operation a compartment's owner (the Patient) answers: its whole record.
+EVERYTHING = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
+EVERYTHING_DOCUMENTATION = (
+    "Patient/[id]/$everything, or Patient/$everything?identifier=https://fhir.nhs.uk/Id/"
+    "nhs-number|[number]: the Patient, every resource of their record (from one record "
+    "fetch) and the served resources these reference, as a paged searchset. Parameters: "
+    "_type (types, comma-separated), _since (meta.lastUpdated at or after), start and end "
+    "(care dates: the date each type sorts by), _count. Only the types the token's scopes "
+    "allow reading are returned.")
 
 
 def resources_for(mappings: MappingRegistry) -> dict[str, Declaration]:
@@ -39,7 +49,8 @@ def capability_statement(base_url: str, oauth_uris: dict[str, str],
         "rest": [{
             "mode": "server",
             "security": _security(oauth_uris),
-            "resource": [_resource_capability(resource) for resource in resources.values()],
+            "resource": [_resource_capability(resource, resources)
+                         for resource in resources.values()],
         }],
     }
 
@@ -64,7 +75,24 @@ def _security(oauth_uris: dict[str, str]) -> dict:
     }
 
 
-def _resource_capability(resource: Declaration) -> dict:
+def owns_compartment(declaration: Declaration) -> bool:
+    """The type whose compartment the record types are (the Patient): it answers
+    ``$everything`` and ``_revinclude``."""
+    return declaration.source == PATIENT_LIST
+
+
+def revinclude_names(declaration: Declaration,
+                     resources: dict[str, Declaration]) -> tuple[str, ...]:
+    """What ``_revinclude`` takes on a search of ``declaration``: every record type's
+    patient parameter that references the patient (Observation:patient...)."""
+    if not owns_compartment(declaration):
+        return ()
+    return tuple(f"{d.type}:{name}" for d in resources.values()
+                 if d.source == RECORD and d.searchable
+                 for name in d.patient_params if d.param(name).paths)
+
+
+def _resource_capability(resource: Declaration, resources: dict[str, Declaration]) -> dict:
     capability = {
         "type": resource.type,
         "profile": resource.profile,
@@ -78,4 +106,10 @@ def _resource_capability(resource: Declaration) -> dict:
             for p in resource.search_params]
     if resource.includes:
         capability["searchInclude"] = list(resource.include_names)
+    revincludes = revinclude_names(resource, resources)
+    if revincludes and resource.searchable:
+        capability["searchRevInclude"] = list(revincludes)
+    if owns_compartment(resource):
+        capability["operation"] = [{"name": "everything", "definition": EVERYTHING,
+                                    "documentation": EVERYTHING_DOCUMENTATION}]
     return capability

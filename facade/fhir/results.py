@@ -1,5 +1,5 @@
 """Search results: the result parameters (_count, _offset, _summary, _elements,
-_include), a stable order, and the searchset Bundle with its paging links.
+_include, _revinclude), a stable order, and the searchset Bundle with its paging links.
 
 Pages are cut from a stable order and their links carry the whole query plus
 ``_count`` and ``_offset``, so a link works on any instance and after a restart
@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 
 from ..mapping.declaration import Declaration
 from .outcome import FhirError
+from .search import COMMON_PARAMS
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
              "code": "SUBSETTED", "display": "subsetted"}
@@ -51,11 +52,19 @@ class Controls:
     summary_data: bool = False  # _summary=data: everything but the narrative
     elements: tuple[str, ...] = ()
     includes: tuple[str, ...] = ()  # e.g. Observation:patient
+    revincludes: tuple[str, ...] = ()  # e.g. Observation:patient on a Patient search
     notes: tuple[str, ...] = ()  # said in the searchset's outcome, e.g. a capped _count
+    #: Result parameters the search went without (unsupported _include values...), said
+    #: as not-supported warnings.
+    unsupported: tuple[str, ...] = ()
 
 
 def controls(definition: Declaration, params: dict[str, list[str]],
-             page_size: PageSize = PageSize()) -> Controls:
+             page_size: PageSize = PageSize(), strict: bool = False,
+             revincludable: tuple[str, ...] = ()) -> Controls:
+    """The result parameters; ``revincludable`` are the ``_revinclude`` values the type
+    takes. An unsupported ``_include``/``_revinclude`` value is ignored and said to be,
+    or refused (400) under strict handling."""
     asked = _whole_number(params, "_count")
     count = page_size.default if asked is None else min(asked, page_size.maximum)
     offset = _whole_number(params, "_offset") or 0
@@ -65,19 +74,36 @@ def controls(definition: Declaration, params: dict[str, list[str]],
     if summary not in (None, "count", "data", "false"):
         raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
                                               "count, data and false are")
-    includes = tuple(dict.fromkeys(params.get("_include", [])))
-    for include in includes:
-        if include not in definition.include_names:
-            supported = ", ".join(definition.include_names) or "none"
-            raise FhirError(400, "not-supported", f"_include={include} is not supported for "
-                                                  f"{definition.type}; supported: {supported}")
+    unsupported: list[str] = []
+    includes = _supported(definition, "_include", params, definition.include_names, strict,
+                          unsupported)
+    revincludes = _supported(definition, "_revinclude", params, revincludable, strict,
+                             unsupported)
     elements = tuple(name.strip() for value in params.get("_elements", [])
                      for name in value.split(",") if name.strip())
     # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
     return Controls(count=count, offset=offset,
                     summary_count=summary == "count" or asked == 0,
                     summary_data=summary == "data", elements=elements,
-                    includes=includes, notes=_capped(asked, page_size))
+                    includes=includes, revincludes=revincludes,
+                    notes=_capped(asked, page_size), unsupported=tuple(unsupported))
+
+
+def _supported(definition: Declaration, name: str, params: dict[str, list[str]],
+               supported: tuple[str, ...], strict: bool, unsupported: list[str]) -> tuple:
+    """The values of ``_include`` or ``_revinclude`` the type takes, each once; the others
+    refused under strict handling, else noted in ``unsupported``."""
+    kept = []
+    for value in dict.fromkeys(v for v in params.get(name, []) if v.strip()):
+        if value in supported:
+            kept.append(value)
+            continue
+        said = (f"{name}={value} is not supported for {definition.type}; supported: "
+                f"{', '.join(supported) or 'none'}")
+        if strict:
+            raise FhirError(400, "not-supported", said)
+        unsupported.append(f"{said}; ignored (Prefer: handling=strict refuses it)")
+    return tuple(kept)
 
 
 def _capped(asked: int | None, page_size: PageSize) -> tuple[str, ...]:
@@ -89,10 +115,11 @@ def _capped(asked: int | None, page_size: PageSize) -> tuple[str, ...]:
 
 #: How searches treat what they do not understand (the CapabilityStatement says it).
 SEARCH_HANDLING = ("Searches are lenient by default: a parameter a type does not declare, or one "
-                   "given without a value, is ignored, and the searchset says so in an "
+                   "given without a value, or an _include or _revinclude value the type does "
+                   "not take, is ignored, and the searchset says so in an "
                    "OperationOutcome entry (search.mode = outcome, severity warning). With "
-                   "the header Prefer: handling=strict, an unknown parameter is refused "
-                   "(400). Every page holds at most _count entries (see _count).")
+                   "the header Prefer: handling=strict, an unknown parameter or value is "
+                   "refused (400). Every page holds at most _count entries (see _count).")
 
 
 def common_search_params(page_size: PageSize) -> list[dict]:
@@ -101,7 +128,9 @@ def common_search_params(page_size: PageSize) -> list[dict]:
     return [{"name": "_count", "type": "number", "documentation": page_size.documentation()},
             {"name": "_offset", "type": "number",
              "documentation": f"Entries to skip (at most {MAX_OFFSET}); the paging links "
-                              "carry it."}]
+                              "carry it."},
+            *({"name": param.name, "type": param.type, "documentation": param.documentation}
+              for param in COMMON_PARAMS)]
 
 
 def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
@@ -153,6 +182,7 @@ def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
         if controls.elements:
             pairs.append(("_elements", ",".join(controls.elements)))
         pairs.extend(("_include", include) for include in controls.includes)
+        pairs.extend(("_revinclude", value) for value in controls.revincludes)
         pairs.append(("_count", str(controls.count)))
         if offset:
             pairs.append(("_offset", str(offset)))

@@ -26,7 +26,16 @@ from .outcome import FhirError
 Predicate = Callable[[dict, Resolver | None], bool]
 #: Parameters every search understands besides the type's own (results.py reads them).
 CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
-                  "_include")
+                  "_include", "_revinclude")
+#: FHIR's parameters common to every type that this server answers, beside each type's own:
+#: when the facade fetched what it serves (meta.lastUpdated; see service.py for what that
+#: means for a record).
+LAST_UPDATED = SearchParam(
+    "_lastUpdated", "date", ("meta.lastUpdated",),
+    "When the facade last fetched the resource from SystmOne (meta.lastUpdated), with the "
+    "date prefixes (ge, gt, le, lt...): never earlier than the change SystmOne holds, so "
+    "_lastUpdated=ge[instant] misses nothing changed since then.")
+COMMON_PARAMS = (LAST_UPDATED,)
 
 
 @dataclass(frozen=True)
@@ -48,10 +57,31 @@ class SearchRequest:
     patients: tuple[str, ...]  # Patient ids named by the patient parameters
     predicates: tuple[Predicate, ...]
     ignored: tuple[Ignored, ...] = ()
+    #: The predicates of the common parameters (also in ``predicates``): a source that
+    #: answers its own parameters upstream (PatientSearch, the audit) applies these.
+    common: tuple[Predicate, ...] = ()
 
     def matches(self, resource: dict, resolve: Resolver | None = None) -> bool:
         """Every predicate holds; ``resolve`` follows references (``resolve()`` paths)."""
         return all(predicate(resource, resolve) for predicate in self.predicates)
+
+    def matches_common(self, resource: dict) -> bool:
+        return all(predicate(resource, None) for predicate in self.common)
+
+    @property
+    def own_params(self) -> dict[str, list[str]]:
+        """The type's own parameters, without the common ones."""
+        return {name: values for name, values in self.params.items()
+                if name not in COMMON_NAMES}
+
+
+def param_of(declaration: Declaration, name: str) -> SearchParam | None:
+    """The type's own parameter of that name, else the common one."""
+    return declaration.param(name) or _COMMON.get(name)
+
+
+_COMMON = {param.name: param for param in COMMON_PARAMS}
+COMMON_NAMES = tuple(_COMMON)
 
 
 def parse_search(declaration: Declaration, params: dict[str, list[str]],
@@ -61,10 +91,10 @@ def parse_search(declaration: Declaration, params: dict[str, list[str]],
     for name, values in params.items():
         _refuse_unsendable(name, values)
         base, colon, modifier = name.partition(":")
-        if colon and (declaration.param(base) is not None or base in CONTROL_PARAMS):
+        if colon and (param_of(declaration, base) is not None or base in CONTROL_PARAMS):
             raise FhirError(400, "not-supported",
                             f"{name}: the :{modifier} modifier is not supported")
-        if declaration.param(name) is None:
+        if param_of(declaration, name) is None:
             if name not in CONTROL_PARAMS:
                 ignored.append(_unknown(declaration, name, strict))
             continue
@@ -75,15 +105,18 @@ def parse_search(declaration: Declaration, params: dict[str, list[str]],
             ignored.append(Ignored(name, "informational", f"{name} has no value; ignored"))
     patients: list[str] = []
     predicates: list[Predicate] = []
+    common: list[Predicate] = []
     for name, values in known.items():
-        param = declaration.param(name)
+        param = param_of(declaration, name)
         for value in values:
             if name in declaration.patient_params:
                 patients.append(patient_id(name, value))
             else:
                 predicates.append(predicate(param, value))
+                if declaration.param(name) is None:
+                    common.append(predicates[-1])
     return SearchRequest(known, tuple(dict.fromkeys(patients)), tuple(predicates),
-                         tuple(ignored))
+                         tuple(ignored), tuple(common))
 
 
 def _refuse_unsendable(name: str, values: list[str]) -> None:
@@ -99,7 +132,7 @@ def _refuse_unsendable(name: str, values: list[str]) -> None:
 
 def _unknown(declaration: Declaration, name: str, strict: bool) -> Ignored:
     """A parameter the type does not declare: refused under strict handling, else ignored."""
-    supported = ", ".join(p.name for p in declaration.search_params)
+    supported = ", ".join([*(p.name for p in declaration.search_params), *COMMON_NAMES])
     if strict:
         raise FhirError(400, "not-supported",
                         f"unknown search parameter {name!r} for {declaration.type}; "

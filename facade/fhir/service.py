@@ -7,7 +7,24 @@ source is asked anything, the policy here applies to every type alike:
 - the patients a request names are noted for the audit (a refused attempt is
   traced to them too), and a caller confined to one patient (patient/ scopes)
   is refused any other (403);
-- what a search finds is noted, and a confined caller sees only its patient.
+- what a search finds is noted, and a confined caller sees only its patient;
+- an answer holding other types besides the one asked for (``_include``,
+  ``_revinclude``, ``$everything``) holds only the types the token's scopes allow
+  (each checked as a request for it alone would be, patient/ confinement included);
+  what is left out for that is said in the searchset's outcome.
+
+``$everything`` answers from one record fetch: the mapped record holds every record
+type's resources, and the Patient comes with it (a clinical fetch refreshes the
+cached Patient). ``_revinclude`` on a Patient search fetches the record of the one
+patient on the page: a page of several patients would spend a SystmOne record slot
+(one per 30 s) for each, so it is refused under strict handling, else left out and said.
+
+``meta.lastUpdated`` is when the facade fetched the resource from SystmOne (items an
+exempt entered-today top-up brought in carry the top-up's time): never earlier than
+the change SystmOne holds, so ``_lastUpdated=ge``/``_since`` miss nothing changed since
+(and may return more). SystmOne items carry no entry date, and only an entered-today
+filter is exempt from the record slot, so these are answered from the record already
+fetched (topped up as every read is), never by another record call.
 
 The views parse, call ``read``/``search`` and render; nothing in them knows a type.
 """
@@ -34,6 +51,7 @@ from ..mapping.declaration import (
     values_at,
 )
 from . import patients
+from .everything import EverythingRequest, references
 from .outcome import FhirError
 from .search import SearchRequest, parse_search
 
@@ -89,28 +107,176 @@ class FhirService:
         return found
 
     def included(self, declaration: Declaration, page: list[dict], names: tuple[str, ...],
-                 resources: dict[str, Declaration], fresh: bool) -> list[dict]:
+                 resources: dict[str, Declaration], fresh: bool) -> tuple[list[dict], list[str]]:
         """What ``_include`` asks for: the resources the page's references name (each once,
-        read through the same policy), in reference order."""
-        references: dict[str, None] = {}
+        read through the same policy, of the types the scopes allow), in reference order;
+        and what was left out for the scopes."""
+        named: dict[str, None] = {}
         for name in names:
             param = declaration.param(name.split(":", 1)[1])
             for resource in page:
                 for path in param.paths:
                     for found in values_at(resource, path):
                         if isinstance(found, dict) and "/" in found.get("reference", ""):
-                            references[found["reference"]] = None
-        included = []
-        for reference in references:
+                            named[found["reference"]] = None
+        included, refused = [], {}
+        for reference in named:
             resource_type, _, resource_id = reference.rpartition("/")
             target = resources.get(resource_type.rsplit("/", 1)[-1])
-            resource = self.read(target, resource_id, fresh) if target is not None else None
+            if target is None:
+                continue
+            if guard.may(target.type, "read", target.explicit_scope_only) is None:
+                refused[target.type] = None
+                continue
+            resource = self.read(target, resource_id, fresh)
             if resource is not None:
                 included.append(resource)
-        return included
+        return included, [_not_allowed("_include", "read", t) for t in refused]
+
+    def revincluded(self, page: list[dict], names: tuple[str, ...],
+                    resources: dict[str, Declaration], fresh: bool,
+                    strict: bool) -> tuple[list[dict], list[str]]:
+        """What ``_revinclude`` asks for on a page of Patients: the resources of each named
+        type that reference the page's patient, from that patient's record (one fetch for
+        every type); and what was left out, and why. Answered for one patient a page."""
+        if len(page) > 1:
+            said = (f"_revinclude is answered for one patient a page (each patient's record "
+                    f"is a SystmOne record fetch, one per 30 s); this page holds {len(page)}: "
+                    "search by identifier, or page with _count=1")
+            if strict:
+                raise FhirError(400, "too-costly", said)
+            return [], [f"{said}; _revinclude ignored"]
+        found: dict[tuple[str, str], dict] = {}
+        refused: dict[str, None] = {}
+        for patient in page:
+            for name in names:
+                resource_type, _, param = name.partition(":")
+                target = resources[resource_type]
+                caller = guard.may(target.type, "search", target.explicit_scope_only)
+                if caller is None or caller.patient not in (None, patient["id"]):
+                    refused[target.type] = None
+                    continue
+                asked = SearchRequest({param: [patient["id"]]}, (patient["id"],), ())
+                for resource in self.search(target, asked, None, fresh).resources:
+                    found.setdefault((resource["resourceType"], resource["id"]), resource)
+        return list(found.values()), [_not_allowed("_revinclude", "search", t)
+                                      for t in refused]
+
+    def everything(self, owner: Declaration, patient_id: str | None, asked: EverythingRequest,
+                   resources: dict[str, Declaration], fresh: bool) -> Everything:
+        """Patient/$everything: the patient (by id, or by the NHS number asked), every
+        resource of their record, and the served resources outside the record these
+        reference; only the types the token allows reading for this patient."""
+        identity = self._identity(patient_id, asked)
+        patient_id = self.records.codec.patient_id(identity)
+        _admit_noted(patient_id)
+        readable, notes = _readable(owner, patient_id, asked, resources)
+        record_types = [d for d in resources.values()
+                        if d.source == RECORD and d.type in readable]
+        beyond = [t for t in readable if resources[t].source not in (RECORD, PATIENT_LIST)]
+        record = None
+        if record_types or beyond:  # what lies beyond the record is found by its references
+            record = self.records.record(identity, fresh)
+            if record is None:
+                return _no_such_patient(patient_id)
+        entries: list[tuple[dict, str]] = []
+        if owner.type in readable:
+            patient = self.records.patient(identity, fresh and record is None)
+            if patient is None:
+                return _no_such_patient(patient_id)
+            if asked.keeps(patient, owner):
+                entries.append((patient, "match"))
+        for declaration in record_types:
+            mode = "match" if _references_patient(declaration) else "include"
+            entries += [(resource, mode) for resource in record.resources(declaration.type)
+                        if asked.keeps(resource, declaration)]
+        entries += [(resource, "include") for resource in
+                    self._referenced(entries, beyond, resources, asked)]
+        return Everything(entries, notes, record.not_served if record is not None else None)
+
+    def _identity(self, patient_id: str | None, asked: EverythingRequest):
+        """The patient's identity: from the id in the path, or the NHS number asked; 404
+        when either names nobody this server could ask for."""
+        codec = self.records.codec
+        if patient_id is not None:
+            identity = codec.patient_identity(patient_id)
+            return identity if identity is not None else _no_such_patient(patient_id)
+        query = patients.plan({"identifier": list(asked.identifier)}, codec)
+        if query.matches_nothing or query.identity is None:
+            raise FhirError(404, "not-found", "no patient has that NHS number here (give "
+                                              "https://fhir.nhs.uk/Id/nhs-number|[number])")
+        return query.identity
+
+    def _referenced(self, entries: list[tuple[dict, str]], types: list[str],
+                    resources: dict[str, Declaration], asked: EverythingRequest) -> list[dict]:
+        """The resources of ``types`` (served from outside the record) that the entries
+        reference, each once, in reference order, read through the same policy."""
+        seen = {(resource["resourceType"], resource["id"]) for resource, _ in entries}
+        found = []
+        for resource, _ in entries:
+            for reference in references(resource):
+                if reference in seen or reference[0] not in types:
+                    continue
+                seen.add(reference)
+                target = self.read(resources[reference[0]], reference[1], False)
+                if target is not None and asked.updated_since(target):
+                    found.append(target)
+        return found
 
 
 _NOBODY = object()  # a type owned by no patient (AuditEvent)
+
+
+@dataclass
+class Everything:
+    """What $everything found: each resource with its search mode (match: the patient's
+    compartment; include: what it references), what was left out and why, and what the
+    record held but was not served."""
+
+    entries: list[tuple[dict, str]]
+    notes: list[str]
+    outcome: dict | None = None
+
+
+def _readable(owner: Declaration, patient_id: str, asked: EverythingRequest,
+              resources: dict[str, Declaration]) -> tuple[set[str], list[str]]:
+    """The types $everything may return for this patient: asked for (``_type``), read by
+    id here, and allowed by the token for this patient; notes naming the record's types
+    left out for the scopes. Forbidden when the token allows none of them."""
+    readable, refused = set(), []
+    for declaration in resources.values():
+        if not asked.wants(declaration.type) or "read" not in declaration.interactions \
+                or declaration.source == AUDIT:
+            continue
+        caller = guard.may(declaration.type, "read", declaration.explicit_scope_only)
+        if caller is not None and caller.patient in (None, patient_id):
+            readable.add(declaration.type)
+        elif declaration is owner or declaration.source == RECORD:
+            refused.append(declaration.type)
+    if not readable:
+        raise guard.Forbidden("the token's scopes allow reading none of this patient's "
+                              "record" + (f" ({', '.join(refused)})" if refused else ""))
+    return readable, [_not_allowed("$everything", "read", t) for t in refused]
+
+
+def _references_patient(declaration: Declaration) -> bool:
+    """Whether the type's resources name the patient (a Medication does not: it is in
+    the record because the patient's prescriptions reference it)."""
+    return any(declaration.param(name).paths for name in declaration.patient_params)
+
+
+def _not_allowed(asked: str, interaction: str, resource_type: str) -> str:
+    return (f"{asked}: the token's scopes do not allow {interaction} of {resource_type} "
+            "here; left out")
+
+
+def _no_such_patient(patient_id: str):
+    raise FhirError(404, "not-found", f"Patient/{patient_id} is not known")
+
+
+def _admit_noted(patient_id: str) -> None:
+    """Noted for the audit; confinement is checked per type (``_readable``)."""
+    trail.note_patients([patient_id])
 
 
 def _admit(patient_ids: list[str] | tuple[str, ...]) -> None:
@@ -178,7 +344,7 @@ class PatientSource:
 
     def search(self, declaration: Declaration, request: SearchRequest, controls,
                fresh: bool) -> Found:
-        own = dict(request.params)
+        own = request.own_params  # a copy
         narrowing = parse_search(declaration, {name: own.pop(name) for name in NARROWING
                                                if name in own})
         query = patients.plan(own, self.records.codec)
@@ -194,7 +360,7 @@ class PatientSource:
         else:
             found = [p for p in self.records.search_patients(query.criteria, fresh)
                      if query.keeps(p)]
-        found = [p for p in found if narrowing.matches(p)]
+        found = [p for p in found if request.matches_common(p) and narrowing.matches(p)]
         return Found(found, len(found))
 
 
@@ -250,7 +416,10 @@ class AuditSource:
         """Newest first. Without an upper date bound, the search is anchored at its own
         arrival (``date=lt...``, carried into the paging links): records written while a
         client pages — its own page requests among them — never shift the pages."""
-        params = request.params
+        # An audit record is written once, when it is recorded: _lastUpdated is its date.
+        params = {**request.own_params}
+        if request.params.get("_lastUpdated"):
+            params["date"] = [*params.get("date", []), *request.params["_lastUpdated"]]
         if not any(value.startswith(("lt", "le")) for value in params.get("date", [])):
             arrived = (g.get("audit_time") or dt.datetime.now(dt.UTC)).isoformat(
                 timespec="microseconds").replace("+00:00", "Z")

@@ -27,6 +27,7 @@ from ..mapping.declaration import Declaration
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
 from . import pages, registry, results
+from .everything import parse_everything
 from .outcome import FhirError, issue, operation_outcome, search_outcome, upstream_error
 from .search import SearchRequest, parse_search
 from .service import FhirService
@@ -288,6 +289,18 @@ def search_by_post(resource_type: str) -> Response:
     return _search(definition, params)
 
 
+@bp.route("/<resource_type>/<resource_id>/$everything", methods=["GET", *WRITE_METHODS])
+def everything(resource_type: str, resource_id: str) -> Response:
+    if not ID_PATTERN.fullmatch(resource_id):
+        raise FhirError(400, "invalid", f"{resource_id!r} is not a valid FHIR id")
+    return _everything(resource_type, resource_id)
+
+
+@bp.route("/<resource_type>/$everything", methods=["GET", *WRITE_METHODS])
+def everything_by_identifier(resource_type: str) -> Response:
+    return _everything(resource_type, None)
+
+
 @bp.route("/<path:anything>", methods=["GET", *WRITE_METHODS])
 def unknown(anything: str) -> Response:
     raise FhirError(404, "not-found", f"/{bp.url_prefix.strip('/')}/{anything} is not served")
@@ -317,15 +330,20 @@ def _fresh_asked() -> bool:
     return "no-cache" in {part.strip().lower() for part in directives.split(",")}
 
 
+def _strict() -> bool:
+    return "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+
+
 def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
     if not definition.searchable:
         raise FhirError(405, "not-supported", f"{definition.type} is not searched here; "
                                               "it is read by id or reached by _include")
-    strict = "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+    strict = _strict()
     asked = parse_search(definition, params, strict)
-    controls = results.controls(definition, params, _page_size())
+    controls = results.controls(definition, params, _page_size(), strict,
+                                registry.revinclude_names(definition, _resources()))
     found = _service().search(definition, asked, controls, _fresh_asked())
-    if found.version is None or controls.includes:  # includes: other entries too
+    if found.version is None or controls.includes or controls.revincludes:  # other entries
         return _searchset(definition, asked, controls, found)
     # The same question about the same cached record gets the same bytes: the page is
     # cut, shaped and serialised once per record version, not on every request.
@@ -356,17 +374,63 @@ def _searchset(definition: Declaration, asked: SearchRequest, controls,
     else:
         page = found.resources[controls.offset:controls.offset + controls.count]
     more = controls.offset + len(page) < found.total
-    included = _service().included(definition, page, controls.includes, _resources(),
-                                   _fresh_asked()) if controls.includes else []
+    included, left_out = _included(definition, page, controls)
+    if left_out:
+        outcome = search_outcome([*(outcome or {}).get("issue", []),
+                                  *(issue("forbidden", note, "warning") for note in left_out)],
+                                 None)
     page = [results.shaped(resource, controls) for resource in page]
     return fhir_response(results.bundle(base_url(), definition.type, page, found.total,
                                         link_params, controls, more, included, outcome))
 
 
-def _warnings(asked: SearchRequest, controls: results.Controls) -> list[dict]:
+def _included(definition: Declaration, page: list[dict],
+              controls: results.Controls) -> tuple[list[dict], list[str]]:
+    """What _include and _revinclude add to a page, and what the scopes left out."""
+    included, left_out = [], []
+    if controls.includes:
+        included, left_out = _service().included(definition, page, controls.includes,
+                                                 _resources(), _fresh_asked())
+    if controls.revincludes:
+        more, said = _service().revincluded(page, controls.revincludes, _resources(),
+                                            _fresh_asked(), _strict())
+        included, left_out = included + more, left_out + said
+    return included, left_out
+
+
+def _everything(resource_type: str, resource_id: str | None) -> Response:
+    """$everything on the type that owns the patient compartment, by id or NHS number."""
+    definition = _resource(resource_type)
+    if request.method not in ("GET", "HEAD"):
+        raise _not_allowed()
+    if not registry.owns_compartment(definition):
+        raise FhirError(404, "not-supported", f"$everything is not an operation on "
+                                              f"{resource_type}; it is on Patient")
+    params = request.args.to_dict(flat=False)
+    strict = _strict()
+    asked = parse_everything(params, _resources(), strict, type_level=resource_id is None)
+    controls = results.controls(definition, params, _page_size(), strict)
+    found = _service().everything(definition, resource_id, asked, _resources(),
+                                  _fresh_asked())
+    warnings = [*_warnings(asked, controls),
+                *(issue("forbidden", note, "warning") for note in found.notes)]
+    outcome = search_outcome(warnings, found.outcome)
+    path = "/".join(part for part in (resource_type, resource_id, "$everything") if part)
+    total = len(found.entries)
+    page = [] if controls.summary_count else \
+        found.entries[controls.offset:controls.offset + controls.count]
+    more = not controls.summary_count and controls.offset + len(page) < total
+    matched = [results.shaped(r, controls) for r, mode in page if mode == "match"]
+    included = [results.shaped(r, controls) for r, mode in page if mode != "match"]
+    return fhir_response(results.bundle(base_url(), path, matched, total, asked.params,
+                                        controls, more, included, outcome))
+
+
+def _warnings(asked, controls: results.Controls) -> list[dict]:
     """What the search went without, said as warnings (FHIR's lenient handling)."""
     return [*(issue(ignored.code, ignored.reason, "warning") for ignored in asked.ignored),
-            *(issue("informational", note, "warning") for note in controls.notes)]
+            *(issue("informational", note, "warning") for note in controls.notes),
+            *(issue("not-supported", note, "warning") for note in controls.unsupported)]
 
 
 def _page_size() -> results.PageSize:
