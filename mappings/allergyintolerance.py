@@ -32,7 +32,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, systems
-from .fragments import CODE, EVENT, ITEM_IDENTIFIER, ITEM_KEY, NOTE, RECORDER
+from .fragments import CODE, ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, NOTE, RECORDER
 from .medication import DRUG, DRUG_CODE
 from .observation import code_is
 
@@ -94,6 +94,7 @@ _ABOUT_THE_ITEM = {
     "patient": Var("patient"),
     "recordedDate": Path(f"{EVENT}/@DateTime", via="date_time"),
     "recorder": RECORDER,
+    "encounter": ENCOUNTER,
 }
 
 SENSITIVITY = {

@@ -485,3 +485,22 @@ LABORATORY_SECTION = REPORT_CATEGORY["Pathology"]
 CONCEPT_MAPS.update({
     "report_category": REPORT_CATEGORY,
 })
+
+
+# --- Consultations (Encounter) --------------------------------------------------------
+
+def _encounter_class(code: str, display: str) -> dict:
+    return {"system": systems.V3_ACT_CODE, "code": code, "display": display}
+
+
+# A code recorded in an Event that says how the contact took place (SNOMED CT) → the
+# Encounter's class (v3 ActEncounterCode). TPP's Event carries no setting of its own, so
+# this is the only place the record says; an Event holding none of these codes says nothing.
+ENCOUNTER_CLASS = {
+    "185317003": _encounter_class("VR", "virtual"),  # Telephone encounter
+    "439708006": _encounter_class("HH", "home health"),  # Home visit
+}
+
+CONCEPT_MAPS.update({
+    "encounter_class": ENCOUNTER_CLASS,
+})

@@ -27,7 +27,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
 
 from . import systems
-from .fragments import CODE, ITEM_IDENTIFIER, NOTE, RECORDER
+from .fragments import CODE, ENCOUNTER, ITEM_IDENTIFIER, NOTE, RECORDER
 
 RESOURCE = "Condition"
 
@@ -78,6 +78,8 @@ CONDITION = {
     "onsetDateTime": Path(f"{FIRST_RECORDING}/ancestor::Event[1]/@DateTime", via="date"),
     "abatementDateTime": When(ENDED, Path("ProblemEndDate", via="date")),
     "recorder": Include(RECORDER, at=FIRST_RECORDING),
+    # The consultation the problem was first recorded in (R4: "created as part of").
+    "encounter": Include(ENCOUNTER, at=FIRST_RECORDING),
     "note": [
         Each(ITEMS, NOTE),
         When(ENDS_LATER, {"text": Path("concat('Problem end date: ', "
@@ -104,6 +106,9 @@ DECLARATION = Declaration(
                     "system|code or code; comma for OR. SNOMED CT and CTV3."),
         SearchParam("onset-date", "date", ("onsetDateTime",),
                     "date of the problem's first recording; prefixes eq ne gt lt ge le."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: the consultation the problem was first recorded in "
+                    "(SystmOne Event)."),
         SearchParam("recorder", "reference", ("recorder",),
                     "Not R4's (R4 has asserter only): Practitioner/[id] who first recorded "
                     "the problem; _include=Condition:recorder adds them."),

@@ -5,7 +5,7 @@ to; a fragment whose element is absent (or selected away by a predicate such
 as ``[normalize-space()]``) leaves nothing behind.
 """
 
-from facade.mapping.vocabulary import Include, ItemKey, Path, Required, Var, When
+from facade.mapping.vocabulary import Include, ItemKey, Path, Ref, Required, Var, When
 
 from . import systems
 
@@ -123,3 +123,10 @@ CODE = {"coding": [SNOMED_CODING, CTV3_CODING], "text": Path("Code/@Term")}
 
 # At an item: its FreeText as an Annotation.
 NOTE = Include({"text": Required(Path("."))}, at="FreeText[normalize-space()]")
+
+# --- Consultations ----------------------------------------------------------------------
+
+# At an Event item: the Encounter made from its Event (mappings/encounter.py), which every
+# resource made from an Event item references (Observation.encounter, Condition.encounter,
+# MedicationStatement.context...).
+ENCOUNTER = Ref("Encounter", f"{EVENT}/@EventUID")

@@ -21,7 +21,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
 
 RESOURCE = "Immunization"
 
@@ -65,6 +65,7 @@ IMMUNIZATION = {
                      "text": Path(".")}, at=SITE_NOTES),
     "doseQuantity": DOSE_QUANTITY,
     "performer": [{"actor": RECORDER}],
+    "encounter": ENCOUNTER,
     "note": [
         Include({"text": Required(Path("."))}, at="Notes[normalize-space()]"),
         When(f"normalize-space(Dosage) and not({NUMERIC_DOSE})",

@@ -37,7 +37,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
 from .medication import DRUG, MEDICATION_REFERENCE
 
 RESOURCE = "MedicationRequest"
@@ -126,6 +126,7 @@ _ABOUT_THE_ITEM = {
     "subject": Var("patient"),
     "authoredOn": Path(f"{EVENT}/@DateTime", via="date_time"),
     "recorder": RECORDER,
+    "encounter": ENCOUNTER,
     "dosageInstruction": [{"text": Required(Path("Dose"))}],
     "substitution": SUBSTITUTION,
 }
@@ -193,6 +194,8 @@ DECLARATION = Declaration(
                     "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
         SearchParam("medication", "reference", ("medicationReference",),
                     "Medication/[id]; _include=MedicationRequest:medication adds it."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: the consultation it was recorded in (SystmOne Event)."),
         SearchParam("recorder", "reference", ("recorder",),
                     "Not R4's (R4 has requester, which SystmOne does not say): "
                     "Practitioner/[id] who recorded it; _include=MedicationRequest:recorder "

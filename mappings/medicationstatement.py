@@ -18,7 +18,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY
 from .medication import MEDICATION_REFERENCE
 from .medicationrequest import (
     DRUG_ITEMS,
@@ -49,6 +49,7 @@ def statement(status) -> dict:
         "statusReason": [{"text": Path("EndReason")}],
         "medicationReference": MEDICATION_REFERENCE,
         "subject": Var("patient"),
+        "context": ENCOUNTER,  # R4 MedicationStatement names its encounter "context"
         "effectivePeriod": {"start": Path("StartDate", f"{EVENT}/@DateTime", via="date"),
                             "end": Path("EndDate", via="date")},
         "dateAsserted": Path(f"{EVENT}/@DateTime", via="date_time"),
@@ -80,6 +81,8 @@ DECLARATION = Declaration(
                     "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le."),
         SearchParam("medication", "reference", ("medicationReference",),
                     "Medication/[id]; _include=MedicationStatement:medication adds it."),
+        SearchParam("context", "reference", ("context",),
+                    "Encounter/[id]: the consultation (SystmOne Event) it was recorded in."),
     ),
     patient_params=("patient", "subject"),
     sort=("effectivePeriod.start", "dateAsserted"),

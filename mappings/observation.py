@@ -13,13 +13,18 @@
   "uncategorised data") is an Observation with the code and no value, except
   problem headers (Condition), the plain code a problem header repeats in its
   Event (part of that Condition) and "no known allergy" codes (AllergyIntolerance).
+- The free text of an Event (a Narrative item) is an Observation coded SNOMED CT
+  37331000000100 "Comment note" with the lines in valueString, as GP Connect serves
+  uncoded text: never dropped.
+
+Every Observation references the Encounter of its Event (mappings/encounter.py).
 
 Codes keep their scheme and gain the other where conceptmaps.CODE_PAIRS knows it;
 FreeText becomes a note. The key of each Observation is its (first) item's key.
 """
 
 from facade.mapping.declaration import Declaration, SearchParam, patient_param
-from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
+from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, fragments, systems
 from .fragments import CODE, CTV3_CODING, EVENT, ITEM_IDENTIFIER, NOTE, SNOMED_CODING
@@ -66,6 +71,7 @@ _ABOUT_THE_ITEM = {
     "subject": Var("patient"),
     "effectiveDateTime": Path(f"{EVENT}/@DateTime", via="date_time"),
     "performer": [fragments.RECORDER],
+    "encounter": fragments.ENCOUNTER,
 }
 
 NUMERIC = {
@@ -139,6 +145,21 @@ CODED_ENTRY = {
     "note": [NOTE],
 }
 
+# At a Narrative item: the Event's free text, as GP Connect serves uncoded text (an
+# Observation coded "Comment note", the text in valueString). Lines are kept as typed, one
+# per line, inline codes and all ("D: Hypertension (XE0Ub)"): the codes beside them are
+# recorded as ClinicalCodes of their own.
+COMMENT_NOTE = {
+    "resourceType": "Observation",
+    "id": Id(fragments.ITEM_KEY),
+    "meta": {"profile": [systems.UKCORE_OBSERVATION], "lastUpdated": Var("last_updated")},
+    "identifier": [Include(ITEM_IDENTIFIER)],
+    "code": {"coding": [{"system": systems.SNOMED, "code": "37331000000100",
+                         "display": "Comment note"}], "text": "Comment note"},
+    **_ABOUT_THE_ITEM,
+    "valueString": Required(Path("string-join(Line, '\n')", ".")),
+}
+
 #: Coded entries other types serve: problem headers, the plain code a header repeats in
 #: its Event, "no known allergy" codes.
 NOT_OURS = ("ProblemUID", "Code/@Code = ../ClinicalCode[ProblemUID]/Code/@Code",
@@ -153,6 +174,7 @@ TEMPLATE = [
     Each(f"{_ITEMS}[not(Value)][{code_is(SMOKING_CODES)}]", SMOKING),
     Each(f"{_ITEMS}[not(Value)][not({code_is(SMOKING_CODES)})][not({PAIR_HEADER})]"
          f"[not({' or '.join(NOT_OURS)})]", CODED_ENTRY),
+    Each("Clinical/Event/Narrative", COMMENT_NOTE),
 ]
 
 _VITALS = systems.UKCORE_VITAL_SIGNS
@@ -162,7 +184,7 @@ DECLARATION = Declaration(
     supported_profiles=(
         systems.UKCORE_OBSERVATION, _VITALS, f"{_VITALS}-BloodPressure",
         *sorted({row[0] for row in conceptmaps.VITAL_SIGNS} - {_VITALS}), systems.UKCORE_LAB),
-    sections=frozenset({"ClinicalCodes"}),
+    sections=frozenset({"ClinicalCodes", "Narrative"}),
     search_params=(
         patient_param(),
         patient_param("subject"),
@@ -173,6 +195,8 @@ DECLARATION = Declaration(
         SearchParam("date", "date", ("effectiveDateTime",),
                     "effective date/time; prefixes eq ne gt lt ge le; repeat for a range."),
         SearchParam("status", "token", ("status",), "final."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: what was recorded in one consultation (SystmOne Event)."),
         SearchParam("performer", "reference", ("performer",),
                     "Practitioner/[id]: who recorded it; _include=Observation:performer "
                     "adds them."),

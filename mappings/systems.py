@@ -107,3 +107,11 @@ V2_DIAGNOSTIC_SERVICE_SECTION = "http://terminology.hl7.org/CodeSystem/v2-0074"
 # UK Core's R5 backport of DiagnosticReport.note (an Annotation): R4 has no note here.
 EXT_DIAGNOSTIC_REPORT_NOTE = (
     "http://hl7.org/fhir/5.0/StructureDefinition/extension-DiagnosticReport.note")
+
+# --- Consultations (Encounter) and narrative ------------------------------------------
+
+UKCORE_ENCOUNTER = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Encounter"
+# An Event's EventUID (TPP: "a UID for the event") has no published namespace either.
+SYSTMONE_EVENT = "urn:systmone:id:event"
+# Encounter.class: FHIR R4 binds it (extensible) to v3 ActEncounterCode.
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"

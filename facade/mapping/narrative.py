@@ -20,10 +20,10 @@ NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
 CONCEPTS = ("code", "vaccineCode", "medicationCodeableConcept")
 #: What was found or decided, in order of preference.
 FINDINGS = ("valueQuantity", "component", "valueCodeableConcept", "clinicalStatus",
-            "dosageInstruction", "dosage", "protocolApplied")
+            "dosageInstruction", "dosage", "protocolApplied", "valueString")
 #: When, in order of preference.
 TIMES = ("effectiveDateTime", "onsetDateTime", "occurrenceDateTime", "authoredOn",
-         "recordedDate", "effectivePeriod", "dateAsserted")
+         "recordedDate", "effectivePeriod", "dateAsserted", "period")
 
 
 def add_narrative(resource: dict[str, Any]) -> None:
@@ -84,6 +84,8 @@ def _finding(name: str, value: Any) -> str:
         return "; ".join(d.get("text", "") for d in value if isinstance(d, dict))
     if name == "protocolApplied":
         return "; ".join(p.get("doseNumberString", "") for p in value if isinstance(p, dict))
+    if name == "valueString":  # free text (a comment note): as written
+        return value
     return _concept(value)
 
 

@@ -73,6 +73,9 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
         "unknown", "not-taken"}),
     "Medication.status": frozenset({"active", "inactive", "entered-in-error"}),
     "Immunization.status": frozenset({"completed", "entered-in-error", "not-done"}),
+    "Encounter.status": frozenset({
+        "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
+        "entered-in-error", "unknown"}),
     "DiagnosticReport.status": frozenset({
         "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
         "cancelled", "entered-in-error", "unknown"}),

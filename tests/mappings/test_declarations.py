@@ -46,6 +46,7 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "date": ("date", "effectiveDateTime"),
         "status": ("token", "status"),
         "performer": ("reference", "performer"),
+        "encounter": ("reference", "encounter"),
     },
     "Condition": {
         "patient": ("reference", "subject"),
@@ -55,6 +56,7 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "code": ("token", "code"),
         "onset-date": ("date", "onsetDateTime"),
         "recorder": ("reference", None),  # not R4's (asserter is): who first recorded it
+        "encounter": ("reference", "encounter"),
     },
     "AllergyIntolerance": {
         "patient": ("reference", "patient"),
@@ -83,6 +85,17 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "authoredon": ("date", "authoredOn"),
         "medication": ("reference", "medicationReference"),
         "recorder": ("reference", None),  # not R4's (requester is): who recorded it
+        "encounter": ("reference", "encounter"),
+    },
+    # Encounter: patient and subject read Encounter.subject, date Encounter.period,
+    # identifier, class and status the elements of those names.
+    "Encounter": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "date": ("date", "period"),
+        "identifier": ("token", "identifier"),
+        "class": ("token", "class"),
+        "status": ("token", "status"),
     },
     "MedicationStatement": {
         "patient": ("reference", "subject"),
@@ -91,6 +104,7 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "code": ("token", "medicationReference.resolve().code"),
         "effective": ("date", "effectivePeriod"),
         "medication": ("reference", "medicationReference"),
+        "context": ("reference", "context"),
     },
     # DiagnosticReport (R4 searchparameter-registry): patient/subject DiagnosticReport.subject,
     # date DiagnosticReport.effective, issued, category, code, status and result the elements
@@ -225,6 +239,10 @@ def query_value(kind: str, value: object) -> tuple[str, str] | None:
         if isinstance(value, dict) and "coding" in value:
             coding = value["coding"][0]
             return f"{coding['system']}|{coding['code']}", f"{coding['system']}|nope"
+        if isinstance(value, dict) and "code" in value and "system" in value:  # Coding
+            return f"{value['system']}|{value['code']}", f"{value['system']}|nope"
+        if isinstance(value, dict) and set(value) == {"extension"}:
+            return None  # a data-absent-reason in place of a code: nothing to search for
         if isinstance(value, dict) and "value" in value:  # Identifier
             return f"{value['system']}|{value['value']}", f"{value['system']}|nope"
         return str(value), f"{value}-nope"

@@ -1230,7 +1230,9 @@ RECORD_SECTIONS = {
     "Medication": frozenset({"Medication"}),
     "MedicationRequest": frozenset({"Medication"}),
     "MedicationStatement": frozenset({"Medication"}),
-    "Observation": frozenset({"ClinicalCodes"}),
+    # Observation: also Narrative, the flag for "free-text narrative" (line 1442), served as
+    # comment notes.
+    "Observation": frozenset({"ClinicalCodes", "Narrative"}),
     "Patient": frozenset({"Demographics"}),
 }
 
@@ -1342,3 +1344,42 @@ DIAGNOSTIC_REPORT_NOTE = (
 # TPP/spec-v33.4.txt line 1421: "Results" (pathology and radiology results); a report's
 # results are coded readings, which come with "ClinicalCodes".
 RECORD_SECTIONS["DiagnosticReport"] = frozenset({"Results", "ClinicalCodes"})
+
+# --- Consultations (Encounter) and narrative -------------------------------------------------
+#
+# REF/structuredefinitions/UKCore-Encounter.xml (<url>); its differential marks identifier,
+# status, class, subject, participant mustSupport. FHIR R4 Encounter: status 1..1 (required
+# binding encounter-status), class 1..1 (extensible binding v3 ActEncounterCode).
+PROFILES["Encounter"] = UKCORE_SD + "UKCore-Encounter"
+REQUIRED_ELEMENTS["Encounter"] = ("status", "class")
+ENCOUNTER_STATUS = frozenset({"planned", "arrived", "triaged", "in-progress", "onleave",
+                              "finished", "cancelled", "entered-in-error", "unknown"})
+# GP Connect, pages/accessrecord_structured/accessrecord_structured_development_encounter.md:
+# status "Fixed value of finished" for a consultation.
+CONSULTATION_STATUS = "finished"
+# HL7 v3 ActCode (terminology.hl7.org/CodeSystem-v3-ActCode), the ActEncounterCode concepts:
+# VR "virtual" (e.g. a telephone conference), HH "home health", AMB "ambulatory".
+V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+ACT_ENCOUNTER_CODES = {"AMB": "ambulatory", "EMER": "emergency", "FLD": "field",
+                       "HH": "home health", "IMP": "inpatient encounter",
+                       "ACUTE": "inpatient acute", "NONAC": "inpatient non-acute",
+                       "OBSENC": "observation encounter", "PRENC": "pre-admission",
+                       "SS": "short stay", "VR": "virtual"}
+# SNOMED CT: 185317003 |Telephone encounter (procedure)|, 439708006 |Home visit (procedure)|.
+TELEPHONE_ENCOUNTER = "185317003"
+HOME_VISIT = "439708006"
+# FHIR R4 data-absent-reason (http://hl7.org/fhir/StructureDefinition/data-absent-reason):
+# valueCode from the DataAbsentReason code system, "unknown" = the value is expected to exist
+# but is not known.
+DATA_ABSENT_REASON = "http://hl7.org/fhir/StructureDefinition/data-absent-reason"
+# GP Connect, pages/accessrecord_structured/
+# accessrecord_structured_development_observation_uncategorisedData.md: uncoded free text is
+# an Observation coded SNOMED CT 37331000000100 "Comment note", the text in valueString.
+COMMENT_NOTE = (SNOMED, "37331000000100", "Comment note")
+# Elements that reference the Encounter in FHIR R4 (each resource's definition).
+ENCOUNTER_ELEMENT = {"Observation": "encounter", "Condition": "encounter",
+                     "AllergyIntolerance": "encounter", "Immunization": "encounter",
+                     "MedicationRequest": "encounter", "MedicationStatement": "context"}
+# An Event comes back with whichever sections' items it holds; consultations are coded
+# entries and narrative (TPP/spec-v33.4.txt lines 1375-1442).
+RECORD_SECTIONS["Encounter"] = frozenset({"ClinicalCodes", "Narrative"})

@@ -978,6 +978,42 @@ _CHECKERS.update({"Task": _task, "Appointment": _appointment, "RelatedPerson": _
                   "CarePlan": _care_plan})
 
 
+# Encounter (and every element that references one) -----------------------------------------
+
+
+def _encounter(encounter: dict, report: _Report) -> None:
+    _code(encounter.get("status"), ux.ENCOUNTER_STATUS, "Encounter.status", report)
+    klass = encounter.get("class")
+    if isinstance(klass, dict) and "code" in klass:
+        if klass.get("system") != ux.V3_ACT_CODE or klass["code"] not in ux.ACT_ENCOUNTER_CODES:
+            report.add("binding", "Encounter.class",
+                       f"{klass} is not a v3 ActEncounterCode")
+    elif isinstance(klass, dict):  # no code: only a data-absent-reason may stand in for it
+        urls = [e.get("url") for e in klass.get("extension", []) if isinstance(e, dict)]
+        if urls != [ux.DATA_ABSENT_REASON]:
+            report.add("binding", "Encounter.class", "neither a code nor a data-absent-reason")
+
+
+def _references_an_encounter(resource: dict, report: _Report) -> None:
+    element = ux.ENCOUNTER_ELEMENT.get(resource.get("resourceType"))
+    if element:
+        _target(resource, element, {"Encounter"}, report)
+
+
+def _and_its_encounter(checker):
+    """``checker``, then the check that the type's encounter element names an Encounter."""
+    def check(resource: dict, report: _Report) -> None:
+        checker(resource, report)
+        _references_an_encounter(resource, report)
+    return check
+
+
+_CHECKERS["Encounter"] = _encounter
+for _type in ux.ENCOUNTER_ELEMENT:
+    if _type in _CHECKERS:
+        _CHECKERS[_type] = _and_its_encounter(_CHECKERS[_type])
+
+
 # --- Sets of resources -----------------------------------------------------------------------
 
 

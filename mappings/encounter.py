@@ -1,0 +1,76 @@
+"""UK Core Encounters: SystmOne's Events, one Encounter each.
+
+TPP's spec defines an Event as the container "to represent each consultation or
+administrative event recorded in the patient record", with attributes for its date and
+time, who recorded it (UserName, DoneBy), where it was performed (DoneAt, free text), the
+software that added it, a linked referral and its EventUID — and no type or setting. Every
+item of a record is recorded in an Event, so every Event is an Encounter (GP Connect counts
+"a GP reviewing and updating a patient record on receipt of some test results" as an
+indirect encounter), and every resource made from an Event's items references it.
+
+- identifier: the EventUID; status `finished` (GP Connect's fixed value for consultations).
+- period.start: the Event's DateTime. SystmOne gives no end or length.
+- class (1..1 in R4): the v3 ActEncounterCode a contact code recorded in the Event names
+  (a telephone encounter is `VR`, a home visit `HH`: conceptmaps.ENCOUNTER_CLASS). Where the
+  Event holds none the record does not say, and class carries only the data-absent-reason
+  `unknown` rather than a guess (a surgery consultation and a result filed by the practice
+  look the same to the facade).
+- type is left out: GP Connect carries the consultation type a system displays, and
+  GetPatientRecord returns none.
+- participant: who recorded the Event (fragments.RECORDER, as every other type), with no
+  type: SystmOne says who recorded it, not their part in the contact.
+- location: DoneAt as a display only (free text, "Surgery" or a site's name; no Location is
+  named). serviceProvider is left out: DoneAt is not an organisation.
+"""
+
+from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var
+
+from . import conceptmaps, fragments, systems
+
+RESOURCE = "Encounter"
+
+#: At an Event: the first recorded code that says how the contact took place.
+CONTACT_CODE = ("ClinicalCode/Code[@Scheme = 'Snomed'][contains('|"
+                + "|".join(conceptmaps.ENCOUNTER_CLASS) + "|', concat('|', @Code, '|'))]/@Code")
+CLASS_NOT_RECORDED = {"extension": [{"url": systems.EXT_DATA_ABSENT_REASON,
+                                     "valueCode": "unknown"}]}
+
+ENCOUNTER = {
+    "resourceType": "Encounter",
+    "id": Id("@EventUID"),
+    "meta": {"profile": [systems.UKCORE_ENCOUNTER], "lastUpdated": Var("last_updated")},
+    "identifier": [{"system": systems.SYSTMONE_EVENT, "value": Required(Path("@EventUID"))}],
+    "status": "finished",
+    "class": Path(CONTACT_CODE, map="encounter_class", default=CLASS_NOT_RECORDED),
+    "subject": Var("patient"),
+    # RECORDER reads the Event from one of its items (ancestor::Event): any child will do.
+    "participant": [{"individual": Include(fragments.RECORDER, at="*[1]")}],
+    "period": {"start": Path("@DateTime", via="date_time")},
+    "location": [{"location": {"display": Required(Path("@DoneAt", via="single_spaced"))}}],
+}
+
+TEMPLATE = [Each("Clinical/Event[normalize-space(@EventUID)]", ENCOUNTER)]
+
+DECLARATION = Declaration(
+    type="Encounter",
+    profile=systems.UKCORE_ENCOUNTER,
+    supported_profiles=(systems.UKCORE_ENCOUNTER,),
+    # An Event comes with whichever section's items it holds: a full fetch asks for every
+    # served type's sections, so every Event holding a served item is there.
+    sections=frozenset({"ClinicalCodes", "Narrative"}),
+    search_params=(
+        patient_param(),
+        patient_param("subject"),
+        SearchParam("date", "date", ("period",),
+                    "when the Event was recorded; prefixes eq ne gt lt ge le."),
+        SearchParam("identifier", "token", ("identifier",),
+                    "urn:systmone:id:event|[EventUID]."),
+        SearchParam("class", "token", ("class",),
+                    "v3 ActCode: VR (telephone), HH (home visit) where the record says."),
+        SearchParam("status", "token", ("status",), "finished."),
+    ),
+    patient_params=("patient", "subject"),
+    sort=("period.start",),
+    includes=("patient",),
+)

@@ -1,0 +1,183 @@
+"""Consultations and their free text: Encounters from SystmOne Events, Narrative as comment
+notes, and every resource made from an Event pointing at its Encounter.
+
+Expected values are written here by hand from TPP's spec (the Event's attributes), GP Connect
+(consultation status, the "Comment note" code) and FHIR R4 / HL7 v3 (Encounter.class,
+data-absent-reason), through tests/ukcore/expectations.py; nothing is read from mappings/.
+The demo-practice records also have golden Encounters (tests/golden/Encounter/demo-practice/),
+written and checked as the samples' golden files are (UPDATE_GOLDEN=1 rewrites them).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from facade.mapping.fidelity import fidelity
+from facade.mapping.registry import DEFAULT
+from tests.mappings.test_golden import GOLDEN, rendered
+from tests.ukcore import expectations as ux
+
+PATIENT = {"reference": "Patient/patient-1"}
+TODAY = "2026-01-15"
+DEMO = Path(__file__).resolve().parents[1] / "fixtures" / "demo-practice"
+EVENT_UID = "e0c0000000000001"
+
+
+def mapped(record: etree._Element, resource_type: str) -> list[dict]:
+    return DEFAULT.map_resources(resource_type.lower(), record, patient=PATIENT,
+                                 __xpath__={"today": TODAY})
+
+
+def record(items: str, attributes: str = 'DoneAt="Tarnfield Medical Practice"') -> etree._Element:
+    return etree.fromstring(
+        f'<Response><Clinical><Event DateTime="2025-03-03T10:15:00" DoneBy="SMITH, Jo  (GP) " '
+        f'EventUID="{EVENT_UID}" UserName="jsmith" {attributes}>{items}</Event></Clinical>'
+        f'</Response>')
+
+
+def coded(code: str, term: str, scheme: str = "Snomed") -> str:
+    return f'<ClinicalCode><Code Scheme="{scheme}" Code="{code}" Term="{term}"/></ClinicalCode>'
+
+
+NARRATIVE = ("<Narrative><Line> D: Hypertensive disease (XE0Ub)</Line>"
+             "<Line>BP 150/95 &amp; rising: amlodipine started.</Line></Narrative>")
+
+
+# --- Encounter ---------------------------------------------------------------------------------
+
+def test_an_event_is_a_finished_encounter_of_the_patient_when_and_where_it_says():
+    [encounter] = mapped(record(NARRATIVE), "Encounter")
+    assert encounter["resourceType"] == "Encounter"
+    assert encounter["meta"]["profile"] == [ux.PROFILES["Encounter"]]
+    assert encounter["status"] == ux.CONSULTATION_STATUS == "finished"
+    assert encounter["subject"] == PATIENT
+    # TPP: DateTime is "the date and time of the event", local time (GMT in March).
+    assert encounter["period"] == {"start": "2025-03-03T10:15:00+00:00"}
+    # TPP: EventUID is "a UID for the event"; DoneAt "where it was performed" (free text).
+    assert [i["value"] for i in encounter["identifier"]] == [EVENT_UID]
+    assert encounter["location"] == [{"location": {"display": "Tarnfield Medical Practice"}}]
+    # DoneBy "a textual description of who recorded it", spaces tidied.
+    assert encounter["participant"] == [{"individual": {"display": "SMITH, Jo (GP)"}}]
+    assert "serviceProvider" not in encounter and "type" not in encounter
+
+
+@pytest.mark.parametrize(("code", "act_code"), [(ux.TELEPHONE_ENCOUNTER, "VR"),
+                                                (ux.HOME_VISIT, "HH")])
+def test_a_contact_code_recorded_in_the_event_gives_its_class(code, act_code):
+    [encounter] = mapped(record(coded("271649006", "Systolic blood pressure") +
+                                coded(code, "contact")), "Encounter")
+    assert encounter["class"] == {"system": ux.V3_ACT_CODE, "code": act_code,
+                                  "display": ux.ACT_ENCOUNTER_CODES[act_code]}
+
+
+def test_an_event_that_says_nothing_of_the_contact_has_its_class_marked_unknown():
+    """R4 requires class; TPP's Event has no type or setting, so the record does not say."""
+    for items in (NARRATIVE, coded("XE0Ub", "Hypertensive disease", "CTV3"),
+                  coded(ux.TELEPHONE_ENCOUNTER, "a CTV3 code of that number", "CTV3")):
+        [encounter] = mapped(record(items), "Encounter")
+        assert encounter["class"] == {"extension": [{"url": ux.DATA_ABSENT_REASON,
+                                                     "valueCode": "unknown"}]}
+
+
+def test_an_event_without_doneat_has_no_location():
+    [encounter] = mapped(record(NARRATIVE, attributes='Software="Example Integration"'),
+                         "Encounter")
+    assert "location" not in encounter
+
+
+# --- Narrative ---------------------------------------------------------------------------------
+
+def comment_notes(resources: list[dict]) -> list[dict]:
+    system, code, _ = ux.COMMENT_NOTE
+    return [r for r in resources if any(c.get("system") == system and c.get("code") == code
+                                        for c in r.get("code", {}).get("coding", []))]
+
+
+def test_narrative_is_a_comment_note_with_every_line_as_typed():
+    observations = mapped(record(NARRATIVE + coded("XE0Ub", "Hypertensive disease", "CTV3")),
+                          "Observation")
+    [note] = comment_notes(observations)
+    system, code, display = ux.COMMENT_NOTE
+    assert note["code"]["coding"] == [{"system": system, "code": code, "display": display}]
+    assert note["valueString"] == ("D: Hypertensive disease (XE0Ub)\n"
+                                   "BP 150/95 & rising: amlodipine started.")
+    assert note["status"] == "final"
+    assert note["subject"] == PATIENT
+    assert note["effectiveDateTime"] == "2025-03-03T10:15:00+00:00"
+    [encounter] = mapped(record(NARRATIVE), "Encounter")
+    assert note["encounter"] == {"reference": f"Encounter/{encounter['id']}"}
+    # The inline code is recorded as a ClinicalCode too: that is its own Observation.
+    assert len(observations) == 2
+
+
+def test_every_narrative_item_is_served_and_counted():
+    items = NARRATIVE + "<Narrative><Line>Second block.</Line></Narrative>"
+    source = record(items)
+    resources = [r for t in ("Observation", "Encounter") for r in mapped(source, t)]
+    assert [n["valueString"] for n in comment_notes(resources)][1] == "Second block."
+    report = fidelity(source, resources)
+    assert report.items["Narrative"] == 2 and report.unserved["Narrative"] == 0
+    assert report.types_of("Narrative") == {"Observation": 2}
+
+
+# --- Every resource made from an Event references its Encounter --------------------------------
+
+EVERY_KIND = (
+    coded("XE0Ub", "Hypertensive disease", "CTV3")
+    + '<ClinicalCode><Code Scheme="CTV3" Code="XE0Ub" Term="Hypertensive disease"/>'
+      "<ProblemUID>p000000000000001</ProblemUID></ClinicalCode>"
+    + '<ClinicalCode><Code Scheme="CTV3" Code="22A.." Term="O/E - weight"/><Value>70</Value>'
+      "<Units>kg</Units></ClinicalCode>"
+    + '<DrugSensitivity><Drug Scheme="Multilex" ProductID="1" Name="Penicillin"/></DrugSensitivity>'
+    + "<Vaccination><Name>Influenza</Name></Vaccination>"
+    + '<RepeatMedication><Drug Scheme="Multilex" ProductID="2" Name="Amlodipine 5mg tablets"/>'
+      "<StartDate>2025-03-03</StartDate></RepeatMedication>"
+    + '<Medication><Drug Scheme="Multilex" ProductID="3" Name="Amoxicillin 500mg capsules"/>'
+      "<StartDate>2025-03-03</StartDate></Medication>"
+    + NARRATIVE)
+
+
+@pytest.mark.parametrize("resource_type", sorted(ux.ENCOUNTER_ELEMENT))
+def test_every_resource_made_from_an_event_references_its_encounter(resource_type):
+    source = record(EVERY_KIND)
+    [encounter] = mapped(source, "Encounter")
+    made = mapped(source, resource_type)
+    assert made, f"no {resource_type} from the record"
+    for resource in made:
+        assert resource[ux.ENCOUNTER_ELEMENT[resource_type]] == \
+            {"reference": f"Encounter/{encounter['id']}"}, resource["id"]
+
+
+def test_a_problem_references_the_consultation_it_was_first_recorded_in():
+    header = ('<ClinicalCode><Code Scheme="CTV3" Code="XE0Ub" Term="Hypertensive disease"/>'
+              "<ProblemUID>p000000000000001</ProblemUID></ClinicalCode>")
+    source = etree.fromstring(
+        '<Response><Clinical>'
+        f'<Event DateTime="2024-01-01T09:00:00" DoneBy="A" EventUID="e1">{header}</Event>'
+        f'<Event DateTime="2025-01-01T09:00:00" DoneBy="B" EventUID="e2">{header}</Event>'
+        '</Clinical></Response>')
+    first, _ = mapped(source, "Encounter")
+    [condition] = mapped(source, "Condition")
+    assert first["period"]["start"].startswith("2024-01-01")
+    assert condition["encounter"] == {"reference": f"Encounter/{first['id']}"}
+
+
+# --- Demo-practice goldens ---------------------------------------------------------------------
+
+DEMO_RECORDS = sorted(DEMO.glob("*.xml"))
+
+
+@pytest.mark.parametrize("path", DEMO_RECORDS, ids=[p.stem for p in DEMO_RECORDS])
+def test_golden_encounters_of_the_demo_practice(path: Path):
+    response = etree.parse(str(path)).getroot().find("Response")
+    text = rendered(mapped(response, "Encounter"))
+    golden = GOLDEN / "Encounter" / "demo-practice" / f"{path.stem}.json"
+    if os.environ.get("UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(text)
+        pytest.fail(f"{golden} rewritten: review the diff, then run without UPDATE_GOLDEN")
+    assert text == golden.read_text(), f"Encounters of {path.name} differ from {golden}"
