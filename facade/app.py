@@ -19,6 +19,7 @@ from .audit.sink import open_sink
 from .auth.server import authorization_server
 from .auth.service import AuthService
 from .config import Settings
+from .documents import DocumentFetcher
 from .files import private_dir
 from .ids import IdCodec
 from .mapping.registry import MappingRegistry
@@ -64,7 +65,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     # The types served: the mapping modules' declarations (a site's overlay included).
     app.extensions["facade.resources"] = resources_for(records.mappings)
     app.extensions["facade.fhir"] = FhirService(records, app.extensions["facade.audit"],
-                                                urls.fhir_base)
+                                                urls.fhir_base, _documents(settings, records))
 
     if settings.tls_proxy:
         _only_through_the_proxy(app, settings)
@@ -124,6 +125,13 @@ def _record_service(settings: Settings, store) -> RecordService:
     return RecordService(pool, codec, ResourceCache(store, retention(windows)), flights, windows,
                          MappingRegistry(settings.mappings_overlay),
                          bulkhead=Bulkhead.for_threads(threads))
+
+
+def _documents(settings: Settings, records: RecordService) -> DocumentFetcher:
+    """GetDocument and the folder it writes to (facade/documents.py); without
+    FACADE_DOCUMENT_DIR every Binary read says what is missing (501)."""
+    return DocumentFetcher(records.pool, settings.document_dir, settings.document_write_to,
+                           records.mappings.concept_maps.get("media_type", {}))
 
 
 def _endpoint(settings: Settings, name: str) -> Endpoint:

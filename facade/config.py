@@ -63,6 +63,15 @@ class Settings:
     drug_scheme: str = setting("Dmd", "The OutputScheme asked for drugs: `Dmd` (dm+d, UK "
                                "Core's preferred) or `Multilex` (kept with its own system).",
                                group="SystmOne")
+    document_dir: Path | None = setting(None, "The folder SystmOne writes documents to for "
+                                        "GetDocument, as this machine reads it (a share of "
+                                        "the SystmOne PC's folder, or a local one when the "
+                                        "facade runs there). Unset: Binary reads answer 501 "
+                                        "(docs/operators.md, Documents).", group="SystmOne")
+    document_write_to: str | None = setting(None, "The same folder as the SystmOne PC names "
+                                            "it in GetDocument's WriteTo (e.g. "
+                                            "`D:\\facade-documents`). Unset: "
+                                            "FACADE_DOCUMENT_DIR as it is.", group="SystmOne")
 
     # -- data ----------------------------------------------------------------------------
     state_dir: Path = setting(Path(".facade"), "Keys, device ids, the embedded shared store "

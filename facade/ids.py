@@ -59,6 +59,8 @@ _FROM_ID = str.maketrans(".", "_")
 _RECORD_ID = re.compile(r"[A-Za-z0-9\-.]+")
 _KIND_LETTERS = {"NHSNumber": "N", "PseudoNumber": "P", "ClientID": "C"}
 _LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
+#: A SystmOne UID as GetPatientRecord writes it: lower-case hex, whole bytes.
+_HEX_UID = re.compile(r"(?:[0-9a-f]{2})+")
 
 
 class IdCodec:
@@ -112,6 +114,38 @@ class IdCodec:
         if b"\x00" not in plain:
             return None
         return _identity_from(plain.partition(b"\x00")[0])
+
+    # -- documents: the id carries the DocumentUID -------------------------------------
+
+    def document_id(self, identity: Identity, uid: str) -> str | None:
+        """The Binary id of the document ``uid`` of the patient's record: the identity and
+        the UID themselves (encrypted), since reading it asks SystmOne for that UID. A
+        SystmOne UID (hex) travels as its bytes; None when it would not fit in 64
+        characters (the document is then described but not linked)."""
+        hexadecimal = _HEX_UID.fullmatch(uid) is not None
+        packed = b"\x01" + bytes.fromhex(uid) if hexadecimal else b"\x02" + uid.encode()
+        plain = _identity_bytes(identity) + b"\x01" + packed
+        if len(plain) + 16 > 48:  # base64 of 48 bytes is 64 characters (an NHS number: 37)
+            return None
+        token = self._siv.encrypt(plain, [b"Binary"])
+        return base64.urlsafe_b64encode(token).rstrip(b"=").translate(_TO_ID).decode("ascii")
+
+    def document_of(self, resource_id: str) -> tuple[Identity, str] | None:
+        """The patient and DocumentUID a Binary id names (None: not one of ours)."""
+        if len(resource_id) > 64 or not _RECORD_ID.fullmatch(resource_id):
+            return None
+        text = resource_id.translate(_FROM_ID) + "=" * (-len(resource_id) % 4)
+        try:
+            plain = self._siv.decrypt(base64.urlsafe_b64decode(text), [b"Binary"])
+        except (binascii.Error, ValueError, InvalidTag):
+            return None
+        who, separator, packed = plain.partition(b"\x01")
+        identity = _identity_from(who) if separator else None
+        if identity is None or not packed:
+            return None
+        if packed[:1] == b"\x02":
+            return identity, packed[1:].decode("utf-8", "replace")
+        return identity, packed[1:].hex()
 
     # -- resources made from the organisation's metadata ---------------------------
 

@@ -48,7 +48,7 @@ from lxml import etree
 
 from . import metrics
 from .ids import IdCodec
-from .mapping.declaration import values_at
+from .mapping.declaration import DOCUMENT, values_at
 from .mapping.fidelity import fidelity
 from .mapping.registry import DEFAULT, MappingRegistry
 from .protocol.functions import PatientSearchCriteria, RecordFilter
@@ -466,7 +466,8 @@ def mapped_record(mappings: MappingRegistry, codec: IdCodec, identity: Identity,
     Event by anyone else keeps a display-only recorder."""
     resources = mappings.map_record(
         record, patient={"reference": f"Patient/{codec.patient_id(identity)}"},
-        ids=_id_function(codec, identity), last_updated=_instant(fetched_at),
+        ids=_id_function(codec, identity, _carrying_keys(mappings)),
+        last_updated=_instant(fetched_at),
         practitioners=practitioners or {}, __xpath__={"today": _london_day(fetched_at)})
     by_type: dict[str, list[dict]] = {d.type: [] for d in mappings.record_types()}
     for resource in resources:
@@ -534,12 +535,23 @@ def sortable_time(value: str) -> float:
     return moment.timestamp()
 
 
-def _id_function(codec: IdCodec, identity: Identity) -> Callable[[str, str], str]:
-    """(type, key) → id for one record; a key is often asked for again (references)."""
+def _id_function(codec: IdCodec, identity: Identity,
+                 carrying: frozenset[str] = frozenset()) -> Callable[[str, str], str]:
+    """(type, key) → id for one record; a key is often asked for again (references).
+
+    The types in ``carrying`` (documents: a Binary's id names the DocumentUID that
+    GetDocument is asked for) get ids the key can be read back from."""
     @functools.cache
     def ids(resource_type: str, key: str) -> str:
+        if resource_type in carrying:
+            return codec.document_id(identity, key)
         return codec.resource_id(resource_type, identity, key)
     return ids
+
+
+def _carrying_keys(mappings: MappingRegistry) -> frozenset[str]:
+    """The types whose ids carry their key: those fetched on their own when read."""
+    return frozenset(d.type for d in mappings.declarations().values() if d.source == DOCUMENT)
 
 
 def _london_day(seconds: float) -> str:

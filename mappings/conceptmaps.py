@@ -504,3 +504,44 @@ ENCOUNTER_CLASS = {
 CONCEPT_MAPS.update({
     "encounter_class": ENCOUNTER_CLASS,
 })
+
+
+# --- Documents ------------------------------------------------------------------------
+
+def _document_type(code: str, display: str) -> dict:
+    return {"system": "http://snomed.info/sct", "code": code, "display": display}
+
+
+# A Letter's Type → UK Core DocumentType (SNOMED CT's "Record composition type" reference
+# set 1127551000000109, extensible; GP Connect recommends it too). Only letter types that
+# name exactly a member of the set are coded; every other type stays as text.
+DOCUMENT_TYPE = {
+    "Referral letter": _document_type("25611000000107", "Referral letter"),
+    "Outpatient letter": _document_type("823681000000100", "Outpatient letter"),
+    "Discharge letter": _document_type("823701000000103", "Discharge letter"),
+    "Discharge summary": _document_type("373942005", "Discharge summary"),
+}
+
+# A file name's extension (lower case) → its media type (Attachment.contentType, BCP 13).
+# GP Connect lists these formats among those a practice returns.
+MEDIA_TYPE = {
+    "pdf": "application/pdf",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "png": "image/png",
+    "tif": "image/tiff",
+    "tiff": "image/tiff",
+    "bmp": "image/bmp",
+    "doc": "application/msword",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "rtf": "application/rtf",
+    "txt": "text/plain",
+    "xml": "application/xml",
+    "htm": "text/html",
+    "html": "text/html",
+}
+
+CONCEPT_MAPS.update({
+    "document_type": DOCUMENT_TYPE,
+    "media_type": MEDIA_TYPE,
+})

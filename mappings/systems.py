@@ -115,3 +115,11 @@ UKCORE_ENCOUNTER = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Encounter
 SYSTMONE_EVENT = "urn:systmone:id:event"
 # Encounter.class: FHIR R4 binds it (extensible) to v3 ActEncounterCode.
 V3_ACT_CODE = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+
+# --- Documents: letters and attachments, and the files behind them -----------------------
+
+UKCORE_DOCUMENT_REFERENCE = (
+    "https://fhir.hl7.org.uk/StructureDefinition/UKCore-DocumentReference")
+# A document's SystmOne DocumentUID (what GetDocument is asked for).
+SYSTMONE_DOCUMENT = "urn:systmone:id:document"
+BINARY = "http://hl7.org/fhir/StructureDefinition/Binary"

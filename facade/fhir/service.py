@@ -51,6 +51,7 @@ from ..mapping.declaration import (
     values_at,
 )
 from . import patients
+from .documents import DOCUMENT, DocumentSource
 from .everything import EverythingRequest, references
 from .outcome import FhirError
 from .search import SearchRequest, parse_search
@@ -77,10 +78,12 @@ class Found:
 
 
 class FhirService:
-    def __init__(self, records, audit_sink, base_url: Callable[[], str]) -> None:
+    def __init__(self, records, audit_sink, base_url: Callable[[], str],
+                 documents=None) -> None:
         self.records = records  # records.RecordService
         self.codec = records.codec
         self._sources = {RECORD: RecordSource(records), PATIENT_LIST: PatientSource(records),
+                         DOCUMENT: DocumentSource(records, documents),
                          AUDIT: AuditSource(audit_sink, base_url),
                          ORGANISATION: OrganisationSource(records)}
 

@@ -9,6 +9,7 @@ already-validated dicts.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 import datetime as dt
 import hashlib
@@ -213,8 +214,35 @@ def read(resource_type: str, resource_id: str) -> Response:
     resource = _service().read(definition, resource_id, _fresh_asked())
     if resource is None:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
+    if definition.native_content and not _fhir_format_asked():
+        return _native_response(resource)
     controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
     return _versioned_response(results.shaped(resource, controls))
+
+
+#: The media types that ask a native-content read (Binary) for the FHIR resource instead.
+_FHIR_TYPES = (FHIR_JSON, FHIR_XML, "application/json+fhir", "application/xml+fhir")
+
+
+def _fhir_format_asked() -> bool:
+    """``_format``, or an Accept naming a FHIR media type: FHIR's rule for Binary reads."""
+    if request.environ.get("QUERY_STRING") and request.args.get("_format"):
+        response_format()  # an unknown _format is refused as for any read (406)
+        return True
+    accept = request.accept_mimetypes
+    return any(accept.quality(media) > 0 and media in accept.values()
+               for media in _FHIR_TYPES)
+
+
+def _native_response(resource: dict) -> Response:
+    """The document's bytes as its own media type. Never cached (no-store), and never
+    rendered as part of this origin: a document may be HTML or script, so the answer is
+    a download, sandboxed, its type not sniffed."""
+    return Response(base64.b64decode(resource.get("data", "")), status=200, headers={
+        "Content-Type": resource.get("contentType") or "application/octet-stream",
+        "Cache-Control": "no-store", "Content-Disposition": "attachment",
+        "Content-Security-Policy": "sandbox; default-src 'none'",
+        "X-Content-Type-Options": "nosniff", **CORS_HEADERS})
 
 
 def _versioned_response(resource: dict) -> Response:

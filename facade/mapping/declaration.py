@@ -20,6 +20,9 @@ from typing import Any
 RECORD = "record"  # mapped from a patient's GetPatientRecord answer
 PATIENT_LIST = "patient-list"  # the practice's patients (demographics, PatientSearch)
 AUDIT = "audit"  # the facade's own access audit
+#: A document a patient's record names, fetched from SystmOne (GetDocument) only when
+#: read: its id carries the patient and the document's UID (IdCodec.document_id).
+DOCUMENT = "document"
 #: The organisation behind SystmOne (GetOrganisationMetaData: its sites and users), the
 #: same for every patient and fetched once per window however many types it feeds.
 ORGANISATION = "organisation"
@@ -60,6 +63,9 @@ class Declaration:
     interactions: tuple[str, ...] = ("read", "search-type")
     #: Administrative data: only a scope naming the type allows it (never a * scope).
     explicit_scope_only: bool = False
+    #: FHIR's Binary read: the answer is the resource's ``data`` as its ``contentType``
+    #: unless the client asks for a FHIR format (Accept or _format), then the resource.
+    native_content: bool = False
 
     def __post_init__(self) -> None:
         names = {p.name for p in self.search_params}

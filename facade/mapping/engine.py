@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from .vocabulary import Each, Id, Include, ItemKey, Path, Ref, Required, Var, When
+from .vocabulary import Each, Id, Include, ItemKey, Link, Path, Ref, Required, Var, When
 
 Transform = Callable[[str], Any]
 #: The variable holding XPath variables (``$key`` inside a keyed Each).
@@ -241,6 +241,14 @@ class _Ref(_Id):
         return {"reference": f"{self.resource_type}/{found}"} if found is not None else None
 
 
+class _Link(_Id):
+    """A url string "Type/id" (vocabulary.Link); code generation evaluates it as it is."""
+
+    def evaluate(self, scope: Scope) -> Any:
+        found = super().evaluate(scope)
+        return f"{self.resource_type}/{found}" if found is not None else None
+
+
 class _Include(_Node):
     def __init__(self, at: etree.XPath, fragment: _Node, values: dict[str, _Node]) -> None:
         self.at, self.fragment, self.values = at, fragment, values
@@ -351,6 +359,8 @@ class CompiledMapping:
             return _ItemKey(fhir_path)
         if isinstance(template, Ref):
             return _Ref(template.resource_type, self._key(template.paths, fhir_path), fhir_path)
+        if isinstance(template, Link):
+            return _Link(template.resource_type, self._key(template.paths, fhir_path), fhir_path)
         if isinstance(template, Id):
             return _Id(self.resource_type, self._key(template.paths, fhir_path), fhir_path)
         if isinstance(template, Include):

@@ -131,6 +131,13 @@ class MappingRegistry:
         validate(resource)
         return resource
 
+    def map_document(self, name: str, **variables: Any) -> dict:
+        """A fetched document's resource (Binary) from the caller's values alone. Validated
+        without its ``data``: base64 the caller encoded itself, and up to 5 MB of it."""
+        resource = self.mapping(name).apply(etree.Element("Document"), **variables)
+        validate({key: value for key, value in resource.items() if key != "data"})
+        return resource
+
     def map_resources(self, name: str, element: etree._Element, **variables: Any) -> list[dict]:
         """Apply a mapping that yields many resources (e.g. Observations); validate each once.
 

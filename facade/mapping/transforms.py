@@ -115,6 +115,13 @@ def end_after_minutes(text: str) -> str:
     return ended.astimezone(zone).isoformat(timespec="seconds")
 
 
+def file_extension(text: str) -> str:
+    """A file name's extension, lower case, without the dot ("Scan.v2.TIF" → "tif");
+    nothing when the name has none."""
+    name = text.strip().rsplit("/", 1)[-1].rsplit("\\", 1)[-1]
+    return name.rpartition(".")[2].lower() if "." in name.strip(".") else ""
+
+
 TRANSFORMS = {
     "date": date,
     "date_time": date_time,
@@ -124,4 +131,5 @@ TRANSFORMS = {
     "upper": upper,
     "single_spaced": single_spaced,
     "end_after_minutes": end_after_minutes,
+    "file_extension": file_extension,
 }

@@ -129,6 +129,20 @@ class Ref:
 
 
 @dataclass(frozen=True)
+class Link:
+    """The relative URL (``"Type/id"``, a string) of a resource of ``resource_type`` this
+    server reads, made with the key read at ``paths`` as ``Ref`` makes a Reference: for
+    elements that are a url rather than a Reference (``Attachment.url`` → ``Binary/[id]``)."""
+
+    resource_type: str
+    paths: tuple[str, ...]
+
+    def __init__(self, resource_type: str, *paths: str) -> None:
+        object.__setattr__(self, "resource_type", resource_type)
+        object.__setattr__(self, "paths", paths)
+
+
+@dataclass(frozen=True)
 class ItemKey:
     """The key of the Event item at hand: its Event's EventUID, its element name and its
     place among the Event's items of that name (``b95ee04200000000-ClinicalCode-2``).

@@ -112,6 +112,7 @@ def test_one_full_record_serves_every_search_of_every_type_and_the_patient(stack
     assert [filters(entry) for entry in records] == [
         {"Demographics"},
         {"Demographics", "ClinicalCodes", "Medication", "Sensitivities", "Vaccinations",
+         "Letters", "Attachments",
          "Narrative",
          "Appointments", "Visits", "Tasks", "Relationships", "CarePlans", "Results"}]
 

@@ -1383,3 +1383,29 @@ ENCOUNTER_ELEMENT = {"Observation": "encounter", "Condition": "encounter",
 # An Event comes back with whichever sections' items it holds; consultations are coded
 # entries and narrative (TPP/spec-v33.4.txt lines 1375-1442).
 RECORD_SECTIONS["Encounter"] = frozenset({"ClinicalCodes", "Narrative"})
+
+
+# --- Documents (DocumentReference) ---------------------------------------------------------
+
+UKCORE_DOCUMENT_REFERENCE = UKCORE_SD + "UKCore-DocumentReference"
+# Letter types → members of SNOMED CT's "Record composition type" simple reference set
+# (1127551000000109), which UK Core's DocumentType value set is; codes and preferred terms
+# as the UK Clinical Extension release lists them. Letter types no member names exactly stay
+# text (UK Core's binding is extensible).
+DOCUMENT_TYPES = {
+    "Referral letter": ("25611000000107", "Referral letter"),
+    "Outpatient letter": ("823681000000100", "Outpatient letter"),
+    "Discharge letter": ("823701000000103", "Discharge letter"),
+    "Discharge summary": ("373942005", "Discharge summary"),
+}
+DOCUMENT_TYPES_AS_TEXT = ("A&E attendance", "Screening result", "Antenatal booking",
+                          "Assessment letter", "Attendance letter", "Miscellaneous")
+# File extensions → media types (IANA; the GP Connect documents FAQ lists these formats).
+MEDIA_TYPES = {
+    "pdf": "application/pdf", "jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png",
+    "tif": "image/tiff", "tiff": "image/tiff", "bmp": "image/bmp",
+    "doc": "application/msword", "rtf": "application/rtf", "txt": "text/plain",
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+#: GP Connect Access Document: documents over 5 MB are not retrievable.
+DOCUMENT_LIMIT_BYTES = 5 * 1024 * 1024
