@@ -545,3 +545,40 @@ CONCEPT_MAPS.update({
     "document_type": DOCUMENT_TYPE,
     "media_type": MEDIA_TYPE,
 })
+
+
+# --- Referrals and recalls (ServiceRequest) -------------------------------------------
+#
+# Looked up with the record's text in upper case (TPP documents none of these values; the
+# case SystmOne writes them in is not promised). A value not listed here is never guessed:
+# the request's status is "unknown" (GP Connect's default for referrals) or its priority
+# left out, and the record's own words are kept as a note.
+
+# Referral Status → ServiceRequest.status. A closed referral is done with; one still
+# waiting is open.
+REFERRAL_STATUS = {
+    "AWAITING APPOINTMENT": "active",
+    "CLOSED": "completed",
+    "CANCELLED": "revoked",
+}
+# Recall Status → ServiceRequest.status. A pending recall stays active after its date has
+# passed (it is overdue, not done).
+RECALL_STATUS = {
+    "PENDING": "active",
+    "COMPLETED": "completed",
+    "CANCELLED": "revoked",
+}
+# Referral Urgency → ServiceRequest.priority (FHIR R4 request-priority). The NHS Data
+# Dictionary's PRIORITY TYPE has Routine, Urgent and Two Week Wait, an urgent referral for
+# suspected cancer: urgent here, with the record's words kept as a note.
+REFERRAL_PRIORITY = {
+    "ROUTINE": "routine",
+    "URGENT": "urgent",
+    "TWO WEEK WAIT": "urgent",
+}
+
+CONCEPT_MAPS.update({
+    "referral_status": REFERRAL_STATUS,
+    "recall_status": RECALL_STATUS,
+    "referral_priority": REFERRAL_PRIORITY,
+})

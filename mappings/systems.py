@@ -123,3 +123,10 @@ UKCORE_DOCUMENT_REFERENCE = (
 # A document's SystmOne DocumentUID (what GetDocument is asked for).
 SYSTMONE_DOCUMENT = "urn:systmone:id:document"
 BINARY = "http://hl7.org/fhir/StructureDefinition/Binary"
+
+# --- Referrals and recalls (ServiceRequest) ---------------------------------------------
+
+UKCORE_SERVICE_REQUEST = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-ServiceRequest"
+# A Referral's ReferralUID (TPP: the UID an Event's LinkedReferralUID names) has no
+# published namespace.
+SYSTMONE_REFERRAL = "urn:systmone:id:referral"

@@ -73,6 +73,12 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
         "unknown", "not-taken"}),
     "Medication.status": frozenset({"active", "inactive", "entered-in-error"}),
     "Immunization.status": frozenset({"completed", "entered-in-error", "not-done"}),
+    "ServiceRequest.status": frozenset({
+        "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"}),
+    "ServiceRequest.intent": frozenset({
+        "proposal", "plan", "directive", "order", "original-order", "reflex-order",
+        "filler-order", "instance-order", "option"}),
+    "ServiceRequest.priority": frozenset({"routine", "urgent", "asap", "stat"}),
     "Encounter.status": frozenset({
         "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
         "entered-in-error", "unknown"}),

@@ -111,10 +111,9 @@ def test_one_full_record_serves_every_search_of_every_type_and_the_patient(stack
     # Exactly the sections the served types are made from, once for all of them.
     assert [filters(entry) for entry in records] == [
         {"Demographics"},
-        {"Demographics", "ClinicalCodes", "Medication", "Sensitivities", "Vaccinations",
-         "Letters", "Attachments",
-         "Narrative",
-         "Appointments", "Visits", "Tasks", "Relationships", "CarePlans", "Results"}]
+        {"Demographics", "ClinicalCodes", "Medication", "Sensitivities", "Vaccinations", "Letters",
+         "Attachments", "Narrative", "Appointments", "Visits", "Tasks", "Relationships",
+         "CarePlans", "Results", "Referrals", "Recalls"}]
 
 
 def test_concurrent_identical_searches_make_one_call(stack, practice):

@@ -150,6 +150,21 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "intent": ("token", "intent"),
         "date": ("date", "period"),
     },
+    # ServiceRequest (R4 searchparameter-registry): authored ServiceRequest.authoredOn,
+    # occurrence ServiceRequest.occurrence, patient/subject ServiceRequest.subject; the
+    # others read the element of their name.
+    "ServiceRequest": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "status": ("token", "status"),
+        "intent": ("token", "intent"),
+        "category": ("token", "category"),
+        "code": ("token", "code"),
+        "priority": ("token", "priority"),
+        "authored": ("date", "authoredOn"),
+        "occurrence": ("date", "occurrenceDateTime"),
+        "identifier": ("token", "identifier"),
+    },
 }
 
 

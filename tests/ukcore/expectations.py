@@ -1409,3 +1409,25 @@ MEDIA_TYPES = {
 }
 #: GP Connect Access Document: documents over 5 MB are not retrievable.
 DOCUMENT_LIMIT_BYTES = 5 * 1024 * 1024
+
+# --- ServiceRequest (referrals and recalls) ------------------------------------------------
+#
+# Profile: <url> of REF/structuredefinitions/UKCore-ServiceRequest.xml. Required elements
+# (base R4 ServiceRequest): status, intent, subject. Required bindings (FHIR R4):
+# request-status, request-intent, request-priority.
+PROFILES["ServiceRequest"] = UKCORE_SD + "UKCore-ServiceRequest"
+REQUIRED_ELEMENTS["ServiceRequest"] = ("status", "intent", "subject")
+SERVICE_REQUEST_STATUS = frozenset({
+    "draft", "active", "on-hold", "revoked", "completed", "entered-in-error", "unknown"})
+SERVICE_REQUEST_INTENT = frozenset({
+    "proposal", "plan", "directive", "order", "original-order", "reflex-order",
+    "filler-order", "instance-order", "option"})
+SERVICE_REQUEST_PRIORITY = frozenset({"routine", "urgent", "asap", "stat"})
+# GP Connect (nhsconnect/gpconnect, accessrecord_structured_development_referralrequest.md):
+# a referral's intent is fixed to "order"; diary entries (..._diaryentry_guidance.md: "may be
+# known as 'recalls'") are ProcedureRequests of intent "plan".
+REFERRAL_INTENT, RECALL_INTENT = "order", "plan"
+# SNOMED CT 3457005 |Patient referral (procedure)|: the category of a referral.
+REFERRAL_CATEGORY = (SNOMED, "3457005")
+# TPP/spec-v33.4.txt line 1413: "Recalls"; line 1416: "Referrals" (incoming and outgoing).
+RECORD_SECTIONS["ServiceRequest"] = frozenset({"Referrals", "Recalls"})

@@ -1014,6 +1014,30 @@ for _type in ux.ENCOUNTER_ELEMENT:
         _CHECKERS[_type] = _and_its_encounter(_CHECKERS[_type])
 
 
+
+# ServiceRequest -------------------------------------------------------------------------------
+
+
+def _service_request(req: dict, report: _Report) -> None:
+    _code(req.get("status"), ux.SERVICE_REQUEST_STATUS, "ServiceRequest.status", report)
+    _code(req.get("intent"), ux.SERVICE_REQUEST_INTENT, "ServiceRequest.intent", report)
+    _code(req.get("priority"), ux.SERVICE_REQUEST_PRIORITY, "ServiceRequest.priority", report)
+    _target(req, "subject", {"Patient", "Group", "Location", "Device"}, report)
+    referral = any((c.get("system"), c.get("code")) == ux.REFERRAL_CATEGORY
+                   for concept in req.get("category") or [] for c in codings(concept))
+    if referral and req.get("intent") != ux.REFERRAL_INTENT:
+        report.add("referral", "ServiceRequest.intent",
+                   f"a referral is an {ux.REFERRAL_INTENT!r}, not {req.get('intent')!r}")
+    for i, reason in enumerate(req.get("reasonReference") or []):
+        rtype = reference_type(reason)
+        if rtype not in {"Condition", "Observation", "DiagnosticReport", "DocumentReference"}:
+            report.add("reference-target", f"ServiceRequest.reasonReference[{i}]",
+                       f"must reference a Condition, Observation, DiagnosticReport or "
+                       f"DocumentReference, not {rtype}")
+
+
+_CHECKERS["ServiceRequest"] = _service_request
+
 # --- Sets of resources -----------------------------------------------------------------------
 
 
