@@ -18,6 +18,7 @@ from facade.app import create_app
 from facade.audit.auditevent import query_from_params
 from facade.protocol.identity import Identity
 from simulator.practice import folder_practice
+from tests.validators.external import fhir_validators  # noqa: F401 (a fixture)
 
 from ..tokens import authorized_client
 
@@ -137,6 +138,17 @@ def test_a_binary_read_asking_for_fhir_gets_the_binary_resource(facade, practice
         assert base64.b64decode(binary["data"]) == practice.document(patient, uid)[0].data
         assert binary["securityContext"] == {
             "reference": f"Patient/{codec(client).patient_id(patient.identity)}"}
+
+
+def test_the_binary_and_its_document_reference_pass_two_validators(
+        facade, holder, documents_dir, fhir_validators):  # noqa: F811
+    client, _ = facade(document_dir=documents_dir)
+    patient, uid = holder
+    reference = document_references(client, patient.identity)[uid]
+    url = reference["content"][0]["attachment"]["url"]
+    binary = client.get(f"/fhir/{url}", headers={"Accept": "application/fhir+json"}).json
+    results = fhir_validators([reference, binary])
+    assert all(result["valid"] for result in results), results
 
 
 def test_each_read_is_a_getdocument_booked_like_any_call_and_audited(facade, holder,
