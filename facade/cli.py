@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from . import __version__
+from .files import private_dir
 from .upstream.cli import DEMO_API_KEY, parse_endpoint, upstream
 from .upstream.errors import UpstreamError
 from .upstream.transport import Timeouts
@@ -71,8 +72,12 @@ def demo(host, port, state_dir, endpoint, practice_dir, patients, seed, as_of, r
     else:
         parse_endpoint(endpoint)
     _check_upstream(endpoint, api_key, state_dir)
+    # The embedded simulator writes GetDocument's files on this machine: documents are
+    # served from a folder in the state dir. A SystmOne client elsewhere needs its folder
+    # set up (FACADE_DOCUMENT_DIR, docs/operators.md).
+    documents = private_dir(Path(state_dir) / "documents") if running else None
     api, app = _serve_api(host, port, endpoint, api_key, state_dir, request_interval,
-                          record_interval)
+                          record_interval, documents)
     base = f"http://{host}:{api.server_port}/fhir"
     _prepare_demo_client(app, state_dir, base)
     click.echo(f"SystmOne {'simulator' if running else 'client'} at {endpoint}")
@@ -119,14 +124,16 @@ def _check_upstream(endpoint: str, api_key: str, state_dir: Path) -> None:
 
 
 def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Path,
-               request_interval: float, record_interval: float):
+               request_interval: float, record_interval: float,
+               documents: Path | None = None):
     """The FHIR API on a threaded WSGI server in the background; returns the server."""
     from werkzeug.serving import make_server
 
     from .app import create_app
 
     app = create_app({"upstream": endpoint, "api_key": api_key, "state_dir": state_dir,
-                      "request_interval": request_interval, "record_interval": record_interval})
+                      "request_interval": request_interval, "record_interval": record_interval,
+                      **({"document_dir": documents} if documents is not None else {})})
     try:
         server = make_server(host, port, app, threaded=True,
                              request_handler=_path_only_request_handler())

@@ -154,6 +154,8 @@ def test_demo_serves_fhir_over_the_simulator_and_stops_cleanly(tmp_path, signum)
     finally:
         assert demo.stop(signum) == 0
     assert Path(tmp_path / "simulator" / "simulator.sqlite3").exists()
+    # The embedded simulator writes GetDocument's files here; each read removes its own.
+    assert (tmp_path / "documents").is_dir() and not any((tmp_path / "documents").iterdir())
 
 
 def test_progress_bar_on_a_terminal(tmp_path):
