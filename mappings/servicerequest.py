@@ -33,14 +33,24 @@ Urgency, Status, EndDate), Recall (RecallDate, Type, Comments, Status).
   requester, and a note says it was received.
 - performer: the ReferredTo provider, as a display (SystmOne names it in free text, with
   no ODS code to reference).
-- authoredOn: when the item was recorded (its first recording for a referral).
+- authoredOn: when the item was recorded (its first recording for a referral); encounter
+  the consultation (Event) it was recorded in (GP Connect's ReferralRequest.context).
 """
 
 from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import conceptmaps, systems
-from .fragments import CTV3_CODING, EVENT, ITEM_IDENTIFIER, ITEM_KEY, NOTE, RECORDER, SNOMED_CODING
+from .fragments import (
+    CTV3_CODING,
+    ENCOUNTER,
+    EVENT,
+    ITEM_IDENTIFIER,
+    ITEM_KEY,
+    NOTE,
+    RECORDER,
+    SNOMED_CODING,
+)
 
 RESOURCE = "ServiceRequest"
 
@@ -102,6 +112,7 @@ REFERRAL = {
     "priority": Path(upper("Urgency"), map="referral_priority"),
     "code": {"coding": [SNOMED_CODING, CTV3_CODING], "text": Path("Service", "Code/@Term")},
     "subject": Var("patient"),
+    "encounter": Include(ENCOUNTER, at=FIRST_RECORDING),
     "authoredOn": Path(f"{FIRST_RECORDING}/{EVENT}/@DateTime", via="date_time"),
     "requester": When(f"not({INCOMING})", Include(RECORDER, at=FIRST_RECORDING)),
     "performer": [{"display": Required(Path("normalize-space(ReferredTo)"))}],
@@ -130,6 +141,7 @@ RECALL = {
     "intent": "plan",
     "code": {"coding": [SNOMED_CODING, CTV3_CODING], "text": Path("Type", "Code/@Term")},
     "subject": Var("patient"),
+    "encounter": ENCOUNTER,
     "occurrenceDateTime": Path("RecallDate", via="date"),
     "authoredOn": Path(f"{EVENT}/@DateTime", via="date_time"),
     "requester": RECORDER,
@@ -169,10 +181,15 @@ DECLARATION = Declaration(
                     "when the referral or recall was recorded; prefixes eq ne gt lt ge le."),
         SearchParam("occurrence", "date", ("occurrenceDateTime",),
                     "when a recall is due; prefixes eq ne gt lt ge le."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: what was referred or recalled in one consultation."),
+        SearchParam("requester", "reference", ("requester",),
+                    "Practitioner/[id] who recorded the referral or recall; "
+                    "_include=ServiceRequest:requester adds them."),
         SearchParam("identifier", "token", ("identifier",),
                     f"{systems.SYSTMONE_REFERRAL}|<ReferralUID>, or the event-item identifier."),
     ),
     patient_params=("patient", "subject"),
     sort=("authoredOn",),
-    includes=("patient",),
+    includes=("patient", "requester"),
 )

@@ -57,6 +57,14 @@ def test_referrals_and_recalls_are_searched_sorted_read_and_include_their_patien
                 if e["search"]["mode"] == "include"]
     assert [(r["resourceType"], r["id"]) for r in included] == [("Patient", pid)]
 
+    # Who recorded each referral: the Practitioner of the Event's user, included once.
+    with_people = search(client, f"/fhir/ServiceRequest?patient={pid}&intent=order"
+                                 "&_include=ServiceRequest:requester")
+    people = {f"{e['resource']['resourceType']}/{e['resource']['id']}"
+              for e in with_people["entry"] if e["search"]["mode"] == "include"}
+    assert people == {r["requester"]["reference"] for r in matches(with_people)}
+    assert all(p.startswith("Practitioner/") for p in people)
+
     for resource in matches(everything)[:3]:
         assert search(client, f"/fhir/ServiceRequest/{resource['id']}") == resource
 

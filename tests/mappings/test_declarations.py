@@ -163,6 +163,8 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "priority": ("token", "priority"),
         "authored": ("date", "authoredOn"),
         "occurrence": ("date", "occurrenceDateTime"),
+        "encounter": ("reference", "encounter"),
+        "requester": ("reference", "requester"),
         "identifier": ("token", "identifier"),
     },
 }

@@ -131,6 +131,8 @@ def test_a_referral_recorded_again_is_one_request_naming_each_recording():
     assert {"e1-Referral-0", "e2-Referral-0", "7c09"} <= values
     assert made["status"] == "completed"  # the latest recording
     assert made["authoredOn"] == "2024-11-04T09:05:00+00:00"  # when it was first made
+    # Made in the first consultation (an Encounter is keyed by its Event's EventUID).
+    assert made["encounter"] == {"reference": "Encounter/e1"}
     assert "Referral end date: 2024-12-01" in notes(made)
     served = fidelity(root, [made])
     assert served.items["Referral"] == 2 and served.unserved["Referral"] == 0
@@ -184,6 +186,7 @@ def test_a_recall_is_a_plan_due_on_its_recall_date():
     assert notes(made) == ["Bring inhalers."]
     assert made["identifier"] == [{"system": "urn:systmone:id:event-item",
                                    "value": "e1-Recall-0"}]
+    assert made["encounter"] == {"reference": "Encounter/e1"}
 
 
 def test_a_pending_recall_whose_date_has_passed_is_still_active():
