@@ -22,7 +22,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
 
 RESOURCE = "CarePlan"
 
@@ -54,6 +54,7 @@ CARE_PLAN = {
     "title": Path("CarePlanName", "Name", via="single_spaced"),
     "description": Path("Description", via="single_spaced"),
     "subject": Var("patient"),
+    "encounter": ENCOUNTER,
     "period": {"start": Path(f"{EVENT}/@DateTime", via="date"),
                "end": Path("EndDate", via="date")},
     "created": Path(f"{EVENT}/@DateTime", via="date_time"),
@@ -81,6 +82,8 @@ DECLARATION = Declaration(
         SearchParam("intent", "token", ("intent",), "plan."),
         SearchParam("date", "date", ("period",),
                     "the time the plan covers; prefixes eq ne gt lt ge le."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: the consultation (SystmOne Event) the plan was recorded in."),
     ),
     patient_params=("patient", "subject"),
     sort=("period.start",),

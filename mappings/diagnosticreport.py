@@ -37,7 +37,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Var, When
 
 from . import conceptmaps, systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY
 from .observation import PAIR_END, PAIR_START, code_is
 
 RESOURCE = "DiagnosticReport"
@@ -73,6 +73,7 @@ REPORT = {
                          "display": "Diagnostic studies report"}],
              "text": Path("BatteryHeaders", via="single_spaced")},
     "subject": Var("patient"),
+    "encounter": ENCOUNTER,
     "effectiveDateTime": Path("CollectionDate", via="date_time"),
     "issued": When(f"substring({EVENT}/@DateTime, 1, 10) = substring(IssueDate, 1, 10)",
                    Path(f"{EVENT}/@DateTime", via="date_time")),
@@ -107,6 +108,8 @@ DECLARATION = Declaration(
         SearchParam("status", "token", ("status",), "final."),
         SearchParam("result", "reference", ("result",),
                     "Observation/[id]; _include=DiagnosticReport:result adds them."),
+        SearchParam("encounter", "reference", ("encounter",),
+                    "Encounter/[id]: the SystmOne Event the report was filed in."),
     ),
     patient_params=("patient", "subject"),
     sort=("effectiveDateTime", "issued"),

@@ -29,7 +29,7 @@ from facade.mapping.declaration import Declaration, SearchParam, patient_param
 from facade.mapping.vocabulary import Each, Id, Include, Link, Path, Required, Var, When
 
 from . import systems
-from .fragments import EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
 
 RESOURCE = "DocumentReference"
 
@@ -83,6 +83,7 @@ DOCUMENT_REFERENCE = {
     "date": Path(f"{EVENT}/@DateTime", via="date_time"),
     "author": [When("self::Letter and Direction = 'Incoming'", SENDER, RECORDER)],
     "description": When("self::Letter", LETTER_DESCRIPTION, Path("Comments")),
+    "context": {"encounter": [ENCOUNTER]},  # the SystmOne Event the document was filed in
     "content": [{"attachment": {
         "contentType": Path("FileName", via="file_extension", map="media_type"),
         "url": When(f"normalize-space(DocumentUID) and not({TOO_LARGE})",
@@ -113,6 +114,8 @@ DECLARATION = Declaration(
                     "system|value: urn:systmone:id:document|[DocumentUID] or the event "
                     "item."),
         SearchParam("status", "token", ("status",), "current."),
+        SearchParam("encounter", "reference", ("context.encounter",),
+                    "Encounter/[id]: the SystmOne Event the document was filed in."),
     ),
     patient_params=("patient",),
     sort=("date",),

@@ -118,6 +118,7 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "issued": ("date", "issued"),
         "status": ("token", "status"),
         "result": ("reference", "result"),
+        "encounter": ("reference", "encounter"),
     },
     # Non-clinical items (R4 searchparameter-registry): Task patient Task.for (a Patient),
     # subject Task.for, authored-on Task.authoredOn; Appointment patient
@@ -149,6 +150,7 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "status": ("token", "status"),
         "intent": ("token", "intent"),
         "date": ("date", "period"),
+        "encounter": ("reference", "encounter"),
     },
     # ServiceRequest (R4 searchparameter-registry): authored ServiceRequest.authoredOn,
     # occurrence ServiceRequest.occurrence, patient/subject ServiceRequest.subject; the

@@ -1380,6 +1380,8 @@ COMMENT_NOTE = (SNOMED, "37331000000100", "Comment note")
 ENCOUNTER_ELEMENT = {"Observation": "encounter", "Condition": "encounter",
                      "AllergyIntolerance": "encounter", "Immunization": "encounter",
                      "MedicationRequest": "encounter", "MedicationStatement": "context"}
+ENCOUNTER_ELEMENT.update({"DiagnosticReport": "encounter", "ServiceRequest": "encounter",
+                          "CarePlan": "encounter", "DocumentReference": "context.encounter"})
 # An Event comes back with whichever sections' items it holds; consultations are coded
 # entries and narrative (TPP/spec-v33.4.txt lines 1375-1442).
 RECORD_SECTIONS["Encounter"] = frozenset({"ClinicalCodes", "Narrative"})

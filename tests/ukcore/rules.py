@@ -996,8 +996,17 @@ def _encounter(encounter: dict, report: _Report) -> None:
 
 def _references_an_encounter(resource: dict, report: _Report) -> None:
     element = ux.ENCOUNTER_ELEMENT.get(resource.get("resourceType"))
-    if element:
-        _target(resource, element, {"Encounter"}, report)
+    if not element:
+        return
+    *parents, last = element.split(".")  # DocumentReference: context.encounter, a list
+    holder: Any = resource
+    for step in parents:
+        holder = holder.get(step) if isinstance(holder, dict) else None
+    found = holder.get(last) if isinstance(holder, dict) else None
+    for ref in found if isinstance(found, list) else [found] if found else []:
+        if reference_type(ref) != "Encounter":
+            report.add("reference-target", f"{resource['resourceType']}.{element}",
+                       f"must reference an Encounter, not {ref}")
 
 
 def _and_its_encounter(checker):
@@ -1009,9 +1018,6 @@ def _and_its_encounter(checker):
 
 
 _CHECKERS["Encounter"] = _encounter
-for _type in ux.ENCOUNTER_ELEMENT:
-    if _type in _CHECKERS:
-        _CHECKERS[_type] = _and_its_encounter(_CHECKERS[_type])
 
 
 
@@ -1104,3 +1110,9 @@ def all_problems(resources: Iterable[dict]) -> list[str]:
     resources = list(resources)
     found = [f"{_name(r)} {p}" for r in resources for p in problems(r)]
     return found + bundle_problems(resources)
+
+
+# Last, once every section above has registered its checkers: each type whose element
+# references the Encounter (expectations.ENCOUNTER_ELEMENT) has that reference checked too.
+for _type in ux.ENCOUNTER_ELEMENT:
+    _CHECKERS[_type] = _and_its_encounter(_CHECKERS.get(_type, lambda resource, report: None))
