@@ -125,7 +125,6 @@ class Upstream:
     practitioners: dict[str, str] = field(default_factory=dict)
 
 
-
 class RecordService:
     def __init__(self, pool: UpstreamPool, codec: IdCodec, cache: ResourceCache,
                  flights: SingleFlight, windows: Freshness,
