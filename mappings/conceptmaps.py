@@ -501,8 +501,17 @@ ENCOUNTER_CLASS = {
     "439708006": _encounter_class("HH", "home health"),  # Home visit
 }
 
+# An Activity's Method (TPP's UpdatePatientRecord schema) → the Encounter's class. Every
+# remote method is v3 VR ("the patient and the practitioner(s) are not in the same physical
+# location"); Face to face names no setting (surgery or home) and DNA no contact, so neither
+# is here.
+_VIRTUAL = _encounter_class("VR", "virtual")
+ACTIVITY_CLASS = {method: _VIRTUAL
+                  for method in ("TELEPHONE", "TEXT", "EMAIL", "E-MAIL", "LETTER", "FAX")}
+
 CONCEPT_MAPS.update({
     "encounter_class": ENCOUNTER_CLASS,
+    "activity_class": ACTIVITY_CLASS,
 })
 
 
@@ -561,12 +570,20 @@ REFERRAL_STATUS = {
     "CLOSED": "completed",
     "CANCELLED": "revoked",
 }
-# Recall Status → ServiceRequest.status. A pending recall stays active after its date has
-# passed (it is overdue, not done).
+# Recall Status → ServiceRequest.status, for the statuses TPP's UpdatePatientRecord schema
+# lists. A pending recall stays active after its date has passed (it is overdue, not done),
+# as does one awaiting a result or whose patient has been sent a 1st, 2nd or 3rd recall
+# letter; a patient seen has had it; a cancelled one is revoked; a suspended one is on hold.
 RECALL_STATUS = {
     "PENDING": "active",
-    "COMPLETED": "completed",
-    "CANCELLED": "revoked",
+    "AWAITING RESULT": "active",
+    "1ST RECALL": "active",
+    "2ND RECALL": "active",
+    "3RD RECALL": "active",
+    "SEEN": "completed",
+    "CANCELLED BY PATIENT": "revoked",
+    "CANCELLED BY CLINICIAN": "revoked",
+    "SUSPENDED": "on-hold",
 }
 # Referral Urgency → ServiceRequest.priority (FHIR R4 request-priority). The NHS Data
 # Dictionary's PRIORITY TYPE has Routine, Urgent and Two Week Wait, an urgent referral for
@@ -581,4 +598,24 @@ CONCEPT_MAPS.update({
     "referral_status": REFERRAL_STATUS,
     "recall_status": RECALL_STATUS,
     "referral_priority": REFERRAL_PRIORITY,
+})
+
+
+# --- Reminders (Flag) -------------------------------------------------------------------
+
+def _flag_priority(code: str, display: str) -> dict:
+    return {"system": systems.FLAG_PRIORITY_CODE, "code": code, "display": display}
+
+
+# A Reminder's Severity (TPP's UpdatePatientRecord schema: Low, Normal, High) → FHIR R4's
+# flag-priority codes. Normal is the middle of three, FHIR's "Medium priority"; SystmOne has
+# no "no alarm" level, so PN is never said.
+FLAG_PRIORITY = {
+    "LOW": _flag_priority("PL", "Low priority"),
+    "NORMAL": _flag_priority("PM", "Medium priority"),
+    "HIGH": _flag_priority("PH", "High priority"),
+}
+
+CONCEPT_MAPS.update({
+    "flag_priority": FLAG_PRIORITY,
 })

@@ -21,12 +21,30 @@ indirect encounter), and every resource made from an Event's items references it
   type: SystmOne says who recorded it, not their part in the contact.
 - location: DoneAt as a display only (free text, "Surgery" or a site's name; no Location is
   named). serviceProvider is left out: DoneAt is not an organisation.
+
+An Event's Activity items are contacts of their own, each an Encounter `partOf` the Event's.
+TPP's UpdatePatientRecord schema gives an Activity's elements: Performed (what was done,
+from a practice list: "Counselling", "MDT Discussion", "Home follow up visit"...), With
+(whom with: "Patient", "Carer", "Relative", "Medical Staff"...), Method (Face to face,
+Telephone, Text, Email, Letter, Fax, DNA) and Duration in minutes. GP Connect counts a
+contact without the patient present as an (indirect) encounter, as here.
+
+- type: Performed, as text (the practice's own list has no published code).
+- class: the v3 ActEncounterCode of the Method (conceptmaps.ACTIVITY_CLASS): VR for every
+  remote method; Face to face says no setting (surgery or home), so data-absent `unknown`.
+- status: `cancelled` when the Method is DNA (the patient did not attend: FHIR's "ended
+  before it has begun"), else `finished`.
+- length: the Duration in minutes (FHIR: "quantity of time the encounter lasted").
+- participant: who recorded it (fragments.RECORDER), and With as a participant type in the
+  record's words (a role, not a person the record names).
+- period.start: the Event's DateTime; reasonReference: the problems it is linked to.
 """
 
 from facade.mapping.declaration import Declaration, SearchParam, patient_param
-from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var
+from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import conceptmaps, fragments, systems
+from .fragments import ENCOUNTER, EVENT, ITEM_IDENTIFIER, ITEM_KEY, RECORDER
 
 RESOURCE = "Encounter"
 
@@ -36,7 +54,7 @@ CONTACT_CODE = ("ClinicalCode/Code[@Scheme = 'Snomed'][contains('|"
 CLASS_NOT_RECORDED = {"extension": [{"url": systems.EXT_DATA_ABSENT_REASON,
                                      "valueCode": "unknown"}]}
 
-ENCOUNTER = {
+ENCOUNTER_OF_EVENT = {
     "resourceType": "Encounter",
     "id": Id("@EventUID"),
     "meta": {"profile": [systems.UKCORE_ENCOUNTER], "lastUpdated": Var("last_updated")},
@@ -50,7 +68,32 @@ ENCOUNTER = {
     "location": [{"location": {"display": Required(Path("@DoneAt", via="single_spaced"))}}],
 }
 
-TEMPLATE = [Each("Clinical/Event[normalize-space(@EventUID)]", ENCOUNTER)]
+# At an Activity item: the problems it is linked to, where the record holds the problem.
+LINKED_PROBLEMS = Each("LinkedProblemUID[. = ancestor::Clinical[1]/Event/ClinicalCode/ProblemUID]",
+                       Ref("Condition", "normalize-space()"))
+
+ACTIVITY = {
+    "resourceType": "Encounter",
+    "id": Id(ITEM_KEY),
+    "meta": {"profile": [systems.UKCORE_ENCOUNTER], "lastUpdated": Var("last_updated")},
+    "identifier": [Include(ITEM_IDENTIFIER)],
+    "status": When("normalize-space(Method) = 'DNA'", "cancelled", "finished"),
+    "class": Path("normalize-space(Method)", via="upper", map="activity_class",
+                  default=CLASS_NOT_RECORDED),
+    "type": [{"text": Required(Path("Performed", via="single_spaced"))}],
+    "subject": Var("patient"),
+    "participant": [{"individual": RECORDER},
+                    {"type": [{"text": Required(Path("With", via="single_spaced"))}]}],
+    "period": {"start": Path(f"{EVENT}/@DateTime", via="date_time")},
+    "length": When("number(Duration) >= 0", {
+        "value": Path("normalize-space(Duration)", via="decimal"),
+        "unit": "min", "system": systems.UCUM, "code": "min"}),
+    "reasonReference": [LINKED_PROBLEMS],
+    "partOf": ENCOUNTER,
+}
+
+TEMPLATE = [Each("Clinical/Event[normalize-space(@EventUID)]", ENCOUNTER_OF_EVENT),
+            Each("Clinical/Event[normalize-space(@EventUID)]/Activity", ACTIVITY)]
 
 DECLARATION = Declaration(
     type="Encounter",
@@ -58,7 +101,7 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_ENCOUNTER,),
     # An Event comes with whichever section's items it holds: a full fetch asks for every
     # served type's sections, so every Event holding a served item is there.
-    sections=frozenset({"ClinicalCodes", "Narrative"}),
+    sections=frozenset({"ClinicalCodes", "Narrative", "Activity"}),
     search_params=(
         patient_param(),
         patient_param("subject"),
@@ -67,8 +110,12 @@ DECLARATION = Declaration(
         SearchParam("identifier", "token", ("identifier",),
                     "urn:systmone:id:event|[EventUID]."),
         SearchParam("class", "token", ("class",),
-                    "v3 ActCode: VR (telephone), HH (home visit) where the record says."),
-        SearchParam("status", "token", ("status",), "finished."),
+                    "v3 ActCode: VR (telephone, or an activity by a remote method), HH (home "
+                    "visit) where the record says."),
+        SearchParam("status", "token", ("status",),
+                    "finished, or cancelled (an activity the patient did not attend)."),
+        SearchParam("part-of", "reference", ("partOf",),
+                    "Encounter/[id]: the activities recorded in one Event."),
     ),
     patient_params=("patient", "subject"),
     sort=("period.start",),

@@ -130,3 +130,10 @@ UKCORE_SERVICE_REQUEST = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Ser
 # A Referral's ReferralUID (TPP: the UID an Event's LinkedReferralUID names) has no
 # published namespace.
 SYSTMONE_REFERRAL = "urn:systmone:id:referral"
+
+# --- Reminders (Flag) -------------------------------------------------------------------
+
+UKCORE_FLAG = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Flag"
+# FHIR R4's core extension for a flag's priority, and its code system (PN, PL, PM, PH).
+EXT_FLAG_PRIORITY = "http://hl7.org/fhir/StructureDefinition/flag-priority"
+FLAG_PRIORITY_CODE = "http://hl7.org/fhir/flag-priority-code"

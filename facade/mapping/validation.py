@@ -82,6 +82,7 @@ REQUIRED_CODES: dict[str, frozenset[str]] = {
     "Encounter.status": frozenset({
         "planned", "arrived", "triaged", "in-progress", "onleave", "finished", "cancelled",
         "entered-in-error", "unknown"}),
+    "Flag.status": frozenset({"active", "inactive", "entered-in-error"}),
     "DiagnosticReport.status": frozenset({
         "registered", "partial", "preliminary", "final", "amended", "corrected", "appended",
         "cancelled", "entered-in-error", "unknown"}),

@@ -114,7 +114,7 @@ def test_one_full_record_serves_every_search_of_every_type_and_the_patient(stack
         {"Demographics"},
         {"Demographics", "ClinicalCodes", "Medication", "Sensitivities", "Vaccinations", "Letters",
          "Attachments", "Narrative", "Appointments", "Visits", "Tasks", "Relationships",
-         "CarePlans", "Results", "Referrals", "Recalls"}]
+         "CarePlans", "Results", "Referrals", "Recalls", "Reminders", "Activity"}]
 
 
 def test_concurrent_identical_searches_make_one_call(stack, practice):

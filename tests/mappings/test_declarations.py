@@ -96,6 +96,16 @@ FHIR_R4: dict[str, dict[str, tuple[str, str | None]]] = {
         "identifier": ("token", "identifier"),
         "class": ("token", "class"),
         "status": ("token", "status"),
+        "part-of": ("reference", "partOf"),
+    },
+    # FHIR R4 Flag's parameters: every one it defines.
+    "Flag": {
+        "patient": ("reference", "subject"),
+        "subject": ("reference", "subject"),
+        "date": ("date", "period"),
+        "encounter": ("reference", "encounter"),
+        "author": ("reference", "author"),
+        "identifier": ("token", "identifier"),
     },
     "MedicationStatement": {
         "patient": ("reference", "subject"),

@@ -138,7 +138,66 @@ EVERY_KIND = (
       "<StartDate>2025-03-03</StartDate></RepeatMedication>"
     + '<Medication><Drug Scheme="Multilex" ProductID="3" Name="Amoxicillin 500mg capsules"/>'
       "<StartDate>2025-03-03</StartDate></Medication>"
+    + "<Reminder><FreeText>Housebound.</FreeText><Severity>Low</Severity></Reminder>"
     + NARRATIVE)
+
+
+# --- Activities: contacts within an Event ---------------------------------------------------
+
+# TPP's UpdatePatientRecord schema: Activity = Performed, With, Method, Duration (minutes).
+def activity(method: str = "Telephone", minutes: str = "15", with_whom: str = "Relative",
+             performed: str = "Liaison") -> str:
+    return (f"<Activity><Performed>{performed}</Performed><With>{with_whom}</With>"
+            f"<Method>{method}</Method><Duration>{minutes}</Duration></Activity>")
+
+
+def test_an_activity_is_an_encounter_within_its_event_lasting_its_minutes():
+    event, contact = mapped(record(NARRATIVE + activity()), "Encounter")
+    assert contact["partOf"] == {"reference": f"Encounter/{event['id']}"}
+    assert contact["id"] != event["id"]
+    assert contact["status"] == ux.CONSULTATION_STATUS
+    assert contact["type"] == [{"text": "Liaison"}]
+    assert contact["length"] == {"value": 15, "unit": "min", **ux.MINUTES}
+    assert contact["period"] == event["period"]
+    assert contact["subject"] == PATIENT
+    # Who recorded it, and whom it was with (a role in the record's words, no person).
+    assert contact["participant"] == [{"individual": {"display": "SMITH, Jo (GP)"}},
+                                      {"type": [{"text": "Relative"}]}]
+    # Named by its item, not by the Event's identifier (which names the Event's Encounter).
+    assert [i["system"] for i in contact["identifier"]] == ["urn:systmone:id:event-item"]
+
+
+# v3 VR: "the patient and the practitioner(s) are not in the same physical location".
+@pytest.mark.parametrize("method", ["Telephone", "Text", "Email", "E-mail", "Letter", "Fax"])
+def test_an_activity_by_a_remote_method_is_virtual(method):
+    _, contact = mapped(record(activity(method=method)), "Encounter")
+    assert contact["class"] == {"system": ux.V3_ACT_CODE, "code": "VR",
+                                "display": ux.ACT_ENCOUNTER_CODES["VR"]}
+
+
+@pytest.mark.parametrize("method", ["Face to face", "DNA", "Carrier pigeon", ""])
+def test_an_activity_whose_method_names_no_setting_has_its_class_unknown(method):
+    _, contact = mapped(record(activity(method=method)), "Encounter")
+    assert contact["class"] == {"extension": [{"url": ux.DATA_ABSENT_REASON,
+                                               "valueCode": "unknown"}]}
+
+
+def test_an_activity_the_patient_did_not_attend_is_cancelled():
+    _, contact = mapped(record(activity(method="DNA", minutes="0")), "Encounter")
+    assert contact["status"] == "cancelled"  # FHIR: "ended before it has begun"
+    assert contact["length"]["value"] == 0
+
+
+def test_an_activity_without_a_readable_duration_has_no_length():
+    _, contact = mapped(record(activity(minutes="ten")), "Encounter")
+    assert "length" not in contact
+
+
+def test_activities_are_counted_as_served_by_their_encounters():
+    source = record(activity() + activity(method="Face to face"))
+    report = fidelity(source, mapped(source, "Encounter"))
+    assert report.items["Activity"] == 2 and report.unserved["Activity"] == 0
+    assert report.types_of("Activity") == {"Encounter": 2}
 
 
 #: Types whose items the hand-made record above does not hold (their own samples do).

@@ -186,17 +186,16 @@ def test_a_care_plan_past_its_end_is_completed():
 
 # --- What reaches FHIR, kind by kind ------------------------------------------------------
 
-def test_fidelity_counts_non_clinical_items_served_and_says_why_activity_is_not():
-    activity = ("<Activity><Performed>Discussed care</Performed><With>Daughter</With>"
+def test_fidelity_counts_non_clinical_items_served():
+    activity = ("<Activity><Performed>Discussed care</Performed><With>Relative</With>"
                 "<Method>Telephone</Method><Duration>15</Duration></Activity>")
-    whole = record(clinical=relationship("Mother") + PLAN + activity,
+    reminder = "<Reminder><FreeText>Housebound.</FreeText><Severity>Low</Severity></Reminder>"
+    whole = record(clinical=relationship("Mother") + PLAN + activity + reminder,
                    non_clinical=appointment("Booked") + task("Started"))
     resources = DEFAULT.map_record(whole, patient=PATIENT, last_updated="2026-01-15T09:00:00Z")
     report = fidelity(whole, resources)
     for kind, resource_type in (("Appointment", "Appointment"), ("Task", "Task"),
-                                ("Relationship", "RelatedPerson"), ("CarePlan", "CarePlan")):
+                                ("Relationship", "RelatedPerson"), ("CarePlan", "CarePlan"),
+                                ("Activity", "Encounter"), ("Reminder", "Flag")):
         assert report.types_of(kind) == {resource_type: 1}, kind
         assert report.unserved[kind] == 0
-    assert report.unserved["Activity"] == 1
-    row = next(r for r in report.rows() if r["kind"] == "Activity")
-    assert "staff time" in row["why"] and "not yet" not in row["why"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pytest
 from lxml import etree
 
 from facade.mapping.fidelity import fidelity
@@ -194,20 +195,35 @@ def test_a_pending_recall_whose_date_has_passed_is_still_active():
     assert made["status"] == "active"  # overdue, not done
 
 
-def test_a_completed_recall_is_completed_and_an_unknown_status_is_unknown():
-    done, odd = requests(record(event("e1", recall("2025-06-01", "Cervical screening",
-                                                   "Completed")
-                                      + recall("2025-07-01", "Smear", "Deferred by patient"))))
-    assert done["status"] == "completed"
+# TPP's UpdatePatientRecord schema lists a recall's statuses; FHIR R4's request-status says
+# what each is: still to happen (active), done (completed), called off (revoked), paused
+# (on-hold). Written here by hand, not read from the concept map.
+TPP_RECALL_STATUSES = {
+    "Awaiting Result": "active", "Pending": "active", "1st Recall": "active",
+    "2nd Recall": "active", "3rd Recall": "active", "Seen": "completed",
+    "Cancelled by patient": "revoked", "Cancelled by clinician": "revoked",
+    "Suspended": "on-hold",
+}
+
+
+@pytest.mark.parametrize(("word", "status"), sorted(TPP_RECALL_STATUSES.items()))
+def test_each_recall_status_tpp_lists_has_its_fhir_status(word, status):
+    [made] = requests(record(event("e1", recall("2025-06-01", "Cervical screening", word))))
+    assert made["status"] == status
+    assert not any(note.startswith("Status in SystmOne") for note in notes(made))
+
+
+def test_a_recall_status_tpp_does_not_list_is_unknown_with_the_word_kept():
+    [odd] = requests(record(event("e1", recall("2025-07-01", "Smear", "Deferred by patient"))))
     assert odd["status"] == "unknown"
     assert "Status in SystmOne: Deferred by patient" in notes(odd)
 
 
 def test_reminders_are_not_service_requests():
-    """SystmOne's Reminders are undated notices ("Housebound - home visits only"): GP
-    Connect's diary entries leave warnings and alerts out."""
+    """SystmOne's Reminders are notices ("Housebound - home visits only"), served as Flags:
+    GP Connect's diary entries leave warnings and alerts out."""
     root = record(event("e1", "<Reminder><FreeText>Housebound - home visits only."
-                              "</FreeText><Severity>Medium</Severity></Reminder>"))
+                              "</FreeText><Severity>Normal</Severity></Reminder>"))
     assert requests(root) == []
 
 

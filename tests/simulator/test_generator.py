@@ -537,8 +537,26 @@ def test_new_items_have_their_children_in_order(practice_records):
                 tag for tag in ADDRESS_FIELDS if relationship.find(f"Address/{tag}") is not None)
         for reminder in record.iter("Reminder"):
             assert tags(reminder) == ("FreeText", "Severity")
+            assert reminder.findtext("Severity") in TPP_REMINDER_SEVERITIES
         for activity in record.iter("Activity"):
             assert tags(activity) == ("Performed", "With", "Method", "Duration")
+            assert activity.findtext("With") in TPP_ACTIVITY_WITH
+            assert activity.findtext("Method") in TPP_ACTIVITY_METHODS
+        for recall in record.iter("Recall"):
+            assert recall.findtext("Status") in TPP_RECALL_STATUSES
+
+
+# The words TPP's UpdatePatientRecord schema allows, copied by hand: what SystmOne writes.
+TPP_REMINDER_SEVERITIES = {"Low", "Normal", "High"}
+TPP_ACTIVITY_WITH = {
+    "Nursing Staff", "Medical Staff", "Voluntary Agency", "Benefits Agency",
+    "Clinical Nurse Specialist", "Discharge Team", "Other", "Relative", "Parent",
+    "Telephoned Care Plan Review", "Support Network", "Child in Need", "Nurse Practitioner",
+    "Child Protection", "Patient", "Carer", "Patient Record", "Other Professional"}
+TPP_ACTIVITY_METHODS = {"Text", "Email", "Face to face", "Telephone", "Letter", "Fax",
+                        "E-mail", "DNA"}
+TPP_RECALL_STATUSES = {"Awaiting Result", "Pending", "1st Recall", "2nd Recall", "3rd Recall",
+                       "Seen", "Cancelled by patient", "Cancelled by clinician", "Suspended"}
 
 
 def test_drug_sensitivities_for_about_one_patient_in_ten(practice_records):
@@ -638,7 +656,7 @@ def test_recalls_follow_conditions_and_sex(practice_records):
         for recall in record.iter("Recall"):
             kind = recall.findtext("Type")
             due = dt.date.fromisoformat(recall.findtext("RecallDate"))
-            assert recall.findtext("Status") == ("Pending" if due > AS_OF else "Completed")
+            assert recall.findtext("Status") == ("Pending" if due > AS_OF else "Seen")
             if kind == "Diabetes annual review":
                 assert diabetes in problem_days(record)
             if kind == "Cervical screening":

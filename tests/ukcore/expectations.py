@@ -1383,8 +1383,28 @@ ENCOUNTER_ELEMENT = {"Observation": "encounter", "Condition": "encounter",
 ENCOUNTER_ELEMENT.update({"DiagnosticReport": "encounter", "ServiceRequest": "encounter",
                           "CarePlan": "encounter", "DocumentReference": "context.encounter"})
 # An Event comes back with whichever sections' items it holds; consultations are coded
-# entries and narrative (TPP/spec-v33.4.txt lines 1375-1442).
-RECORD_SECTIONS["Encounter"] = frozenset({"ClinicalCodes", "Narrative"})
+# entries and narrative, and an Activity is a contact of its own (TPP/spec-v33.4.txt lines
+# 1375-1442; 1434 "Activity").
+RECORD_SECTIONS["Encounter"] = frozenset({"ClinicalCodes", "Narrative", "Activity"})
+# FHIR R4 Encounter.length: a Duration (UCUM); an Activity's Duration is in minutes.
+MINUTES = {"system": UCUM, "code": "min"}
+
+# --- Reminders (Flag) --------------------------------------------------------------------------
+#
+# REF/structuredefinitions/UKCore-Flag.xml (<url>; mustSupport status, code, subject). FHIR R4
+# Flag: status 1..1 (required binding flag-status), code 1..1, subject 1..1.
+PROFILES["Flag"] = UKCORE_SD + "UKCore-Flag"
+REQUIRED_ELEMENTS["Flag"] = ("status", "code", "subject")
+FLAG_STATUS = frozenset({"active", "inactive", "entered-in-error"})
+# FHIR R4 core extension flag-priority (context Flag), example binding to the flag-priority
+# value set: every code of http://hl7.org/fhir/flag-priority-code with its display.
+FLAG_PRIORITY_EXTENSION = "http://hl7.org/fhir/StructureDefinition/flag-priority"
+FLAG_PRIORITY_SYSTEM = "http://hl7.org/fhir/flag-priority-code"
+FLAG_PRIORITY = {"PN": "No alarm", "PL": "Low priority", "PM": "Medium priority",
+                 "PH": "High priority"}
+# TPP/spec-v33.4.txt line 1430: "Reminders".
+RECORD_SECTIONS["Flag"] = frozenset({"Reminders"})
+ENCOUNTER_ELEMENT["Flag"] = "encounter"
 
 
 # --- Documents (DocumentReference) ---------------------------------------------------------

@@ -1017,7 +1017,41 @@ def _and_its_encounter(checker):
     return check
 
 
-_CHECKERS["Encounter"] = _encounter
+def _encounter_parts(encounter: dict, report: _Report) -> None:
+    """An Activity's Encounter: part of another Encounter, lasting minutes (UCUM)."""
+    _encounter(encounter, report)
+    if "partOf" in encounter:
+        _target(encounter, "partOf", {"Encounter"}, report)
+    length = encounter.get("length")
+    if length is not None and ({k: length.get(k) for k in ux.MINUTES} != ux.MINUTES
+                               or not isinstance(length.get("value"), int | float)
+                               or length["value"] < 0):
+        report.add("length", "Encounter.length", f"{length} is not a count of UCUM minutes")
+
+
+_CHECKERS["Encounter"] = _encounter_parts
+
+
+# Flag -----------------------------------------------------------------------------------------
+
+
+def _flag(flag: dict, report: _Report) -> None:
+    _code(flag.get("status"), ux.FLAG_STATUS, "Flag.status", report)
+    _target(flag, "subject", {"Patient"}, report)
+    for extension in flag.get("extension") or []:
+        if extension.get("url") != ux.FLAG_PRIORITY_EXTENSION:
+            continue
+        for c in codings(extension.get("valueCodeableConcept") or {}):
+            if c.get("system") != ux.FLAG_PRIORITY_SYSTEM or \
+                    ux.FLAG_PRIORITY.get(c.get("code")) != c.get("display"):
+                report.add("flag-priority", "Flag.extension",
+                           f"{c} is not a flag-priority code with its display")
+    period = flag.get("period") or {}
+    if flag.get("status") == "active" and period.get("end", "9999") < period.get("start", ""):
+        report.add("flag-period", "Flag.period", "an active flag that ended before it began")
+
+
+_CHECKERS["Flag"] = _flag
 
 
 

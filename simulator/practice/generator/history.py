@@ -429,7 +429,7 @@ def _review(timeline: Timeline, key: str, day: dt.date) -> None:
     if annual and key in _RECALLS:  # the next annual review (no random draws: see build)
         due = _add_years(day, 1)
         items.append(RecallItem(due, _RECALLS[key], "Annual review: bloods a week before.",
-                                "Pending" if due > timeline.as_of else "Completed"))
+                                "Pending" if due > timeline.as_of else "Seen"))
     user = timeline.gp() if key == "depression" else timeline.nurse()
     problem_uid = timeline.problem_uids.get(key)
     timeline.add(day, user, items,

@@ -80,7 +80,7 @@ def _reminders(timeline: Timeline, housebound: bool) -> None:
         reminders.append(ReminderItem(f"Interpreter needed: {language}. Book double slot.",
                                       "High"))
     if housebound:
-        reminders.append(ReminderItem("Housebound - home visits only.", "Medium"))
+        reminders.append(ReminderItem("Housebound - home visits only.", "Normal"))
     if timeline.age(timeline.as_of) >= 75 and rng.random() < 0.12:
         reminders.append(ReminderItem("Hard of hearing - please face pt when speaking.", "Low"))
     if timeline.age(timeline.as_of) >= 16 and rng.random() < 0.03:
@@ -130,7 +130,7 @@ def _care_plans(timeline: Timeline, frail: bool) -> None:
                              ("Falls risk & home hazards assessment", "Community team"),
                              ("Structured medication review 6-monthly", "GP"),
                              ("Agree emergency plan with family", "Patient"))),
-            ActivityItem("Discussed care arrangements with family", "Daughter", "Telephone",
+            ActivityItem("Discussed care arrangements with family", "Relative", "Telephone",
                          rng.choice((10, 15, 20)))])
     if (timeline.age(timeline.as_of) >= 18 and profile.bmi_offset > 6
             and rng.random() < 0.3):

@@ -131,7 +131,7 @@ def _cervical_screening(timeline: Timeline) -> None:
         timeline.add(day, timeline.nurse(), [
             timeline.narrative("Cervical screening: sample taken (LBC). Pt consented."),
             RecallItem(due, "Cervical screening", f"Next screening in {years} year(s).",
-                       "Pending" if due > timeline.as_of else "Completed")])
+                       "Pending" if due > timeline.as_of else "Seen")])
         issued = day + dt.timedelta(days=rng.randint(10, 28))
         if hpv_primary:
             batteries = "Cervical screening (HPV primary)"
