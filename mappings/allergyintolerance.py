@@ -28,7 +28,7 @@ by a drug sensitivity the record holds and has not ended; such a statement is in
 (GP Connect asserts "no known allergies" only when no allergy is recorded).
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, systems
@@ -139,16 +139,19 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_ALLERGY_INTOLERANCE,),
     sections=frozenset({"Sensitivities", "ClinicalCodes"}),
     search_params=(
-        patient_param("patient", "patient"),
+        patient_param("patient", "patient", definition=r4("clinical-patient")),
         SearchParam("clinical-status", "token", ("clinicalStatus.coding",),
-                    "active, inactive or resolved."),
+                    "active, inactive or resolved.",
+                    definition=r4("AllergyIntolerance-clinical-status")),
         SearchParam("code", "token", ("code.coding",),
-                    "system|code or code; comma for OR. dm+d, Multilex, SNOMED CT, CTV3."),
+                    "system|code or code; comma for OR. dm+d, Multilex, SNOMED CT, CTV3.",
+                    definition=r4("clinical-code")),
         SearchParam("date", "date", ("recordedDate",),
-                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
+                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range.",
+                    definition=r4("clinical-date")),
         SearchParam("recorder", "reference", ("recorder",),
                     "Practitioner/[id] who recorded it; _include=AllergyIntolerance:recorder "
-                    "adds them."),
+                    "adds them.", definition=r4("AllergyIntolerance-recorder")),
     ),
     patient_params=("patient",),
     sort=("recordedDate",),

@@ -19,7 +19,7 @@ visits (NonClinical/Visit: the same with a VisitUID and Comments), one Appointme
   is in an Event); TPP's update functions take the same UID to change a booking.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, systems
@@ -73,11 +73,13 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_APPOINTMENT,),
     sections=frozenset({"Appointments", "Visits"}),
     search_params=(
-        patient_param("patient", "participant.actor"),
+        patient_param("patient", "participant.actor", definition=r4("Appointment-patient")),
         SearchParam("date", "date", ("start",),
-                    "when it starts; prefixes eq ne gt lt ge le; repeat for a range."),
+                    "when it starts; prefixes eq ne gt lt ge le; repeat for a range.",
+                    definition=r4("Appointment-date")),
         SearchParam("status", "token", ("status",),
-                    "booked, arrived, cancelled, noshow...: pending bookings only."),
+                    "booked, arrived, cancelled, noshow...: pending bookings only.",
+                    definition=r4("Appointment-status")),
     ),
     patient_params=("patient",),
     sort=("start",),

@@ -18,7 +18,7 @@ Items/Instruction), one CarePlan each.
 - created is the Event's time, author the Event's DoneBy, period.start its date.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import systems
@@ -76,14 +76,17 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_CARE_PLAN,),
     sections=frozenset({"CarePlans"}),
     search_params=(
-        patient_param("patient", "subject"),
-        patient_param("subject", "subject"),
-        SearchParam("status", "token", ("status",), "active or completed."),
-        SearchParam("intent", "token", ("intent",), "plan."),
+        patient_param("patient", "subject", definition=r4("clinical-patient")),
+        patient_param("subject", "subject", definition=r4("CarePlan-subject")),
+        SearchParam("status", "token", ("status",), "active or completed.",
+                    definition=r4("CarePlan-status")),
+        SearchParam("intent", "token", ("intent",), "plan.", definition=r4("CarePlan-intent")),
         SearchParam("date", "date", ("period",),
-                    "the time the plan covers; prefixes eq ne gt lt ge le."),
+                    "the time the plan covers; prefixes eq ne gt lt ge le.",
+                    definition=r4("clinical-date")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: the consultation (SystmOne Event) the plan was recorded in."),
+                    "Encounter/[id]: the consultation (SystmOne Event) the plan was recorded in.",
+                    definition=r4("CarePlan-encounter")),
     ),
     patient_params=("patient", "subject"),
     sort=("period.start",),

@@ -23,7 +23,7 @@
   notes are the FreeText of every item the Condition names.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
 
 from . import systems
@@ -97,18 +97,22 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_CONDITION,),
     sections=frozenset({"ClinicalCodes"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("Condition-subject")),
         SearchParam("clinical-status", "token", ("clinicalStatus.coding",),
-                    "active or inactive (an ended problem)."),
-        SearchParam("category", "token", ("category.coding",), "problem-list-item."),
+                    "active or inactive (an ended problem).",
+                    definition=r4("Condition-clinical-status")),
+        SearchParam("category", "token", ("category.coding",), "problem-list-item.",
+                    definition=r4("Condition-category")),
         SearchParam("code", "token", ("code.coding",),
-                    "system|code or code; comma for OR. SNOMED CT and CTV3."),
+                    "system|code or code; comma for OR. SNOMED CT and CTV3.",
+                    definition=r4("clinical-code")),
         SearchParam("onset-date", "date", ("onsetDateTime",),
-                    "date of the problem's first recording; prefixes eq ne gt lt ge le."),
+                    "date of the problem's first recording; prefixes eq ne gt lt ge le.",
+                    definition=r4("Condition-onset-date")),
         SearchParam("encounter", "reference", ("encounter",),
                     "Encounter/[id]: the consultation the problem was first recorded in "
-                    "(SystmOne Event)."),
+                    "(SystmOne Event).", definition=r4("Condition-encounter")),
         SearchParam("recorder", "reference", ("recorder",),
                     "Not R4's (R4 has asserter only): Practitioner/[id] who first recorded "
                     "the problem; _include=Condition:recorder adds them."),

@@ -33,7 +33,7 @@ Microbiology...). It carries no code, no status, no specimen and no laboratory:
   specimen type, only the collection date (served as ``effective``).
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Var, When
 
 from . import conceptmaps, systems
@@ -94,22 +94,27 @@ DECLARATION = Declaration(
     # The readings a report's results are made from come with the coded data.
     sections=frozenset({"Results", "ClinicalCodes"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("DiagnosticReport-subject")),
         SearchParam("category", "token", ("category.coding",),
-                    "The diagnostic service (HL7 v2 table 0074): LAB, MB, HM, CH..."),
+                    "The diagnostic service (HL7 v2 table 0074): LAB, MB, HM, CH...",
+                    definition=r4("DiagnosticReport-category")),
         SearchParam("code", "token", ("code.coding",),
                     "SNOMED CT 721981007 (Diagnostic studies report): SystmOne codes no "
-                    "report; the batteries are the code's text."),
+                    "report; the batteries are the code's text.", definition=r4("clinical-code")),
         SearchParam("date", "date", ("effectiveDateTime",),
                     "when the sample was collected; prefixes eq ne gt lt ge le; repeat for a "
-                    "range."),
-        SearchParam("issued", "date", ("issued",), "when the report was filed."),
-        SearchParam("status", "token", ("status",), "final."),
+                    "range.", definition=r4("clinical-date")),
+        SearchParam("issued", "date", ("issued",), "when the report was filed.",
+                    definition=r4("DiagnosticReport-issued")),
+        SearchParam("status", "token", ("status",), "final.",
+                    definition=r4("DiagnosticReport-status")),
         SearchParam("result", "reference", ("result",),
-                    "Observation/[id]; _include=DiagnosticReport:result adds them."),
+                    "Observation/[id]; _include=DiagnosticReport:result adds them.",
+                    definition=r4("DiagnosticReport-result")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: the SystmOne Event the report was filed in."),
+                    "Encounter/[id]: the SystmOne Event the report was filed in.",
+                    definition=r4("clinical-encounter")),
     ),
     patient_params=("patient", "subject"),
     sort=("effectiveDateTime", "issued"),

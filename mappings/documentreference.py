@@ -25,7 +25,7 @@ where UK Core leaves a choice:
 - identifiers: the event item (as every resource) and the DocumentUID.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Link, Path, Required, Var, When
 
 from . import systems
@@ -104,18 +104,21 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_DOCUMENT_REFERENCE,),
     sections=frozenset({"Letters", "Attachments"}),
     search_params=(
-        patient_param("patient", "subject"),
+        patient_param("patient", "subject", definition=r4("clinical-patient")),
         SearchParam("date", "date", ("date",),
                     "when filed in the record; prefixes eq ne gt lt ge le; repeat for a "
-                    "range."),
+                    "range.", definition=r4("DocumentReference-date")),
         SearchParam("type", "token", ("type.coding",),
-                    "system|code or code: SNOMED CT record composition types (letters)."),
+                    "system|code or code: SNOMED CT record composition types (letters).",
+                    definition=r4("clinical-type")),
         SearchParam("identifier", "token", ("identifier",),
                     "system|value: urn:systmone:id:document|[DocumentUID] or the event "
-                    "item."),
-        SearchParam("status", "token", ("status",), "current."),
+                    "item.", definition=r4("clinical-identifier")),
+        SearchParam("status", "token", ("status",), "current.",
+                    definition=r4("DocumentReference-status")),
         SearchParam("encounter", "reference", ("context.encounter",),
-                    "Encounter/[id]: the SystmOne Event the document was filed in."),
+                    "Encounter/[id]: the SystmOne Event the document was filed in.",
+                    definition=r4("clinical-encounter")),
     ),
     patient_params=("patient",),
     sort=("date",),

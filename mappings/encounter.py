@@ -40,7 +40,7 @@ contact without the patient present as an (indirect) encounter, as here.
 - period.start: the Event's DateTime; reasonReference: the problems it is linked to.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import conceptmaps, fragments, systems
@@ -103,19 +103,22 @@ DECLARATION = Declaration(
     # served type's sections, so every Event holding a served item is there.
     sections=frozenset({"ClinicalCodes", "Narrative", "Activity"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("Encounter-subject")),
         SearchParam("date", "date", ("period",),
-                    "when the Event was recorded; prefixes eq ne gt lt ge le."),
+                    "when the Event was recorded; prefixes eq ne gt lt ge le.",
+                    definition=r4("clinical-date")),
         SearchParam("identifier", "token", ("identifier",),
-                    "urn:systmone:id:event|[EventUID]."),
+                    "urn:systmone:id:event|[EventUID].", definition=r4("clinical-identifier")),
         SearchParam("class", "token", ("class",),
                     "v3 ActCode: VR (telephone, or an activity by a remote method), HH (home "
-                    "visit) where the record says."),
+                    "visit) where the record says.", definition=r4("Encounter-class")),
         SearchParam("status", "token", ("status",),
-                    "finished, or cancelled (an activity the patient did not attend)."),
+                    "finished, or cancelled (an activity the patient did not attend).",
+                    definition=r4("Encounter-status")),
         SearchParam("part-of", "reference", ("partOf",),
-                    "Encounter/[id]: the activities recorded in one Event."),
+                    "Encounter/[id]: the activities recorded in one Event.",
+                    definition=r4("Encounter-part-of")),
     ),
     patient_params=("patient", "subject"),
     sort=("period.start",),

@@ -17,7 +17,7 @@ not provided, the reminder will remain until manually removed") and LinkedProble
   Flag has no element for a linked problem, so LinkedProblemUID is not served.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
 
 from . import systems
@@ -59,17 +59,19 @@ DECLARATION = Declaration(
     sections=frozenset({"Reminders"}),
     # FHIR R4's Flag search parameters (it defines none for status or code).
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("Flag-subject")),
         SearchParam("date", "date", ("period",),
                     "the period the reminder stands (from when it was recorded to its "
-                    "expiry); prefixes eq ne gt lt ge le."),
+                    "expiry); prefixes eq ne gt lt ge le.", definition=r4("clinical-date")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: the reminders recorded in one consultation."),
+                    "Encounter/[id]: the reminders recorded in one consultation.",
+                    definition=r4("clinical-encounter")),
         SearchParam("author", "reference", ("author",),
                     "Practitioner/[id] who recorded the reminder; "
-                    "_include=Flag:author adds them."),
-        SearchParam("identifier", "token", ("identifier",), "the event-item identifier."),
+                    "_include=Flag:author adds them.", definition=r4("Flag-author")),
+        SearchParam("identifier", "token", ("identifier",), "the event-item identifier.",
+                    definition=r4("Flag-identifier")),
     ),
     patient_params=("patient", "subject"),
     sort=("period.start",),

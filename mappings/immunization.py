@@ -17,7 +17,7 @@ PartType, Dosage), one Immunization each.
   gave the vaccine or recorded it (GP Connect: leave the role out then).
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, systems
@@ -82,15 +82,18 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_IMMUNIZATION,),
     sections=frozenset({"Vaccinations"}),
     search_params=(
-        patient_param("patient", "patient"),
+        patient_param("patient", "patient", definition=r4("clinical-patient")),
         SearchParam("date", "date", ("occurrenceDateTime",),
-                    "when given; prefixes eq ne gt lt ge le; repeat for a range."),
+                    "when given; prefixes eq ne gt lt ge le; repeat for a range.",
+                    definition=r4("clinical-date")),
         SearchParam("vaccine-code", "token", ("vaccineCode.coding",),
-                    "system|code or code: SNOMED CT vaccine products where the name says one."),
-        SearchParam("status", "token", ("status",), "completed."),
+                    "system|code or code: SNOMED CT vaccine products where the name says one.",
+                    definition=r4("Immunization-vaccine-code")),
+        SearchParam("status", "token", ("status",), "completed.",
+                    definition=r4("Immunization-status")),
         SearchParam("performer", "reference", ("performer.actor",),
                     "Practitioner/[id] who gave or recorded it; _include=Immunization:performer "
-                    "adds them."),
+                    "adds them.", definition=r4("Immunization-performer")),
     ),
     patient_params=("patient",),
     sort=("occurrenceDateTime",),

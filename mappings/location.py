@@ -5,7 +5,7 @@ slice), name, telephone, fax, e-mail and address, managed by the practice (organ
 status active: SystmOne lists the sites the organisation works at now.
 """
 
-from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam
+from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var
 
 from . import fragments, systems
@@ -34,13 +34,15 @@ DECLARATION = Declaration(
     supported_profiles=(PROFILE,),
     source=ORGANISATION,
     search_params=(
-        SearchParam("_id", "token", ("id",), "The Location's logical id."),
+        SearchParam("_id", "token", ("id",), "The Location's logical id.",
+                    definition=r4("Resource-id")),
         SearchParam("identifier", "token", ("identifier",),
                     "ODS site code: https://fhir.nhs.uk/Id/ods-site-code|[code] or the bare "
-                    "code."),
-        SearchParam("name", "string", ("name",), "The name, or its beginning."),
+                    "code.", definition=r4("Location-identifier")),
+        SearchParam("name", "string", ("name",), "The name, or its beginning.",
+                    definition=r4("Location-name")),
         SearchParam("organization", "reference", ("managingOrganization",),
-                    "The practice: Organization/[id]."),
+                    "The practice: Organization/[id].", definition=r4("Location-organization")),
     ),
     includes=("organization",),
 )

@@ -15,7 +15,7 @@ The drug fragments here are shared by the MedicationRequest, MedicationStatement
 AllergyIntolerance mappings.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam
+from facade.mapping.declaration import Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var
 
 from . import systems
@@ -61,7 +61,8 @@ DECLARATION = Declaration(
         SearchParam("patient", "reference", (),
                     "Required: Patient/[id]. The drugs of the patient's medication."),
         SearchParam("code", "token", ("code.coding",),
-                    "system|code or code: dm+d (https://dmd.nhs.uk) or Multilex."),
+                    "system|code or code: dm+d (https://dmd.nhs.uk) or Multilex.",
+                    definition=r4("clinical-code")),
     ),
     patient_params=("patient",),
 )

@@ -33,7 +33,7 @@ in record order), and each item binds its own start day and recording time (``le
 finding an issue's plan, or a plan's successor, looks only at the items of one drug.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import systems
@@ -182,20 +182,27 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_MEDICATION_REQUEST,),
     sections=frozenset({"Medication"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
-        SearchParam("status", "token", ("status",), "active, completed or stopped."),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("MedicationRequest-subject")),
+        SearchParam("status", "token", ("status",), "active, completed or stopped.",
+                    definition=r4("medications-status")),
         SearchParam("intent", "token", ("intent",),
-                    "plan (a repeat template) or order (an issue)."),
+                    "plan (a repeat template) or order (an issue).",
+                    definition=r4("MedicationRequest-intent")),
+        # No FHIR definition: R4's code reads medication as a CodeableConcept, which this
+        # type never holds; this one follows medicationReference to the Medication's code.
         SearchParam("code", "token", ("medicationReference.resolve().code.coding",),
                     "The drug (its Medication's code): system|code or code; dm+d "
                     "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("authoredon", "date", ("authoredOn",),
-                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range."),
+                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range.",
+                    definition=r4("MedicationRequest-authoredon")),
         SearchParam("medication", "reference", ("medicationReference",),
-                    "Medication/[id]; _include=MedicationRequest:medication adds it."),
+                    "Medication/[id]; _include=MedicationRequest:medication adds it.",
+                    definition=r4("medications-medication")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: the consultation it was recorded in (SystmOne Event)."),
+                    "Encounter/[id]: the consultation it was recorded in (SystmOne Event).",
+                    definition=r4("medications-encounter")),
         SearchParam("recorder", "reference", ("recorder",),
                     "Not R4's (R4 has requester, which SystmOne does not say): "
                     "Practitioner/[id] who recorded it; _include=MedicationRequest:recorder "

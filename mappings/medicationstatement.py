@@ -14,7 +14,7 @@ EndReason is given: kept as statusReason). effectivePeriod is StartDate to EndDa
 end only where one is recorded), dateAsserted the Event's time, the dosage text Dose.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import systems
@@ -71,18 +71,24 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_MEDICATION_STATEMENT,),
     sections=frozenset({"Medication"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
-        SearchParam("status", "token", ("status",), "active, completed or stopped."),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("MedicationStatement-subject")),
+        SearchParam("status", "token", ("status",), "active, completed or stopped.",
+                    definition=r4("medications-status")),
+        # No FHIR definition: R4's code reads medication as a CodeableConcept, which this
+        # type never holds; this one follows medicationReference to the Medication's code.
         SearchParam("code", "token", ("medicationReference.resolve().code.coding",),
                     "The drug (its Medication's code): system|code or code; dm+d "
                     "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("effective", "date", ("effectivePeriod",),
-                    "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le."),
+                    "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le.",
+                    definition=r4("MedicationStatement-effective")),
         SearchParam("medication", "reference", ("medicationReference",),
-                    "Medication/[id]; _include=MedicationStatement:medication adds it."),
+                    "Medication/[id]; _include=MedicationStatement:medication adds it.",
+                    definition=r4("medications-medication")),
         SearchParam("context", "reference", ("context",),
-                    "Encounter/[id]: the consultation (SystmOne Event) it was recorded in."),
+                    "Encounter/[id]: the consultation (SystmOne Event) it was recorded in.",
+                    definition=r4("MedicationStatement-context")),
     ),
     patient_params=("patient", "subject"),
     sort=("effectivePeriod.start", "dateAsserted"),

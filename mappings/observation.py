@@ -23,7 +23,7 @@ Codes keep their scheme and gain the other where conceptmaps.CODE_PAIRS knows it
 FreeText becomes a note. The key of each Observation is its (first) item's key.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import conceptmaps, fragments, systems
@@ -186,20 +186,24 @@ DECLARATION = Declaration(
         *sorted({row[0] for row in conceptmaps.VITAL_SIGNS} - {_VITALS}), systems.UKCORE_LAB),
     sections=frozenset({"ClinicalCodes", "Narrative"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("Observation-subject")),
         SearchParam("code", "token", ("code.coding",),
-                    "system|code or code; comma for OR. SNOMED CT, LOINC and CTV3."),
+                    "system|code or code; comma for OR. SNOMED CT, LOINC and CTV3.",
+                    definition=r4("clinical-code")),
         SearchParam("category", "token", ("category.coding",),
-                    "vital-signs, laboratory, social-history."),
+                    "vital-signs, laboratory, social-history.",
+                    definition=r4("Observation-category")),
         SearchParam("date", "date", ("effectiveDateTime",),
-                    "effective date/time; prefixes eq ne gt lt ge le; repeat for a range."),
-        SearchParam("status", "token", ("status",), "final."),
+                    "effective date/time; prefixes eq ne gt lt ge le; repeat for a range.",
+                    definition=r4("clinical-date")),
+        SearchParam("status", "token", ("status",), "final.", definition=r4("Observation-status")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: what was recorded in one consultation (SystmOne Event)."),
+                    "Encounter/[id]: what was recorded in one consultation (SystmOne Event).",
+                    definition=r4("clinical-encounter")),
         SearchParam("performer", "reference", ("performer",),
                     "Practitioner/[id]: who recorded it; _include=Observation:performer "
-                    "adds them."),
+                    "adds them.", definition=r4("Observation-performer")),
     ),
     patient_params=("patient", "subject"),
     sort=("effectiveDateTime",),

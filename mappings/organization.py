@@ -11,7 +11,7 @@ No type: SystmOne serves GP practices and community and other services alike, an
 metadata does not say which this is.
 """
 
-from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam
+from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var
 
 from . import fragments, systems
@@ -52,10 +52,12 @@ DECLARATION = Declaration(
     supported_profiles=(PROFILE,),
     source=ORGANISATION,
     search_params=(
-        SearchParam("_id", "token", ("id",), "The Organization's logical id."),
+        SearchParam("_id", "token", ("id",), "The Organization's logical id.",
+                    definition=r4("Resource-id")),
         SearchParam("identifier", "token", ("identifier",),
                     "ODS code: https://fhir.nhs.uk/Id/ods-organization-code|[code] or the "
-                    "bare code."),
-        SearchParam("name", "string", ("name",), "The name, or its beginning."),
+                    "bare code.", definition=r4("Organization-identifier")),
+        SearchParam("name", "string", ("name",), "The name, or its beginning.",
+                    definition=r4("Organization-name")),
     ),
 )

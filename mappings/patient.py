@@ -5,7 +5,7 @@ summary (names, date of birth, sex, preferred telephone, address) directly, so
 paths list both places. A Patient built from a Result is marked SUBSETTED.
 """
 
-from facade.mapping.declaration import PATIENT_LIST, Declaration, SearchParam
+from facade.mapping.declaration import PATIENT_LIST, Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Include, Path, Var, When
 
 from . import fragments, systems
@@ -74,29 +74,37 @@ DECLARATION = Declaration(
     source=PATIENT_LIST,
     sections=frozenset({"Demographics"}),
     search_params=(
-        SearchParam("_id", "token", ("id",), "The Patient's logical id."),
+        SearchParam("_id", "token", ("id",), "The Patient's logical id.",
+                    definition=r4("Resource-id")),
         SearchParam("identifier", "token", ("identifier",),
                     "NHS number: https://fhir.nhs.uk/Id/nhs-number|9990000018 or the bare "
-                    "number. Answered alone."),
-        SearchParam("family", "string", ("name.family",), "Surname, or its beginning."),
-        SearchParam("given", "string", ("name.given",), "First name, or its beginning."),
+                    "number. Answered alone.", definition=r4("Patient-identifier")),
+        SearchParam("family", "string", ("name.family",), "Surname, or its beginning.",
+                    definition=r4("individual-family")),
+        SearchParam("given", "string", ("name.given",), "First name, or its beginning.",
+                    definition=r4("individual-given")),
         SearchParam("name", "string", ("name.family", "name.given", "name.text"),
                     "Any part of a name, or its beginning; narrows a search made with two "
-                    "other criteria."),
+                    "other criteria.", definition=r4("Patient-name")),
         SearchParam("birthdate", "date", ("birthDate",),
                     "Date of birth; a full date is sent to SystmOne, prefixes and partial "
-                    "dates narrow the results."),
-        SearchParam("gender", "token", ("gender",), "male or female."),
+                    "dates narrow the results.", definition=r4("individual-birthdate")),
+        SearchParam("gender", "token", ("gender",), "male or female.",
+                    definition=r4("individual-gender")),
         SearchParam("address-postalcode", "string", ("address.postalCode",),
-                    "A full, correctly spaced postcode (LS18 5TN) or a district (LS18)."),
+                    "A full, correctly spaced postcode (LS18 5TN) or a district (LS18).",
+                    definition=r4("individual-address-postalcode")),
         SearchParam("phone", "token", ("telecom.value",),
-                    "Any of the patient's telephone numbers."),
-        SearchParam("telecom", "token", ("telecom.value",), "As phone."),
+                    "Any of the patient's telephone numbers.", definition=r4("individual-phone")),
+        SearchParam("telecom", "token", ("telecom.value",), "As phone.",
+                    definition=r4("individual-telecom")),
         SearchParam("general-practitioner", "reference", ("generalPractitioner",),
                     "The usual GP (Practitioner/[id]) or the practice (Organization/[id]); "
-                    "narrows the results. _include=Patient:general-practitioner adds them."),
+                    "narrows the results. _include=Patient:general-practitioner adds them.",
+                    definition=r4("Patient-general-practitioner")),
         SearchParam("organization", "reference", ("managingOrganization",),
-                    "The practice: Organization/[id]; narrows the results."),
+                    "The practice: Organization/[id]; narrows the results.",
+                    definition=r4("Patient-organization")),
     ),
     includes=("general-practitioner", "organization"),
 )

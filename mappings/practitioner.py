@@ -15,7 +15,7 @@ Every clinical resource's recorder/performer references the Practitioner of its 
 UserName (fragments.RECORDER), so a client can ``_include`` the people behind a record.
 """
 
-from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam
+from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Required, Var, When
 
 from . import fragments, systems
@@ -47,14 +47,17 @@ DECLARATION = Declaration(
     supported_profiles=(PROFILE,),
     source=ORGANISATION,
     search_params=(
-        SearchParam("_id", "token", ("id",), "The Practitioner's logical id."),
+        SearchParam("_id", "token", ("id",), "The Practitioner's logical id.",
+                    definition=r4("Resource-id")),
         SearchParam("identifier", "token", ("identifier",),
                     "A register number: https://fhir.hl7.org.uk/Id/gmc-number|[number] "
-                    "(GMC; nmc-number, gphc-number, hcpc-number) or the bare number."),
+                    "(GMC; nmc-number, gphc-number, hcpc-number) or the bare number.",
+                    definition=r4("Practitioner-identifier")),
         SearchParam("name", "string", ("name.family", "name.given", "name.prefix"),
-                    "Any part of the name, or its beginning."),
-        SearchParam("family", "string", ("name.family",), "Surname, or its beginning."),
-        SearchParam("given", "string", ("name.given",), "First or middle name, or its "
-                                                        "beginning."),
+                    "Any part of the name, or its beginning.", definition=r4("Practitioner-name")),
+        SearchParam("family", "string", ("name.family",), "Surname, or its beginning.",
+                    definition=r4("individual-family")),
+        SearchParam("given", "string", ("name.given",),
+                    "First or middle name, or its beginning.", definition=r4("individual-given")),
     ),
 )

@@ -7,7 +7,7 @@ user's job role — SystmOne's RoleCode is the national RBAC code "as used on NH
 its display. SystmOne does not tie a user to a site, so no location.
 """
 
-from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam
+from facade.mapping.declaration import ORGANISATION, Declaration, SearchParam, r4
 from facade.mapping.vocabulary import Each, Id, Path, Ref, Required, Var
 
 from . import systems
@@ -37,15 +37,18 @@ DECLARATION = Declaration(
     supported_profiles=(PROFILE,),
     source=ORGANISATION,
     search_params=(
-        SearchParam("_id", "token", ("id",), "The PractitionerRole's logical id."),
+        SearchParam("_id", "token", ("id",), "The PractitionerRole's logical id.",
+                    definition=r4("Resource-id")),
         SearchParam("practitioner", "reference", ("practitioner",),
-                    "The person: Practitioner/[id]."),
+                    "The person: Practitioner/[id].",
+                    definition=r4("PractitionerRole-practitioner")),
         SearchParam("organization", "reference", ("organization",),
-                    "The practice: Organization/[id]."),
+                    "The practice: Organization/[id].",
+                    definition=r4("PractitionerRole-organization")),
         SearchParam("role", "token", ("code",),
                     "The smartcard job role: "
                     "https://fhir.nhs.uk/CodeSystem/England-SDS-JobRoleCode|S0010:G0020:R0260 "
-                    "(or the bare code)."),
+                    "(or the bare code).", definition=r4("PractitionerRole-role")),
     ),
     includes=("practitioner", "organization"),
 )

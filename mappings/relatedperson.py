@@ -17,7 +17,7 @@ without naming the patient.
   work phone. The address is their home address.
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Var, When
 
 from . import systems
@@ -61,13 +61,16 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_RELATED_PERSON,),
     sections=frozenset({"Relationships"}),
     search_params=(
-        patient_param("patient", "patient"),
+        patient_param("patient", "patient", definition=r4("RelatedPerson-patient")),
         SearchParam("relationship", "token", ("relationship",),
-                    "system|code or code: v3 RoleCode, v2-0131 or UK Core's additional roles."),
+                    "system|code or code: v3 RoleCode, v2-0131 or UK Core's additional roles.",
+                    definition=r4("RelatedPerson-relationship")),
         SearchParam("name", "string", ("name.family", "name.given", "name.text"),
-                    "any part of the name, or its beginning."),
-        SearchParam("active", "token", ("active",), "true while the relationship lasts."),
-        SearchParam("birthdate", "date", ("birthDate",), "their date of birth."),
+                    "any part of the name, or its beginning.", definition=r4("RelatedPerson-name")),
+        SearchParam("active", "token", ("active",), "true while the relationship lasts.",
+                    definition=r4("RelatedPerson-active")),
+        SearchParam("birthdate", "date", ("birthDate",), "their date of birth.",
+                    definition=r4("individual-birthdate")),
     ),
     patient_params=("patient",),
     sort=("period.start",),

@@ -37,7 +37,7 @@ Urgency, Status, EndDate), Recall (RecallDate, Type, Comments, Status).
   the consultation (Event) it was recorded in (GP Connect's ReferralRequest.context).
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Ref, Required, Var, When
 
 from . import conceptmaps, systems
@@ -165,29 +165,38 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_SERVICE_REQUEST,),
     sections=frozenset({"Referrals", "Recalls"}),
     search_params=(
-        patient_param(),
-        patient_param("subject"),
+        patient_param(definition=r4("clinical-patient")),
+        patient_param("subject", definition=r4("ServiceRequest-subject")),
         SearchParam("status", "token", ("status",),
                     "active, completed, revoked or unknown (a status SystmOne's words do "
-                    "not say)."),
-        SearchParam("intent", "token", ("intent",), "order (a referral) or plan (a recall)."),
+                    "not say).", definition=r4("ServiceRequest-status")),
+        SearchParam("intent", "token", ("intent",), "order (a referral) or plan (a recall).",
+                    definition=r4("ServiceRequest-intent")),
         SearchParam("category", "token", ("category.coding",),
-                    "http://snomed.info/sct|3457005 (Patient referral): referrals."),
+                    "http://snomed.info/sct|3457005 (Patient referral): referrals.",
+                    definition=r4("ServiceRequest-category")),
         SearchParam("code", "token", ("code.coding",),
                     "system|code or code, where SystmOne coded the request (SNOMED CT, "
-                    "CTV3); referral services and recall types are text only."),
-        SearchParam("priority", "token", ("priority",), "routine or urgent (referrals)."),
+                    "CTV3); referral services and recall types are text only.",
+                    definition=r4("clinical-code")),
+        SearchParam("priority", "token", ("priority",), "routine or urgent (referrals).",
+                    definition=r4("ServiceRequest-priority")),
         SearchParam("authored", "date", ("authoredOn",),
-                    "when the referral or recall was recorded; prefixes eq ne gt lt ge le."),
+                    "when the referral or recall was recorded; prefixes eq ne gt lt ge le.",
+                    definition=r4("ServiceRequest-authored")),
         SearchParam("occurrence", "date", ("occurrenceDateTime",),
-                    "when a recall is due; prefixes eq ne gt lt ge le."),
+                    "when a recall is due; prefixes eq ne gt lt ge le.",
+                    definition=r4("ServiceRequest-occurrence")),
         SearchParam("encounter", "reference", ("encounter",),
-                    "Encounter/[id]: what was referred or recalled in one consultation."),
+                    "Encounter/[id]: what was referred or recalled in one consultation.",
+                    definition=r4("clinical-encounter")),
         SearchParam("requester", "reference", ("requester",),
                     "Practitioner/[id] who recorded the referral or recall; "
-                    "_include=ServiceRequest:requester adds them."),
+                    "_include=ServiceRequest:requester adds them.",
+                    definition=r4("ServiceRequest-requester")),
         SearchParam("identifier", "token", ("identifier",),
-                    f"{systems.SYSTMONE_REFERRAL}|<ReferralUID>, or the event-item identifier."),
+                    f"{systems.SYSTMONE_REFERRAL}|<ReferralUID>, or the event-item identifier.",
+                    definition=r4("clinical-identifier")),
     ),
     patient_params=("patient", "subject"),
     sort=("authoredOn",),

@@ -15,7 +15,7 @@ TaskUID, DateTime, TaskType, Status, Content), one Task each.
 - The id and the event-item identifier come from the TaskUID (the task is in no Event).
 """
 
-from facade.mapping.declaration import Declaration, SearchParam, patient_param
+from facade.mapping.declaration import Declaration, SearchParam, patient_param, r4
 from facade.mapping.vocabulary import Each, Id, Include, Path, Var
 
 from . import systems
@@ -53,12 +53,14 @@ DECLARATION = Declaration(
     supported_profiles=(systems.UKCORE_TASK,),
     sections=frozenset({"Tasks"}),
     search_params=(
-        patient_param("patient", "for"),
-        patient_param("subject", "for"),
+        patient_param("patient", "for", definition=r4("Task-patient")),
+        patient_param("subject", "for", definition=r4("Task-subject")),
         SearchParam("status", "token", ("status",),
-                    "ready, in-progress, requested...: SystmOne lists open tasks only."),
+                    "ready, in-progress, requested...: SystmOne lists open tasks only.",
+                    definition=r4("Task-status")),
         SearchParam("authored-on", "date", ("authoredOn",),
-                    "when the task was created; prefixes eq ne gt lt ge le."),
+                    "when the task was created; prefixes eq ne gt lt ge le.",
+                    definition=r4("Task-authored-on")),
     ),
     patient_params=("patient", "subject"),
     sort=("authoredOn",),

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from ..mapping.declaration import AUDIT, Declaration, SearchParam
+from ..mapping.declaration import AUDIT, Declaration, SearchParam, r4
 from ..protocol.xmlsafe import xml_safe
 from .record import AccessRecord
 from .sink import MAX_COUNT, AuditQuery, datetime_us, instant_us
@@ -66,15 +66,21 @@ DECLARATION = Declaration(
     source=AUDIT,
     search_params=(
         SearchParam("date", "date", ("recorded",),
-                    "When the request arrived; prefixes ge gt le lt eq; repeat for a range."),
+                    "When the request arrived; prefixes ge gt le lt eq; repeat for a range.",
+                    definition=r4("AuditEvent-date")),
+        # No FHIR definition: R4's agent is a reference to agent.who, this a token on the
+        # identifier there (the caller has no resource of its own).
         SearchParam("agent", "token", ("agent.who.identifier",),
                     "The client_id of the caller."),
         SearchParam("patient", "reference", ("entity.what",),
-                    "Patient/[id]: requests that touched it."),
+                    "Patient/[id]: requests that touched it.",
+                    definition=r4("AuditEvent-patient")),
         SearchParam("subtype", "token", ("subtype",),
-                    "The interaction: read, search-type, token, ..."),
+                    "The interaction: read, search-type, token, ...",
+                    definition=r4("AuditEvent-subtype")),
         SearchParam("outcome", "token", ("outcome",),
-                    "0 success, 4 refused (4xx), 8 failed (5xx)."),
+                    "0 success, 4 refused (4xx), 8 failed (5xx).",
+                    definition=r4("AuditEvent-outcome")),
     ),
     explicit_scope_only=True,
 )

