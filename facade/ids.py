@@ -26,6 +26,9 @@ its own state dir if it has none; an instance whose file holds another key
 refuses to start, naming the file, rather than answer 404s for the others' ids.
 
 Patient ids are lower-case base32 without padding (letters and digits only).
+Every id is case-sensitive, as FHIR's ids are: the same letters in another case
+are another id, which names nothing (a Patient id is never upper-cased to decode
+it, and the others' base64 decodes to other bytes, which fail authentication).
 A record holds thousands of resources, each needing an id on every fetch, so
 theirs are URL-safe base64 with ``.`` for ``_`` (FHIR id characters; 48 for
 an NHS number): several times cheaper to write than base32.
@@ -57,6 +60,8 @@ KEY_DIGEST_BYTES = 8  # two of a record's n items share an id with odds about nÂ
 _TO_ID = bytes.maketrans(b"_", b".")
 _FROM_ID = str.maketrans(".", "_")
 _RECORD_ID = re.compile(r"[A-Za-z0-9\-.]+")
+#: A Patient id as ``_encode`` writes it: lower-case base32 letters and digits, unpadded.
+_PATIENT_ID = re.compile(r"[a-z2-7]{1,64}")
 _KIND_LETTERS = {"NHSNumber": "N", "PseudoNumber": "P", "ClientID": "C"}
 _LETTER_KINDS = {letter: kind for kind, letter in _KIND_LETTERS.items()}
 #: A SystmOne UID as GetPatientRecord writes it: lower-case hex, whole bytes.
@@ -170,7 +175,9 @@ class IdCodec:
         return base64.b32encode(token).decode("ascii").rstrip("=").lower()
 
     def _decode(self, resource_type: bytes, text: str) -> bytes | None:
-        if not text.isalnum() or len(text) > 64:
+        """The plaintext of an id ``_encode`` wrote, exactly as written: base32 is read
+        upper-case, but an id holding an upper-case letter is another id, not this one."""
+        if not _PATIENT_ID.fullmatch(text):
             return None
         padded = text.upper() + "=" * (-len(text) % 8)
         try:

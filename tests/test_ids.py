@@ -84,6 +84,36 @@ def test_a_tampered_record_resource_id_is_nobodys(codec):
         assert codec.record_of("Observation", changed) is None
 
 
+def case_changes(made: str) -> list[str]:
+    """``made`` with its letters' case changed: all of them, and each one alone."""
+    changed = [made.swapcase()]
+    changed += [made[:n] + made[n].swapcase() + made[n + 1:]
+                for n in range(len(made)) if made[n].isalpha()]
+    return changed
+
+
+def test_ids_are_case_sensitive_in_every_family(codec):
+    """FHIR ids are case-sensitive: the same letters in another case name nothing."""
+    patient = codec.patient_id(NHS)
+    assert any(c.isalpha() for c in patient)
+    for changed in case_changes(patient):
+        assert codec.patient_identity(changed) is None, changed
+    record = codec.resource_id("Observation", NHS, "b95ee04200000000-3")
+    for changed in case_changes(record):
+        assert codec.record_of("Observation", changed) is None, changed
+    binary = codec.document_id(NHS, "a1b2c3d4e5f60718")
+    for changed in case_changes(binary):
+        assert codec.document_of(changed) is None, changed
+
+
+def test_organisation_ids_are_lower_case_hex_digests(codec):
+    """They are looked for among the organisation's resources by equality: an id in
+    another case is found nowhere (tests/fhir/test_versions.py reads one)."""
+    made = codec.organisation_id("Practitioner", "dlittler2405")
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    assert made == codec.organisation_id("Practitioner", "dlittler2405")
+
+
 # --- one key for every instance sharing a Redis ------------------------------------------
 
 @pytest.fixture(scope="module")
