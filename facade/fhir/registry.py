@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..audit.auditevent import DECLARATION as AUDIT_EVENT
-from ..mapping.declaration import PATIENT_LIST, RECORD, Declaration
+from ..mapping.declaration import PATIENT_LIST, RECORD, Declaration, SearchParam
 from ..mapping.registry import DEFAULT, MappingRegistry
 
 #: The operation a compartment's owner (the Patient) answers: its whole record.
@@ -99,11 +99,11 @@ def _resource_capability(resource: Declaration, resources: dict[str, Declaration
         **({"supportedProfile": list(resource.supported_profiles)}
            if resource.supported_profiles else {}),
         "interaction": [{"code": code} for code in resource.interactions],
+        # Reads answer the current version only: no vread, no _history.
+        "readHistory": False,
     }
     if resource.searchable:
-        capability["searchParam"] = [
-            {"name": p.name, "type": p.type, "documentation": p.documentation}
-            for p in resource.search_params]
+        capability["searchParam"] = [search_param_capability(p) for p in resource.search_params]
     if resource.includes:
         capability["searchInclude"] = list(resource.include_names)
     revincludes = revinclude_names(resource, resources)
@@ -113,3 +113,9 @@ def _resource_capability(resource: Declaration, resources: dict[str, Declaration
         capability["operation"] = [{"name": "everything", "definition": EVERYTHING,
                                     "documentation": EVERYTHING_DOCUMENTATION}]
     return capability
+
+
+def search_param_capability(param: SearchParam) -> dict:
+    """A searchParam entry: FHIR R4's definition where the declaration names it."""
+    return {"name": param.name, **({"definition": param.definition} if param.definition else {}),
+            "type": param.type, "documentation": param.documentation}
