@@ -61,6 +61,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -165,6 +166,20 @@ def install(timeout: float = INSTALL_TIMEOUT) -> Path:
             raise RuntimeError(f"{' '.join(command)} failed ({done.returncode}):\n{output}")
         stamp_file.write_text(stamp)
     return NODE_MODULES
+
+
+def install_for_test_run() -> int:
+    """What the test command (scripts/test) runs before pytest: the install, once, so no
+    test pays for it. Unavailable validators are said, not fatal: the tests that need them
+    skip naming why (fail under FACADE_TEST_STRICT=1). Another npm failure is an error."""
+    try:
+        where = install()
+    except ValidatorsUnavailable as exc:
+        print(f"external FHIR validators (Medplum, FHIR.js) unavailable; the tests that use "
+              f"them will skip: {exc}", file=sys.stderr)
+        return 0
+    print(f"external FHIR validators (Medplum, FHIR.js) ready in {where.parent}")
+    return 0
 
 
 def _json_default(value: Any) -> Any:

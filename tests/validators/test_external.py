@@ -266,3 +266,10 @@ def test_a_missing_node_skips_with_the_reason(monkeypatch) -> None:
     monkeypatch.setattr(external.shutil, "which", lambda name: None)
     with pytest.raises(pytest.skip.Exception, match="node is not installed"):
         external.require()
+
+
+def test_the_test_command_goes_on_without_node_saying_why(monkeypatch, capsys) -> None:
+    monkeypatch.setattr(external.shutil, "which", lambda name: None)
+    assert external.install_for_test_run() == 0
+    assert "unavailable; the tests that use them will skip: node is not installed" in \
+        capsys.readouterr().err
