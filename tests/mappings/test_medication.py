@@ -16,9 +16,12 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from facade.ids import IdCodec
 from facade.mapping.fidelity import fidelity
-from facade.mapping.registry import map_resources
+from facade.mapping.registry import DEFAULT, map_resources
 from facade.protocol.envelope import OutputScheme
+from facade.protocol.identity import Identity
+from facade.records import mapped_record
 from simulator.practice.generator import GeneratedPractice
 from simulator.practice.render import translate
 
@@ -222,3 +225,28 @@ def test_every_medication_item_of_a_generated_practice_is_served(scheme):
         assert len(ids) == len(found["medication"])
         assert all(r["medicationReference"]["reference"].split("/")[1] in ids
                    for r in found["medicationrequest"] + found["medicationstatement"])
+
+
+def test_statements_are_served_newest_taken_first_not_newest_recorded():
+    """A statement's date is when the drug was taken (effective), not when it was written
+    down: a course entered in June that began in January sorts after one begun in March."""
+    def event(uid: str, recorded: str, drug: str, start: str, end: str) -> str:
+        return (f'<Event DateTime="{recorded}" DoneBy="SMITH, Jo " EventUID="{uid}">'
+                "<Medication><MedicationType>NHS medication</MedicationType>"
+                f'<Drug Name="{drug}" ProductID="1{uid[:6]}" Scheme="Multilex"/>'
+                "<Dose>as directed</Dose><Quantity>28 tablet</Quantity>"
+                f"<StartDate>{start}</StartDate><EndDate>{end}</EndDate><EndReason/>"
+                "</Medication></Event>")
+    source = etree.fromstring(
+        "<Response><Identity><NHSNumber>9990000042</NHSNumber></Identity><Clinical>"
+        + event("5100000000000000", "2025-06-01T09:00:00", "Drug begun in January",
+                "2025-01-10", "2025-02-07")
+        + event("5200000000000000", "2025-03-01T09:00:00", "Drug begun in March",
+                "2025-03-01", "2025-03-29")
+        + "</Clinical></Response>")
+    identity = Identity.from_element(source.find("Identity"))
+    served = mapped_record(DEFAULT, IdCodec(bytes(range(64))), identity, source,
+                           dt.datetime(2026, 1, 15, 9, tzinfo=dt.UTC).timestamp())
+    statements = served["resources"]["MedicationStatement"]
+    assert [item(s) for s in statements] == ["5200000000000000-Medication-0",
+                                             "5100000000000000-Medication-0"]

@@ -76,9 +76,15 @@ def test_task_status_and_systmones_word(status, expected):
 
 # FHIR R4 appointmentstatus: TPP names "booked, DNA or cancelled"; DNA is noshow. A word no
 # map knows stays a booking (SystmOne lists pending ones only) and is said in the comment.
+# arrived: "has arrived and is waiting to be seen"; checked-in: "the encounter may begin";
+# fulfilled: "this appointment has completed and may have resulted in an encounter".
 @pytest.mark.parametrize(("status", "expected", "comment"), [
     ("Booked", "booked", None), ("DNA", "noshow", None), ("Cancelled", "cancelled", None),
-    ("Arrived", "arrived", None),
+    ("Arrived", "arrived", None), ("Waiting", "arrived", None),
+    ("In progress", "checked-in", None), ("Seen", "fulfilled", None),
+    ("Finished", "fulfilled", None), ("Did not attend", "noshow", None),
+    ("Cancelled by patient", "cancelled", None), ("Cancelled by unit", "cancelled", None),
+    ("Cancelled by other service", "cancelled", None),
     ("Provisional hold", "booked", "Status in SystmOne: Provisional hold"),
 ])
 def test_appointment_status(status, expected, comment):

@@ -20,6 +20,8 @@ from simulator.practice.generator import GeneratedPractice
 from simulator.practice.index import result_element, summarise
 from tests.mappings.rules import leaves
 from tests.simulator.test_folder import GENUINE_STYLE
+from tests.ukcore import expectations as ux
+from tests.ukcore.rules import sctid_problem
 
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "Patient"
 AS_OF = dt.date(2026, 11, 1)
@@ -116,3 +118,35 @@ def test_an_invalid_nhs_number_in_the_source_is_a_clear_mapping_error():
     with pytest.raises(ValueError, match=r"Patient.identifier.value from "
                                          r"\S*/Response/Identity/NHSNumber: '1234567890'"):
         map_resource("patient", record, id="p")
+
+
+# The NHS Data Dictionary's 2001-census categories, UK Core's England code system: every code
+# SystmOne may write for one (tests/ukcore/expectations.py ETHNIC_CODES, by hand).
+@pytest.mark.parametrize(("scheme", "code"), sorted(ux.ETHNIC_CODES))
+def test_each_census_ethnicity_code_gives_its_uk_core_category(scheme, code):
+    if scheme == "Snomed":
+        assert sctid_problem(code) is None  # the expectation itself is a real concept id
+    record = genuine_style()
+    etree.SubElement(record.find("Demographics/Ethnicity"), "Code",
+                     Scheme=scheme, Code=code, Term="as recorded")
+    category = ux.ETHNIC_CODES[(scheme, code)]
+    assert map_resource("patient", record, id="p")["extension"] == [{
+        "url": ux.ETHNIC_CATEGORY_EXTENSION,
+        "valueCodeableConcept": {"coding": [{
+            "system": ux.ETHNIC_CATEGORY_ENGLAND_SYSTEM, "code": category,
+            "display": ux.ETHNIC_CATEGORY_ENGLAND[category]}]}}]
+
+
+def test_an_ethnicity_code_no_census_category_names_leaves_the_extension_out():
+    record = genuine_style()
+    etree.SubElement(record.find("Demographics/Ethnicity"), "Code",
+                     Scheme="CTV3", Code="XaZZZ", Term="not a census category")
+    assert "extension" not in map_resource("patient", record, id="p")
+
+
+def test_an_identity_spelling_nhsnumber_as_tpps_examples_do_still_gives_the_nhs_number():
+    """TPP's request examples write <NhsNumber> (TPP/spec-v33.4.txt, e.g. line 1294)."""
+    record = genuine_style()
+    record.find("Identity/NHSNumber").tag = "NhsNumber"
+    identifiers = map_resource("patient", record, id="p")["identifier"]
+    assert [(i["system"], i["value"]) for i in identifiers] == [(ux.NHS_NUMBER, "9990000018")]

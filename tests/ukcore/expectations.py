@@ -901,6 +901,40 @@ IDENTIFIER_SYSTEM_AND_VALUE_REQUIRED = frozenset({"MedicationStatement"})
 # UKCore-Patient.xml: extension:ethnicCategory max 1, identifier:nhsNumber max 1.
 ETHNIC_CATEGORY_EXTENSION = UKCORE_SD + "Extension-UKCore-EthnicCategory"
 
+# REF/codesystems/CodeSystem-UKCore-EthnicCategoryEngland.xml: the extension's England
+# categories (the NHS Data Dictionary's ETHNIC CATEGORY, 2001 census), code → display.
+ETHNIC_CATEGORY_ENGLAND_SYSTEM = "https://fhir.hl7.org.uk/CodeSystem/UKCore-EthnicCategoryEngland"
+ETHNIC_CATEGORY_ENGLAND = {
+    "A": "White - British", "B": "White - Irish", "C": "White - Any other White background",
+    "D": "Mixed - White and Black Caribbean", "E": "Mixed - White and Black African",
+    "F": "Mixed - White and Asian", "G": "Mixed - Any other mixed background",
+    "H": "Asian or Asian British - Indian", "J": "Asian or Asian British - Pakistani",
+    "K": "Asian or Asian British - Bangladeshi",
+    "L": "Asian or Asian British - Any other Asian background",
+    "M": "Black or Black British - Caribbean", "N": "Black or Black British - African",
+    "P": "Black or Black British - Any other Black background",
+    "R": "Other Ethnic Groups - Chinese", "S": "Other Ethnic Groups - Any other ethnic group",
+    "Z": "Not stated", "99": "Not known",
+}
+# The 2001-census ethnic category codes a SystmOne record writes in Demographics/Ethnicity
+# (Scheme, Code) → the England category they name, by each concept's term: CTV3's "... -
+# ethnic category 2001 census" codes (XaFwD "White British" is the code TPP's own example
+# uses, TPP/spec-v33.4.txt line 1500) and SNOMED CT UK's 2001-census ethnic category
+# findings (each a valid SCTID: see test_patient.py).
+ETHNIC_CODES = {
+    ("CTV3", "XaFwD"): "A", ("CTV3", "XaQEa"): "A", ("CTV3", "XaQEb"): "B",
+    ("CTV3", "XaJQx"): "C", ("CTV3", "XaJR2"): "H", ("CTV3", "XaJR3"): "J",
+    ("CTV3", "XaJR6"): "M", ("CTV3", "XaJR7"): "N", ("CTV3", "XaJR9"): "R",
+    ("Snomed", "494131000000105"): "A",  # White British
+    ("Snomed", "494161000000100"): "B",  # White Irish
+    ("Snomed", "92411000000108"): "C",  # Other White background
+    ("Snomed", "110751000000108"): "H",  # Indian or British Indian
+    ("Snomed", "92461000000105"): "J",  # Pakistani or British Pakistani
+    ("Snomed", "107691000000105"): "M",  # Caribbean
+    ("Snomed", "92491000000104"): "N",  # African
+    ("Snomed", "92511000000107"): "R",  # Chinese
+}
+
 # Fixed values in the differentials that a mapper must write exactly.
 FIXED_VALUES = {
     # UKCore-Observation-VitalSigns.xml
@@ -1309,6 +1343,19 @@ RELATIONSHIP_WORDS = {
     "Neighbour": (V3_ROLE_CODE, "NBOR"), "Friend": (V3_ROLE_CODE, "FRND"),
     "Next of kin": (V2_0131, "N"), "Carer": (UKCORE_ADDITIONAL_ROLE, "Carer"),
     "Guardian": (UKCORE_ADDITIONAL_ROLE, "Guardian"),
+    "Parent": (V3_ROLE_CODE, "PRN"), "Stepmother": (V3_ROLE_CODE, "STPMTH"),
+    "Stepfather": (V3_ROLE_CODE, "STPFTH"), "Child": (V3_ROLE_CODE, "CHILD"),
+    "Brother": (V3_ROLE_CODE, "BRO"), "Sister": (V3_ROLE_CODE, "SIS"),
+    "Sibling": (V3_ROLE_CODE, "SIB"), "Spouse": (V3_ROLE_CODE, "SPS"),
+    "Grandfather": (V3_ROLE_CODE, "GRFTH"), "Grandparent": (V3_ROLE_CODE, "GRPRN"),
+    "Grandson": (V3_ROLE_CODE, "GRNDSON"), "Granddaughter": (V3_ROLE_CODE, "GRNDDAU"),
+    "Grandchild": (V3_ROLE_CODE, "GRNDCHILD"), "Aunt": (V3_ROLE_CODE, "AUNT"),
+    "Uncle": (V3_ROLE_CODE, "UNCLE"), "Niece": (V3_ROLE_CODE, "NIECE"),
+    "Nephew": (V3_ROLE_CODE, "NEPHEW"), "Cousin": (V3_ROLE_CODE, "COUSN"),
+    "Mother-in-law": (V3_ROLE_CODE, "MTHINLAW"), "Father-in-law": (V3_ROLE_CODE, "FTHINLAW"),
+    "Son-in-law": (V3_ROLE_CODE, "SONINLAW"), "Daughter-in-law": (V3_ROLE_CODE, "DAUINLAW"),
+    "Emergency contact": (V2_0131, "C"),
+    "Legal guardian": (UKCORE_ADDITIONAL_ROLE, "Guardian"),
 }
 
 
