@@ -25,7 +25,7 @@ import pytest
 from werkzeug.test import TestResponse
 
 from facade.app import create_app
-from facade.fhir.registry import RESOURCES
+from facade.fhir.registry import RESOURCES, owns_compartment
 from facade.mapping.declaration import RECORD, Declaration
 from simulator import RunningSimulator, SimulatorConfig, create_server
 from tests.bundles import matches, outcomes
@@ -338,6 +338,40 @@ def post_search(served: Served, declaration: Declaration) -> None:
     assert posted["link"] == got["link"]
 
 
+def includes(served: Served, declaration: Declaration) -> None:
+    """Each _include and _revinclude the CapabilityStatement lists for the type is taken:
+    what it adds is marked include and has its fullUrl, the matches unchanged."""
+    sample = sample_of(served, declaration.type)
+    [listed] = [r for r in served.statement["rest"][0]["resource"]
+                if r["type"] == declaration.type]
+    query = [*sample.query, ("_count", str(PAGE))]
+    plain = [r["id"] for r in matches(served.search(declaration.type, query))]
+    for name, value in [*(("_include", v) for v in listed.get("searchInclude", [])),
+                        *(("_revinclude", v) for v in listed.get("searchRevInclude", []))]:
+        bundle = served.search(declaration.type, [*query, (name, value)], headers=STRICT)
+        assert [r["id"] for r in matches(bundle)] == plain, (name, value)
+        for entry in bundle.get("entry", []):
+            assert entry["search"]["mode"] in ("match", "include", "outcome"), entry["search"]
+            if entry["search"]["mode"] == "include":
+                resource = entry["resource"]
+                assert entry["fullUrl"] == \
+                    f"{TEST_BASE}/{resource['resourceType']}/{resource['id']}"
+
+
+def operations(served: Served, declaration: Declaration) -> None:
+    """Each operation the CapabilityStatement lists for the type answers on the sample:
+    $everything, a searchset of the resource and what its compartment holds."""
+    sample = sample_of(served, declaration.type)
+    [listed] = [r for r in served.statement["rest"][0]["resource"]
+                if r["type"] == declaration.type]
+    for operation in listed.get("operation", []):
+        bundle = served.get(f"/fhir/{declaration.type}/{sample.id}/${operation['name']}"
+                            f"?_count={PAGE}")
+        assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "searchset")
+        assert (declaration.type, sample.id) in \
+            [(r["resourceType"], r["id"]) for r in matches(bundle)]
+
+
 def capability(served: Served, declaration: Declaration) -> None:
     """The CapabilityStatement lists exactly the type's declared parameters (with FHIR's
     definitions), interactions and includes; strict handling knows each parameter it
@@ -357,13 +391,34 @@ def capability(served: Served, declaration: Declaration) -> None:
 
 
 Rule = Callable[[Served, Declaration], None]
-#: (rule, which types it applies to)
-READS: tuple[Rule, ...] = (read_by_id, read_of_an_unknown_id, read_of_a_case_swapped_id)
-SEARCHES: tuple[Rule, ...] = (search, paging, summary_count, elements, unknown_parameter,
-                              unsupported_modifier, post_search)
+
+
+def reads(declaration: Declaration) -> bool:
+    return "read" in declaration.interactions
+
+
+def searches(declaration: Declaration) -> bool:
+    return declaration.searchable
+
+
+def includes_any(declaration: Declaration) -> bool:
+    return searches(declaration) and bool(declaration.include_names or
+                                          owns_compartment(declaration))
+
+
+def every(declaration: Declaration) -> bool:
+    return True
+
+
+#: Each rule, with the types it applies to.
+RULES: tuple[tuple[Rule, Callable[[Declaration], bool]], ...] = (
+    (read_by_id, reads), (read_of_an_unknown_id, reads), (read_of_a_case_swapped_id, reads),
+    (search, searches), (paging, searches), (summary_count, searches), (elements, searches),
+    (unknown_parameter, searches), (unsupported_modifier, searches), (post_search, searches),
+    (includes, includes_any), (operations, owns_compartment), (capability, every),
+)
 ROWS = [(rule, declaration) for declaration in RESOURCES.values()
-        for rule in (*(READS if "read" in declaration.interactions else ()),
-                     *(SEARCHES if declaration.searchable else ()), capability)]
+        for rule, applies in RULES if applies(declaration)]
 
 
 @pytest.mark.parametrize(("rule", "declaration"), ROWS,
