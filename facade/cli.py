@@ -237,6 +237,7 @@ def _stop_on_signals() -> threading.Event:
 def _register_commands() -> None:
     from simulator.cli import simulator
 
+    from .assure.cli import assure_command
     from .auth.cli import clients, keys, token
     from .fidelity_cli import fidelity_command
     from .serving.cli import check, serve
@@ -249,6 +250,7 @@ def _register_commands() -> None:
     main.add_command(serve)
     main.add_command(check)
     main.add_command(fidelity_command)
+    main.add_command(assure_command)
 
 
 _register_commands()
