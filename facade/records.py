@@ -9,6 +9,11 @@ instance. When the budget is spent and a refresh is refused, data already in
 the cache is served as it is (its meta.lastUpdated says how old), unless the
 request asked for fresh data.
 
+Every resource is stamped with its version when it is mapped (versions.py): its
+``meta.versionId`` is a hash of its content, its ``meta.lastUpdated`` when the facade
+first saw that content — kept from the copy in the cache a fetch replaces while the
+content is unchanged.
+
 Cached data is keyed to the upstream it came from: every cache and flight key
 carries a name of the configured endpoints *and* of the organisation SystmOne
 says is behind them (the ODS code of its primary site, from
@@ -46,7 +51,7 @@ from dataclasses import dataclass, field
 
 from lxml import etree
 
-from . import metrics
+from . import metrics, versions
 from .ids import IdCodec
 from .mapping.declaration import DOCUMENT, values_at
 from .mapping.fidelity import fidelity
@@ -175,8 +180,8 @@ class RecordService:
             if record is None:
                 return None
             fetched_at = self.clock()
-            return self.cache.put("demographics", digest,
-                                  self._patient_resource(record, fetched_at), fetched_at)
+            patient = self._patient_resource(record, fetched_at, _by_id(entry))
+            return self.cache.put("demographics", digest, patient, fetched_at)
 
         found = self._shared(f"demographics:{digest}", fetch, "demographics", digest,
                              stale=None if fresh else entry, seen=entry)
@@ -195,18 +200,23 @@ class RecordService:
         def fetch() -> Entry:
             results = self.pool.call("PatientSearch", lambda c: c.patient_search(criteria))
             fetched_at = self.clock()
+            earlier = _by_id(entry)
             return self.cache.put("search", digest,
-                                  [self._patient_resource(r, fetched_at) for r in results],
-                                  fetched_at)
+                                  [self._patient_resource(r, fetched_at, earlier)
+                                   for r in results], fetched_at)
 
         return self._shared(f"search:{digest}", fetch, "search", digest,
                             stale=None if fresh else entry, seen=entry).data
 
-    def _patient_resource(self, element: etree._Element, fetched_at: float) -> dict:
+    def _patient_resource(self, element: etree._Element, fetched_at: float,
+                          earlier: dict[str, dict]) -> dict:
+        """The Patient, stamped with its version against the copy it replaces: the one
+        of its id in ``earlier`` (what the cache held), if any."""
         identity = Identity.from_element(element.find("Identity"))
-        return self.mappings.map_resource(
+        patient = self.mappings.map_resource(
             "patient", element, id=self.codec.patient_id(identity),
             last_updated=_instant(fetched_at), **self._general_practitioner(element))
+        return versions.stamped(patient, _instant(fetched_at), earlier.get(patient["id"]))
 
     # -- the record: every resource type made from it -----------------------------
 
@@ -228,8 +238,8 @@ class RecordService:
 
         def fetch() -> Entry | None:
             record = self._record(identity, full_record_filter(self.sections), full=True)
-            return self._store_clinical(identity, digest, record) if record is not None \
-                else None
+            return self._store_clinical(identity, digest, record, entry) \
+                if record is not None else None
 
         found = self._shared(f"clinical:{digest}", fetch, "clinical", digest,
                              stale=None if fresh else entry, seen=entry)
@@ -246,7 +256,7 @@ class RecordService:
             record = self._record(identity, top_up_filter(now, self.sections), full=False)
             if record is None:
                 return entry
-            added = self._mapped(identity, record, now)
+            added = self._mapped(identity, record, now, entry.data)
             self._store_patient(digest, record, now)
             return self.cache.put("clinical", digest, merged(entry.data, added),
                                   entry.fetched_at, now)
@@ -258,10 +268,11 @@ class RecordService:
             log.warning("top-up failed, serving the cached record: %s", type(error).__name__)
             return entry
 
-    def _store_clinical(self, identity: Identity, digest: str,
-                        record: etree._Element) -> Entry:
+    def _store_clinical(self, identity: Identity, digest: str, record: etree._Element,
+                        earlier: Entry | None) -> Entry:
         fetched_at = self.clock()
-        mapped = self._mapped(identity, record, fetched_at)
+        mapped = self._mapped(identity, record, fetched_at,
+                              earlier.data if earlier is not None else None)
         report = fidelity(record, (r for rs in mapped["resources"].values() for r in rs))
         mapped["fidelity"] = report.to_json()
         mapped["not_served"] = report.not_served_outcome()  # said with every search
@@ -275,12 +286,14 @@ class RecordService:
     def _store_patient(self, digest: str, record: etree._Element, fetched_at: float) -> None:
         """A clinical fetch carries the demographics too: the Patient is refreshed free."""
         if record.find("Demographics") is not None:
-            self.cache.put("demographics", digest, self._patient_resource(record, fetched_at),
-                           fetched_at)
+            patient = self._patient_resource(record, fetched_at,
+                                             _by_id(self.cache.get("demographics", digest)))
+            self.cache.put("demographics", digest, patient, fetched_at)
 
-    def _mapped(self, identity: Identity, record: etree._Element, fetched_at: float) -> dict:
+    def _mapped(self, identity: Identity, record: etree._Element, fetched_at: float,
+                earlier: dict | None = None) -> dict:
         return mapped_record(self.mappings, self.codec, identity, record, fetched_at,
-                             practitioners=self.upstream().practitioners)
+                             practitioners=self.upstream().practitioners, earlier=earlier)
 
     # -- the practice ------------------------------------------------------------
 
@@ -358,7 +371,10 @@ class RecordService:
                 log.warning("SystmOne refuses GetOrganisationMetaData (%s): cached data is "
                             "keyed by its endpoints alone", type(error).__name__)
                 text = ""
-            return self.cache.put("organisation", practice, text, self.clock())
+            fetched_at = self.clock()
+            return self.cache.put("organisation", practice,
+                                  self._organisation_answer(text, fetched_at, stored),
+                                  fetched_at)
 
         metrics.cache_lookup("organisation", "stale" if stored else "miss")
         found = self._shared(f"organisation:{practice}", fetch, "organisation", practice,
@@ -370,13 +386,32 @@ class RecordService:
         learned with the organisation: no call beyond the one a window already makes."""
         return self.upstream().resources.get(resource_type, [])
 
+    def _organisation_answer(self, text: str, fetched_at: float,
+                             earlier: Entry | None) -> dict:
+        """What is stored of GetOrganisationMetaData's answer: the metadata, and the
+        version of each resource made from it, stamped against the answer stored before
+        (versions.py). Every worker maps the metadata itself; stamping against the
+        stored versions, each says the same meta.lastUpdated."""
+        resources = self._organisation_resources(_parsed(text), fetched_at, earlier) \
+            if text else []
+        return {"metadata": text, "versions": versions.first_seen(resources)}
+
+    def _organisation_resources(self, organisation: etree._Element, fetched_at: float,
+                                stored: Entry | None) -> list[dict]:
+        """The organisation types' resources, stamped against ``stored``'s versions."""
+        resources = self.mappings.map_organisation(
+            organisation, ids=self.codec.organisation_id, last_updated=_instant(fetched_at))
+        versions.stamp_all(resources, _instant(fetched_at),
+                           _organisation_parts(stored.data)[1] if stored is not None else ())
+        return resources
+
     def _upstream_from(self, entry: Entry) -> Upstream:
-        organisation = _parsed(entry.data) if entry.data else None
+        metadata, _ = _organisation_parts(entry.data)
+        organisation = _parsed(metadata) if metadata else None
         if organisation is None:
             return Upstream(upstream_source([self.endpoints]), "", entry.fetched_at, None, {})
         ids = self.codec.organisation_id
-        resources = self.mappings.map_organisation(
-            organisation, ids=ids, last_updated=_instant(entry.fetched_at))
+        resources = self._organisation_resources(organisation, entry.fetched_at, entry)
         by_type: dict[str, list[dict]] = {d.type: [] for d in self.mappings.organisation_types()}
         for resource in resources:
             by_type[resource["resourceType"]].append(resource)
@@ -457,17 +492,21 @@ def _patient_digest(codec: IdCodec, identity: Identity) -> str:
 
 def mapped_record(mappings: MappingRegistry, codec: IdCodec, identity: Identity,
                   record: etree._Element, fetched_at: float,
-                  practitioners: dict[str, str] | None = None) -> dict:
+                  practitioners: dict[str, str] | None = None,
+                  earlier: dict | None = None) -> dict:
     """Every record type's resources, by type, each list newest first: what one fetched
     record becomes (the fidelity report is added beside it by the caller).
 
     ``practitioners``: user name → "Practitioner/[id]" for the organisation's users; an
-    Event by anyone else keeps a display-only recorder."""
+    Event by anyone else keeps a display-only recorder. Each resource is stamped with its
+    version against the same resource in ``earlier`` (the mapped record it replaces)."""
     resources = mappings.map_record(
         record, patient={"reference": f"Patient/{codec.patient_id(identity)}"},
         ids=_id_function(codec, identity, _carrying_keys(mappings)),
         last_updated=_instant(fetched_at),
         practitioners=practitioners or {}, __xpath__={"today": _london_day(fetched_at)})
+    versions.stamp_all(resources, _instant(fetched_at),
+                       (r for rs in (earlier or {}).get("resources", {}).values() for r in rs))
     by_type: dict[str, list[dict]] = {d.type: [] for d in mappings.record_types()}
     for resource in resources:
         by_type[resource["resourceType"]].append(resource)
@@ -564,6 +603,22 @@ def _ods_codes(organizations) -> list[str]:
 
 def _parsed(text: str) -> etree._Element:
     return parse_document(text.encode())
+
+
+def _by_id(entry: Entry | None) -> dict[str, dict]:
+    """A cached Patient entry's resources (one, or a search's list) by id."""
+    if entry is None:
+        return {}
+    found = entry.data if isinstance(entry.data, list) else [entry.data]
+    return {resource["id"]: resource for resource in found}
+
+
+def _organisation_parts(data: dict | str) -> tuple[str, list[dict]]:
+    """A stored organisation answer's metadata and its resources' versions (an answer
+    stored before versions were kept is the metadata alone)."""
+    if isinstance(data, str):
+        return data, []
+    return data.get("metadata", ""), data.get("versions", [])
 
 
 def _newer(entry: Entry | None, seen: Entry | None, since: str) -> Entry | None:

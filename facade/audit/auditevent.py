@@ -56,6 +56,8 @@ _SYSTEM_OBJECT = {"system": _ENTITY_TYPE, "code": "2", "display": "System Object
 _OBJECT_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 _PATIENT_ROLE = {"system": _OBJECT_ROLE, "code": "1", "display": "Patient"}
 _QUERY_ROLE = {"system": _OBJECT_ROLE, "code": "24", "display": "Query"}
+#: An access record's only version (meta.versionId; the ETag a read carries).
+VERSION = "1"
 _FHIR_ID = re.compile(r"[A-Za-z0-9\-.]{1,64}")
 #: The furthest an audit page may start (the FHIR API's own bound is the same).
 MAX_OFFSET = 10**9
@@ -104,7 +106,8 @@ def to_audit_event(id: str, entry: AccessRecord, base_url: str) -> dict[str, Any
     return {
         "resourceType": "AuditEvent",
         "id": id,
-        "meta": {"lastUpdated": entry.time},
+        # Written once and never changed: the first version is the only one.
+        "meta": {"versionId": VERSION, "lastUpdated": entry.time},
         "type": _EVENT_TYPE,
         "subtype": [interaction_coding(entry.interaction)],
         "action": "R" if entry.interaction in _READS else "E",

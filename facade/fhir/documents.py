@@ -3,13 +3,16 @@
 The Binary id carries the patient and the DocumentUID (IdCodec.document_id), so the
 service's policy applies before SystmOne is asked anything: the read is noted for the
 audit against that patient, and a caller confined to another patient is refused (403).
-The fetch itself (GetDocument, the files it writes) is facade/documents.py's.
+The fetch itself (GetDocument, the files it writes) is facade/documents.py's. Made anew
+on every read, a Binary's version is its content's hash (versions.py) and nothing more:
+no meta.lastUpdated, so a conditional read goes by its ETag alone.
 """
 
 from __future__ import annotations
 
 import base64
 
+from .. import versions
 from ..mapping.declaration import DOCUMENT, Declaration
 from .outcome import FhirError
 
@@ -35,10 +38,10 @@ class DocumentSource:
         if document is None:
             return None
         patient = {"reference": f"Patient/{self.records.codec.patient_id(identity)}"}
-        return self.records.mappings.map_document(
+        return versions.versioned(self.records.mappings.map_document(
             declaration.type.lower(), id=resource_id, patient=patient,
             content_type=document.content_type,
-            data=base64.b64encode(document.data).decode("ascii"))
+            data=base64.b64encode(document.data).decode("ascii")))
 
     def search(self, declaration: Declaration, request, controls, fresh: bool):
         raise FhirError(405, "not-supported", f"{declaration.type} is read by id only")

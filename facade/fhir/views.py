@@ -12,15 +12,15 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
-import hashlib
+import functools
 import re
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import http_date
+from werkzeug.http import http_date, parse_date
 
-from .. import jsonbytes, metrics, urls
+from .. import jsonbytes, metrics, urls, versions
 from ..audit import trail
 from ..auth import guard
 from ..auth.tokens import InvalidToken
@@ -217,7 +217,7 @@ def read(resource_type: str, resource_id: str) -> Response:
     if definition.native_content and not _fhir_format_asked():
         return _native_response(resource)
     controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
-    return _versioned_response(results.shaped(resource, controls))
+    return _versioned_response(resource, results.shaped(resource, controls))
 
 
 #: The media types that ask a native-content read (Binary) for the FHIR resource instead.
@@ -237,64 +237,73 @@ def _fhir_format_asked() -> bool:
 def _native_response(resource: dict) -> Response:
     """The document's bytes as its own media type. Never cached (no-store), and never
     rendered as part of this origin: a document may be HTML or script, so the answer is
-    a download, sandboxed, its type not sniffed."""
+    a download, sandboxed, its type not sniffed. Its ETag is the Binary's version."""
+    headers = _validators(resource)
+    if _not_modified(headers):
+        return _not_modified_response(headers)
     return Response(base64.b64decode(resource.get("data", "")), status=200, headers={
         "Content-Type": resource.get("contentType") or "application/octet-stream",
         "Cache-Control": "no-store", "Content-Disposition": "attachment",
         "Content-Security-Policy": "sandbox; default-src 'none'",
-        "X-Content-Type-Options": "nosniff", **CORS_HEADERS})
+        "X-Content-Type-Options": "nosniff", **CORS_HEADERS, **headers})
 
 
-def _versioned_response(resource: dict) -> Response:
-    """A read: ETag from the content, Last-Modified from SystmOne, 304 when unchanged."""
-    plain = jsonbytes.dumps(resource)
-    headers = dict(_validators(resource, plain))
-    tag = headers["ETag"]
-    if tag in _if_none_match():
-        response = Response(status=304, headers=headers)
-        response.headers["Cache-Control"] = "no-store"
-        return response
-    return fhir_response(resource, headers=headers, plain=plain)
+def _versioned_response(resource: dict, shaped: dict) -> Response:
+    """A read: ``shaped`` (the resource as _elements or _summary ask for it), or 304 when
+    the client's copy is current; the validators are the resource's own version."""
+    headers = _validators(resource)
+    if _not_modified(headers):
+        return _not_modified_response(headers)
+    return fhir_response(shaped, headers=headers)
 
 
-def _validators(resource: dict, plain: bytes) -> tuple[tuple[str, str], ...]:
-    """ETag and Last-Modified of a read, worked out once per content.
-
-    Keyed by a hash of the (already shaped) resource's plain serialisation: far
-    cheaper than the sorted serialisation and SHA-256 the ETag itself takes.
-    """
-    key = hash(plain)
-    known = _VALIDATORS.get(key)
-    if known is None:
-        known = (("ETag", _etag(resource)), *_last_modified(resource))
-        if len(_VALIDATORS) >= 4096:
-            _VALIDATORS.clear()  # crude, but bounded; refilled by the next reads
-        _VALIDATORS[key] = known
-    return known
+def _validators(resource: dict) -> dict[str, str]:
+    """ETag W/"[meta.versionId]" and Last-Modified = meta.lastUpdated: stamped when the
+    resource was mapped (versions.py), so a read only copies them."""
+    meta = resource.get("meta", {})
+    # A resource cached before versions were stamped has none: its content gives it.
+    headers = {"ETag": _etag(meta.get("versionId") or versions.version_id(resource))}
+    if meta.get("lastUpdated"):
+        headers["Last-Modified"] = _last_modified(meta["lastUpdated"])
+    return headers
 
 
-_VALIDATORS: dict[int, tuple[tuple[str, str], ...]] = {}
+def _etag(version: str) -> str:
+    return f'W/"{version}"'
 
 
-def _last_modified(resource: dict) -> tuple[tuple[str, str], ...]:
-    updated = resource.get("meta", {}).get("lastUpdated")
-    if not updated:
-        return ()
-    moment = dt.datetime.fromisoformat(updated.replace("Z", "+00:00"))
-    return (("Last-Modified", http_date(moment)),)
+@functools.lru_cache(maxsize=4096)
+def _last_modified(updated: str) -> str:
+    """An HTTP date from a FHIR instant (whole seconds: HTTP dates hold no fraction)."""
+    return http_date(dt.datetime.fromisoformat(updated.replace("Z", "+00:00")))
 
 
-def _etag(resource: dict) -> str:
-    """A weak validator from the content, leaving out when it was fetched: an unchanged
-    record read again keeps its ETag."""
-    meta = {k: v for k, v in resource.get("meta", {}).items() if k != "lastUpdated"}
-    content = jsonbytes.dumps({**resource, "meta": meta}, orjson.OPT_SORT_KEYS)
-    return 'W/"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+def _not_modified(headers: dict[str, str]) -> bool:
+    """RFC 9110 13.1: If-None-Match, when sent, decides alone (weak comparison: W/ is
+    ignored on both sides; * matches any current resource); else If-Modified-Since, not
+    before Last-Modified. An unreadable date is ignored, as RFC 9110 says."""
+    environ = request.environ
+    tags = environ.get("HTTP_IF_NONE_MATCH")
+    if tags is not None:
+        return _opaque(headers["ETag"]) in {_opaque(tag) for tag in tags.split(",")} \
+            or "*" in {tag.strip() for tag in tags.split(",")}
+    since = environ.get("HTTP_IF_MODIFIED_SINCE")
+    if since is None or "Last-Modified" not in headers:
+        return False
+    asked = parse_date(since)
+    return asked is not None and parse_date(headers["Last-Modified"]) <= asked
 
 
-def _if_none_match() -> set[str]:
-    header = request.environ.get("HTTP_IF_NONE_MATCH", "")
-    return {part.strip() for part in header.split(",") if part.strip()}
+def _opaque(tag: str) -> str:
+    """An entity tag's opaque part: what weak comparison compares."""
+    tag = tag.strip()
+    return tag[2:] if tag.startswith("W/") else tag
+
+
+def _not_modified_response(headers: dict[str, str]) -> Response:
+    """304: no body; the validators, so the client's copy stays identified."""
+    return Response(status=304, headers={**headers, "Cache-Control": "no-store",
+                                         **CORS_HEADERS})
 
 
 @bp.route("/<resource_type>", methods=["GET", *WRITE_METHODS])

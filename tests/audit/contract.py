@@ -65,6 +65,13 @@ class SinkContract:
         sink.record(entry())
         assert sink.get(id) is None
 
+    def test_ids_are_case_sensitive(self, sink: AuditSink) -> None:
+        """A FHIR id is case-sensitive: the same letters in another case are another id."""
+        id = sink.record(entry())
+        assert any(character.isalpha() for character in id)
+        assert sink.get(id.swapcase()) is None and sink.get(id.upper()) is None
+        assert sink.get(id) == entry()
+
     def test_entries_outlive_the_sink(self, spec: str, tmp_path: Path) -> None:
         sink = open_sink(spec, tmp_path)
         id = sink.record(entry())

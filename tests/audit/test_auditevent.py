@@ -73,6 +73,7 @@ def test_every_audit_event_validates_and_follows_the_rules(record: AccessRecord)
 
     assert event["id"] == "a1b2c3"
     assert event["recorded"] == event["meta"]["lastUpdated"] == record.time
+    assert event["meta"]["versionId"] == "1"  # written once, never changed
     assert event["type"]["code"] == "rest"
     [subtype] = event["subtype"]
     assert subtype["code"] == record.interaction

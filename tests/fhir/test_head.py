@@ -18,6 +18,11 @@ def test_head_answers_as_get_without_a_body(api, practice):
         assert head.get_data() == b""
         assert head.headers["Content-Type"] == got.headers["Content-Type"]
         assert head.headers.get("ETag") == got.headers.get("ETag")
+    validators = client.get(read).headers
+    current = client.head(read, headers={"If-None-Match": validators["ETag"]})
+    assert current.status_code == 304 and current.headers["ETag"] == validators["ETag"]
+    dated = client.head(read, headers={"If-Modified-Since": validators["Last-Modified"]})
+    assert dated.status_code == 304
 
 
 def test_head_is_refused_as_get_is(api, practice):
