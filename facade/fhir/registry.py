@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .. import __version__
 from ..audit.auditevent import DECLARATION as AUDIT_EVENT
-from ..mapping.declaration import PATIENT_LIST, RECORD, Declaration, SearchParam
+from ..mapping.declaration import DOCUMENT, PATIENT_LIST, RECORD, Declaration, SearchParam
 from ..mapping.registry import DEFAULT, MappingRegistry
 
 #: The operation a compartment's owner (the Patient) answers: its whole record.
@@ -99,8 +99,12 @@ def _resource_capability(resource: Declaration, resources: dict[str, Declaration
         **({"supportedProfile": list(resource.supported_profiles)}
            if resource.supported_profiles else {}),
         "interaction": [{"code": code} for code in resource.interactions],
+        # Every resource says its version in meta.versionId (facade/versions.py).
+        "versioning": "versioned",
         # Reads answer the current version only: no vread, no _history.
         "readHistory": False,
+        **({"conditionalRead": _conditional_read(resource)}
+           if "read" in resource.interactions else {}),
     }
     if resource.searchable:
         capability["searchParam"] = [search_param_capability(p) for p in resource.search_params]
@@ -113,6 +117,13 @@ def _resource_capability(resource: Declaration, resources: dict[str, Declaration
         capability["operation"] = [{"name": "everything", "definition": EVERYTHING,
                                     "documentation": EVERYTHING_DOCUMENTATION}]
     return capability
+
+
+def _conditional_read(resource: Declaration) -> str:
+    """If-None-Match on every read (the ETag is the version); If-Modified-Since too where
+    a resource says when its version was first seen: not a document, fetched anew on every
+    read (versions.versioned), which has no meta.lastUpdated."""
+    return "not-match" if resource.source == DOCUMENT else "full-support"
 
 
 def search_param_capability(param: SearchParam) -> dict:

@@ -346,3 +346,17 @@ def _whose(declaration, patients: list[str]) -> list[dict]:
     if declaration.source != RECORD:
         return [{}]
     return [{declaration.patient_params[0]: patient} for patient in patients]
+
+
+def test_the_capability_statement_says_what_reads_do(stack):
+    """versioning "versioned" (meta.versionId) for every type; conditionalRead as each
+    type's reads answer: full-support where Last-Modified lets If-Modified-Since work, else
+    not-match (If-None-Match alone)."""
+    client = stack.client
+    statement = client.get("/fhir/metadata").json["rest"][0]["resource"]
+    said = {resource["type"]: resource for resource in statement}
+    for name, resources in sample(served(stack)).items():
+        assert said[name]["versioning"] == "versioned", name
+        dated = "Last-Modified" in read(client, resources[0]).headers
+        assert said[name]["conditionalRead"] == ("full-support" if dated else "not-match"), \
+            name
