@@ -23,9 +23,9 @@ from .api import Answer
 from .rules import Sent
 
 WIDTH, LEFT, RIGHT = 960, 150, 20
-BANDS = {"requests": (20, 60), "answers": (80, 110), "request-gaps": (135, 225),
-         "record-gaps": (250, 340)}
-HEIGHT = 375
+BANDS = {"requests": (30, 70), "answers": (90, 120), "request-gaps": (145, 235),
+         "record-gaps": (260, 350)}
+HEIGHT = 385
 CEILING = 4.0  # gaps are drawn up to this many intervals; beyond, at the top
 PHASE_FILL = {"scripted": "#eef3fb", "throttle": "#fbf3e6", "faults": "#f3eefb"}
 
@@ -61,10 +61,10 @@ def _phases(phases: dict[str, tuple[float, float]], x) -> list[str]:
     shown = ['<g id="phases">']
     for name, (start, stop) in phases.items():
         width = max(1, x(stop) - x(start))
-        shown.append(f'<rect class="phase" x="{x(start)}" y="10" width="{width}" '
-                     f'height="{HEIGHT - 45}" fill="{PHASE_FILL.get(name, "#f4f4f4")}">'
+        shown.append(f'<rect class="phase" x="{x(start)}" y="18" width="{width}" '
+                     f'height="{HEIGHT - 48}" fill="{PHASE_FILL.get(name, "#f4f4f4")}">'
                      f'<title>{escape(name)} phase</title></rect>')
-        shown.append(f'<text x="{x(start) + 3}" y="{HEIGHT - 38}" class="phase-name">'
+        shown.append(f'<text x="{x(start) + 3}" y="13" class="phase-name">'
                      f'{escape(name)}</text>')
     return [*shown, "</g>"]
 
