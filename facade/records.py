@@ -6,8 +6,7 @@ concurrent requests share one call (single-flight); every call goes through
 the endpoint pool, which books its slot in the shared ledger; the answer is
 mapped and validated once and cached as serialised bytes for every worker and
 instance. When the budget is spent and a refresh is refused, data already in
-the cache is served as it is (its meta.lastUpdated says how old), unless the
-request asked for fresh data.
+the cache is served as it is, unless the request asked for fresh data.
 
 Every resource is stamped with its version when it is mapped (versions.py): its
 ``meta.versionId`` is a hash of its content, its ``meta.lastUpdated`` when the facade
