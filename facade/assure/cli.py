@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from ..profiles import UnsafeConfiguration
 from ..protocol.identity import nhs_number_is_valid
 
 DEFAULT_REPORT = Path("assurance-report")
@@ -61,6 +62,9 @@ def assure_command(endpoint, api_key, report_dir, state_dir, practice_dir, patie
         click.echo("facade assure: FACADE_ENV=live: refusing to run against a live endpoint "
                    "unless told the run is read-only (--read-only)", err=True)
         sys.exit(2)
+    if request_interval <= 0:
+        raise click.BadParameter("SystmOne's request interval is more than 0 s",
+                                 param_hint="--request-interval")
     for number in nhs_numbers:
         if not nhs_number_is_valid(number):
             raise click.BadParameter(f"{number!r} is not a valid NHS number",
@@ -70,7 +74,10 @@ def assure_command(endpoint, api_key, report_dir, state_dir, practice_dir, patie
                       record_interval=record_interval, upstream=endpoint,
                       api_key=api_key, nhs_numbers=tuple(nhs_numbers), practice=practice,
                       practice_label=label, tpp_schemas=tpp_schemas)
-    evidence = assure(options, settings)
+    try:
+        evidence = assure(options, settings)
+    except (OSError, UnsafeConfiguration) as error:  # a state dir or report dir not usable
+        raise click.ClickException(str(error)) from None
     page = write(evidence, report_dir, render(evidence))
     for verdict in evidence.verdicts:
         if not verdict.passed:

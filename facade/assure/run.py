@@ -28,12 +28,14 @@ from ..protocol.envelope import OutputScheme
 from ..protocol.xmlsafe import MalformedDocument, parse_document
 from ..stewardship.ledger import SlotLedger
 from ..stewardship.store import open_store
-from ..upstream.cli import BookedUpstream, make_client
+from ..upstream.cli import make_client
 from ..upstream.transport import Timeouts, Transport
 from . import checks, faults, target, throttle
 from .api import CLIENT_ID, FhirApi
 from .conformance import DEVIATIONS, Conformance, default_tpp_dir
 from .faults import FaultRelay, Faults
+from .pacing import Pacer
+from .progress import Progress
 from .recorder import Message, Recorder, RecordingTransport
 from .report import Evidence
 from .rules import Sent, day_of, read_request
@@ -78,8 +80,6 @@ class Run:
     # -- the phases --------------------------------------------------------------------
 
     def execute(self) -> Evidence:
-        from .progress import Progress
-
         options = self.options
         api_key = options.api_key or self.settings.api_key
         with checks.LogCapture() as logs:
@@ -87,8 +87,8 @@ class Run:
             store = open_store(options.state_dir, self.settings.redis_url)
             ledger = SlotLedger(store, options.request_interval, options.record_interval,
                                 self.settings.send_margin)
-            upstream = self._booked(store, ledger)
-            with Progress(self.recorder.count, lambda: _next_free(ledger, self.target.endpoint),
+            upstream = self._booked(ledger)
+            with Progress(self.recorder.count, upstream.next_free,
                           enabled=options.progress) as shown:
                 try:
                     self._scripted(upstream, shown)
@@ -110,14 +110,14 @@ class Run:
                                 options.state_dir, options.request_interval,
                                 options.record_interval)
 
-    def _booked(self, store, ledger: SlotLedger) -> BookedUpstream:
+    def _booked(self, ledger: SlotLedger) -> Pacer:
         client = make_client(self.target.endpoint, self.target.api_key, self.options.state_dir,
                              Timeouts(5.0, self._read_timeout()),
                              OutputScheme(self.settings.code_scheme, self.settings.drug_scheme))
         client.transport = self._recording(client.transport, client.endpoint)
-        return BookedUpstream(client, store, ledger, self._max_wait_scripted())
+        return Pacer(client, ledger, self._max_wait_scripted())
 
-    def _scripted(self, upstream: BookedUpstream, shown) -> None:
+    def _scripted(self, upstream: Pacer, shown) -> None:
         self._enter("scripted", shown)
         api = self._main_api()
         self.main_api = api
@@ -275,7 +275,10 @@ class Run:
         main = [m for m in messages if m.endpoint == self.target.endpoint]
         under_load = [sends[m.seq] for m in main if m.phase == "throttle"]
         found = dict(self.verdicts)
-        derived = [*throttle.spacing_verdicts([sends[m.seq] for m in main], under_load,
+        by_endpoint: dict[str, list[Sent]] = {}
+        for message in messages:
+            by_endpoint.setdefault(message.endpoint, []).append(sends[message.seq])
+        derived = [*throttle.spacing_verdicts(by_endpoint, under_load,
                                               options.request_interval,
                                               options.record_interval),
                    *throttle.answer_verdicts([a for a in self.answers if a.phase == "throttle"],
@@ -357,12 +360,6 @@ def _reply_field(reply: bytes | None, tag: str) -> str:
         return (parse_document(reply).findtext(tag) or "").strip()
     except MalformedDocument:
         return ""
-
-
-def _next_free(ledger: SlotLedger, endpoint: str) -> tuple[float, float]:
-    now = ledger.clock()
-    return (max(0.0, ledger.next_free(endpoint) - now),
-            max(0.0, ledger.next_free(endpoint, True) - now))
 
 
 def _store_answers(store) -> bool:

@@ -23,8 +23,8 @@ from lxml import etree
 from ..protocol import functions as fn
 from ..protocol.identity import Identity
 from ..stewardship.planner import full_record_filter, top_up_filter
-from ..upstream.cli import BookedUpstream
 from ..upstream.errors import PermanentError, UpstreamError
+from .pacing import Pacer
 from .scenario import Verdict, check, failed, passed, skipped
 from .target import Target
 
@@ -51,7 +51,7 @@ class Patient:
 
 @dataclass
 class Scripted:
-    upstream: BookedUpstream
+    upstream: Pacer
     target: Target
     sections: frozenset[str]
     nhs_numbers: tuple[str, ...] = ()

@@ -92,28 +92,35 @@ class Load:
         self._stop.wait(wait)
 
 
-def spacing_verdicts(sends: list[Sent], phase_sends: list[Sent], request_interval: float,
-                     record_interval: float) -> list[Verdict]:
-    close = too_close(sends, request_interval)
-    records = [sent for sent in sends if sent.full_record]
-    close_records = too_close(records, record_interval)
+def spacing_verdicts(by_endpoint: dict[str, list[Sent]], phase_sends: list[Sent],
+                     request_interval: float, record_interval: float) -> list[Verdict]:
+    """Each endpoint's sends against both limits (SystmOne keeps them per client)."""
+    close = [pair for sends in by_endpoint.values() for pair in too_close(sends,
+                                                                          request_interval)]
+    records = {name: [s for s in sends if s.full_record] for name, sends in by_endpoint.items()}
+    close_records = [pair for sends in records.values()
+                     for pair in too_close(sends, record_interval)]
+    full = sum(len(sends) for sends in records.values())
     in_phase = sum(sent.full_record for sent in phase_sends)
     requests = check(
         "throttle-request-spacing", not close,
-        f"every request left at least {request_interval:g} s after the one before",
-        _closest(close, request_interval, "request"), requests=len(sends),
-        closest=round(min(gaps(sends), default=0), 4))
+        f"every request left at least {request_interval:g} s after the one before to the "
+        "same endpoint", _closest(close, request_interval, "request"),
+        requests=sum(len(sends) for sends in by_endpoint.values()),
+        closest={name: round(min(gaps(sends), default=0), 4)
+                 for name, sends in sorted(by_endpoint.items())})
     if close_records:
         record = failed("throttle-record-spacing",
                         _closest(close_records, record_interval, "non-exempt GetPatientRecord"),
-                        full_records=len(records))
+                        full_records=full)
     else:
         record = check("throttle-record-spacing", in_phase >= 2,
                        f"non-exempt GetPatientRecords at least {record_interval:g} s apart, "
                        "two or more of them under load",
                        "the load never brought two full records: the record limit was not "
-                       "reached", full_records=len(records), under_load=in_phase,
-                       closest=round(min(gaps(records), default=0), 4))
+                       "reached", full_records=full, under_load=in_phase,
+                       closest={name: round(min(gaps(sends), default=0), 4)
+                                for name, sends in sorted(records.items()) if sends})
     return [requests, record]
 
 

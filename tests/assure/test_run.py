@@ -11,7 +11,7 @@ import json
 
 from facade.upstream.client import DEMO_API_KEY
 
-from .conftest import RECORD_INTERVAL, REQUEST_INTERVAL
+from .conftest import RECORD_INTERVAL, REQUEST_INTERVAL, assure
 
 
 def test_the_run_against_the_simulator_passes_every_scenario(pack):
@@ -88,3 +88,14 @@ def test_the_requests_were_checked_against_tpp_schemas_where_they_exist(pack, tp
 def test_the_pack_is_private_to_its_owner(pack):
     folder, _, _ = pack
     assert folder.stat().st_mode & 0o077 == 0
+
+
+def test_the_same_command_gives_the_same_scenarios_and_verdicts(pack, tmp_path):
+    """Reproducible: a second run of the same command against the same practice differs
+    only under ``run`` (times, ids, measurements)."""
+    _, report, _ = pack
+    result = assure(tmp_path)
+    again = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert result.exit_code == 0, result.output
+    assert {k: v for k, v in again.items() if k != "run"} == \
+        {k: v for k, v in report.items() if k != "run"}
