@@ -16,6 +16,8 @@ the last test of the module.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -235,6 +237,50 @@ def read_by_id(served: Served, declaration: Declaration) -> None:
     assert response.headers.get("ETag"), response.headers
 
 
+def listed(served: Served, declaration: Declaration) -> dict:
+    """The type's rest.resource in the CapabilityStatement."""
+    [resource] = [r for r in served.statement["rest"][0]["resource"]
+                  if r["type"] == declaration.type]
+    return resource
+
+
+def http_date(instant: str) -> str:
+    """RFC 9110's date of a FHIR instant, to the second (worked out here, not the app's)."""
+    moment = dt.datetime.fromisoformat(instant.replace("Z", "+00:00"))
+    return email.utils.format_datetime(moment.astimezone(dt.UTC).replace(microsecond=0),
+                                       usegmt=True)
+
+
+def conditional_read(served: Served, declaration: Declaration) -> None:
+    """What the CapabilityStatement claims of reads holds: versioned, meta.versionId is
+    the ETag's; If-None-Match (not-match, full-support) with the ETag and If-Modified-Since
+    (modified-since, full-support) with Last-Modified = meta.lastUpdated are 304 without a
+    body, an older date 200."""
+    claims = listed(served, declaration)
+    url = f"/fhir/{declaration.type}/{sample_of(served, declaration.type).id}"
+    fhir = {"Accept": FHIR_JSON}
+    read = served.ask("GET", url, headers=fhir)
+    assert read.status_code == 200
+    meta = read.json.get("meta", {})
+    if claims.get("versioning") in ("versioned", "versioned-update"):
+        assert read.headers["ETag"] == f'W/"{meta["versionId"]}"', (read.headers, meta)
+    if claims.get("conditionalRead") in ("not-match", "full-support"):
+        again = served.ask("GET", url, headers={**fhir, "If-None-Match": read.headers["ETag"]})
+        assert (again.status_code, again.data) == (304, b"")
+        assert again.headers["ETag"] == read.headers["ETag"]
+    if claims.get("conditionalRead") in ("modified-since", "full-support"):
+        assert read.headers["Last-Modified"] == http_date(meta["lastUpdated"])
+        since = served.ask("GET", url, headers={
+            **fhir, "If-Modified-Since": read.headers["Last-Modified"]})
+        assert (since.status_code, since.data) == (304, b"")
+        earlier = email.utils.format_datetime(
+            email.utils.parsedate_to_datetime(read.headers["Last-Modified"])
+            - dt.timedelta(days=1), usegmt=True)
+        assert served.ask("GET", url, headers={**fhir, "If-Modified-Since": earlier}) \
+            .status_code == 200
+    assert claims.get("readHistory") is False  # no vread: nothing more to try
+
+
 def read_of_an_unknown_id(served: Served, declaration: Declaration) -> None:
     """An id nobody served: 404 and an OperationOutcome."""
     body = served.get(f"/fhir/{declaration.type}/unknown0000", 404)
@@ -342,12 +388,11 @@ def includes(served: Served, declaration: Declaration) -> None:
     """Each _include and _revinclude the CapabilityStatement lists for the type is taken:
     what it adds is marked include and has its fullUrl, the matches unchanged."""
     sample = sample_of(served, declaration.type)
-    [listed] = [r for r in served.statement["rest"][0]["resource"]
-                if r["type"] == declaration.type]
+    claims = listed(served, declaration)
     query = [*sample.query, ("_count", str(PAGE))]
     plain = [r["id"] for r in matches(served.search(declaration.type, query))]
-    for name, value in [*(("_include", v) for v in listed.get("searchInclude", [])),
-                        *(("_revinclude", v) for v in listed.get("searchRevInclude", []))]:
+    for name, value in [*(("_include", v) for v in claims.get("searchInclude", [])),
+                        *(("_revinclude", v) for v in claims.get("searchRevInclude", []))]:
         bundle = served.search(declaration.type, [*query, (name, value)], headers=STRICT)
         assert [r["id"] for r in matches(bundle)] == plain, (name, value)
         for entry in bundle.get("entry", []):
@@ -362,9 +407,7 @@ def operations(served: Served, declaration: Declaration) -> None:
     """Each operation the CapabilityStatement lists for the type answers on the sample:
     $everything, a searchset of the resource and what its compartment holds."""
     sample = sample_of(served, declaration.type)
-    [listed] = [r for r in served.statement["rest"][0]["resource"]
-                if r["type"] == declaration.type]
-    for operation in listed.get("operation", []):
+    for operation in listed(served, declaration).get("operation", []):
         bundle = served.get(f"/fhir/{declaration.type}/{sample.id}/${operation['name']}"
                             f"?_count={PAGE}")
         assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "searchset")
@@ -376,14 +419,13 @@ def capability(served: Served, declaration: Declaration) -> None:
     """The CapabilityStatement lists exactly the type's declared parameters (with FHIR's
     definitions), interactions and includes; strict handling knows each parameter it
     lists (given empty, a known parameter is ignored, an unknown one refused)."""
-    [listed] = [r for r in served.statement["rest"][0]["resource"]
-                if r["type"] == declaration.type]
-    assert [i["code"] for i in listed["interaction"]] == list(declaration.interactions)
-    params = listed.get("searchParam", [])
+    claims = listed(served, declaration)
+    assert [i["code"] for i in claims["interaction"]] == list(declaration.interactions)
+    params = claims.get("searchParam", [])
     assert [(p["name"], p["type"], p.get("definition")) for p in params] == \
         [(p.name, p.type, p.definition) for p in declaration.search_params
          if declaration.searchable]
-    assert listed.get("searchInclude", []) == list(declaration.include_names)
+    assert claims.get("searchInclude", []) == list(declaration.include_names)
     sample = served.samples.get(declaration.type)
     for param in params if sample else ():
         served.search(declaration.type, [*sample.query, (param["name"], ""),
@@ -412,7 +454,8 @@ def every(declaration: Declaration) -> bool:
 
 #: Each rule, with the types it applies to.
 RULES: tuple[tuple[Rule, Callable[[Declaration], bool]], ...] = (
-    (read_by_id, reads), (read_of_an_unknown_id, reads), (read_of_a_case_swapped_id, reads),
+    (read_by_id, reads), (conditional_read, reads), (read_of_an_unknown_id, reads),
+    (read_of_a_case_swapped_id, reads),
     (search, searches), (paging, searches), (summary_count, searches), (elements, searches),
     (unknown_parameter, searches), (unsupported_modifier, searches), (post_search, searches),
     (includes, includes_any), (operations, owns_compartment), (capability, every),
