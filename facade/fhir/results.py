@@ -1,22 +1,33 @@
-"""Search results: the result parameters (_count, _offset, _summary, _elements,
-_include, _revinclude), a stable order, and the searchset Bundle with its paging links.
+"""Search results: the result parameters (_count, _offset, _summary, _elements, _sort,
+_total, _include, _revinclude), a stable order, and the searchset Bundle with its paging
+links.
 
 Pages are cut from a stable order and their links carry the whole query plus
 ``_count`` and ``_offset``, so a link works on any instance and after a restart
 (stateless). Every page has a size: the default when ``_count`` is not given,
 never more than the maximum (a larger ``_count`` is capped: FHIR lets a server
 return fewer than asked).
+
+What a resource keeps under ``_summary`` and ``_elements`` comes from FHIR R4's own
+definition of its type (fhir.resources' R4B models: the elements marked summary, and
+the mandatory ones), so every type is shaped alike without naming any. ``_sort`` takes
+the type's declared sort order (the date parameters reading ``Declaration.sort``) and
+``_lastUpdated``, ascending or (``-``) descending.
 """
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
-from ..mapping.declaration import Declaration
+from fhir.resources.R4B import get_fhir_model_class
+
+from ..mapping.declaration import Declaration, values_at
 from .outcome import FhirError
-from .search import COMMON_PARAMS
+from .search import COMMON_PARAMS, LAST_UPDATED, moment
 
 SUBSETTED = {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue",
              "code": "SUBSETTED", "display": "subsetted"}
@@ -42,21 +53,48 @@ class PageSize:
                 "_count=0 gives the total only.")
 
 
+#: FHIR R4's _summary values; count gives the total only, false the whole resource.
+SUMMARIES = ("true", "text", "data", "count", "false")
+#: FHIR R4's _total values: every total here is exact, whichever is asked.
+TOTALS = ("none", "estimate", "accurate")
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """One ``_sort`` parameter: its name, the dotted paths its value is read from (the
+    first present counts) and the direction."""
+
+    name: str
+    paths: tuple[str, ...]
+    descending: bool = False
+
+    @property
+    def asked(self) -> str:
+        return f"-{self.name}" if self.descending else self.name
+
+
 @dataclass(frozen=True)
 class Controls:
-    """The result parameters of a search: paging, summary, elements, includes."""
+    """The result parameters of a search: paging, summary, elements, order, includes."""
 
     count: int = PageSize.default
     offset: int = 0
     summary_count: bool = False
-    summary_data: bool = False  # _summary=data: everything but the narrative
+    #: _summary as asked (true, text, data, count or false), None when not given.
+    summary: str | None = None
     elements: tuple[str, ...] = ()
+    sort: tuple[SortKey, ...] = ()
+    total: str | None = None  # _total as asked; the total given is always exact
     includes: tuple[str, ...] = ()  # e.g. Observation:patient
     revincludes: tuple[str, ...] = ()  # e.g. Observation:patient on a Patient search
     notes: tuple[str, ...] = ()  # said in the searchset's outcome, e.g. a capped _count
     #: Result parameters the search went without (unsupported _include values...), said
     #: as not-supported warnings.
     unsupported: tuple[str, ...] = ()
+
+    @property
+    def summary_data(self) -> bool:  # _summary=data: everything but the narrative
+        return self.summary == "data"
 
 
 def controls(definition: Declaration, params: dict[str, list[str]],
@@ -70,10 +108,8 @@ def controls(definition: Declaration, params: dict[str, list[str]],
     offset = _whole_number(params, "_offset") or 0
     if offset > MAX_OFFSET:
         raise FhirError(400, "invalid", f"_offset must be at most {MAX_OFFSET}")
-    summary = params.get("_summary", [None])[-1]
-    if summary not in (None, "count", "data", "false"):
-        raise FhirError(400, "not-supported", f"_summary={summary} is not supported; "
-                                              "count, data and false are")
+    summary = _one_of(params, "_summary", SUMMARIES)
+    total = _one_of(params, "_total", TOTALS)
     unsupported: list[str] = []
     includes = _supported(definition, "_include", params, definition.include_names, strict,
                           unsupported)
@@ -81,12 +117,84 @@ def controls(definition: Declaration, params: dict[str, list[str]],
                              unsupported)
     elements = tuple(name.strip() for value in params.get("_elements", [])
                      for name in value.split(",") if name.strip())
+    sort = _sort_keys(definition, params, strict, unsupported)
     # _count=0 asks only for the total, as _summary=count does (and so gets no next link).
     return Controls(count=count, offset=offset,
                     summary_count=summary == "count" or asked == 0,
-                    summary_data=summary == "data", elements=elements,
+                    summary=summary, elements=elements, sort=sort, total=total,
                     includes=includes, revincludes=revincludes,
                     notes=_capped(asked, page_size), unsupported=tuple(unsupported))
+
+
+def _one_of(params: dict[str, list[str]], name: str, allowed: tuple[str, ...]) -> str | None:
+    """The last value given, one of FHIR's ``allowed``; None when absent or blank."""
+    values = [value.strip() for value in params.get(name, []) if value.strip()]
+    if values and values[-1] not in allowed:
+        raise FhirError(400, "invalid", f"{name}={values[-1]} is not a value of {name}; "
+                                        f"FHIR's are {', '.join(allowed)}")
+    return values[-1] if values else None
+
+
+def sort_params(definition: Declaration) -> dict[str, tuple[str, ...]]:
+    """The parameters a search of the type sorts by, each with the paths its value is read
+    from: the date parameters whose paths lead to the type's declared sort order (a
+    Period's parameter sorts by the start the declaration names), then _lastUpdated."""
+    sortable: dict[str, tuple[str, ...]] = {}
+    for param in definition.search_params:
+        if param.type != "date":
+            continue
+        paths = tuple(sort for sort in definition.sort
+                      if any(sort == path or sort.startswith(path + ".")
+                             for path in param.paths))
+        if paths:
+            sortable[param.name] = paths
+    sortable[LAST_UPDATED.name] = LAST_UPDATED.paths
+    return sortable
+
+
+def _sort_keys(definition: Declaration, params: dict[str, list[str]], strict: bool,
+               unsupported: list[str]) -> tuple[SortKey, ...]:
+    """``_sort``: comma-separated names, each once, ``-`` for descending. A name the type
+    does not sort by is refused under strict handling, else ignored and said (FHIR lets a
+    server ignore what it cannot sort by)."""
+    sortable = sort_params(definition)
+    keys: dict[str, SortKey] = {}
+    for value in params.get("_sort", []):
+        for part in (part.strip() for part in value.split(",")):
+            if not part:
+                continue
+            name = part.removeprefix("-")
+            if name in sortable:
+                keys.setdefault(name, SortKey(name, sortable[name], part.startswith("-")))
+                continue
+            said = (f"_sort={part}: {definition.type} sorts by {', '.join(sortable)} "
+                    "(each ascending, or descending with -)")
+            if strict:
+                raise FhirError(400, "not-supported", said)
+            unsupported.append(f"{said}; ignored (Prefer: handling=strict refuses it)")
+    return tuple(keys.values())
+
+
+def ordered(resources: list[dict], sort: tuple[SortKey, ...]) -> list[dict]:
+    """The resources in ``_sort``'s order; ties by id (so every page of every instance
+    agrees), resources without the value last either way."""
+    result = sorted(resources, key=lambda resource: resource.get("id", ""))
+    for key in reversed(sort):  # the last key first: Python's sort is stable
+        result.sort(key=_sort_value(key), reverse=key.descending)
+    return result
+
+
+def _sort_value(key: SortKey) -> Callable[[dict], tuple]:
+    absent = (-1, 0.0) if key.descending else (1, 0.0)  # last, whichever the direction
+
+    def value(resource: dict) -> tuple:
+        for path in key.paths:
+            for found in values_at(resource, path):
+                when = moment(found) if isinstance(found, str) else None
+                if when is not None:
+                    return (0, when.timestamp())
+        return absent
+    return value
 
 
 def _supported(definition: Declaration, name: str, params: dict[str, list[str]],
@@ -148,26 +256,87 @@ def _whole_number(params: dict[str, list[str]], name: str) -> int | None:
 
 
 def shaped(resource: dict, controls: Controls) -> dict:
-    """A resource as _elements and _summary=data ask for it (a copy when changed)."""
+    """A resource as _elements or _summary (true, text, data) ask for it: a copy, marked
+    SUBSETTED, when changed. _elements wins when both are given."""
     if controls.elements:
         return only(resource, controls.elements)
-    if controls.summary_data:
-        kept = {key: value for key, value in resource.items() if key != "text"}
-        meta = dict(kept.get("meta", {}))
-        meta["tag"] = [*meta.get("tag", []), SUBSETTED]
-        kept["meta"] = meta
-        return kept
+    if controls.summary in ("true", "text", "data"):
+        return summarised(resource, controls.summary)
     return resource
 
 
+#: Kept whatever is asked: what makes a resource itself, and the extensions that change
+#: the meaning of what is kept (dropping a modifierExtension would change it).
+ALWAYS = frozenset({"resourceType", "id", "meta", "modifierExtension"})
+
+
+def summarised(resource: dict, summary: str) -> dict:
+    """``_summary``: true, the elements FHIR marks summary; text, the narrative; data,
+    all but the narrative. The mandatory elements are kept by true and text."""
+    if summary == "data":
+        return _subset(resource, lambda element: element != "text")
+    shape = _shape(resource.get("resourceType", ""))
+    wanted = shape.summary if summary == "true" else frozenset({"text"})
+    return _subset(resource, lambda element: element in wanted or element in shape.mandatory)
+
+
 def only(resource: dict, elements: tuple[str, ...]) -> dict:
-    """``_elements``: the mandatory parts plus those asked for, marked SUBSETTED."""
-    kept = {key: value for key, value in resource.items()
-            if key in ("resourceType", "id", "meta") or key in elements}
+    """``_elements``: the elements asked for (by name, ``Type.name`` too; a choice by its
+    base name, ``value`` for ``valueQuantity``, or its full one) and the mandatory ones,
+    which FHIR asks servers to keep."""
+    resource_type = resource.get("resourceType", "")
+    asked = {name.removeprefix(f"{resource_type}.") for name in elements}
+    shape = _shape(resource_type)
+    return _subset(resource, lambda element: element in asked or element in shape.mandatory,
+                   asked)
+
+
+def _subset(resource: dict, keeps: Callable[[str], bool],
+            asked: set[str] = frozenset()) -> dict:
+    """The resource's top-level elements ``keeps`` takes (by element name; a primitive's
+    ``_name`` goes with it) and ALWAYS, its meta tagged SUBSETTED once."""
+    shape = _shape(resource.get("resourceType", ""))
+    kept = {}
+    for key, value in resource.items():
+        bare = key.removeprefix("_")
+        if key in ALWAYS or bare in asked or keeps(shape.element.get(bare, bare)):
+            kept[key] = value
     meta = dict(kept.get("meta", {}))
-    meta["tag"] = [*meta.get("tag", []), SUBSETTED]
+    if SUBSETTED not in meta.get("tag", []):
+        meta["tag"] = [*meta.get("tag", []), SUBSETTED]
     kept["meta"] = meta
     return kept
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What FHIR R4 says of a type's top-level elements, by element name (a choice such
+    as ``value[x]`` is ``value``): which are summary, which mandatory, and the element
+    each JSON name belongs to."""
+
+    summary: frozenset[str]
+    mandatory: frozenset[str]
+    element: dict[str, str]
+
+
+@functools.cache
+def _shape(resource_type: str) -> Shape:
+    """From fhir.resources' R4B model of the type (read once per type); a type it does
+    not know keeps only ALWAYS under _summary."""
+    try:
+        model = get_fhir_model_class(resource_type)
+    except (KeyError, ValueError):
+        return Shape(frozenset(), frozenset(), {})
+    element, mandatory = {}, set()
+    for field in model.model_fields.values():
+        extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+        name = field.alias or ""
+        element[name] = extra.get("one_of_many") or name
+        if extra.get("element_required") or extra.get("one_of_many_required") \
+                or field.is_required():
+            mandatory.add(element[name])
+    summary = frozenset(element.get(name, name) for name in model.summary_elements_sequence())
+    return Shape(summary, frozenset(mandatory), element)
 
 
 def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
@@ -177,10 +346,14 @@ def bundle(base_url: str, resource_type: str, resources: list[dict], total: int,
 
     def link(relation: str, offset: int | None) -> dict:
         pairs = [(name, value) for name, values in params.items() for value in values]
-        if controls.summary_count:
-            pairs.append(("_summary", "count"))
+        if controls.summary or controls.summary_count:
+            pairs.append(("_summary", controls.summary or "count"))
         if controls.elements:
             pairs.append(("_elements", ",".join(controls.elements)))
+        if controls.sort:
+            pairs.append(("_sort", ",".join(key.asked for key in controls.sort)))
+        if controls.total:
+            pairs.append(("_total", controls.total))
         pairs.extend(("_include", include) for include in controls.includes)
         pairs.extend(("_revinclude", value) for value in controls.revincludes)
         pairs.append(("_count", str(controls.count)))

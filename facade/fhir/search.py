@@ -1,11 +1,19 @@
 """FHIR search: a query parsed once, against the type's declaration, into a typed request.
 
 ``parse_search`` checks every parameter against the declaration (unknown ones are
-ignored and said to be, or refused under ``Prefer: handling=strict``; modifiers are
-refused; empty values are ignored, as FHIR asks), refuses what no SystmOne request
-could carry (characters XML cannot hold), reads each value by its declared type and
-builds one predicate per value from the paths the declaration gives it. Pure
-functions over strings and mapped resources, so they are tested without HTTP.
+ignored and said to be, or refused under ``Prefer: handling=strict``; empty values are
+ignored, as FHIR asks), refuses what no SystmOne request could carry (characters XML
+cannot hold), reads each value by its declared type and builds one predicate per value
+from the paths the declaration gives it. Pure functions over strings and mapped
+resources, so they are tested without HTTP.
+
+FHIR R4's modifiers are answered by the parameter's type (``MODIFIERS``): ``:missing``
+on every type; ``:not``, ``:text`` and (on identifiers) ``:of-type`` on tokens;
+``:exact`` and ``:contains`` on strings; ``:[type]`` on references. Any other modifier is
+refused (400) naming it: a modifier ignored would widen what a search returns. Every
+date prefix (eq ne gt lt ge le sa eb ap) is answered. A modified parameter's predicate
+is also one a source that answers upstream must apply afterwards (``common``):
+SystmOne's PatientSearch knows no modifier.
 """
 
 from __future__ import annotations
@@ -26,15 +34,15 @@ from .outcome import FhirError
 Predicate = Callable[[dict, Resolver | None], bool]
 #: Parameters every search understands besides the type's own (results.py reads them).
 CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
-                  "_include", "_revinclude")
+                  "_include", "_revinclude", "_sort", "_total")
 #: FHIR's parameters common to every type that this server answers, beside each type's own:
 #: when the facade fetched what it serves (meta.lastUpdated; see service.py for what that
 #: means for a record).
 LAST_UPDATED = SearchParam(
     "_lastUpdated", "date", ("meta.lastUpdated",),
-    "When the facade last fetched the resource from SystmOne (meta.lastUpdated), with the "
-    "date prefixes (ge, gt, le, lt...): never earlier than the change SystmOne holds, so "
-    "_lastUpdated=ge[instant] misses nothing changed since then.")
+    "When the facade last fetched the resource from SystmOne (meta.lastUpdated), with every "
+    "date prefix (eq, ne, gt, lt, ge, le, sa, eb, ap): never earlier than the change "
+    "SystmOne holds, so _lastUpdated=ge[instant] misses nothing changed since then.")
 COMMON_PARAMS = (LAST_UPDATED,)
 
 
@@ -57,8 +65,9 @@ class SearchRequest:
     patients: tuple[str, ...]  # Patient ids named by the patient parameters
     predicates: tuple[Predicate, ...]
     ignored: tuple[Ignored, ...] = ()
-    #: The predicates of the common parameters (also in ``predicates``): a source that
-    #: answers its own parameters upstream (PatientSearch, the audit) applies these.
+    #: The predicates of the common parameters and of every modified parameter (also in
+    #: ``predicates``): a source that answers the type's own parameters upstream
+    #: (PatientSearch) applies these to what it found.
     common: tuple[Predicate, ...] = ()
 
     def matches(self, resource: dict, resolve: Resolver | None = None) -> bool:
@@ -70,7 +79,8 @@ class SearchRequest:
 
     @property
     def own_params(self) -> dict[str, list[str]]:
-        """The type's own parameters, without the common ones."""
+        """The type's own parameters, without the common ones (modified ones included, by
+        the name given: a source answering upstream sees, and may refuse, a modifier)."""
         return {name: values for name, values in self.params.items()
                 if name not in COMMON_NAMES}
 
@@ -91,13 +101,17 @@ def parse_search(declaration: Declaration, params: dict[str, list[str]],
     for name, values in params.items():
         _refuse_unsendable(name, values)
         base, colon, modifier = name.partition(":")
-        if colon and (param_of(declaration, base) is not None or base in CONTROL_PARAMS):
+        if colon and base in CONTROL_PARAMS:
             raise FhirError(400, "not-supported",
-                            f"{name}: the :{modifier} modifier is not supported")
-        if param_of(declaration, name) is None:
+                            f"{name}: the :{modifier} modifier is not supported; {base} is a "
+                            "result parameter and takes none")
+        param = param_of(declaration, base)
+        if param is None:
             if name not in CONTROL_PARAMS:
                 ignored.append(_unknown(declaration, name, strict))
             continue
+        if colon:
+            _check_modifier(param, modifier)
         given = [value for value in values if value.strip()]
         if given:
             known[name] = given
@@ -107,16 +121,49 @@ def parse_search(declaration: Declaration, params: dict[str, list[str]],
     predicates: list[Predicate] = []
     common: list[Predicate] = []
     for name, values in known.items():
-        param = param_of(declaration, name)
+        base, _, modifier = name.partition(":")
+        param = param_of(declaration, base)
         for value in values:
-            if name in declaration.patient_params:
+            if base in declaration.patient_params and modifier in ("", "Patient"):
                 patients.append(patient_id(name, value))
             else:
-                predicates.append(predicate(param, value))
-                if declaration.param(name) is None:
+                predicates.append(predicate(param, value, modifier))
+                if modifier or declaration.param(base) is None:
                     common.append(predicates[-1])
     return SearchRequest(known, tuple(dict.fromkeys(patients)), tuple(predicates),
                          tuple(ignored), tuple(common))
+
+
+#: The modifiers each parameter type takes (FHIR R4 search.html#modifiers); ``[type]``
+#: stands for a resource type's name (``subject:Patient=[id]``).
+MODIFIERS = {"token": ("missing", "not", "text", "of-type"),
+             "string": ("missing", "exact", "contains"),
+             "date": ("missing",),
+             "reference": ("missing", "[type]")}
+_RESOURCE_TYPE = re.compile(r"[A-Z][A-Za-z]{1,63}")
+
+
+def _check_modifier(param: SearchParam, modifier: str) -> None:
+    """A modifier the parameter's type takes, else 400 naming it (never ignored: a
+    modifier ignored would widen or change what the search returns)."""
+    taken = MODIFIERS[param.type]
+    if modifier in taken or ("[type]" in taken and _RESOURCE_TYPE.fullmatch(modifier)):
+        if modifier == "of-type" and not names_identifiers(param):
+            raise FhirError(400, "not-supported",
+                            f"{param.name}:of-type: the :of-type modifier applies to "
+                            "parameters of Identifiers (such as identifier)")
+        return
+    raise FhirError(400, "not-supported",
+                    f"{param.name}:{modifier}: the :{modifier} modifier is not supported on "
+                    f"{param.type} parameters; supported: "
+                    + ", ".join(f":{name}" for name in taken))
+
+
+def names_identifiers(param: SearchParam) -> bool:
+    """Whether a token parameter reads Identifiers: each path ends at an ``identifier``
+    element (FHIR's name for Identifier elements)."""
+    return param.type == "token" and bool(param.paths) and all(
+        path.rsplit(".", 1)[-1] == "identifier" for path in param.paths)
 
 
 def _refuse_unsendable(name: str, values: list[str]) -> None:
@@ -150,30 +197,116 @@ def patient_id(name: str, value: str) -> str:
     return parts[-1]
 
 
-def predicate(param: SearchParam, value: str) -> Predicate:
-    """One value of a parameter, as a test of a resource, by the parameter's type."""
+def predicate(param: SearchParam, value: str, modifier: str = "") -> Predicate:
+    """One value of a parameter, as a test of a resource, by the parameter's type and
+    modifier (``_check_modifier`` has admitted the modifier)."""
     paths = param.paths
 
     def found(resource: dict, resolve: Resolver | None) -> list[Any]:
         return [item for path in paths for item in values_at(resource, path, resolve)]
 
+    if modifier == "missing":  # true: no value at any path; false: some value
+        missing = _boolean(f"{param.name}:missing", value)
+        return lambda r, resolve=None: not any(_present(item) for item in found(r, resolve)) \
+            if missing else any(_present(item) for item in found(r, resolve))
     if param.type == "token":
-        wanted = tokens(param.name, value)
-        return lambda r, resolve=None: any(token_matches(item, wanted)
-                                           for item in found(r, resolve))
+        return _token_predicate(param, value, modifier, found)
     if param.type == "date":  # commas: any of the dates (OR), as for every type
         whens = [date_range(param.name, part) for part in alternatives(value)]
         return lambda r, resolve=None: any(date_matches(item, when)
                                            for item in found(r, resolve) for when in whens)
     if param.type == "reference":
-        targets = [reference_value(param.name, part) for part in alternatives(value)]
+        targets = [reference_value(param.name, part, modifier) for part in alternatives(value)]
         return lambda r, resolve=None: any(isinstance(item, dict) and
                                            reference_matches(item, target)
                                            for item in found(r, resolve) for target in targets)
     strings = alternatives(value)
-    return lambda r, resolve=None: any(string_matches(
+    compare = {"exact": exact_matches, "contains": contains_matches}.get(modifier,
+                                                                          string_matches)
+    return lambda r, resolve=None: any(compare(
         [item for item in found(r, resolve) if isinstance(item, str)], part)
         for part in strings)
+
+
+def _token_predicate(param: SearchParam, value: str, modifier: str,
+                     found: Callable[[dict, Resolver | None], list[Any]]) -> Predicate:
+    if modifier == "text":  # FHIR R4: a string search of the text beside the code
+        texts = alternatives(value)
+        return lambda r, resolve=None: any(
+            string_matches(texts_at(r, param.paths, resolve), text) for text in texts)
+    if modifier == "of-type":
+        typed = [of_type(param.name, part) for part in alternatives(value)]
+        return lambda r, resolve=None: any(identifier_of_type(item, wanted)
+                                           for item in found(r, resolve) for wanted in typed)
+    wanted = tokens(param.name, value)
+    if modifier == "not":  # FHIR: no element has the code, a resource without one included
+        return lambda r, resolve=None: not any(token_matches(item, wanted)
+                                               for item in found(r, resolve))
+    return lambda r, resolve=None: any(token_matches(item, wanted)
+                                       for item in found(r, resolve))
+
+
+def _boolean(name: str, value: str) -> bool:
+    if value not in ("true", "false"):
+        raise FhirError(400, "invalid", f"{name} takes true or false, not {value!r}")
+    return value == "true"
+
+
+def _present(item: Any) -> bool:
+    """A value, not an empty one (a mapped resource holds none, but a resolved one may)."""
+    return item is not None and item != "" and item != [] and item != {}
+
+
+def texts_at(resource: dict, paths: tuple[str, ...], resolve: Resolver | None) -> list[str]:
+    """The text beside the codes at ``paths`` (FHIR's :text): each CodeableConcept's text,
+    each Coding's display, each Identifier's type text. A path to a CodeableConcept's
+    codings (``code.coding``) reads the CodeableConcept too."""
+    items = []
+    for path in paths:
+        items += values_at(resource, path, resolve)
+        if path.endswith(".coding"):
+            items += values_at(resource, path.removesuffix(".coding"), resolve)
+    return [text for item in items for text in _texts(item)]
+
+
+def _texts(item: Any) -> list[str]:
+    if not isinstance(item, dict):
+        return []
+    kind = item.get("type") if isinstance(item.get("type"), dict) else {}
+    codings = [c for c in (*_listed(item.get("coding")), *_listed(kind.get("coding")))
+               if isinstance(c, dict)]
+    found = [item.get("text"), item.get("display"), kind.get("text"),
+             *(coding.get("display") for coding in codings)]
+    return [text for text in found if isinstance(text, str)]
+
+
+def _listed(value: Any) -> list:
+    return value if isinstance(value, list) else []
+
+
+@dataclass(frozen=True)
+class OfType:
+    """``:of-type``'s ``system|code|value``: the Identifier's type coding, and its value."""
+
+    system: str
+    code: str
+    value: str
+
+
+def of_type(name: str, value: str) -> OfType:
+    parts = value.split("|")
+    if len(parts) != 3 or not all(parts):
+        raise FhirError(400, "invalid", f"{name}:of-type takes [system]|[code]|[value], all "
+                                        f"three given, not {value!r}")
+    return OfType(*parts)
+
+
+def identifier_of_type(found: Any, wanted: OfType) -> bool:
+    if not isinstance(found, dict) or found.get("value") != wanted.value:
+        return False
+    kind = found.get("type") if isinstance(found.get("type"), dict) else {}
+    return any(isinstance(coding, dict) and coding.get("system") == wanted.system
+               and coding.get("code") == wanted.code for coding in _listed(kind.get("coding")))
 
 
 def alternatives(value: str) -> list[str]:
@@ -206,9 +339,19 @@ def date_matches(found: Any, when: DateRange) -> bool:
     return False
 
 
-def reference_value(name: str, value: str) -> str:
+def reference_value(name: str, value: str, resource_type: str = "") -> str:
+    """A reference searched for; with a ``:[type]`` modifier, a bare id is of that type
+    (``subject:Patient=p1`` is ``subject=Patient/p1``)."""
     if not value.strip("/"):
         raise FhirError(400, "invalid", f"{name}: empty reference (give [type]/[id] or [id])")
+    if not resource_type or resource_type == "missing":
+        return value
+    parts = value.rstrip("/").split("/")
+    if len(parts) == 1:
+        return f"{resource_type}/{value}"
+    if parts[-2] != resource_type:
+        raise FhirError(400, "invalid", f"{name}:{resource_type}: {value!r} names a "
+                                        f"{parts[-2]}, not a {resource_type}")
     return value
 
 
@@ -228,9 +371,12 @@ def _sendable(text: str) -> bool:
     nothing XML cannot hold."""
     return xml_can_hold(text) and not any(ord(c) < 32 or ord(c) == 127 for c in text)
 
-DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le")
-#: FHIR's other prefixes: refused by name rather than read as part of a date.
-UNSUPPORTED_PREFIXES = ("sa", "eb", "ap")
+DATE_PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+#: FHIR's prefixes this server does not answer, refused by name: none (every R4 prefix is
+#: answered for dates).
+UNSUPPORTED_PREFIXES: tuple[str, ...] = ()
+#: ``ap``: FHIR R4 recommends, for a date, 10% of the gap between now and the date.
+APPROXIMATION = 0.1
 _PARTIAL_DATE = re.compile(r"(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})"
                            r"(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?)?)?)?")
 _COMMA = re.compile(r"(?<!\\),")
@@ -268,7 +414,7 @@ def coding_matches(codings: list[dict], wanted: list[Token]) -> bool:
 class DateRange:
     prefix: str
     low: dt.datetime  # inclusive
-    high: dt.datetime  # exclusive
+    high: dt.datetime  # exclusive (for ap, widened by the approximation)
 
     def matches(self, value: str) -> bool:
         return self.covers(*_range(value))
@@ -281,9 +427,11 @@ class DateRange:
 
     def covers(self, low: dt.datetime, high: dt.datetime) -> bool:
         """The prefix's comparison of the instants [low, high) with the range, as FHIR R4
-        defines it: eq, the range contains them; gt, some lie after the range; lt, some
-        before it; ge and le, either (a value merely overlapping the range's start is not
-        ge, nor one overlapping its end le)."""
+        defines it: eq, the range contains them; ne, it does not; gt, some lie after the
+        range; lt, some before it; ge and le, either (a value merely overlapping the
+        range's start is not ge, nor one overlapping its end le); sa, all lie after it
+        (starts after); eb, all before it (ends before); ap, some lie within the range
+        widened by the approximation."""
         within = low >= self.low and high <= self.high
         if self.prefix == "eq":
             return within
@@ -295,6 +443,12 @@ class DateRange:
             return low < self.low
         if self.prefix == "ge":
             return high > self.high or within
+        if self.prefix == "sa":
+            return low >= self.high
+        if self.prefix == "eb":
+            return high <= self.low
+        if self.prefix == "ap":
+            return low < self.high and high > self.low
         return low < self.low or within  # le
 
     @property
@@ -305,10 +459,8 @@ class DateRange:
         return None
 
 
-def date_range(name: str, value: str) -> DateRange:
-    if value[:2] in UNSUPPORTED_PREFIXES:
-        raise FhirError(400, "not-supported", f"{name}: the {value[:2]} prefix is not "
-                                              f"supported; use {'/'.join(DATE_PREFIXES)}")
+def date_range(name: str, value: str, now: dt.datetime | None = None) -> DateRange:
+    """A date search value, its prefix read; ``now`` (for ``ap``) defaults to the clock."""
     prefix = value[:2] if value[:2] in DATE_PREFIXES else "eq"
     text = value[2:] if value[:2] in DATE_PREFIXES else value
     try:
@@ -318,7 +470,25 @@ def date_range(name: str, value: str) -> DateRange:
                                         "(YYYY, YYYY-MM, YYYY-MM-DD or YYYY-MM-DDThh:mm[:ss]"
                                         "[Z|+hh:mm], with an optional prefix "
                                         f"{'/'.join(DATE_PREFIXES)})") from None
+    if prefix == "ap":
+        low, high = approximately(low, high, now or dt.datetime.now(dt.UTC))
     return DateRange(prefix, low, high)
+
+
+def approximately(low: dt.datetime, high: dt.datetime,
+                  now: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
+    """``ap``'s range: the value's own, widened on each side by 10% of the gap between now
+    and the date given (its first instant: FHIR R4's recommendation); a value at now is
+    its own range."""
+    margin = abs(now - low) * APPROXIMATION
+    return _shifted(low, -margin), _shifted(high, margin)
+
+
+def _shifted(moment: dt.datetime, by: dt.timedelta) -> dt.datetime:
+    try:
+        return moment + by
+    except OverflowError:  # past year 1 or 9999: the calendar's end
+        return _EARLIEST if by < dt.timedelta(0) else _LATEST
 
 
 def _range(text: str) -> tuple[dt.datetime, dt.datetime]:
@@ -378,8 +548,28 @@ def string_matches(candidates: list[str], wanted: str) -> bool:
     return any(_folded(candidate).startswith(wanted) for candidate in candidates)
 
 
+def exact_matches(candidates: list[str], wanted: str) -> bool:
+    """``:exact``: the whole string, case and accents included."""
+    return wanted in candidates
+
+
+def contains_matches(candidates: list[str], wanted: str) -> bool:
+    """``:contains``: anywhere in the string, ignoring case and accents."""
+    wanted = _folded(wanted)
+    return any(wanted in _folded(candidate) for candidate in candidates)
+
+
 def _folded(text: str) -> str:
     """Case and accents removed (FHIR compares strings "normalized by case and accent"):
     é is e and ß is ss."""
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def moment(value: str) -> dt.datetime | None:
+    """The instant (UTC) a date or dateTime begins at; None for what is not one. What a
+    sort compares: dates of any precision and offset, London time when none is given."""
+    try:
+        return _range(value)[0]
+    except (ValueError, OverflowError):
+        return None

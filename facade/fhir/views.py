@@ -58,7 +58,7 @@ _PLAIN_ACCEPT = {"": "json", "*/*": "json", FHIR_JSON: "json", "application/json
 
 def response_format() -> str:
     """json or xml: ``_format`` first, then Accept; FhirError 406 for anything else."""
-    asked = request.args.get("_format") if request.environ.get("QUERY_STRING") else None
+    asked = _asked("_format")
     if asked is not None:
         # An unencoded "+" in a URL arrives as a space: application/fhir json.
         chosen = FORMATS.get(asked.split(";")[0].strip().replace(" ", "+"))
@@ -103,7 +103,19 @@ def _rendered(body: dict, content_format: str, plain: bytes | None = None) -> tu
 
 
 def _pretty() -> bool:
-    return bool(request.environ.get("QUERY_STRING")) and request.args.get("_pretty") == "true"
+    return _asked("_pretty") == "true"
+
+
+def _asked(name: str) -> str | None:
+    """A parameter's first value as the client gave it: from the query, or for POST
+    _search from the query and the form body together (``g.search_params``), so a POST
+    answers as the GET with the same parameters, in the same format."""
+    merged = g.get("search_params")
+    if merged is not None:
+        return next(iter(merged.get(name, ())), None)
+    if not request.environ.get("QUERY_STRING"):  # the usual read: nothing to parse
+        return None
+    return request.args.get(name)
 
 
 @bp.errorhandler(FhirError)
@@ -323,6 +335,7 @@ def search_by_post(resource_type: str) -> Response:
     params = request.args.to_dict(flat=False)
     for name, values in request.form.to_dict(flat=False).items():
         params.setdefault(name, []).extend(values)
+    g.search_params = params  # _format and _pretty are read from both (response_format)
     return _search(definition, params)
 
 
@@ -380,6 +393,8 @@ def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
     controls = results.controls(definition, params, _page_size(), strict,
                                 registry.revinclude_names(definition, _resources()))
     found = _service().search(definition, asked, controls, _fresh_asked())
+    if controls.sort and found.paged:
+        controls = _unsorted(definition, controls, strict)
     if found.version is None or controls.includes or controls.revincludes:  # other entries
         return _searchset(definition, asked, controls, found)
     # The same question about the same cached record gets the same bytes: the page is
@@ -409,7 +424,9 @@ def _searchset(definition: Declaration, asked: SearchRequest, controls,
     if found.paged:
         page = found.resources
     else:
-        page = found.resources[controls.offset:controls.offset + controls.count]
+        ordered = results.ordered(found.resources, controls.sort) if controls.sort \
+            else found.resources
+        page = ordered[controls.offset:controls.offset + controls.count]
     more = controls.offset + len(page) < found.total
     included, left_out = _included(definition, page, controls)
     if left_out:
@@ -419,6 +436,18 @@ def _searchset(definition: Declaration, asked: SearchRequest, controls,
     page = [results.shaped(resource, controls) for resource in page]
     return fhir_response(results.bundle(base_url(), definition.type, page, found.total,
                                         link_params, controls, more, included, outcome))
+
+
+def _unsorted(definition: Declaration, controls: results.Controls,
+              strict: bool) -> results.Controls:
+    """A source that pages itself (the audit store) answers in its own order: _sort is
+    refused under strict handling, else left out and said."""
+    said = (f"_sort: {definition.type} pages come from its store in the store's order; "
+            "_sort cannot be applied")
+    if strict:
+        raise FhirError(400, "not-supported", said)
+    return dataclasses.replace(controls, sort=(), unsupported=(
+        *controls.unsupported, f"{said}; ignored (Prefer: handling=strict refuses it)"))
 
 
 def _included(definition: Declaration, page: list[dict],

@@ -84,8 +84,10 @@ def test_patients_are_read_from_the_patient_parameters_once():
 
 
 @pytest.mark.parametrize(("query", "status", "says"), [
-    ({"code:not": ["1"]}, 400, "modifier is not supported"),
-    ({"_count:x": ["1"]}, 400, "modifier is not supported"),
+    ({"code:below": ["1"]}, 400, "the :below modifier is not supported on token"),
+    ({"date:x": ["2020"]}, 400, "the :x modifier is not supported on date"),
+    ({"_count:x": ["1"]}, 400, "modifier is not supported; _count is a result parameter"),
+    ({"status:missing": ["maybe"]}, 400, "status:missing takes true or false"),
     ({"code": ["a\x01"]}, 400, "control characters"),
     ({"date": ["2020-13-45"]}, 400, "is not a FHIR date"),
     ({"code": ["http://x|"]}, 400, "empty code"),
@@ -118,13 +120,20 @@ def test_an_empty_value_beside_a_real_one_is_dropped():
 
 
 def test_unknown_parameters_are_ignored_said_to_be_and_refused_when_strict():
-    asked = parse_search(TOY, {"_sort": ["date"], "_tag": ["x"], "foo": ["bar"],
-                               "_count": ["5"], "code": ["123"]})
+    asked = parse_search(TOY, {"_has:Toy:patient:code": ["1"], "_tag": ["x"], "foo": ["bar"],
+                               "foo:missing": ["true"], "_count": ["5"], "code": ["123"]})
     assert [(i.parameter, i.code) for i in asked.ignored] == [
-        ("_sort", "not-supported"), ("_tag", "not-supported"), ("foo", "not-supported")]
+        ("_has:Toy:patient:code", "not-supported"), ("_tag", "not-supported"),
+        ("foo", "not-supported"), ("foo:missing", "not-supported")]
     assert "Prefer: handling=strict" in asked.ignored[0].reason
-    with pytest.raises(FhirError, match="unknown search parameter '_sort'"):
-        parse_search(TOY, {"_sort": ["date"]}, strict=True)
+    with pytest.raises(FhirError, match="unknown search parameter '_tag'"):
+        parse_search(TOY, {"_tag": ["x"]}, strict=True)
+
+
+@pytest.mark.parametrize("control", ["_sort", "_total", "_revinclude"])
+def test_sort_and_total_are_result_parameters_not_unknown_ones(control):
+    asked = parse_search(TOY, {control: ["x"]}, strict=True)
+    assert asked.params == {} and asked.ignored == ()
 
 
 @pytest.mark.parametrize("value", ["Sm\ufffeith", "\uffff", "a\ud800b", "\udfff", "a\x0bb"])
