@@ -36,13 +36,14 @@ Predicate = Callable[[dict, Resolver | None], bool]
 CONTROL_PARAMS = ("_count", "_offset", "_format", "_pretty", "_summary", "_elements",
                   "_include", "_revinclude", "_sort", "_total")
 #: FHIR's parameters common to every type that this server answers, beside each type's own:
-#: when the facade fetched what it serves (meta.lastUpdated; see service.py for what that
-#: means for a record).
+#: when the facade first saw the content it serves (meta.lastUpdated, facade/versions.py;
+#: see service.py for what that means for a record).
 LAST_UPDATED = SearchParam(
     "_lastUpdated", "date", ("meta.lastUpdated",),
-    "When the facade last fetched the resource from SystmOne (meta.lastUpdated), with every "
-    "date prefix (eq, ne, gt, lt, ge, le, sa, eb, ap): never earlier than the change "
-    "SystmOne holds, so _lastUpdated=ge[instant] misses nothing changed since then.")
+    "When the facade first saw the resource's content (meta.lastUpdated: kept while "
+    "SystmOne's copy is unchanged), with every date prefix (eq, ne, gt, lt, ge, le, sa, eb, "
+    "ap): never earlier than the change SystmOne holds, so _lastUpdated=ge[instant] misses "
+    "nothing changed since then.")
 COMMON_PARAMS = (LAST_UPDATED,)
 
 
