@@ -136,7 +136,7 @@ def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Pat
                       **({"document_dir": documents} if documents is not None else {})})
     try:
         server = make_server(host, port, app, threaded=True,
-                             request_handler=_path_only_request_handler())
+                             request_handler=path_only_request_handler())
     except OSError as error:
         raise click.ClickException(f"cannot serve the FHIR API on {host}:{port}: "
                                    f"{error.strerror}") from None
@@ -144,7 +144,7 @@ def _serve_api(host: str, port: int, endpoint: str, api_key: str, state_dir: Pat
     return server, app
 
 
-def _path_only_request_handler():
+def path_only_request_handler():
     """The development server's request log as `facade serve`'s access log has it: the path
     the application says may be logged (no query string, no id that found nothing: both
     may carry NHS numbers, names and dates of birth). Each connection's socket gives up

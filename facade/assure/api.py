@@ -56,7 +56,7 @@ class FhirApi:
         from werkzeug.serving import make_server
 
         from ..app import create_app
-        from ..cli import _path_only_request_handler
+        from ..cli import path_only_request_handler
 
         self.recorder = recorder
         self.app = create_app(overrides)
@@ -66,7 +66,7 @@ class FhirApi:
             endpoint.client.transport = wrap(RecordingTransport(
                 endpoint.client.transport, recorder, endpoint.name))
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True,
-                                  request_handler=_path_only_request_handler())
+                                  request_handler=path_only_request_handler())
         self.base = f"http://127.0.0.1:{self.server.server_port}/fhir"
         self._thread = threading.Thread(target=self.server.serve_forever,
                                         name="assure-fhir-api", daemon=True)

@@ -116,7 +116,7 @@ class Conformance:
     def tpp_schema(self, function: str) -> etree.XMLSchema | None:
         if self.tpp_dir is None:
             return None
-        return _tpp_schema(self.tpp_dir / f"{function}-v1.0.xsd")
+        return deviated_tpp_schema(self.tpp_dir / f"{function}-v1.0.xsd")
 
     def tpp_files(self) -> dict[str, str]:
         """TPP's XSD files used, by name, with their SHA-256: which edition was applied."""
@@ -127,7 +127,7 @@ class Conformance:
 
 
 @functools.cache
-def _tpp_schema(path: Path) -> etree.XMLSchema | None:
+def deviated_tpp_schema(path: Path) -> etree.XMLSchema | None:
     if not path.is_file():
         return None
     parser = etree.XMLParser(no_network=True, resolve_entities=False, load_dtd=False)

@@ -30,6 +30,7 @@ import datetime as dt
 import pytest
 from lxml import etree
 
+from facade.assure.conformance import deviated_tpp_schema
 from facade.protocol import functions as fn
 from facade.protocol import schemas
 from facade.protocol.envelope import Response
@@ -43,30 +44,10 @@ NS = {"xs": XS}
 
 
 def tpp_schema(tpp_reference, function: str) -> etree.XMLSchema:
-    tree = etree.parse(str(tpp_reference / "request-schemas" / f"{function}-v1.0.xsd"))
-    for container in ("FunctionParameters", "Identity"):
-        for element in tree.xpath(f"//xs:element[@name='{container}']/xs:complexType/"
-                                  "xs:sequence/xs:element", namespaces=NS):
-            element.set("minOccurs", "0")  # deviation 1
-    version = tree.xpath("//xs:element[@name='FunctionVersion']", namespaces=NS)[0]
-    version.set("fixed", "1.0")  # deviation 4
-    output_scheme = etree.fromstring(
-        f'<xs:element xmlns:xs="{XS}" name="OutputScheme" minOccurs="0"><xs:complexType>'
-        '<xs:sequence><xs:element name="Drugs" minOccurs="0" type="xs:string"/>'
-        '<xs:element name="Codes" minOccurs="0" type="xs:string"/></xs:sequence>'
-        "</xs:complexType></xs:element>")
-    version.addnext(output_scheme)  # deviation 2
-    if function == "GetPatientRecord":
-        leave_open = tree.xpath("//xs:element[@name='LeaveRecordOpen']", namespaces=NS)[0]
-        leave_open.addnext(etree.fromstring(
-            f'<xs:element xmlns:xs="{XS}" name="Filter" minOccurs="0"><xs:complexType>'
-            '<xs:sequence><xs:any processContents="skip" minOccurs="0" maxOccurs="unbounded"/>'
-            "</xs:sequence></xs:complexType></xs:element>"))  # deviation 3
-    if function == "GetDocument":
-        uid = tree.xpath("//xs:element[@name='DocumentUID']", namespaces=NS)[0]
-        uid.addnext(etree.fromstring(
-            f'<xs:element xmlns:xs="{XS}" name="WriteTo" type="xs:string"/>'))  # deviation 5
-    return etree.XMLSchema(tree)
+    """TPP's XSD for ``function`` with the documented deviations (facade assure's too)."""
+    schema = deviated_tpp_schema(tpp_reference / "request-schemas" / f"{function}-v1.0.xsd")
+    assert schema is not None, f"TPP publishes no request schema for {function}"
+    return schema
 
 
 def emitted(call) -> etree._Element:
