@@ -223,11 +223,12 @@ def _capped(asked: int | None, page_size: PageSize) -> tuple[str, ...]:
 
 #: How searches treat what they do not understand (the CapabilityStatement says it).
 SEARCH_HANDLING = ("Searches are lenient by default: a parameter a type does not declare, or one "
-                   "given without a value, or an _include or _revinclude value the type does "
-                   "not take, is ignored, and the searchset says so in an "
+                   "given without a value, or an _include, _revinclude or _sort value the "
+                   "type does not take, is ignored, and the searchset says so in an "
                    "OperationOutcome entry (search.mode = outcome, severity warning). With "
                    "the header Prefer: handling=strict, an unknown parameter or value is "
-                   "refused (400). Every page holds at most _count entries (see _count).")
+                   "refused (400). A modifier or prefix not answered is always refused (400), "
+                   "never ignored. Every page holds at most _count entries (see _count).")
 
 
 def common_search_params(page_size: PageSize) -> list[dict]:
