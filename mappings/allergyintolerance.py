@@ -147,7 +147,7 @@ DECLARATION = Declaration(
                     "system|code or code; comma for OR. dm+d, Multilex, SNOMED CT, CTV3.",
                     definition=r4("clinical-code")),
         SearchParam("date", "date", ("recordedDate",),
-                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range.",
+                    "date recorded; prefixes eq ne gt lt ge le sa eb ap; repeat for a range.",
                     definition=r4("clinical-date")),
         SearchParam("recorder", "reference", ("recorder",),
                     "Practitioner/[id] who recorded it; _include=AllergyIntolerance:recorder "

@@ -75,7 +75,7 @@ DECLARATION = Declaration(
     search_params=(
         patient_param("patient", "participant.actor", definition=r4("Appointment-patient")),
         SearchParam("date", "date", ("start",),
-                    "when it starts; prefixes eq ne gt lt ge le; repeat for a range.",
+                    "when it starts; prefixes eq ne gt lt ge le sa eb ap; repeat for a range.",
                     definition=r4("Appointment-date")),
         SearchParam("status", "token", ("status",),
                     "booked, arrived, cancelled, noshow...: pending bookings only.",

@@ -82,7 +82,7 @@ DECLARATION = Declaration(
                     definition=r4("CarePlan-status")),
         SearchParam("intent", "token", ("intent",), "plan.", definition=r4("CarePlan-intent")),
         SearchParam("date", "date", ("period",),
-                    "the time the plan covers; prefixes eq ne gt lt ge le.",
+                    "the time the plan covers; prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("clinical-date")),
         SearchParam("encounter", "reference", ("encounter",),
                     "Encounter/[id]: the consultation (SystmOne Event) the plan was recorded in.",

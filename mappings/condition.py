@@ -108,7 +108,7 @@ DECLARATION = Declaration(
                     "system|code or code; comma for OR. SNOMED CT and CTV3.",
                     definition=r4("clinical-code")),
         SearchParam("onset-date", "date", ("onsetDateTime",),
-                    "date of the problem's first recording; prefixes eq ne gt lt ge le.",
+                    "date of the problem's first recording; prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("Condition-onset-date")),
         SearchParam("encounter", "reference", ("encounter",),
                     "Encounter/[id]: the consultation the problem was first recorded in "

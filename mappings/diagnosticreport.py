@@ -103,8 +103,8 @@ DECLARATION = Declaration(
                     "SNOMED CT 721981007 (Diagnostic studies report): SystmOne codes no "
                     "report; the batteries are the code's text.", definition=r4("clinical-code")),
         SearchParam("date", "date", ("effectiveDateTime",),
-                    "when the sample was collected; prefixes eq ne gt lt ge le; repeat for a "
-                    "range.", definition=r4("clinical-date")),
+                    "when the sample was collected; prefixes eq ne gt lt ge le sa eb ap; repeat "
+                    "for a range.", definition=r4("clinical-date")),
         SearchParam("issued", "date", ("issued",), "when the report was filed.",
                     definition=r4("DiagnosticReport-issued")),
         SearchParam("status", "token", ("status",), "final.",

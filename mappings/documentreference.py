@@ -106,7 +106,7 @@ DECLARATION = Declaration(
     search_params=(
         patient_param("patient", "subject", definition=r4("clinical-patient")),
         SearchParam("date", "date", ("date",),
-                    "when filed in the record; prefixes eq ne gt lt ge le; repeat for a "
+                    "when filed in the record; prefixes eq ne gt lt ge le sa eb ap; repeat for a "
                     "range.", definition=r4("DocumentReference-date")),
         SearchParam("type", "token", ("type.coding",),
                     "system|code or code: SNOMED CT record composition types (letters).",

@@ -106,7 +106,7 @@ DECLARATION = Declaration(
         patient_param(definition=r4("clinical-patient")),
         patient_param("subject", definition=r4("Encounter-subject")),
         SearchParam("date", "date", ("period",),
-                    "when the Event was recorded; prefixes eq ne gt lt ge le.",
+                    "when the Event was recorded; prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("clinical-date")),
         SearchParam("identifier", "token", ("identifier",),
                     "urn:systmone:id:event|[EventUID].", definition=r4("clinical-identifier")),

@@ -63,7 +63,8 @@ DECLARATION = Declaration(
         patient_param("subject", definition=r4("Flag-subject")),
         SearchParam("date", "date", ("period",),
                     "the period the reminder stands (from when it was recorded to its "
-                    "expiry); prefixes eq ne gt lt ge le.", definition=r4("clinical-date")),
+                    "expiry); prefixes eq ne gt lt ge le sa eb ap.",
+                    definition=r4("clinical-date")),
         SearchParam("encounter", "reference", ("encounter",),
                     "Encounter/[id]: the reminders recorded in one consultation.",
                     definition=r4("clinical-encounter")),

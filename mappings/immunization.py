@@ -84,7 +84,7 @@ DECLARATION = Declaration(
     search_params=(
         patient_param("patient", "patient", definition=r4("clinical-patient")),
         SearchParam("date", "date", ("occurrenceDateTime",),
-                    "when given; prefixes eq ne gt lt ge le; repeat for a range.",
+                    "when given; prefixes eq ne gt lt ge le sa eb ap; repeat for a range.",
                     definition=r4("clinical-date")),
         SearchParam("vaccine-code", "token", ("vaccineCode.coding",),
                     "system|code or code: SNOMED CT vaccine products where the name says one.",

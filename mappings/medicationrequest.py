@@ -195,7 +195,7 @@ DECLARATION = Declaration(
                     "The drug (its Medication's code): system|code or code; dm+d "
                     "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("authoredon", "date", ("authoredOn",),
-                    "date recorded; prefixes eq ne gt lt ge le; repeat for a range.",
+                    "date recorded; prefixes eq ne gt lt ge le sa eb ap; repeat for a range.",
                     definition=r4("MedicationRequest-authoredon")),
         SearchParam("medication", "reference", ("medicationReference",),
                     "Medication/[id]; _include=MedicationRequest:medication adds it.",

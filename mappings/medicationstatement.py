@@ -81,7 +81,7 @@ DECLARATION = Declaration(
                     "The drug (its Medication's code): system|code or code; dm+d "
                     "(https://dmd.nhs.uk) or Multilex."),
         SearchParam("effective", "date", ("effectivePeriod",),
-                    "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le.",
+                    "when taken (StartDate to EndDate); prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("MedicationStatement-effective")),
         SearchParam("medication", "reference", ("medicationReference",),
                     "Medication/[id]; _include=MedicationStatement:medication adds it.",

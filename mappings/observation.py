@@ -195,7 +195,7 @@ DECLARATION = Declaration(
                     "vital-signs, laboratory, social-history.",
                     definition=r4("Observation-category")),
         SearchParam("date", "date", ("effectiveDateTime",),
-                    "effective date/time; prefixes eq ne gt lt ge le; repeat for a range.",
+                    "effective date/time; prefixes eq ne gt lt ge le sa eb ap; repeat for a range.",
                     definition=r4("clinical-date")),
         SearchParam("status", "token", ("status",), "final.", definition=r4("Observation-status")),
         SearchParam("encounter", "reference", ("encounter",),

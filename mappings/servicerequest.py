@@ -182,10 +182,11 @@ DECLARATION = Declaration(
         SearchParam("priority", "token", ("priority",), "routine or urgent (referrals).",
                     definition=r4("ServiceRequest-priority")),
         SearchParam("authored", "date", ("authoredOn",),
-                    "when the referral or recall was recorded; prefixes eq ne gt lt ge le.",
+                    "when the referral or recall was recorded; prefixes eq ne gt lt ge le sa eb "
+                    "ap.",
                     definition=r4("ServiceRequest-authored")),
         SearchParam("occurrence", "date", ("occurrenceDateTime",),
-                    "when a recall is due; prefixes eq ne gt lt ge le.",
+                    "when a recall is due; prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("ServiceRequest-occurrence")),
         SearchParam("encounter", "reference", ("encounter",),
                     "Encounter/[id]: what was referred or recalled in one consultation.",

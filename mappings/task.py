@@ -59,7 +59,7 @@ DECLARATION = Declaration(
                     "ready, in-progress, requested...: SystmOne lists open tasks only.",
                     definition=r4("Task-status")),
         SearchParam("authored-on", "date", ("authoredOn",),
-                    "when the task was created; prefixes eq ne gt lt ge le.",
+                    "when the task was created; prefixes eq ne gt lt ge le sa eb ap.",
                     definition=r4("Task-authored-on")),
     ),
     patient_params=("patient", "subject"),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from .. import __version__
 from ..audit.auditevent import DECLARATION as AUDIT_EVENT
-from ..mapping.declaration import DOCUMENT, PATIENT_LIST, RECORD, Declaration, SearchParam
+from ..mapping.declaration import AUDIT, DOCUMENT, PATIENT_LIST, RECORD, Declaration, SearchParam
 from ..mapping.registry import DEFAULT, MappingRegistry
+from .results import sort_params
 
 #: The operation a compartment's owner (the Patient) answers: its whole record.
 EVERYTHING = "http://hl7.org/fhir/OperationDefinition/Patient-everything"
@@ -108,6 +109,7 @@ def _resource_capability(resource: Declaration, resources: dict[str, Declaration
     }
     if resource.searchable:
         capability["searchParam"] = [search_param_capability(p) for p in resource.search_params]
+        capability["documentation"] = sort_documentation(resource)
     if resource.includes:
         capability["searchInclude"] = list(resource.include_names)
     revincludes = revinclude_names(resource, resources)
@@ -130,3 +132,16 @@ def search_param_capability(param: SearchParam) -> dict:
     """A searchParam entry: FHIR R4's definition where the declaration names it."""
     return {"name": param.name, **({"definition": param.definition} if param.definition else {}),
             "type": param.type, "documentation": param.documentation}
+
+
+def sort_documentation(resource: Declaration) -> str:
+    """How a search of the type is ordered, what its ``_sort`` takes (and, for the audit,
+    that its parameters take no modifier)."""
+    if resource.source == AUDIT:  # the store answers, in its own order and terms
+        return ("Searches are ordered newest first, as the audit store pages them; _sort is "
+                "not taken (ignored and said; refused under Prefer: handling=strict), nor is "
+                "any modifier (refused, naming it).")
+    order = (f"Searches are ordered newest first by {' or '.join(resource.sort)}, then by "
+             "id. " if resource.sort else "")
+    return (f"{order}_sort takes {', '.join(sort_params(resource))}: each ascending, or "
+            "descending with -, comma-separated for several.")

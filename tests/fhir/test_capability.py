@@ -86,3 +86,20 @@ def test_a_read_only_type_lists_no_search(served):
     binary = served["Binary"]
     assert binary["interaction"] == [{"code": "read"}]
     assert "searchParam" not in binary and "searchInclude" not in binary
+
+
+@pytest.mark.parametrize(("resource_type", "said"), [
+    ("Observation", "Searches are ordered newest first by effectiveDateTime, then by id. "
+                    "_sort takes date, _lastUpdated: each ascending, or descending with -, "
+                    "comma-separated for several."),
+    ("DiagnosticReport", "Searches are ordered newest first by effectiveDateTime or issued, "
+                         "then by id. _sort takes date, issued, _lastUpdated: each ascending, "
+                         "or descending with -, comma-separated for several."),
+    ("Patient", "_sort takes _lastUpdated: each ascending, or descending with -, "
+                "comma-separated for several."),
+    ("AuditEvent", "Searches are ordered newest first, as the audit store pages them; _sort "
+                   "is not taken (ignored and said; refused under Prefer: handling=strict), "
+                   "nor is any modifier (refused, naming it)."),
+])
+def test_each_type_says_its_order_and_what_sort_takes(served, resource_type, said):
+    assert served[resource_type]["documentation"] == said
