@@ -78,14 +78,25 @@ DECLARATION = Declaration(
                     definition=r4("Resource-id")),
         SearchParam("identifier", "token", ("identifier",),
                     "NHS number: https://fhir.nhs.uk/Id/nhs-number|9990000018 or the bare "
-                    "number. Answered alone.", definition=r4("Patient-identifier")),
-        SearchParam("family", "string", ("name.family",), "Surname, or its beginning.",
-                    definition=r4("individual-family")),
-        SearchParam("given", "string", ("name.given",), "First name, or its beginning.",
+                    "number (a record without one: its SystmOne pseudo-number or client id, "
+                    "under the systems the Patient carries). Answered alone. A number that "
+                    "is not ten digits or fails modulus 11 is a 400 (INVALID_NHS_NUMBER), "
+                    "as is any other system (INVALID_IDENTIFIER_SYSTEM).",
+                    definition=r4("Patient-identifier")),
+        SearchParam("family", "string", ("name.family",),
+                    "Surname, or its beginning (:exact: sent as its beginning, then matched "
+                    "whole, case and accents as given; :contains: narrows only, not counted "
+                    "as a criterion).", definition=r4("individual-family")),
+        SearchParam("given", "string", ("name.given",),
+                    "First name, or its beginning (:exact and :contains as for family).",
                     definition=r4("individual-given")),
         SearchParam("name", "string", ("name.family", "name.given", "name.text"),
-                    "Any part of a name, or its beginning; narrows a search made with two "
-                    "other criteria.", definition=r4("Patient-name")),
+                    "Any part of a name, or its beginning. Beside two other criteria it "
+                    "narrows what they find; beside exactly one of birthdate, gender, "
+                    "address-postalcode or phone it stands in for the second: SystmOne is "
+                    "searched twice, with it as the surname and as the first name (two "
+                    "request slots), and either's matches are kept.",
+                    definition=r4("Patient-name")),
         SearchParam("birthdate", "date", ("birthDate",),
                     "Date of birth; a full date is sent to SystmOne, prefixes and partial "
                     "dates narrow the results.", definition=r4("individual-birthdate")),

@@ -1,7 +1,8 @@
 """Every 4xx/5xx answer is an OperationOutcome; this module makes them.
 
-``FhirError`` carries status, FHIR issue type and diagnostics; the upstream
-error tree is mapped onto it in one place (``upstream_error``).
+``FhirError`` carries status, FHIR issue type and diagnostics, and where a national
+code says more (GP Connect's Spine error codes, e.g. INVALID_NHS_NUMBER) the issue's
+``details``; the upstream error tree is mapped onto it in one place (``upstream_error``).
 """
 
 from __future__ import annotations
@@ -20,23 +21,41 @@ from ..upstream.errors import (
     UpstreamUnavailable,
 )
 
+#: GP Connect's error codes (the Spine error or warning codes its providers answer with).
+SPINE_ERROR_CODES = "https://fhir.nhs.uk/STU3/CodeSystem/Spine-ErrorOrWarningCode-1"
+
 
 class FhirError(Exception):
     def __init__(self, status: int, code: str, diagnostics: str,
-                 headers: dict[str, str] | None = None) -> None:
+                 headers: dict[str, str] | None = None, details: dict | None = None) -> None:
         super().__init__(diagnostics)
         self.status, self.code, self.diagnostics = status, code, diagnostics
         self.headers = headers or {}
+        self.details = details  # a CodeableConcept: the issue's details, when a code says more
+
+    def outcome(self) -> dict:
+        return operation_outcome(self.code, self.diagnostics, details=self.details)
 
 
-def operation_outcome(code: str, diagnostics: str, severity: str = "error") -> dict:
-    return {"resourceType": "OperationOutcome", "issue": [issue(code, diagnostics, severity)]}
+def spine_error(code: str, display: str) -> dict:
+    """An issue's details as GP Connect gives them: a Spine error code."""
+    return {"coding": [{"system": SPINE_ERROR_CODES, "code": code, "display": display}]}
 
 
-def issue(code: str, diagnostics: str, severity: str = "error") -> dict:
+def operation_outcome(code: str, diagnostics: str, severity: str = "error",
+                      details: dict | None = None) -> dict:
+    return {"resourceType": "OperationOutcome",
+            "issue": [issue(code, diagnostics, severity, details)]}
+
+
+def issue(code: str, diagnostics: str, severity: str = "error",
+          details: dict | None = None) -> dict:
     """One issue. Diagnostics often echo the caller's input: what XML cannot hold is
     replaced, so the outcome can be answered in XML too."""
-    return {"severity": severity, "code": code, "diagnostics": xml_safe(diagnostics)}
+    found = {"severity": severity, "code": code}
+    if details is not None:
+        found["details"] = details
+    return {**found, "diagnostics": xml_safe(diagnostics)}
 
 
 def search_outcome(warnings: list[dict], said: dict | None) -> dict | None:

@@ -204,7 +204,7 @@ class FhirService:
         if patient_id is not None:
             identity = codec.patient_identity(patient_id)
             return identity if identity is not None else _no_such_patient(patient_id)
-        query = patients.plan({"identifier": list(asked.identifier)}, codec)
+        query = patients.by_identity({"identifier": list(asked.identifier)}, codec)
         if query.matches_nothing or query.identity is None:
             raise FhirError(404, "not-found", "no patient has that NHS number here (give "
                                               "https://fhir.nhs.uk/Id/nhs-number|[number])")
@@ -350,7 +350,7 @@ class PatientSource:
         own = request.own_params  # a copy
         narrowing = parse_search(declaration, {name: own.pop(name) for name in NARROWING
                                                if name in own})
-        query = patients.plan(own, self.records.codec)
+        query = patients.plan(declaration, own, self.records.codec)
         found: list[dict] = []
         if query.matches_nothing:
             pass
@@ -361,10 +361,19 @@ class PatientSource:
                 patient = self.records.patient(query.identity, fresh)
                 found = [patient] if patient is not None else []
         else:
-            found = [p for p in self.records.search_patients(query.criteria, fresh)
-                     if query.keeps(p)]
+            found = [p for p in self._searched(query.criteria, fresh) if query.keeps(p)]
         found = [p for p in found if request.matches_common(p) and narrowing.matches(p)]
         return Found(found, len(found))
+
+    def _searched(self, criteria: list, fresh: bool) -> list[dict]:
+        """What each PatientSearch found (each call a request slot, or the cache), each
+        patient once, in the order found: a name searched as surname, then as first name,
+        lists the surnames' matches first."""
+        found: dict[str, dict] = {}
+        for asked in criteria:
+            for patient in self.records.search_patients(asked, fresh):
+                found.setdefault(patient["id"], patient)
+        return list(found.values())
 
 
 class OrganisationSource:

@@ -29,7 +29,7 @@ from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
 from . import pages, registry, results
 from .everything import parse_everything
-from .outcome import FhirError, issue, operation_outcome, search_outcome, upstream_error
+from .outcome import FhirError, issue, search_outcome, upstream_error
 from .search import SearchRequest, parse_search
 from .service import FhirService
 from .xml import to_xml
@@ -126,8 +126,7 @@ def fhir_error(error: FhirError) -> Response:
         content_format = "json" if error.status == 406 else response_format()
     except FhirError:
         content_format = "json"
-    return fhir_response(operation_outcome(error.code, error.diagnostics), error.status,
-                         error.headers, content_format)
+    return fhir_response(error.outcome(), error.status, error.headers, content_format)
 
 
 @bp.errorhandler(UpstreamError)

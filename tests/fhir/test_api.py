@@ -87,14 +87,18 @@ def test_find_a_patient_by_nhs_number_then_read_it(client, practice, form):
     assert search(client, f"/fhir/Patient?_id={found['id']}")["total"] == 1
 
 
-def test_unknown_nhs_number_or_system_is_an_empty_bundle(client, practice):
+def test_an_unknown_nhs_number_is_an_empty_bundle_a_bad_one_or_other_system_a_400(client,
+                                                                                 practice):
+    """GP Connect's answers (test_identifiers.py checks them in detail)."""
     from facade.protocol.identity import Identity
 
     unknown = next(n for n in ("9990000018", "9990000026", "9990000034")
                    if practice.find(Identity.nhs_number(n)) is None)
     assert search(client, f"/fhir/Patient?identifier={unknown}")["total"] == 0
-    assert search(client, "/fhir/Patient?identifier=9990000019")["total"] == 0  # bad check digit
-    assert search(client, "/fhir/Patient?identifier=http://other|123")["total"] == 0
+    bad = search(client, "/fhir/Patient?identifier=9990000019", 400)  # bad check digit
+    assert bad["issue"][0]["details"]["coding"][0]["code"] == "INVALID_NHS_NUMBER"
+    other = search(client, "/fhir/Patient?identifier=http://other|123", 400)
+    assert other["issue"][0]["details"]["coding"][0]["code"] == "INVALID_IDENTIFIER_SYSTEM"
 
 
 def test_patient_search_by_demographics_is_subsetted(client, practice):

@@ -222,7 +222,8 @@ def test_the_capability_statement_declares_the_operation_and_revincludes(served)
 
 @pytest.mark.parametrize(("url", "status"), [
     ("/fhir/Patient/$everything", 400),  # no NHS number
-    ("/fhir/Patient/$everything?identifier=9990000000", 404),  # no such patient
+    ("/fhir/Patient/$everything?identifier=9990000018", 404),  # valid; no such patient
+    ("/fhir/Patient/$everything?identifier=9990000000", 400),  # fails modulus 11
     ("/fhir/Patient/not-one/$everything", 404),
     ("/fhir/Patient/bad$id/$everything", 400),
     ("/fhir/Observation/abc/$everything", 404),
