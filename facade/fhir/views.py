@@ -27,7 +27,7 @@ from ..auth.tokens import InvalidToken
 from ..mapping.declaration import Declaration
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
-from . import pages, registry, results
+from . import chains, pages, registry, results
 from .everything import parse_everything
 from .outcome import FhirError, issue, search_outcome, upstream_error
 from .search import SearchRequest, parse_search
@@ -388,6 +388,7 @@ def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
         raise FhirError(405, "not-supported", f"{definition.type} is not searched here; "
                                               "it is read by id or reached by _include")
     strict = _strict()
+    params = chains.resolved(definition, params, _service().codec)  # patient.identifier=...
     asked = parse_search(definition, params, strict)
     controls = results.controls(definition, params, _page_size(), strict,
                                 registry.revinclude_names(definition, _resources()))
