@@ -95,4 +95,8 @@ def test_fhirpy(served, nhs_number):
     assert len(observations) > 5
     one = fhir.reference("Observation", observations[0]["id"]).to_resource()
     assert one["id"] == observations[0]["id"]
-    assert fhir.resources("Patient").search(identifier="9990000019").fetch() == []
+    assert fhir.resources("Patient").search(identifier="9990000018").fetch() == []  # nobody's
+    from fhirpy.base.exceptions import OperationOutcome
+
+    with pytest.raises(OperationOutcome):  # fails modulus 11: a 400, GP Connect's answer
+        fhir.resources("Patient").search(identifier="9990000019").fetch()
