@@ -35,7 +35,7 @@ from .forge import (
     token_form,
 )
 
-CHEAP_SEARCH = "/fhir/Patient?identifier=9990000019"  # answered without asking SystmOne
+CHEAP_SEARCH = "/fhir/Patient?_id=unknown"  # no id of ours: answered without asking SystmOne
 OAUTH_URIS = "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris"
 
 
