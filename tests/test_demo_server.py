@@ -14,14 +14,14 @@ import pytest
 from werkzeug.serving import make_server
 
 from facade.app import create_app
-from facade.cli import _path_only_request_handler
+from facade.cli import path_only_request_handler
 
 NHS = "9990000018"
 
 
 @pytest.fixture
 def demo_server(tmp_path, monkeypatch):
-    handler = _path_only_request_handler()
+    handler = path_only_request_handler()
     monkeypatch.setattr(handler, "timeout", 1.0)
     app = create_app({"upstream": "127.0.0.1:9", "state_dir": tmp_path})
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=handler)

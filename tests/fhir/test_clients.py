@@ -11,7 +11,7 @@ from joserfc import jwt
 from werkzeug.serving import make_server
 
 from facade.app import create_app
-from facade.cli import _path_only_request_handler
+from facade.cli import path_only_request_handler
 
 from ..tokens import register
 
@@ -32,7 +32,7 @@ def served(start_simulator, tmp_path):
     app = create_app({"upstream": "{}:{}".format(*live.address), "state_dir": tmp_path,
                       "request_interval": 0.0, "record_interval": 0.0})
     server = make_server("127.0.0.1", 0, app, threaded=True,
-                         request_handler=_path_only_request_handler())  # the demo's own
+                         request_handler=path_only_request_handler())  # the demo's own
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield app, f"http://127.0.0.1:{server.server_port}/fhir"
