@@ -233,13 +233,28 @@ SEARCH_HANDLING = ("Searches are lenient by default: a parameter a type does not
 
 def common_search_params(page_size: PageSize) -> list[dict]:
     """The result parameters every search takes, for the CapabilityStatement's
-    ``rest.searchParam``: how big pages are and how to page."""
+    ``rest.searchParam``: how big pages are and how to page, what each entry holds, the
+    order (each type's documentation names its own _sort values) and the total."""
     return [{"name": "_count", "type": "number", "documentation": page_size.documentation()},
             {"name": "_offset", "type": "number",
              "documentation": f"Entries to skip (at most {MAX_OFFSET}); the paging links "
                               "carry it."},
             *({"name": param.name, "type": param.type, "documentation": param.documentation}
-              for param in COMMON_PARAMS)]
+              for param in COMMON_PARAMS),
+            {"name": "_summary", "type": "token",
+             "documentation": "true (the elements FHIR R4 marks summary), text (the "
+                              "narrative), data (all but the narrative), count (the total "
+                              "alone) or false; true and text keep the mandatory elements, "
+                              "and a shortened resource is tagged SUBSETTED."},
+            {"name": "_elements", "type": "special",
+             "documentation": "Element names, comma-separated (Type.name too): those and the "
+                              "mandatory elements are kept, tagged SUBSETTED."},
+            {"name": "_sort", "type": "special",
+             "documentation": "What each type sorts by is in its documentation: ascending, "
+                              "or descending with -, comma-separated for several."},
+            {"name": "_total", "type": "token",
+             "documentation": f"{', '.join(TOTALS)}: every total given is exact, whichever "
+                              "is asked."}]
 
 
 def _whole_number(params: dict[str, list[str]], name: str) -> int | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import pytest
 
 from facade.fhir.registry import RESOURCES, capability_statement
+from facade.fhir.results import PageSize, common_search_params
 
 R4 = "http://hl7.org/fhir/SearchParameter/"
 #: What only a server that writes could claim (rest.resource, FHIR R4).
@@ -103,3 +104,12 @@ def test_a_read_only_type_lists_no_search(served):
 ])
 def test_each_type_says_its_order_and_what_sort_takes(served, resource_type, said):
     assert served[resource_type]["documentation"] == said
+
+
+def test_the_result_parameters_every_search_takes_are_listed_once():
+    listed = [(p["name"], p["type"]) for p in common_search_params(PageSize(20, 200))]
+    assert listed == [("_count", "number"), ("_offset", "number"), ("_lastUpdated", "date"),
+                      ("_summary", "token"), ("_elements", "special"), ("_sort", "special"),
+                      ("_total", "token")]
+    assert "20 when _count is not given, at most 200" in common_search_params(
+        PageSize(20, 200))[0]["documentation"]
