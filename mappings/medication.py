@@ -59,7 +59,9 @@ DECLARATION = Declaration(
     search_params=(
         # The record the drugs were prescribed from: a Medication has no patient element.
         SearchParam("patient", "reference", (),
-                    "Required: Patient/[id]. The drugs of the patient's medication."),
+                    "Required: Patient/[id], or the patient's NHS number chained: patient."
+                    "identifier=https://fhir.nhs.uk/Id/nhs-number|[number]. The drugs of the "
+                    "patient's medication."),
         SearchParam("code", "token", ("code.coding",),
                     "system|code or code: dm+d (https://dmd.nhs.uk) or Multilex.",
                     definition=r4("clinical-code")),

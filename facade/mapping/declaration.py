@@ -100,9 +100,12 @@ class Declaration:
 def patient_param(name: str = "patient", path: str = "subject",
                   definition: str | None = None) -> SearchParam:
     """The parameter every record type declares: the patient whose record it is
-    (``definition``: FHIR R4's, e.g. ``r4("clinical-patient")``)."""
+    (``definition``: FHIR R4's, e.g. ``r4("clinical-patient")``). Its documentation says
+    the chain every patient parameter answers (facade/fhir/chains.py)."""
     return SearchParam(name, "reference", (path,),
-                       "Required (or another patient parameter): Patient/[id] or [id].",
+                       "Required (or another patient parameter): Patient/[id] or [id], or "
+                       f"the patient's NHS number chained: {name}.identifier=https://fhir."
+                       f"nhs.uk/Id/nhs-number|[number] (or {name}:Patient.identifier=...).",
                        definition)
 
 

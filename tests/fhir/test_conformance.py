@@ -53,7 +53,8 @@ class Sample:
     """A served resource of one type, and the search that finds it."""
 
     resource: dict
-    query: list[tuple[str, str]]  # the search's parameters, in order
+    patient: str | None = None  # the Patient id of the record it came from
+    query: list[tuple[str, str]] = field(default_factory=list)  # the finding search
 
     @property
     def id(self) -> str:
@@ -66,6 +67,7 @@ class Served:
 
     client: object
     samples: dict[str, Sample] = field(default_factory=dict)
+    nhs_numbers: dict[str, str] = field(default_factory=dict)  # by Patient id
     bodies: list[tuple[str, dict]] = field(default_factory=list)
     _statement: dict | None = None
 
@@ -156,6 +158,7 @@ def find_samples(world: Served, practice) -> None:
             break
         [patient] = matches(world.search("Patient", [
             ("identifier", f"{NHS_NUMBER}|{summary.identity.value}")]))
+        world.nhs_numbers[patient["id"]] = summary.identity.value
         # The first record whole; of the others, only the types still to be seen.
         missing = "" if not world.samples else \
             "&_type=" + ",".join(sorted(wanted - set(world.samples)))
@@ -165,18 +168,18 @@ def find_samples(world: Served, practice) -> None:
         for resource in everything:
             if resource["resourceType"] in RESOURCES:
                 world.samples.setdefault(resource["resourceType"],
-                                         Sample(resource, [("_patient", patient["id"])]))
+                                         Sample(resource, patient["id"]))
     for resource_type, declaration in RESOURCES.items():
         if resource_type not in world.samples and declaration.searchable:
             first = matches(world.search(resource_type, [("_count", "1")]))
             if first:
-                world.samples[resource_type] = Sample(first[0], [])
+                world.samples[resource_type] = Sample(first[0])
         if resource_type not in world.samples:  # read only: reached by reference
             referenced = referenced_ids(seen, resource_type)
             if referenced:
                 read = world.get(f"/fhir/{resource_type}/{referenced[0]}",
                                  headers={"Accept": FHIR_JSON})
-                world.samples[resource_type] = Sample(read, [])
+                world.samples[resource_type] = Sample(read)
     for resource_type, sample in world.samples.items():
         sample.query = finding_query(RESOURCES[resource_type], sample)
 
@@ -202,9 +205,8 @@ def referenced_ids(resources: list[dict], resource_type: str) -> list[str]:
 def finding_query(declaration: Declaration, sample: Sample) -> list[tuple[str, str]]:
     """The search that finds the sample: by its patient where the type names one, else by
     its id where the type takes _id, else by its first date (every one at that instant)."""
-    patient = dict(sample.query).get("_patient")
-    if declaration.patient_params and patient:
-        return [(declaration.patient_params[0], f"Patient/{patient}")]
+    if declaration.patient_params and sample.patient:
+        return [(declaration.patient_params[0], f"Patient/{sample.patient}")]
     if declaration.param("_id") is not None:
         return [("_id", sample.id)]
     dated = next((p.name for p in declaration.search_params if p.type == "date"
@@ -670,6 +672,46 @@ def date_prefixes(served: Served, declaration: Declaration) -> None:
             refused_naming(served, declaration, [*pinned, (name, asked)], prefix)
 
 
+#: NHS numbers no patient can have: one digit short, and one failing modulus 11.
+INVALID_NHS_NUMBERS = ("999000001", "9990000019")
+
+
+def chained_patient(served: Served, declaration: Declaration) -> None:
+    """Each patient parameter takes the patient's NHS number chained (patient.identifier,
+    subject:Patient.identifier, with or without the system) and finds what the patient's
+    id does; another chain on it is refused, naming it."""
+    sample = sample_of(served, declaration.type)
+    number = served.nhs_numbers[sample.patient]
+    plain = sorted(ids_found(served, declaration.type, sample.query))
+    for name in declaration.patient_params:
+        for chain in (f"{name}.identifier", f"{name}:Patient.identifier"):
+            for value in (f"{NHS_NUMBER}|{number}", number):
+                assert sorted(ids_found(served, declaration.type, [(chain, value)])) == plain
+        refused_naming(served, declaration, [(f"{name}.name", "x")], f"{name}.name")
+
+
+def invalid_nhs_number(served: Served, declaration: Declaration) -> None:
+    """An NHS number that cannot be one is a 400 (GP Connect's INVALID_NHS_NUMBER), never
+    an empty answer: as each patient parameter's chain, as the compartment owner's
+    identifier, and to each operation it lists."""
+    asks = [[(f"{name}.identifier", f"{NHS_NUMBER}|{bad}")] for bad in INVALID_NHS_NUMBERS
+            for name in declaration.patient_params]
+    urls = [f"/fhir/{declaration.type}"] * len(asks)
+    if owns_compartment(declaration):
+        for bad in INVALID_NHS_NUMBERS:
+            for url in [f"/fhir/{declaration.type}",
+                        *(f"/fhir/{declaration.type}/${op['name']}"
+                          for op in listed(served, declaration).get("operation", []))]:
+                asks.append([("identifier", f"{NHS_NUMBER}|{bad}")])
+                urls.append(url)
+    for url, query in zip(urls, asks, strict=True):
+        body = served.get(url, 400, query_string=query)
+        is_outcome(body, "NHS number")
+        assert body["issue"][0]["code"] == "value"
+        assert [c["code"] for c in body["issue"][0]["details"]["coding"]] == \
+            ["INVALID_NHS_NUMBER"], body
+
+
 def unknown_parameter(served: Served, declaration: Declaration) -> None:
     """An unknown parameter is ignored and said to be (lenient), or refused under
     Prefer: handling=strict — naming it either way."""
@@ -772,6 +814,14 @@ def includes_any(declaration: Declaration) -> bool:
                                           owns_compartment(declaration))
 
 
+def names_a_patient(declaration: Declaration) -> bool:
+    return searches(declaration) and bool(declaration.patient_params)
+
+
+def identifies_patients(declaration: Declaration) -> bool:
+    return names_a_patient(declaration) or owns_compartment(declaration)
+
+
 def has_token(declaration: Declaration) -> bool:
     return searches(declaration) and first_param(declaration, "token") is not None
 
@@ -791,6 +841,7 @@ RULES: tuple[tuple[Rule, Callable[[Declaration], bool]], ...] = (
     (search, searches), (paging, searches), (summary_count, searches), (elements, searches),
     (summary_shapes, searches), (total, searches), (sort, searches), (missing, searches),
     (token_modifiers, has_token), (date_prefixes, has_date),
+    (chained_patient, names_a_patient), (invalid_nhs_number, identifies_patients),
     (unknown_parameter, searches), (unsupported_modifier, searches), (post_search, searches),
     (includes, includes_any), (operations, owns_compartment), (capability, every),
 )
