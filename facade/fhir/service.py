@@ -19,10 +19,11 @@ cached Patient). ``_revinclude`` on a Patient search fetches the record of the o
 patient on the page: a page of several patients would spend a SystmOne record slot
 (one per 30 s) for each, so it is refused under strict handling, else left out and said.
 
-``meta.lastUpdated`` is when the facade fetched the resource from SystmOne (items an
-exempt entered-today top-up brought in carry the top-up's time): never earlier than
-the change SystmOne holds, so ``_lastUpdated=ge``/``_since`` miss nothing changed since
-(and may return more). SystmOne items carry no entry date, and only an entered-today
+``meta.lastUpdated`` is when the facade first saw the resource's content (facade/
+versions.py: kept while a fetch finds it unchanged; what an exempt entered-today top-up
+brings in new or changed carries the top-up's time): never earlier than the change
+SystmOne holds, so ``_lastUpdated=ge``/``_since`` miss nothing changed since (and may
+return more). SystmOne items carry no entry date, and only an entered-today
 filter is exempt from the record slot, so these are answered from the record already
 fetched (topped up as every read is), never by another record call.
 
