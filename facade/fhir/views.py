@@ -162,7 +162,8 @@ def _authorized() -> Response | None:
         return Response(status=204, headers={
             **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, HEAD, POST",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, "
-                                            "Cache-Control, If-None-Match, Prefer",
+                                            "Cache-Control, If-None-Match, If-Modified-Since, "
+                                            "Prefer",
             "Access-Control-Max-Age": "600"})
     if request.endpoint in OPEN_ENDPOINTS:
         return None

@@ -360,3 +360,15 @@ def test_the_capability_statement_says_what_reads_do(stack):
         dated = "Last-Modified" in read(client, resources[0]).headers
         assert said[name]["conditionalRead"] == ("full-support" if dated else "not-match"), \
             name
+
+
+def test_a_browser_app_may_send_both_conditional_headers(client):
+    """CORS (Fetch standard): neither header is safelisted, so the preflight allows them."""
+    preflight = client.options("/fhir/Patient/x", headers={
+        "Origin": "https://app.example", "Access-Control-Request-Method": "GET",
+        "Access-Control-Request-Headers": "if-none-match, if-modified-since"})
+    allowed = {h.strip().lower()
+               for h in preflight.headers["Access-Control-Allow-Headers"].split(",")}
+    assert {"if-none-match", "if-modified-since"} <= allowed
+    exposed = preflight.headers["Access-Control-Expose-Headers"].lower()
+    assert "etag" in exposed and "last-modified" in exposed
