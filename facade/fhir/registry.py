@@ -136,11 +136,11 @@ def search_param_capability(param: SearchParam) -> dict:
 
 def sort_documentation(resource: Declaration) -> str:
     """How a search of the type is ordered, what its ``_sort`` takes (and, for the audit,
-    that its parameters take no modifier)."""
+    that its parameters take no modifier and no comma-separated OR)."""
     if resource.source == AUDIT:  # the store answers, in its own order and terms
         return ("Searches are ordered newest first, as the audit store pages them; _sort is "
                 "not taken (ignored and said; refused under Prefer: handling=strict), nor is "
-                "any modifier (refused, naming it).")
+                "any modifier or comma-separated alternative (each refused, naming it).")
     order = (f"Searches are ordered newest first by {' or '.join(resource.sort)}, then by "
              "id. " if resource.sort else "")
     return (f"{order}_sort takes {', '.join(sort_params(resource))}: each ascending, or "

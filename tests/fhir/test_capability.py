@@ -100,7 +100,8 @@ def test_a_read_only_type_lists_no_search(served):
                 "comma-separated for several."),
     ("AuditEvent", "Searches are ordered newest first, as the audit store pages them; _sort "
                    "is not taken (ignored and said; refused under Prefer: handling=strict), "
-                   "nor is any modifier (refused, naming it)."),
+                   "nor is any modifier or comma-separated alternative (each refused, "
+                   "naming it)."),
 ])
 def test_each_type_says_its_order_and_what_sort_takes(served, resource_type, said):
     assert served[resource_type]["documentation"] == said

@@ -242,6 +242,13 @@ def takes_modifiers(served: Served, declaration: Declaration) -> bool:
     return "nor is any modifier" not in listed(served, declaration).get("documentation", "")
 
 
+def takes_alternatives(served: Served, declaration: Declaration) -> bool:
+    """Whether the type's parameters take comma-separated alternatives (OR): the audit
+    store's take none, and its CapabilityStatement entry says so."""
+    return "comma-separated alternative" not in \
+        listed(served, declaration).get("documentation", "")
+
+
 def refused_naming(served: Served, declaration: Declaration, query, named: str) -> None:
     is_outcome(served.search(declaration.type, query, 400), named)
 
@@ -733,19 +740,30 @@ def unsupported_modifier(served: Served, declaration: Declaration) -> None:
 
 
 def post_search(served: Served, declaration: Declaration) -> None:
-    """POST _search with the parameters of a GET's self link finds the same page."""
+    """POST _search answers as GET does, for the same parameters — a repeated one (a
+    date range) and a comma-separated OR among them where the type has such parameters —
+    and reads _format and _pretty from the body as GET reads them from the query."""
     sample = sample_of(served, declaration.type)
-    got = served.search(declaration.type, [*sample.query, ("_count", str(PAGE))])
-    self_link = next(link["url"] for link in got["link"] if link["relation"] == "self")
-    form = parse_qsl(urlsplit(self_link).query, keep_blank_values=True)
-    response = served.ask("POST", f"/fhir/{declaration.type}/_search", data=urlencode(form),
-                          content_type="application/x-www-form-urlencoded")
-    assert response.status_code == 200, response.get_json(silent=True)
-    posted = response.json
-    assert posted["total"] == got["total"]
-    assert [e.get("fullUrl") for e in posted.get("entry", [])] == \
-        [e.get("fullUrl") for e in got.get("entry", [])]
-    assert posted["link"] == got["link"]
+    query = [*narrowable_query(served, declaration), ("_count", str(PAGE))]
+    dated = next(iter(combinable(served, declaration, "date")), None)
+    if dated:
+        query += [(dated, "ge1900-01-01"), (dated, "le2100-12-31")]
+    coded = next((name for name in combinable(served, declaration, "token")
+                  if token_of(first_value(declaration, name, sample.resource))), None)
+    if coded and takes_alternatives(served, declaration):
+        query.append((coded, f"{token_of(first_value(declaration, coded, sample.resource))},"
+                             "x-none"))
+    got = served.search(declaration.type, query)
+    assert sample.id in [r["id"] for r in matches(got)] or got["total"] > PAGE
+    url = f"/fhir/{declaration.type}/_search"
+    form = {"content_type": "application/x-www-form-urlencoded"}
+    posted = served.ask("POST", url, data=urlencode(query), **form)
+    assert posted.status_code == 200, posted.get_json(silent=True)
+    assert posted.json == got
+    pretty = [*query, ("_format", "json"), ("_pretty", "true")]
+    pretty_got = served.ask("GET", f"/fhir/{declaration.type}", query_string=pretty)
+    pretty_posted = served.ask("POST", url, data=urlencode(pretty), **form)
+    assert pretty_posted.data == pretty_got.data != posted.data  # indented both ways
 
 
 def includes(served: Served, declaration: Declaration) -> None:
