@@ -227,26 +227,44 @@ def test_every_medication_item_of_a_generated_practice_is_served(scheme):
                    for r in found["medicationrequest"] + found["medicationstatement"])
 
 
-def test_statements_are_served_newest_taken_first_not_newest_recorded():
-    """A statement's date is when the drug was taken (effective), not when it was written
-    down: a course entered in June that began in January sorts after one begun in March."""
-    def event(uid: str, recorded: str, drug: str, start: str, end: str) -> str:
-        return (f'<Event DateTime="{recorded}" DoneBy="SMITH, Jo " EventUID="{uid}">'
-                "<Medication><MedicationType>NHS medication</MedicationType>"
-                f'<Drug Name="{drug}" ProductID="1{uid[:6]}" Scheme="Multilex"/>'
-                "<Dose>as directed</Dose><Quantity>28 tablet</Quantity>"
-                f"<StartDate>{start}</StartDate><EndDate>{end}</EndDate><EndReason/>"
-                "</Medication></Event>")
+def served_in_order(*events: str) -> dict[str, list[str]]:
+    """The items of each medication type's resources, in the order the record service
+    serves them (newest first)."""
     source = etree.fromstring(
         "<Response><Identity><NHSNumber>9990000042</NHSNumber></Identity><Clinical>"
-        + event("5100000000000000", "2025-06-01T09:00:00", "Drug begun in January",
-                "2025-01-10", "2025-02-07")
-        + event("5200000000000000", "2025-03-01T09:00:00", "Drug begun in March",
-                "2025-03-01", "2025-03-29")
-        + "</Clinical></Response>")
+        + "".join(events) + "</Clinical></Response>")
     identity = Identity.from_element(source.find("Identity"))
     served = mapped_record(DEFAULT, IdCodec(bytes(range(64))), identity, source,
                            dt.datetime(2026, 1, 15, 9, tzinfo=dt.UTC).timestamp())
-    statements = served["resources"]["MedicationStatement"]
-    assert [item(s) for s in statements] == ["5200000000000000-Medication-0",
-                                             "5100000000000000-Medication-0"]
+    return {kind: [item(r) for r in served["resources"][kind]]
+            for kind in ("MedicationRequest", "MedicationStatement")}
+
+
+def acute_issue(uid: str, recorded: str, start: str, end: str) -> str:
+    """An Event holding one acute issue (its own drug) started and ended when given."""
+    return (f'<Event DateTime="{recorded}" DoneBy="SMITH, Jo " EventUID="{uid}">'
+            "<Medication><MedicationType>NHS medication</MedicationType>"
+            f'<Drug Name="Drug {uid[:2]}" ProductID="1{uid[:6]}" Scheme="Multilex"/>'
+            "<Dose>as directed</Dose><Quantity>28 tablet</Quantity>"
+            f"<StartDate>{start}</StartDate><EndDate>{end}</EndDate><EndReason/>"
+            "</Medication></Event>")
+
+
+def test_statements_are_served_newest_taken_first_not_newest_recorded():
+    """A statement's date is when the drug was taken (effective), not when it was written
+    down: a course entered in June that began in January sorts after one begun in March."""
+    order = served_in_order(
+        acute_issue("5100000000000000", "2025-06-01T09:00:00", "2025-01-10", "2025-02-07"),
+        acute_issue("5200000000000000", "2025-03-01T09:00:00", "2025-03-01", "2025-03-29"))
+    assert order["MedicationStatement"] == ["5200000000000000-Medication-0",
+                                            "5100000000000000-Medication-0"]
+
+
+def test_requests_are_served_newest_authored_first():
+    """A request's date is when it was written (authoredOn, its Event's time)."""
+    recorded = ("2024-05-01T09:00:00", "2025-11-20T09:00:00", "2025-02-14T09:00:00")
+    order = served_in_order(*(acute_issue(f"5{n}00000000000000", when, when[:10], "2026-12-31")
+                              for n, when in enumerate(recorded, 1)))
+    assert order["MedicationRequest"] == ["5200000000000000-Medication-0",
+                                          "5300000000000000-Medication-0",
+                                          "5100000000000000-Medication-0"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from lxml import etree
@@ -29,6 +30,7 @@ from tests.ukcore.rules import all_problems
 from tests.validators.external import fhir_validators  # noqa: F401 (a fixture)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "demo-practice"
+SAMPLES = Path(__file__).resolve().parent / "samples"
 CODEC = IdCodec(bytes(range(64)))
 FETCHED = dt.datetime(2026, 11, 1, 9, 0, tzinfo=dt.UTC).timestamp()
 
@@ -166,3 +168,71 @@ def test_every_report_result_is_an_observation_of_the_same_record(codes):
         assert all(count == 1 for count in claimed.values()), f"record {index}: {claimed}"
         referenced += sum(claimed.values())
     assert referenced > 100, "reports of a 40-patient practice reference hardly any result"
+
+
+# --- The order a search serves ---------------------------------------------------------------
+
+#: Each type's clinically relevant date, newest first: the element FHIR R4's date search
+#: parameter for it reads (searchparameter-registry.html): clinical-date (AllergyIntolerance
+#: .recordedDate, CarePlan.period, DiagnosticReport.effective, Encounter.period, Flag.period,
+#: Immunization.occurrence, Observation.effective), Condition onset-date,
+#: MedicationRequest authoredon, MedicationStatement effective, ServiceRequest authored,
+#: Task authored-on, Appointment date (start), DocumentReference date; RelatedPerson has
+#: none in R4: its period. The first present counts (a report without effective: issued).
+CLINICAL_DATE = {
+    "AllergyIntolerance": ("recordedDate",), "CarePlan": ("period.start",),
+    "DiagnosticReport": ("effectiveDateTime", "issued"), "Encounter": ("period.start",),
+    "Flag": ("period.start",), "Immunization": ("occurrenceDateTime",),
+    "Observation": ("effectiveDateTime",), "Condition": ("onsetDateTime",),
+    "MedicationRequest": ("authoredOn",), "MedicationStatement": ("effectivePeriod.start",),
+    "ServiceRequest": ("authoredOn",), "Task": ("authoredOn",), "Appointment": ("start",),
+    "DocumentReference": ("date",), "RelatedPerson": ("period.start",),
+    "Medication": (),  # a drug: no date of its own
+}
+LONDON = ZoneInfo("Europe/London")
+
+
+def clinical_date(resource: dict) -> dt.datetime | None:
+    for path in CLINICAL_DATE[resource["resourceType"]]:
+        value: object = resource
+        for step in path.split("."):
+            value = value.get(step) if isinstance(value, dict) else None
+        if isinstance(value, str):
+            moment = dt.datetime.fromisoformat(value)  # a date: its start, in London
+            return moment if moment.tzinfo else moment.replace(tzinfo=LONDON)
+    return None
+
+
+def hand_written() -> list[etree._Element]:
+    """The hand-written samples, and relationships recorded years apart (no sample has two
+    dates of them): every type with two dates or more in one record."""
+    samples = [etree.parse(str(path)).getroot() for path in sorted(SAMPLES.glob("*.xml"))]
+    relationships = etree.fromstring(
+        "<Response><Identity><NHSNumber>9990000042</NHSNumber></Identity><Clinical>" + "".join(
+            f'<Event DateTime="{when}" DoneBy="HOLT, Dana " EventUID="{uid}"><Relationship>'
+            f"<FirstName>{name}</FirstName><Surname>Lee</Surname><Type>{kind}</Type>"
+            "</Relationship></Event>"
+            for when, uid, name, kind in (("2012-01-05T10:00:00", "7d00000000000000", "Ann",
+                                           "Mother"),
+                                          ("2024-03-01T10:00:00", "7d00000100000000", "Bo",
+                                           "Carer"),
+                                          ("2019-08-09T10:00:00", "7d00000200000000", "Cy",
+                                           "Friend")))
+        + "</Clinical></Response>")
+    return [*(r for r in samples if r.find("Identity") is not None), relationships]
+
+
+def test_each_types_resources_are_served_newest_first_by_its_clinical_date():
+    """As the record service holds them (what a search pages through): undated last."""
+    oldest = dt.datetime.min.replace(tzinfo=dt.UTC)
+    seen: Counter = Counter()
+    for index, record in enumerate([*generated(10), *demo_folder(), *hand_written()]):
+        identity = Identity.from_element(record.find("Identity"))
+        served = mapped_record(DEFAULT, CODEC, identity, record, FETCHED)["resources"]
+        for resource_type, resources in served.items():
+            dates = [clinical_date(r) or oldest for r in resources]
+            assert dates == sorted(dates, reverse=True), f"record {index}: {resource_type}"
+            seen[resource_type] += len(set(dates)) > 1
+    assert set(seen) == set(CLINICAL_DATE)
+    dated = {t: seen[t] for t, paths in CLINICAL_DATE.items() if paths}
+    assert all(dated.values()), f"types never seen in two dates: {dated}"

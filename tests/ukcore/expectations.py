@@ -1475,6 +1475,8 @@ MEDIA_TYPES = {
     "tif": "image/tiff", "tiff": "image/tiff", "bmp": "image/bmp",
     "doc": "application/msword", "rtf": "application/rtf", "txt": "text/plain",
     "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    # IANA: application/xml (RFC 7303), text/html (the HTML standard's registration).
+    "xml": "application/xml", "htm": "text/html", "html": "text/html",
 }
 #: GP Connect Access Document: documents over 5 MB are not retrievable.
 DOCUMENT_LIMIT_BYTES = 5 * 1024 * 1024
