@@ -130,6 +130,28 @@ def test_a_send_closer_than_the_interval_is_counted_as_a_breach(store):
     assert breaches("pc9:40700") == before + 1
 
 
+def test_a_full_record_closer_than_the_record_interval_is_counted_as_a_breach(store):
+    """Its request spacing is fine (nothing was sent before it): the record lane's is not."""
+    upstream = pool(store, Gateway("pc8:40700"))
+    before = breaches("pc8:40700")
+    # Another process's full record at the moment this one leaves.
+    store.set("pool:sent:record:pc8:40700", repr(time.time() + 0.05).encode(), ttl=5)
+    upstream.call("GetPatientRecord", lambda g: g.ask("record"), full_record=True)
+    assert breaches("pc8:40700") == before + 1
+
+
+def test_each_failure_in_a_row_takes_the_endpoint_out_for_twice_as_long(store):
+    broken = Gateway("pc7:40700", UpstreamTimeout("no reply"))
+    upstream = pool(store, broken)  # QUICK_BACKOFF: 0.3 s, doubling, at most 1 s
+    pauses = []
+    for _ in range(2):
+        with pytest.raises(UpstreamTimeout) as failed:
+            upstream.call("GetFunctions", lambda g: g.ask("x"))
+        pauses.append(failed.value.retry_after)
+        time.sleep(failed.value.retry_after + 0.05)  # back in once the pause is over
+    assert pauses == [0.3, 0.6]
+
+
 def test_a_caller_that_wakes_too_late_books_again_rather_than_send(store):
     """Sending late would crowd the caller booked next; the slot is released instead, and
     booking again gives "now": the other caller's start is an interval behind by then."""

@@ -1,5 +1,7 @@
 """The slot arithmetic on its own (the Redis script mirrors it)."""
 
+import pytest
+
 from facade.stewardship.slots import SlotRule, earliest_start, find_breaches
 
 RULE = SlotRule(request_us=1000, record_us=30000)
@@ -27,3 +29,14 @@ def test_find_breaches_reports_close_pairs_per_kind():
     assert find_breaches(grants, RULE) == [(1000, 1999), (0, 3000)]
     assert find_breaches(grants, RULE, tolerance_us=1) == [(0, 3000)]
     assert find_breaches([(0, True), (30000, True), (31000, False)], RULE) == []
+
+
+@pytest.mark.parametrize(("request_interval", "record_interval"), [(0, 30), (-1, 30), (1, -1)])
+def test_a_rule_needs_a_positive_request_interval_and_a_record_interval_not_negative(
+        request_interval, record_interval):
+    with pytest.raises(ValueError):
+        SlotRule.from_seconds(request_interval, record_interval)
+
+
+def test_a_rule_may_have_no_record_interval():
+    assert SlotRule.from_seconds(0.5, 0) == SlotRule(request_us=500_000, record_us=0)

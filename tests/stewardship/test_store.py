@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 import time
 import warnings
+from pathlib import Path
 
 import pytest
 
 from facade.stewardship import open_store
 from facade.stewardship.redis_store import RedisStore
+from facade.stewardship.slots import SlotRule
 from facade.stewardship.sqlite_store import SQLiteStore
 from facade.stewardship.store import EMBEDDED_FILE
 
@@ -174,3 +177,27 @@ def test_the_embedded_store_reconnects_in_a_forked_child(tmp_path):
                 os._exit(0)
         os.waitpid(pid, 0)
         assert store.get("child") == b"forked"
+
+
+def test_the_embedded_ledger_belongs_to_this_boot(tmp_path):
+    """Slot starts are on the monotonic clock, which starts again at a reboot: bookings are
+    stamped with the kernel's boot id, and those of another boot are dropped on opening."""
+    kernel = Path("/proc/sys/kernel/random/boot_id")
+    if not kernel.exists():
+        pytest.skip("no kernel boot id here (not Linux)")
+    path = tmp_path / "s.sqlite3"
+    rule = SlotRule.from_seconds(1.0, 30.0)
+    with SQLiteStore(path) as store:
+        assert store.book_slot("pc1:40700", rule, True, 0).granted
+    with sqlite3.connect(path) as db:
+        stamped = {row[0] for table in ("slot_requests", "slot_records")
+                   for row in db.execute(f"SELECT boot FROM {table}")}
+        assert stamped == {kernel.read_text().strip()}
+        # An earlier boot's bookings, an hour ahead on that boot's clock.
+        db.execute("UPDATE slot_requests SET boot = 'an-earlier-boot', start_us = start_us + ?",
+                   (3_600_000_000,))
+        db.execute("UPDATE slot_records SET boot = 'an-earlier-boot', next_us = next_us + ?",
+                   (3_600_000_000,))
+    db.close()
+    with SQLiteStore(path) as store:
+        assert store.book_slot("pc1:40700", rule, True, 0).granted  # no wait for them
