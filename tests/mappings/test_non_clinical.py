@@ -61,6 +61,8 @@ def relationship(kind: str, end: str = "9999-12-31") -> str:
 # status SystmOne does not name can say of an open task: TPP extracts only open ones).
 @pytest.mark.parametrize(("status", "expected"), [
     ("Not Started", "ready"), ("Started", "in-progress"), ("STARTED", "in-progress"),
+    ("In progress", "in-progress"), ("On hold", "on-hold"), ("Completed", "completed"),
+    ("Complete", "completed"), ("Cancelled", "cancelled"), ("Rejected", "rejected"),
     ("Awaiting reply", "requested"),
 ])
 def test_task_status_and_systmones_word(status, expected):
