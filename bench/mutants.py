@@ -51,6 +51,7 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                  ("tests/ukcore", "tests/mappings", "tests/mapping")),
     "search": (("facade/fhir/search.py",),
                ("tests/fhir/test_search.py", "tests/fhir/test_search_semantics.py",
+                "tests/fhir/test_search_common.py", "tests/fhir/test_search_edges.py",
                 "tests/fhir/test_toy_type.py")),
     "stewardship": (("facade/stewardship/*.py",),
                     ("tests/stewardship", "tests/fhir/test_stewardship.py")),

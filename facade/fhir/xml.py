@@ -78,7 +78,8 @@ def _ordered_keys(model: type, keys: tuple[str, ...]) -> list[str]:
 @functools.cache
 def _child_model(model: type, name: str) -> type:
     """The model class of element ``name`` of ``model`` (a datatype or a backbone element)."""
-    field = model.model_fields.get(name)
+    field = model.model_fields.get(name) or next(  # class, for...: kept under other names
+        (f for f in model.model_fields.values() if f.alias == name), None)
     type_name = _type_name(field.annotation) if field is not None else None
     if type_name is None:
         raise ValueError(f"{model.__name__}.{name} is not a complex element")

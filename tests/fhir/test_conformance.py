@@ -764,6 +764,11 @@ def post_search(served: Served, declaration: Declaration) -> None:
     pretty_got = served.ask("GET", f"/fhir/{declaration.type}", query_string=pretty)
     pretty_posted = served.ask("POST", url, data=urlencode(pretty), **form)
     assert pretty_posted.data == pretty_got.data != posted.data  # indented both ways
+    xml = [*query, ("_format", "xml")]
+    xml_got = served.ask("GET", f"/fhir/{declaration.type}", query_string=xml)
+    xml_posted = served.ask("POST", url, data=urlencode(xml), **form)
+    assert xml_got.status_code == 200 and xml_got.mimetype == "application/fhir+xml"
+    assert xml_posted.data == xml_got.data  # every element, class and for included
 
 
 def includes(served: Served, declaration: Declaration) -> None:

@@ -188,6 +188,17 @@ def test_an_activity_the_patient_did_not_attend_is_cancelled():
     assert contact["length"]["value"] == 0
 
 
+def test_an_activity_names_the_problems_it_is_linked_to_that_the_record_holds():
+    header = ('<ClinicalCode><Code Scheme="CTV3" Code="XE0Ub" Term="Hypertensive disease"/>'
+              "<ProblemUID>p000000000000001</ProblemUID></ClinicalCode>")
+    linked = activity().replace("</Activity>", "<LinkedProblemUID>p000000000000001"
+                                "</LinkedProblemUID><LinkedProblemUID>p-not-held"
+                                "</LinkedProblemUID></Activity>")
+    _, contact = mapped(record(header + linked), "Encounter")
+    [condition] = mapped(record(header + linked), "Condition")
+    assert contact["reasonReference"] == [{"reference": f"Condition/{condition['id']}"}]
+
+
 def test_an_activity_without_a_readable_duration_has_no_length():
     _, contact = mapped(record(activity(minutes="ten")), "Encounter")
     assert "length" not in contact
