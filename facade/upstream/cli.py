@@ -24,19 +24,19 @@ from lxml import etree
 from ..protocol import functions as fn
 from ..protocol.envelope import CODE_SCHEMES, DRUG_SCHEMES, OutputScheme
 from ..protocol.identity import Identity, IdentityError
-from ..stewardship.ledger import Slot, SlotLedger, Throttled
+from ..stewardship.ledger import SlotLedger, Throttled
 from ..stewardship.planner import counts_as_full_record
 from ..stewardship.store import Store, open_store
+from .booking import booked_call
 from .client import DEMO_API_KEY, SystmOneClient  # noqa: F401  (facade demo's default)
 from .device import DeviceIdStore
 from .errors import UpstreamError
-from .transport import MissedSlot, SocketTransport, Timeouts, send_deadline, sent_at
+from .transport import SocketTransport, Timeouts
 
 T = TypeVar("T")
 #: A wait for a slot longer than this is announced on standard error.
 ANNOUNCE_WAIT = 0.5
 #: Slots given up for waking too late (a loaded machine) before the command gives up.
-MAX_REBOOKINGS = 3
 
 
 def parse_endpoint(value: str) -> tuple[str, int]:
@@ -69,40 +69,15 @@ class BookedUpstream:
         self.max_wait = max_wait
 
     def call(self, action: Callable[[SystmOneClient], T], full_record: bool = False) -> T:
-        """``action`` (one request), sent in a slot booked for it; Throttled beyond max_wait.
-
-        As the facade's pool does: a request that would leave after its slot's margin
-        (the process woke late) is not sent; its slot is released and another booked."""
-        waited_from = self.ledger.clock()
-        for _ in range(MAX_REBOOKINGS):
-            slot = self.ledger.reserve(self.client.endpoint, full_record,
-                                       self.max_wait - (self.ledger.clock() - waited_from))
-            delay = slot.start - self.ledger.clock()
+        """``action`` (one request), sent in a slot booked for it (upstream/booking.py),
+        saying on stderr when it waits for one."""
+        def announce(delay: float) -> None:
             if delay > ANNOUNCE_WAIT:
                 click.echo(f"waiting {delay:.1f} s for the {_slot_name(full_record)} slot on "
                            f"{self.client.endpoint} (booked in the shared slot ledger)",
                            err=True)
-            self.ledger.wait_for(slot)
-            deadline = send_deadline.set(slot.start + self.ledger.send_margin / 2)
-            sent = sent_at.set(None)  # set by the transport once a request leaves
-            try:
-                return action(self.client)
-            except MissedSlot:
-                self._release_unsent(slot)
-                continue
-            finally:
-                send_deadline.reset(deadline)
-                sent_at.reset(sent)
-        raise Throttled(self.ledger.rule.request_us / 1e6)
-
-    def _release_unsent(self, slot: Slot) -> None:
-        """Give the missed slot back, so the next booking may start at once.
-
-        MissedSlot is raised immediately before the request's first byte would be
-        written (transport.check_deadline): it was not sent. Should an earlier request
-        of the same action have left, the slot was used and is kept."""
-        if sent_at.get() is None:
-            self.ledger.release(slot)
+        return booked_call(self.client, self.ledger, self.max_wait, action, full_record,
+                           announce)
 
     def close(self) -> None:
         self.client.close()
