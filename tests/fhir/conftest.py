@@ -38,3 +38,12 @@ def patient_with_numerics(practice):
                 and practice.record(p).find("Clinical/Event/ClinicalCode[Value]") is not None)
 
 
+@pytest.fixture
+def watched(start_simulator, tmp_path):
+    """A client of an app over a simulator whose message audit shows every upstream call."""
+    live = start_simulator()
+    host, port = live.address
+    app = create_app({"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
+                      "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01})
+    yield authorized_client(app), live
+    app.extensions["facade.records"].close()

@@ -6,23 +6,10 @@ from __future__ import annotations
 import pytest
 from lxml import etree
 
-from facade.app import create_app
 from tests.bundles import matches, outcomes
 
-from ..tokens import authorized_client
 from .conftest import patient_with_numerics
 from .test_api import every_page, search
-
-
-@pytest.fixture
-def watched(start_simulator, tmp_path):
-    """A client of an app over a simulator whose message audit shows every upstream call."""
-    live = start_simulator()
-    host, port = live.address
-    app = create_app({"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
-                      "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01})
-    yield authorized_client(app), live
-    app.extensions["facade.records"].close()
 
 
 def observations_of(client, practice) -> str:

@@ -11,7 +11,6 @@ import datetime as dt
 import pytest
 from lxml import etree
 
-from facade.app import create_app
 from facade.fhir.outcome import FhirError
 from facade.fhir.patients import plan
 from facade.ids import IdCodec
@@ -19,7 +18,6 @@ from facade.protocol.functions import PatientSearchCriteria as Criteria
 from mappings.patient import DECLARATION
 from tests.bundles import matches
 
-from ..tokens import authorized_client
 from .test_api import search
 
 CODEC = IdCodec(bytes(range(64)))
@@ -89,17 +87,6 @@ def test_exact_is_sent_as_a_beginning_and_contains_never():
 
 
 # --- over HTTP, against the simulator ----------------------------------------------------
-
-@pytest.fixture
-def watched(start_simulator, tmp_path):
-    """A client of an app over a simulator whose message audit shows every upstream call."""
-    live = start_simulator()
-    host, port = live.address
-    app = create_app({"upstream": f"{host}:{port}", "state_dir": tmp_path / "facade",
-                      "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01})
-    yield authorized_client(app), live
-    app.extensions["facade.records"].close()
-
 
 def sent(live, expected: int) -> list[dict[str, str]]:
     """The criteria of every PatientSearch the simulator received, oldest first: once the
