@@ -25,6 +25,7 @@ from .ids import IdCodec
 from .mapping.registry import MappingRegistry
 from .protocol.envelope import OutputScheme
 from .records import RecordService, retention
+from .serving.answers import FacadeResponse
 from .stewardship.bulkhead import Bulkhead
 from .stewardship.cache import ResourceCache
 from .stewardship.ledger import SlotLedger
@@ -42,7 +43,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = Settings.load(overrides)
     profiles.require_safe(settings)  # live: unsafe settings never serve a request
     private_dir(settings.state_dir)
-    app = Flask(__name__)
+    app = FacadeFlask(__name__)
     app.debug = settings.debug
     app.config["FACADE"] = settings
     # facade serve's worker refuses larger bodies from their head; this holds wherever
@@ -77,6 +78,23 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(bp)
     app.register_blueprint(ops.bp)  # /healthz, /readyz, /metrics
     return app
+
+
+class FacadeFlask(Flask):
+    """Flask, answering with FacadeResponse, and asking once per function, not on every
+    request, whether a view or hook is a coroutine (none here is)."""
+
+    response_class = FacadeResponse
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._synced: dict[Any, Any] = {}
+
+    def ensure_sync(self, func):
+        synced = self._synced.get(func)
+        if synced is None:
+            synced = self._synced[func] = super().ensure_sync(func)
+        return synced
 
 
 def _only_through_the_proxy(app: Flask, settings: Settings) -> None:

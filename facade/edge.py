@@ -25,6 +25,7 @@ from .ops import READYZ_DETAIL
 from .serving.answers import HSTS, SECURITY_HEADERS
 
 OPERATIONAL = frozenset({"/metrics", "/readyz"})
+_SECURITY_NAMES = frozenset(name.lower() for name in SECURITY_HEADERS)
 #: The WSGI environ key where the app leaves the path the access log may show.
 LOGGED_PATH = "facade.logged_path"
 _LOOPBACK = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
@@ -52,8 +53,9 @@ def install(app: Flask, settings: Settings) -> None:
         request.environ[LOGGED_PATH] = _loggable_path(response.status_code)
         if response.status_code >= 400 and response.mimetype == "text/html":
             response = _as_outcome(response)
-        for name, value in SECURITY_HEADERS.items():
-            response.headers.setdefault(name, value)
+        if not _SECURITY_NAMES.issubset(getattr(response.headers, "built", ())):
+            for name, value in SECURITY_HEADERS.items():
+                response.headers.setdefault(name, value)
         if request.scheme == "https":
             response.headers.setdefault(*HSTS)
         return response

@@ -243,8 +243,14 @@ def throttled() -> None:
 @_never_breaks_a_request
 def cache_lookup(data_class: str, result: str) -> None:
     """A cache lookup for ``data_class`` (e.g. demographics, clinical) gave ``result``."""
-    _CACHE_LOOKUPS.labels(
-        data_class=data_class, result=_checked(result, CACHE_RESULTS, "cache result")).inc()
+    child = _LOOKUP_COUNTERS.get((data_class, result))
+    if child is None:  # labels() is a locked lookup: once per pair, not per request
+        child = _LOOKUP_COUNTERS[data_class, result] = _CACHE_LOOKUPS.labels(
+            data_class=data_class, result=_checked(result, CACHE_RESULTS, "cache result"))
+    child.inc()
+
+
+_LOOKUP_COUNTERS: dict[tuple[str, str], Counter] = {}
 
 
 @_never_breaks_a_request

@@ -1,51 +1,58 @@
-"""The audit's incoming file: where the request path writes an entry, one line each.
+"""The audit's incoming segments: where the request path writes an entry, one line each.
 
 Writing an access record must cost a request next to nothing, yet no answered
-request may lose its record. A request therefore only appends its line to
-this file with one ``write()`` (``O_APPEND``: the lines of every thread and
-process land whole, one after another) before its answer goes out. From that
-moment the entry is the kernel's: killing the process cannot lose it. The
-index the audit is searched through (SQLite) takes the lines in later, in
-large batches, off the request path (``sqlite_sink``).
+request may lose its record. Each process therefore appends to a segment file of
+its own, mapped into its memory: recording a line is a copy into the kernel's page
+cache under a lock of the process's own — no system call, no lock shared with other
+processes, no file size to update — done before the answer goes out. From that
+moment the line is the kernel's: killing the process cannot lose it. The index the
+audit is searched through (SQLite) takes the lines in later, in large batches, off
+the request path (``sqlite_sink``), from every process's segments.
 
-How soon the file reaches the disk is a setting (``fsync``):
+How soon a segment reaches the disk is a setting (``fsync``):
 
-- ``interval`` (the default): a thread in each writing process ``fdatasync``s
-  the file every ``interval`` seconds when something was written, so an OS
-  crash or power loss can lose at most that long's entries;
-- ``request``: ``append`` returns only after an ``fdatasync`` that started after
-  the line was written (one sync for every request waiting on it), so even a
-  power loss loses nothing answered. Each answer then waits for the disk.
+- ``interval`` (the default): a thread in each writing process ``fdatasync``s its
+  segment every ``interval`` seconds when something was written, so an OS crash or
+  power loss can lose at most that long's entries;
+- ``request``: ``append`` returns only after an ``fdatasync`` that started after the
+  line was written (one sync for every request waiting on it), so even a power loss
+  loses nothing answered. Each answer then waits for the disk.
 
-The file is emptied once its lines are in the index (``emptied_if``);
-appenders hold a shared ``flock`` while writing, so emptying, which takes it
-exclusively, never loses a line written meanwhile. A line torn by a power cut
-is ended with a newline by the next process to open the file (the index skips
-it, logging that it did), so it never swallows the line after it.
+A segment is ``SEGMENT_BYTES`` long, allocated on disk when it is made (a full disk
+fails the request then, never later); after its last line come zero bytes, which no
+line holds. Its writer holds an exclusive ``flock`` on it for as long as it writes
+there: a segment nobody holds is finished (full, or its process gone), and once all
+taken in it is deleted (``finished``). A line's newline is stored after the rest of
+it, so a line is whole once its newline is seen; a process killed in the middle of a
+copy leaves a last line without one, which the index skips when it retires the segment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
+import mmap
 import os
 import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 FSYNC_POLICIES = ("interval", "request")
+SEGMENT_BYTES = 8 << 20
+SUFFIX = ".lines"
 _CHUNK = 1 << 20
 
 
 @dataclass
 class _Progress:
     """What this process wrote and synced: shared with the syncing thread, which holds
-    this (and the lock) but only a weak reference to the file, so that a file dropped
-    without close() takes its thread along."""
+    this (and the lock) but only a weak reference to the segments, so that segments
+    dropped without close() take their thread along."""
 
     written: int = 0  # lines written by this process
     synced: int = 0  # of those, how many an fdatasync has covered
@@ -53,8 +60,41 @@ class _Progress:
     failure: OSError | None = None  # the last fdatasync's, until one succeeds
 
 
-class IncomingFile:
-    def __init__(self, path: Path, fsync: str = "interval", interval: float = 0.2,
+class _Segment:
+    """The segment this process writes: its descriptor (holding the flock) and mapping."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.posix_fallocate(self.fd, 0, SEGMENT_BYTES)
+            self.map = mmap.mmap(self.fd, SEGMENT_BYTES)
+        except BaseException:
+            os.close(self.fd)
+            path.unlink(missing_ok=True)
+            raise
+        self.end = 0
+
+    def room_for(self, size: int) -> bool:
+        return self.end + size <= SEGMENT_BYTES
+
+    def write(self, line: bytes) -> None:
+        """``line`` ends with its newline, stored last (see the module docstring)."""
+        end = self.end + len(line)
+        self.map[self.end:end - 1] = line[:-1]
+        self.map[end - 1] = 10
+        self.end = end
+
+    def close(self) -> None:
+        """Unmapped and released: the segment is finished, for the index to retire."""
+        with contextlib.suppress(ValueError, BufferError):
+            self.map.close()
+        os.close(self.fd)
+
+
+class IncomingSegments:
+    def __init__(self, directory: Path, fsync: str = "interval", interval: float = 0.2,
                  after_sync: Callable[[], None] | None = None) -> None:
         """``after_sync`` runs in the syncing thread after each periodic round (the sink
         takes the lines into its index there)."""
@@ -62,99 +102,143 @@ class IncomingFile:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_POLICIES)}, not {fsync!r}")
         if not 0 < interval <= 60:
             raise ValueError(f"the fsync interval must be over 0 and at most 60 s, not {interval}")
-        self.path = Path(path)
+        self.directory = Path(directory)
+        self.directory.mkdir(mode=0o700, exist_ok=True)
         self.fsync = fsync
         self.interval = interval
         self._after_sync = after_sync
         self._state = threading.Condition()
+        self._writing = threading.Lock()
         self._progress = _Progress()
         self._pid: int | None = None
-        self._fd = -1
+        self._segment: _Segment | None = None
+        self._unsynced: list[_Segment] = []  # full segments waiting for their last sync
+        self._made = 0
         self._thread: threading.Thread | None = None
         self._indexed_at = float("-inf")
         this = weakref.ref(self)  # a forked child starts afresh (see _forked)
         os.register_at_fork(after_in_child=lambda: (kept := this()) and kept._forked())
-        self._open()
 
     # -- the request path ------------------------------------------------------------
 
     def append(self, line: bytes) -> None:
-        """Write one line (``line`` ends with a newline); durable as ``fsync`` says."""
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_SH)
-        try:
-            if os.write(fd, line) != len(line):  # a regular file takes it whole or fails
-                raise OSError(f"short write to {self.path}")
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-        progress = self._progress
-        if self.fsync == "interval":
-            # Unlocked: a count lost to a race between threads still leaves it above
-            # what was synced, and that is all the syncing thread looks at.
-            progress.written += 1
-            return
-        with self._state:
+        """Write one line (``line`` ends with a newline, and holds no zero byte); durable
+        as ``fsync`` says."""
+        if len(line) > SEGMENT_BYTES or not line.endswith(b"\n"):
+            raise ValueError("an audit line ends with a newline and fits a segment")
+        with self._writing:
+            segment = self._segment
+            if segment is None or self._pid != os.getpid() or not segment.room_for(len(line)):
+                segment = self._next_segment()
+            segment.write(line)
+            progress = self._progress
             progress.written += 1
             ticket = progress.written
+        if self.fsync == "interval":
+            return
+        with self._state:
             self._state.notify_all()
             while progress.synced < ticket:
                 if progress.failure is not None:
                     raise OSError(f"the audit could not be synced: {progress.failure}")
                 self._state.wait()
 
+    def _next_segment(self) -> _Segment:
+        """A new segment of this process's (called holding ``_writing``); a full one is
+        synced and released by the syncing thread."""
+        pid = os.getpid()
+        if self._pid != pid:
+            self._start(pid)
+        elif self._segment is not None:
+            self._unsynced.append(self._segment)
+        self._made += 1
+        name = f"{time.time_ns():020d}-{pid}-{self._made}{SUFFIX}"
+        self._segment = _Segment(self.directory / name)
+        return self._segment
+
+    def _start(self, pid: int) -> None:
+        self._pid = pid
+        self._thread = threading.Thread(
+            target=_sync_while_kept, name="audit-sync", daemon=True,
+            args=(weakref.ref(self), self._state, self._progress, self.fsync == "request",
+                  self.interval))
+        self._thread.start()
+
     # -- the index's side -----------------------------------------------------------
 
-    def read(self, offset: int) -> tuple[list[bytes], int]:
-        """The complete lines from ``offset`` on, and the offset after the last of them
-        (a line still being written is left for next time)."""
-        lines: list[bytes] = []
-        with open(self.path, "rb") as file:
-            file.seek(offset)
-            while chunk := file.read(_CHUNK):
-                end = chunk.rfind(b"\n") + 1
-                if end == 0:
-                    break
-                lines.extend(chunk[:end].splitlines())
-                offset += end
-                if end < len(chunk):
-                    file.seek(offset)
-        return lines, offset
+    def segments(self) -> list[Path]:
+        """Every segment in the directory, any process's, oldest first."""
+        return sorted(self.directory.glob(f"*{SUFFIX}"))
 
-    def size(self) -> int:
-        return os.fstat(self._open()).st_size
+    @staticmethod
+    def read(path: Path, offset: int) -> tuple[list[tuple[bytes, int]], int]:
+        """The whole lines of a segment from ``offset`` on, each with the offset after it,
+        and where what was written ends (a line still being written, or torn, lies
+        between the last line's end and that)."""
+        lines: list[tuple[bytes, int]] = []
+        position = offset
+        size = _CHUNK
+        with open(path, "rb") as file:
+            while True:
+                file.seek(position)
+                chunk = file.read(size)
+                written = chunk.find(b"\0")
+                data = chunk if written < 0 else chunk[:written]
+                whole = data.rfind(b"\n") + 1
+                for line in data[:whole].split(b"\n")[:-1]:
+                    position += len(line) + 1
+                    lines.append((line, position))
+                if written >= 0 or len(chunk) < size:
+                    return lines, position + len(data) - whole
+                size = size * 2 if whole == 0 else _CHUNK  # a line longer than a chunk
 
-    def emptied_if(self, still_at: Callable[[int], bool]) -> bool:
-        """Empty the file if ``still_at(size)`` says every line up to its size is indexed,
-        asked with every appender held off, so nothing can be written in between."""
-        fd = os.open(self.path, os.O_RDWR)
+    @staticmethod
+    @contextlib.contextmanager
+    def finished(path: Path) -> Iterator[bool]:
+        """Whether no process writes ``path`` any more (its writer released it, or is
+        gone); while the block runs none can start to (a writer never takes a segment
+        back)."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if not still_at(size):
-                return False
-            os.ftruncate(fd, 0)
-            os.fsync(fd)
-            return True
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            yield False
+            return
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+            else:
+                yield True
         finally:
             os.close(fd)  # and so the lock
 
     def sync(self) -> None:
-        """Make every line written so far by this process durable now."""
+        """Make every line written so far by this process durable now, and release the
+        full segments it has left."""
         progress = self._progress
-        with self._state:
+        with self._writing:
             target = progress.written
-        if target > progress.synced:
-            try:
-                os.fdatasync(self._open())
-            except OSError as error:
-                with self._state:
-                    progress.failure = error
-                    self._state.notify_all()
-                raise
+            full, self._unsynced = self._unsynced, []
+            current = self._segment
+        if target <= progress.synced and not full:
+            return
+        try:
+            for segment in [*full, *([current] if current is not None else [])]:
+                os.fdatasync(segment.fd)
+        except OSError as error:
+            with self._writing:  # tried again next round
+                self._unsynced[:0] = full
             with self._state:
-                progress.synced = max(progress.synced, target)
-                progress.failure = None
+                progress.failure = error
                 self._state.notify_all()
+            raise
+        for segment in full:
+            segment.close()
+        with self._state:
+            progress.synced = max(progress.synced, target)
+            progress.failure = None
+            self._state.notify_all()
 
     def close(self) -> None:
         with self._state:
@@ -163,49 +247,26 @@ class IncomingFile:
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=30)  # a round in progress finishes before the index closes
-        if self._pid == os.getpid() and self._fd >= 0:
-            self.sync()
-            os.close(self._fd)
-            self._fd = -1
+        if self._pid == os.getpid():
+            with contextlib.suppress(OSError):
+                self.sync()
+            with self._writing:
+                for segment in [*self._unsynced, *([self._segment] if self._segment else [])]:
+                    segment.close()
+                self._segment, self._unsynced = None, []
 
     # -- per process ------------------------------------------------------------------
 
     def _forked(self) -> None:
-        """In a forked child: another thread of the parent may have held the lock at the
-        fork, and would never release it here; the descriptor and counts are the parent's."""
+        """In a forked child: another thread of the parent may have held a lock at the
+        fork, and would never release it here; the segments are the parent's (closing
+        the child's copies of their descriptors leaves the parent's flocks held)."""
         self._state = threading.Condition()
+        self._writing = threading.Lock()
         self._progress = _Progress(closed=self._progress.closed)
-        if self._fd >= 0:
-            os.close(self._fd)
-        self._pid, self._fd, self._thread = None, -1, None
-
-    def _open(self) -> int:
-        pid = os.getpid()
-        if self._pid != pid:  # first use, or a forked child: its own descriptor and thread
-            with self._state:
-                if self._pid != pid:
-                    self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-                    self._end_a_torn_line()
-                    self._pid = pid
-                    self._thread = threading.Thread(
-                        target=_sync_while_kept, name="audit-sync", daemon=True,
-                        args=(weakref.ref(self), self._state, self._progress,
-                              self.fsync == "request", self.interval))
-                    self._thread.start()
-        return self._fd
-
-    def _end_a_torn_line(self) -> None:
-        """A power cut in the middle of a write can leave the last line without its
-        newline: end it, or the next line would be glued to it (and both lost to the
-        index). With every appender held off, so the last byte is really the last."""
-        reader = os.open(self.path, os.O_RDONLY)
-        try:
-            fcntl.flock(reader, fcntl.LOCK_EX)
-            size = os.fstat(reader).st_size
-            if size and os.pread(reader, 1, size - 1) != b"\n":
-                os.write(self._fd, b"\n")
-        finally:
-            os.close(reader)
+        for segment in [*self._unsynced, *([self._segment] if self._segment else [])]:
+            segment.close()
+        self._pid, self._segment, self._unsynced, self._thread = None, None, [], None
 
     def _sync_and_index(self) -> None:
         try:
@@ -215,13 +276,13 @@ class IncomingFile:
                 self._indexed_at = now
                 self._after_sync()
         except Exception:  # logged, and tried again next round
-            log.exception("audit: syncing or indexing %s failed", self.path.name)
+            log.exception("audit: syncing or indexing %s failed", self.directory.name)
 
 
-def _sync_while_kept(file: weakref.ref[IncomingFile], state: threading.Condition,
+def _sync_while_kept(segments: weakref.ref[IncomingSegments], state: threading.Condition,
                      progress: _Progress, on_demand: bool, interval: float) -> None:
     """The syncing thread: every ``interval`` (and, ``on_demand``, as soon as a request
-    waits), while the file is open and anyone else still holds it."""
+    waits), while the segments are open and anyone else still holds them."""
     pid = os.getpid()
     while True:
         with state:
@@ -232,7 +293,7 @@ def _sync_while_kept(file: weakref.ref[IncomingFile], state: threading.Condition
                 state.wait(interval)
             if progress.closed:
                 return
-        kept = file()
+        kept = segments()
         if kept is None or kept._pid != pid:
             return
         kept._sync_and_index()

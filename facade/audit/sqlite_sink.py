@@ -1,19 +1,18 @@
 """The embedded audit sink: SQLite, fed through an incoming file, shared by every process.
 
-Writing. ``record()`` appends the entry as one line to ``PATH.incoming``
-(incoming.py) and returns: a single ``write()``, so recording costs a request
-almost nothing and a process killed right after cannot lose the entry. How
-soon the line reaches the disk (``fsync``: every ``interval`` seconds, or
-before each answer) is incoming.py's. Lines reach the index below in batches
-— every ``interval`` from a thread in each writing process, and before any
-``get`` or ``search`` — so a search always sees every entry recorded before
-it, from any process. Taking lines in is exactly-once across processes: the
-offset taken up to is stored in the same transaction as the rows, and the
-entry's id is unique, so a batch retried after a crash adds nothing twice.
-The incoming file is emptied once it is all in (and larger than
-``EMPTY_AFTER``). The index is in WAL mode with ``synchronous = FULL`` (each
-batch's commit is fsynced before its lines may be emptied out of the
-incoming file).
+Writing. ``record()`` appends the entry as one line to its process's segment in
+``PATH-incoming/`` (incoming.py) and returns: a copy into the page cache, so
+recording costs a request almost nothing and a process killed right after cannot
+lose the entry. How soon the line reaches the disk (``fsync``: every ``interval``
+seconds, or before each answer) is incoming.py's. Lines reach the index below in
+batches — every ``interval`` from a thread in each writing process, and before any
+``get`` or ``search`` — so a search always sees every entry recorded before it,
+from any process. Taking lines in is exactly-once across processes: the offset
+taken up to in each segment is stored in the same transaction as the rows, and the
+entry's id is unique, so a batch retried after a crash adds nothing twice. A
+segment nobody writes any more is deleted once it is all in (after the commit
+that took its last lines). The index is in WAL mode with ``synchronous = FULL``
+(each batch's commit is fsynced before a segment it emptied is deleted).
 
 Schema. The whole entry is kept as JSON, so the sink reads back exactly what
 it was given; the columns beside it exist to be filtered and ordered on. The
@@ -27,6 +26,7 @@ revealing nothing about the entry beyond its time, nor how many there are.
 from __future__ import annotations
 
 import logging
+import os
 import random
 import sqlite3
 import time
@@ -36,7 +36,7 @@ from pathlib import Path
 import orjson
 
 from ..sqlitedb import ThreadConnections
-from .incoming import IncomingFile
+from .incoming import SUFFIX, IncomingSegments
 from .record import AccessRecord
 from .sink import OUTCOMES, AuditQuery, AuditSink, decode, encode, instant_us
 
@@ -60,14 +60,14 @@ CREATE TABLE IF NOT EXISTS access_patient (
     seq INTEGER NOT NULL REFERENCES access (seq),
     PRIMARY KEY (patient_id, seq)
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS taken_in (
-    one INTEGER PRIMARY KEY CHECK (one = 1),
-    offset INTEGER NOT NULL  -- how far into the incoming file the index has taken lines
-);
+CREATE TABLE IF NOT EXISTS taken_from (
+    segment TEXT PRIMARY KEY,  -- an incoming segment's file name
+    offset INTEGER NOT NULL  -- how far into it the index has taken lines
+) WITHOUT ROWID;
 """
 SYNCHRONOUS = "FULL"
-#: The incoming file is emptied when it is all indexed and larger than this.
-EMPTY_AFTER = 4 << 20
+#: Where an earlier version kept every process's lines, in one file (taken in once).
+LEGACY_SUFFIX = ".incoming"
 
 
 class SQLiteSink(AuditSink):
@@ -84,9 +84,9 @@ class SQLiteSink(AuditSink):
             for statement in SCHEMA.split(";"):
                 if statement.strip():
                     connection.execute(statement)
-            connection.execute("INSERT OR IGNORE INTO taken_in (one, offset) VALUES (1, 0)")
-        self.incoming = IncomingFile(self.path.with_name(self.path.name + ".incoming"),
-                                     fsync, fsync_interval, after_sync=self.take_in)
+        self.incoming = IncomingSegments(self.path.with_name(self.path.name + "-incoming"),
+                                         fsync, fsync_interval, after_sync=self.take_in)
+        self._adopt_legacy_file()
 
     def record(self, entry: AccessRecord) -> str:
         """Durable on return (see incoming.py for how far): the line is written."""
@@ -98,54 +98,109 @@ class SQLiteSink(AuditSink):
         return id
 
     def take_in(self) -> int:
-        """Index every complete line of the incoming file not indexed yet; how many."""
-        taken_up_to = self._db.connection().execute("SELECT offset FROM taken_in").fetchone()[0]
-        if taken_up_to == self.incoming.size():
-            return 0  # the usual case between batches: no write lock, no commit
+        """Index every whole line of every segment not indexed yet, and delete the segments
+        nobody writes any more once they are all in; how many lines were taken."""
+        if not self.incoming.segments():
+            return 0
+        taken = 0
+        done: list[Path] = []
         with self._db.transaction() as connection:
-            offset = connection.execute("SELECT offset FROM taken_in").fetchone()[0]
-            if offset > self.incoming.size():  # emptied after a crash before the offset was
-                offset = 0                     # reset: the unique ids keep this exactly-once
-            lines, offset = self.incoming.read(offset)
-            taken = self._insert(connection, lines)
-            connection.execute("UPDATE taken_in SET offset = ?", (offset,))
-        if offset > EMPTY_AFTER:
-            self.incoming.emptied_if(self._emptied_at)
+            # Listed with the write lock held: no other process retires one meanwhile.
+            segments = self.incoming.segments()
+            offsets = dict(connection.execute("SELECT segment, offset FROM taken_from"))
+            for path in segments:
+                with self.incoming.finished(path) as finished:
+                    count, offset = self._take_from(connection, path,
+                                                    offsets.get(path.name, 0), finished)
+                taken += count
+                if finished and path.exists():
+                    connection.execute("DELETE FROM taken_from WHERE segment = ?", (path.name,))
+                    done.append(path)
+                elif offset != offsets.get(path.name, 0):
+                    connection.execute("INSERT OR REPLACE INTO taken_from VALUES (?, ?)",
+                                       (path.name, offset))
+            names = {path.name for path in segments}
+            for gone in set(offsets) - names:  # deleted by another process after its commit
+                connection.execute("DELETE FROM taken_from WHERE segment = ?", (gone,))
+        for path in done:  # only now: the rows taken from it are committed
+            path.unlink(missing_ok=True)
         return taken
 
-    def _emptied_at(self, size: int) -> bool:
-        """With every appender held off: take in the rest, and let the file be emptied."""
-        with self._db.transaction() as connection:
-            offset = connection.execute("SELECT offset FROM taken_in").fetchone()[0]
-            lines, offset = self.incoming.read(offset)
-            self._insert(connection, lines)
-            if offset != size:  # a torn last line: keep it for a look, do not empty
-                connection.execute("UPDATE taken_in SET offset = ?", (offset,))
-                return False
-            connection.execute("UPDATE taken_in SET offset = 0")
-        return True
-
-    def _insert(self, connection: sqlite3.Connection, lines: list[bytes]) -> int:
-        """The lines as rows; each line is stored as it is (``decode`` ignores its id)."""
+    def _take_from(self, connection: sqlite3.Connection, path: Path, offset: int,
+                   finished: bool) -> tuple[int, int]:
+        """The whole lines of one segment from ``offset``, as rows; how many, and how far
+        they reach. In a segment still written, an unreadable last line may be one being
+        copied in: it is left for next time. Anywhere else it is torn: skipped, logged."""
+        try:
+            lines, written_to = self.incoming.read(path, offset)
+        except FileNotFoundError:  # retired by another thread just after its commit
+            return 0, offset
         rows, patients = [], []
-        for line in lines:
+        for number, (line, end) in enumerate(lines):
             try:
                 values = orjson.loads(line)
                 row = (values["id"], instant_us(values["time"]), values["client_id"],
                        values["interaction"], values["resource_type"], values["status"], line)
-                patients.extend((patient, values["id"]) for patient in values["patient_ids"])
+                ids = list(values["patient_ids"])
             except (ValueError, TypeError, KeyError):
+                if not finished and number == len(lines) - 1:
+                    break
                 log.error("audit: an unreadable line in %s was skipped (%d bytes)",
-                          self.incoming.path.name, len(line))
+                          path.name, len(line))
+                offset = end
                 continue
             rows.append(row)
+            patients.append(ids)
+            offset = end
+        if finished and written_to > offset:
+            log.error("audit: a torn last line in %s was skipped (%d bytes)", path.name,
+                      written_to - offset)
+        self._insert(connection, rows, patients)
+        return len(rows), offset
+
+    @staticmethod
+    def _insert(connection: sqlite3.Connection, rows: list[tuple],
+                patients: list[list[str]]) -> None:
+        """The rows, and their patients (each line is stored as it is: ``decode`` ignores
+        its id). Rows take the next sequence numbers in order, so when none was in
+        already (a batch retried after a crash) each row's patients need no lookup."""
+        if not rows:
+            return
+        first = connection.execute("SELECT coalesce(max(seq), 0) + 1 FROM access").fetchone()[0]
+        before = connection.total_changes
         connection.executemany(
             "INSERT OR IGNORE INTO access (id, time_us, client_id, interaction, resource_type,"
             " status, entry) VALUES (?, ?, ?, ?, ?, ?, ?)", rows)
-        connection.executemany(
-            "INSERT OR IGNORE INTO access_patient (patient_id, seq)"
-            " SELECT ?, seq FROM access WHERE id = ?", patients)
-        return len(rows)
+        if connection.total_changes - before == len(rows):
+            connection.executemany(
+                "INSERT OR IGNORE INTO access_patient (patient_id, seq) VALUES (?, ?)",
+                [(patient, first + number) for number, ids in enumerate(patients)
+                 for patient in ids])
+        else:
+            connection.executemany(
+                "INSERT OR IGNORE INTO access_patient (patient_id, seq)"
+                " SELECT ?, seq FROM access WHERE id = ?",
+                [(patient, row[0]) for row, ids in zip(rows, patients, strict=True)
+                 for patient in ids])
+
+    def _adopt_legacy_file(self) -> None:
+        """Lines an earlier version left in its single incoming file (every process's, not
+        yet indexed) become a finished segment, taken from where that version got to."""
+        legacy = self.path.with_name(self.path.name + LEGACY_SUFFIX)
+        if not legacy.is_file():
+            return
+        with self._db.transaction() as connection:
+            if not legacy.is_file():  # another process adopted it meanwhile
+                return
+            offset = 0
+            if connection.execute("SELECT 1 FROM sqlite_master WHERE name = 'taken_in'"
+                                  ).fetchone():
+                offset = connection.execute("SELECT offset FROM taken_in").fetchone()[0]
+            name = f"{0:020d}-legacy-{os.getpid()}{SUFFIX}"
+            connection.execute("INSERT OR REPLACE INTO taken_from VALUES (?, ?)",
+                               (name, min(offset, legacy.stat().st_size)))
+            connection.execute("DROP TABLE IF EXISTS taken_in")
+            legacy.rename(self.incoming.directory / name)
 
     def get(self, id: str) -> AccessRecord | None:
         self.take_in()

@@ -69,10 +69,11 @@ def begin() -> None:
 
 def note_patients(ids) -> None:
     """The opaque Patient ids the request asked for or was answered with."""
-    if g.get("audit_patients") is not None:
+    noted = g._get_current_object().get("audit_patients")
+    if noted is not None:
         for patient_id in ids:
-            if patient_id and patient_id not in g.audit_patients:
-                g.audit_patients.append(patient_id)
+            if patient_id and patient_id not in noted:
+                noted.append(patient_id)
 
 
 def note_client(client_id: str, scopes: str) -> None:

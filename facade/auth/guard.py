@@ -81,7 +81,18 @@ def may(resource_type: str, interaction: str, explicit_only: bool = False) -> Ca
 
 def caller_for(access: AccessToken, resource_type: str, interaction: str,
                explicit_only: bool = False) -> Caller:
-    """As ``authorize``, without making it the request's caller."""
+    """As ``authorize``, without making it the request's caller (worked out once per
+    token and question: AccessToken.callers)."""
+    asked = (resource_type, interaction, explicit_only)
+    known = access.callers.get(asked)
+    if known is None:
+        known = access.callers[asked] = _caller_for(access, resource_type, interaction,
+                                                    explicit_only)
+    return known
+
+
+def _caller_for(access: AccessToken, resource_type: str, interaction: str,
+                explicit_only: bool) -> Caller:
     scopes: list[Scope] = list(access.scopes)
     if explicit_only:
         scopes = [s for s in scopes if s.resource_type == resource_type

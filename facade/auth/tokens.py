@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from joserfc import jwt
 from joserfc.errors import JoseError
@@ -54,6 +54,9 @@ class AccessToken:
     expires: float
     issuer: str
     jti: str
+    #: What the scopes allow, worked out once per token (guard.caller_for): a validated
+    #: token is remembered, so its busy client's requests find the answer here.
+    callers: dict = field(default_factory=dict, compare=False, hash=False, repr=False)
 
 
 class Issuer:

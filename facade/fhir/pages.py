@@ -1,11 +1,15 @@
-"""Rendered searchset pages, kept per worker: the same question about the same cached
-record is answered with the same bytes, cut, shaped and serialised once.
+"""Rendered answers, kept per worker: the same question about the same cached data is
+answered with the same bytes, cut, shaped and serialised once.
 
-A page is keyed by the identity of the record's decoded Observations (a new
-version is a new list), the query, the base URL and the format, and holds a
-weak reference to that list: a page is served only while the very version it
-was cut from is alive, and never keeps a superseded version in memory.
-Bounded by count and by bytes: the oldest pages go first.
+A searchset page is keyed by the query, the base URL and the format, and holds a
+weak reference to the list it was cut from (the record's decoded resources of
+the type: a new version is a new list): it is served only while that very
+version is alive, and never keeps a superseded version in memory.
+
+A read is keyed by what makes its bytes: the resource's type, id, version
+(``meta.versionId`` is a hash of its content) and ``meta.lastUpdated``, the query
+and the format; it holds no reference (``source`` None), since the key alone names
+the content. Bounded by count and by bytes: the oldest answers go first.
 """
 
 from __future__ import annotations
@@ -23,23 +27,25 @@ class RenderedPages:
     def __init__(self, max_pages: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> None:
         self.max_pages = max_pages
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[tuple, tuple[weakref.ref, bytes, str]] = OrderedDict()
+        self._pages: OrderedDict[tuple, tuple[weakref.ref | None, bytes, str]] = OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
-    def get(self, key: tuple, source: Any) -> tuple[bytes, str] | None:
-        """The page's bytes and media type, if rendered from this very ``source``."""
+    def get(self, key: tuple, source: Any = None) -> tuple[bytes, str] | None:
+        """The answer's bytes and media type, if rendered from this very ``source`` (or,
+        ``source`` None, if the key alone names its content)."""
         with self._lock:
             known = self._pages.get(key)
-            if known is None or known[0]() is not source:
+            if known is None or not _same(known[0], source):
                 return None
             self._pages.move_to_end(key)
             return known[1], known[2]
 
     def put(self, key: tuple, source: Any, data: bytes, media_type: str) -> None:
-        """Keep a page (unless ``source`` cannot be referred to weakly, or it is too big)."""
+        """Keep an answer (unless ``source`` cannot be referred to weakly, or it is too
+        big); ``source`` None: the key alone names the content."""
         try:
-            reference = weakref.ref(source)
+            reference = None if source is None else weakref.ref(source)
         except TypeError:
             return
         if len(data) > self.max_bytes:
@@ -53,3 +59,11 @@ class RenderedPages:
             while len(self._pages) > self.max_pages or self._bytes > self.max_bytes:
                 _, dropped = self._pages.popitem(last=False)
                 self._bytes -= len(dropped[1])
+
+
+def _same(reference: weakref.ref | None, source: Any) -> bool:
+    """Whether a kept answer was rendered from ``source``: the very object, or — both
+    None — content its key names alone."""
+    if reference is None or source is None:
+        return reference is None and source is None
+    return reference() is source

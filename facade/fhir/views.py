@@ -25,6 +25,7 @@ from ..audit import trail
 from ..auth import guard
 from ..auth.tokens import InvalidToken
 from ..mapping.declaration import Declaration
+from ..serving.answers import FacadeResponse, FixedHeaders, answer_headers
 from ..stewardship.ledger import Throttled
 from ..upstream.errors import UpstreamError
 from . import chains, pages, registry, results
@@ -89,9 +90,10 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
 
 def bytes_response(data: bytes, media_type: str, status: int = 200,
                    headers: dict | None = None) -> Response:
-    return Response(data, status=status, headers={
-        "Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "no-store",
-        **CORS_HEADERS, **(headers or {})})
+    """``data`` as ``media_type``, with the headers every FHIR answer carries (built once:
+    serving/answers.FixedHeaders) and ``headers``, checked as werkzeug checks any."""
+    return FacadeResponse(data, status=status,
+                          headers=FixedHeaders(_ANSWER_HEADERS[media_type], headers))
 
 
 def _rendered(body: dict, content_format: str, plain: bytes | None = None) -> tuple[bytes, str]:
@@ -153,6 +155,10 @@ _INTERACTIONS = {"fhir.read": "read", "fhir.search": "search",
 CORS_HEADERS = {"Access-Control-Allow-Origin": "*",
                 "Access-Control-Expose-Headers": "ETag, Last-Modified, Retry-After, "
                                                  "WWW-Authenticate, X-Request-ID"}
+#: What every FHIR answer of each media type carries, the security headers among them.
+_ANSWER_HEADERS = {media_type: answer_headers({
+    "Content-Type": f"{media_type}; charset=utf-8", "Cache-Control": "no-store",
+    **CORS_HEADERS}) for media_type in (FHIR_JSON, FHIR_XML)}
 
 
 @bp.before_request
@@ -178,8 +184,10 @@ def _authorized() -> Response | None:
 
 @bp.after_request
 def _cors(response: Response) -> Response:
-    if "Access-Control-Allow-Origin" not in response.headers:  # fhir_response sets them
-        response.headers.update(CORS_HEADERS)
+    headers = response.headers
+    if "access-control-allow-origin" not in getattr(headers, "built", ()) \
+            and "Access-Control-Allow-Origin" not in headers:  # bytes_response sets them
+        headers.update(CORS_HEADERS)
     return response
 
 
@@ -228,8 +236,29 @@ def read(resource_type: str, resource_id: str) -> Response:
         raise FhirError(404, "not-found", f"{resource_type}/{resource_id} is not known")
     if definition.native_content and not _fhir_format_asked():
         return _native_response(resource)
-    controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
-    return _versioned_response(resource, results.shaped(resource, controls))
+    headers = _validators(resource)
+    if _not_modified(headers):
+        return _not_modified_response(headers)
+    return bytes_response(*_rendered_read(definition, resource), headers=headers)
+
+
+def _rendered_read(definition: Declaration, resource: dict) -> tuple[bytes, str]:
+    """The read's bytes, shaped as the query asks: rendered once per version of the
+    resource, query and format (pages.py), then served as they are."""
+    meta = resource.get("meta", {})
+    key = (definition.type, resource.get("id"), meta.get("versionId"), meta.get("lastUpdated"),
+           request.environ.get("QUERY_STRING", ""), response_format())
+    known = _READS.get(key) if key[2] is not None else None
+    if known is None:
+        controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
+        known = _rendered(results.shaped(resource, controls), key[5])
+        if key[2] is not None:
+            _READS.put(key, None, *known)
+    return known
+
+
+#: Rendered reads, per worker; a Patient is about 2 KB.
+_READS = pages.RenderedPages(max_pages=4096, max_bytes=32 << 20)
 
 
 #: The media types that ask a native-content read (Binary) for the FHIR resource instead.
@@ -258,15 +287,6 @@ def _native_response(resource: dict) -> Response:
         "Cache-Control": "no-store", "Content-Disposition": "attachment",
         "Content-Security-Policy": "sandbox; default-src 'none'",
         "X-Content-Type-Options": "nosniff", **CORS_HEADERS, **headers})
-
-
-def _versioned_response(resource: dict, shaped: dict) -> Response:
-    """A read: ``shaped`` (the resource as _elements or _summary ask for it), or 304 when
-    the client's copy is current; the validators are the resource's own version."""
-    headers = _validators(resource)
-    if _not_modified(headers):
-        return _not_modified_response(headers)
-    return fhir_response(shaped, headers=headers)
 
 
 def _validators(resource: dict) -> dict[str, str]:

@@ -40,6 +40,76 @@ from .answers import refusal_bytes
 #: response and has no setting for it.
 gunicorn_wsgi.SERVER = "fhir-facade"
 
+
+class _OneSendResponse(gunicorn_wsgi.Response):
+    """gunicorn's answer writer, but the head goes out with the first body bytes: one
+    system call where gunicorn makes two (each a release of the GIL that another
+    thread takes, on every answer). A head with no body after it (HEAD, 304), or
+    before a file sent with sendfile, goes out alone, as gunicorn sends it."""
+
+    _head: bytes | None = None
+
+    def process_headers(self, headers) -> None:
+        """gunicorn checks every header of every answer (two expressions each); a pair
+        it has passed before in this worker, as it is, is taken as it was then. Order
+        is kept; only ordinary end-to-end headers are remembered."""
+        append = self.headers.append
+        for pair in headers:
+            if type(pair) is tuple and pair in _PASSED:
+                append(pair)
+                continue
+            before = len(self.headers)
+            super().process_headers((pair,))
+            if len(self.headers) > before and self.headers[-1] == pair \
+                    and pair[0].lower() not in _SPECIAL and len(_PASSED) < _MOST_PASSED:
+                _PASSED.add(pair)
+
+    def send_headers(self) -> None:
+        if self.headers_sent:
+            return
+        lines = self.default_headers()
+        lines.extend(f"{name}: {value}\r\n" for name, value in self.headers)
+        self._head = ("".join(lines) + "\r\n").encode("latin-1")
+        self.headers_sent = True
+
+    def _emit_body(self, data: bytes) -> None:
+        head, self._head = self._head, None
+        if head is not None and not self.chunked:
+            self.sock.sendall(head + data)
+            return
+        if head is not None:
+            self.sock.sendall(head)
+        super()._emit_body(data)
+
+    def _send_head(self) -> None:
+        head, self._head = self._head, None
+        if head is not None:
+            self.sock.sendall(head)
+
+    def sendfile(self, respiter) -> bool:
+        if not self.headers_sent:
+            self.send_headers()
+        self._send_head()
+        return super().sendfile(respiter)
+
+    def close(self) -> None:
+        if not self.headers_sent:
+            self.send_headers()
+        self._send_head()
+        super().close()
+
+
+#: Header pairs gunicorn has passed as they are (not Content-Length, not hop-by-hop): the
+#: same few on most answers. Bounded: an ETag or a request id varies, and fills it once.
+_PASSED: set[tuple[str, str]] = set()
+_MOST_PASSED = 1024
+#: What gunicorn acts on beyond checking it: never taken from _PASSED.
+_SPECIAL = frozenset({"content-length", "connection", "upgrade", "transfer-encoding"})
+
+#: wsgi.create makes each answer's writer from this module global (the worker class
+#: has no setting for it); only facade serve's workers import this module.
+gunicorn_wsgi.Response = _OneSendResponse
+
 _READ_SIZE = 65536
 #: Seconds a refused or finished connection is drained after our answer, at most.
 _LINGER = 2.0
@@ -181,6 +251,7 @@ class FacadeWorker(ThreadWorker):
         its side; None once the connection is broken."""
         chunks = []
         ended = False
+        tls = isinstance(reading.conn.sock, ssl.SSLSocket)  # may hold decrypted bytes
         try:
             while True:
                 data = reading.conn.sock.recv(_READ_SIZE)
@@ -188,6 +259,8 @@ class FacadeWorker(ThreadWorker):
                     ended = True
                     break
                 chunks.append(data)
+                if len(data) < _READ_SIZE and not (tls and reading.conn.sock.pending()):
+                    break  # nothing more buffered: epoll says when more comes
                 if sum(map(len, chunks)) + len(reading.buffer) > self._most_buffered():
                     break
         except (BlockingIOError, ssl.SSLWantReadError, ssl.SSLWantWriteError):

@@ -1,7 +1,8 @@
-"""The audit's incoming file and how the SQLite sink takes its lines in."""
+"""The audit's incoming segments and how the SQLite sink takes their lines in."""
 
 from __future__ import annotations
 
+import fcntl
 import gc
 import os
 import threading
@@ -10,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from facade.audit import sqlite_sink
-from facade.audit.incoming import IncomingFile
+from facade.audit import incoming as incoming_module
+from facade.audit.incoming import SEGMENT_BYTES, SUFFIX, IncomingSegments
 from facade.audit.sink import AuditQuery
 from facade.audit.sqlite_sink import SQLiteSink
 
@@ -22,11 +23,12 @@ def test_request_policy_returns_only_after_an_fdatasync(tmp_path: Path, monkeypa
     synced = []
     real = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
-    incoming = IncomingFile(tmp_path / "in", fsync="request", interval=5)
+    incoming = IncomingSegments(tmp_path / "in", fsync="request", interval=5)
     try:
         incoming.append(b"one\n")
         assert synced  # the syncing thread ran for us, long before its 5 s round
-        assert incoming.read(0) == ([b"one"], 4)
+        (segment,) = incoming.segments()
+        assert incoming.read(segment, 0) == ([(b"one", 4)], 4)
     finally:
         incoming.close()
 
@@ -35,7 +37,7 @@ def test_interval_policy_syncs_within_the_interval(tmp_path: Path, monkeypatch) 
     synced = threading.Event()
     real = os.fdatasync
     monkeypatch.setattr(os, "fdatasync", lambda fd: (synced.set(), real(fd)))
-    incoming = IncomingFile(tmp_path / "in", fsync="interval", interval=0.05)
+    incoming = IncomingSegments(tmp_path / "in", fsync="interval", interval=0.05)
     try:
         incoming.append(b"one\n")
         assert not synced.is_set()  # the request did not wait for the disk
@@ -48,7 +50,7 @@ def test_a_sync_failure_fails_the_waiting_requests(tmp_path: Path, monkeypatch) 
     def broken(fd: int) -> None:
         raise OSError(5, "Input/output error")
 
-    incoming = IncomingFile(tmp_path / "in", fsync="request", interval=5)
+    incoming = IncomingSegments(tmp_path / "in", fsync="request", interval=5)
     monkeypatch.setattr(os, "fdatasync", broken)
     try:
         with pytest.raises(OSError, match="could not be synced"):
@@ -66,16 +68,70 @@ def test_a_sync_failure_fails_the_waiting_requests(tmp_path: Path, monkeypatch) 
 def test_bad_policies_are_refused(tmp_path: Path, fsync: str, interval: float,
                                   message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        IncomingFile(tmp_path / "in", fsync=fsync, interval=interval)
+        IncomingSegments(tmp_path / "in", fsync=fsync, interval=interval)
+
+
+def test_a_segment_is_allocated_whole_and_private(tmp_path: Path) -> None:
+    incoming = IncomingSegments(tmp_path / "in")
+    try:
+        incoming.append(b"one\n")
+        (segment,) = incoming.segments()
+        assert segment.stat().st_size == SEGMENT_BYTES
+        assert segment.stat().st_blocks * 512 >= SEGMENT_BYTES  # on disk now, not at a fault
+        assert segment.stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "in").stat().st_mode & 0o777 == 0o700
+    finally:
+        incoming.close()
 
 
 def test_a_line_being_written_is_left_for_next_time(tmp_path: Path) -> None:
-    incoming = IncomingFile(tmp_path / "in")
+    segment = tmp_path / f"x{SUFFIX}"
+    segment.write_bytes(b"whole\nhalf" + bytes(100))
+    assert IncomingSegments.read(segment, 0) == ([(b"whole", 6)], 10)
+    assert IncomingSegments.read(segment, 6) == ([], 10)
+
+
+def test_lines_across_the_read_chunk_are_whole(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(incoming_module, "_CHUNK", 8)
+    segment = tmp_path / f"x{SUFFIX}"
+    segment.write_bytes(b"first\nsecond line\nthird\n" + bytes(30))
+    assert IncomingSegments.read(segment, 0) == (
+        [(b"first", 6), (b"second line", 18), (b"third", 24)], 24)
+
+
+def test_a_file_with_no_zeros_is_read_to_its_end(tmp_path: Path) -> None:
+    segment = tmp_path / f"x{SUFFIX}"  # an earlier version's incoming file, adopted
+    segment.write_bytes(b"one\ntwo\ntor")
+    assert IncomingSegments.read(segment, 0) == ([(b"one", 4), (b"two", 8)], 11)
+
+
+def test_a_segment_is_finished_only_once_its_writer_lets_go(tmp_path: Path) -> None:
+    incoming = IncomingSegments(tmp_path / "in", interval=60)
+    incoming.append(b"one\n")
+    (segment,) = incoming.segments()
+    with IncomingSegments.finished(segment) as finished:
+        assert not finished  # this process still writes it
+    incoming.close()
+    with IncomingSegments.finished(segment) as finished:
+        assert finished
+
+
+def test_a_full_segment_gives_way_to_a_new_one(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(incoming_module, "SEGMENT_BYTES", 64)
+    incoming = IncomingSegments(tmp_path / "in", interval=60)
     try:
-        with open(tmp_path / "in", "ab") as file:
-            file.write(b"whole\nhalf")
-        assert incoming.read(0) == ([b"whole"], 6)
-        assert incoming.read(6) == ([], 6)
+        for number in range(10):
+            incoming.append(b"line %02d of twenty\n" % number)  # 20 bytes: 3 per segment
+        segments = incoming.segments()
+        assert len(segments) == 4
+        incoming.sync()  # the full ones are synced and let go
+        finished = []
+        for segment in segments:
+            with IncomingSegments.finished(segment) as done:
+                finished.append(done)
+        assert finished == [True, True, True, False]
+        lines = [line for segment in segments for line, _ in incoming.read(segment, 0)[0]]
+        assert lines == [b"line %02d of twenty" % number for number in range(10)]
     finally:
         incoming.close()
 
@@ -96,15 +152,38 @@ def test_lines_reach_the_index_without_a_search(tmp_path: Path) -> None:
         sink.close()
 
 
-def test_a_torn_line_is_skipped_and_the_rest_kept(tmp_path: Path) -> None:
+def test_a_torn_line_of_a_dead_writer_is_skipped_and_the_rest_kept(tmp_path: Path) -> None:
     sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
     try:
         first = sink.record(entry(1))
-        with open(sink.incoming.path, "ab") as file:
-            file.write(b'{"id":"torn","time":\n')  # what a power cut mid-write could leave
+        dead = sink.incoming.directory / f"00000000000000000001-999999-1{SUFFIX}"
+        line = sink.incoming.read(sink.incoming.segments()[0], 0)[0][0][0]
+        dead.write_bytes(line.replace(first.encode(), b"f" * len(first)) + b'\n{"id":"torn"'
+                         + bytes(64))  # what a process killed mid-copy leaves
         last = sink.record(entry(2))
         rows, total = sink.search(AuditQuery())
-        assert total == 2 and [id for id, _ in rows] == [last, first]
+        assert total == 3 and [id for id, _ in rows] == [last, first, "f" * len(first)]
+        assert not dead.exists()  # all in, and nobody writes it: retired
+    finally:
+        sink.close()
+
+
+def test_an_unreadable_last_line_of_a_live_segment_waits(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    try:
+        sink.record(entry(1))
+        live = sink.incoming.directory / f"00000000000000000001-1-1{SUFFIX}"
+        fd = os.open(live, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # its writer is alive
+        os.write(fd, b'{"id":"half\n' + bytes(64))  # seen before the rest of the copy
+        try:
+            assert sink.take_in() == 1
+            (offset,) = sink._db.connection().execute(
+                "SELECT offset FROM taken_from WHERE segment = ?", (live.name,)).fetchone() \
+                or (0,)
+            assert offset == 0  # left for the next round
+        finally:
+            os.close(fd)
     finally:
         sink.close()
 
@@ -114,8 +193,8 @@ def test_taking_in_twice_adds_nothing_twice(tmp_path: Path) -> None:
     try:
         ids = {sink.record(entry(second)) for second in range(5)}
         assert sink.take_in() == 5
-        with sink._db.transaction() as connection:  # as if a crash lost the offset
-            connection.execute("UPDATE taken_in SET offset = 0")
+        with sink._db.transaction() as connection:  # as if a crash lost the offsets
+            connection.execute("DELETE FROM taken_from")
         assert sink.take_in() == 5  # read again...
         rows, total = sink.search(AuditQuery(patient_id="p1"))
         assert total == 5 and {id for id, _ in rows} == ids  # ...but stored once
@@ -123,8 +202,9 @@ def test_taking_in_twice_adds_nothing_twice(tmp_path: Path) -> None:
         sink.close()
 
 
-def test_emptied_while_threads_record_loses_nothing(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(sqlite_sink, "EMPTY_AFTER", 2000)  # a few entries' worth
+def test_segments_retired_while_threads_record_lose_nothing(tmp_path: Path,
+                                                            monkeypatch) -> None:
+    monkeypatch.setattr(incoming_module, "SEGMENT_BYTES", 4096)  # a few entries' worth
     sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=0.01)
     ids: list[str] = []
 
@@ -141,7 +221,28 @@ def test_emptied_while_threads_record_loses_nothing(tmp_path: Path, monkeypatch)
         _, total = sink.search(AuditQuery(count=0))
         assert total == 600
         assert all(sink.get(id) is not None for id in ids[::37])
-        assert sink.incoming.size() < 2000 + 4 * 1000  # it was emptied along the way
+        assert len(sink.incoming.segments()) <= 3  # the full ones were retired on the way
+    finally:
+        sink.close()
+
+
+def test_an_earlier_versions_incoming_file_is_taken_in(tmp_path: Path) -> None:
+    path = tmp_path / "audit.sqlite3"
+    sink = SQLiteSink(path)
+    kept = sink.record(entry(1))
+    line = sink.incoming.read(sink.incoming.segments()[0], 0)[0][0][0]
+    sink.close()
+    old = line.replace(kept.encode(), b"a" * len(kept))
+    taken = line.replace(kept.encode(), b"b" * len(kept))
+    path.with_name(path.name + ".incoming").write_bytes(taken + b"\n" + old + b"\n")
+    with sink._db.transaction() as connection:  # where that version had got to
+        connection.execute("CREATE TABLE taken_in (one INTEGER PRIMARY KEY, offset INTEGER)")
+        connection.execute("INSERT INTO taken_in VALUES (1, ?)", (len(taken) + 1,))
+    sink = SQLiteSink(path)
+    try:
+        assert sink.get("a" * len(kept)) is not None  # not yet indexed then: now it is
+        assert sink.get("b" * len(kept)) is None  # indexed then (by that version)
+        assert not path.with_name(path.name + ".incoming").exists()
     finally:
         sink.close()
 
@@ -157,26 +258,13 @@ def test_a_sink_dropped_without_close_takes_its_thread_along(tmp_path: Path) -> 
     del sink
     deadline = time.monotonic() + 5
     while its_thread.is_alive() and time.monotonic() < deadline:
-        gc.collect()  # the sink and its file refer to each other
+        gc.collect()  # the sink and its segments refer to each other
         time.sleep(0.02)
     assert not its_thread.is_alive()
 
 
-def test_a_line_torn_by_a_crash_is_ended_before_the_next_is_written(tmp_path: Path) -> None:
-    path = tmp_path / "audit.sqlite3"
-    SQLiteSink(path).close()
-    with open(path.with_name(path.name + ".incoming"), "ab") as file:
-        file.write(b'{"id":"torn","ti')  # the power went off mid-write
-    sink = SQLiteSink(path)  # a process starting after the crash
-    try:
-        id = sink.record(entry())
-        assert [found for found, _ in sink.search(AuditQuery())[0]] == [id]
-    finally:
-        sink.close()
-
-
 def test_close_waits_for_the_syncing_thread(tmp_path: Path) -> None:
-    incoming = IncomingFile(tmp_path / "in", interval=0.01)
+    incoming = IncomingSegments(tmp_path / "in", interval=0.01)
     incoming.append(b"one\n")
     thread = incoming._thread
     incoming.close()

@@ -33,9 +33,13 @@ def test_files_are_private(tmp_path: Path) -> None:
     try:
         sink.record(entry())
         files = list((tmp_path / "new").iterdir())
-        assert {file.name for file in files} >= {"audit.sqlite3", "audit.sqlite3-wal"}
-        for file in files:  # the database, and its -wal and -shm beside it
-            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+        assert {file.name for file in files} >= {"audit.sqlite3", "audit.sqlite3-wal",
+                                                 "audit.sqlite3-incoming"}
+        segments = list((tmp_path / "new" / "audit.sqlite3-incoming").iterdir())
+        assert segments
+        for file in files + segments:  # the database, its -wal and -shm, the segments
+            expected = 0o700 if file.is_dir() else 0o600
+            assert stat.S_IMODE(file.stat().st_mode) == expected, file
         assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
     finally:
         sink.close()
