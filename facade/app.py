@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from flask.sessions import NullSession, SessionInterface
 
 from . import edge, ops, profiles
 from .audit import trail
@@ -89,12 +90,26 @@ class FacadeFlask(Flask):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._synced: dict[Any, Any] = {}
+        self.session_interface = _NoSessions()
 
     def ensure_sync(self, func):
         synced = self._synced.get(func)
         if synced is None:
             synced = self._synced[func] = super().ensure_sync(func)
         return synced
+
+
+class _NoSessions(SessionInterface):
+    """The facade keeps no sessions (callers send bearer tokens, never cookies): every
+    request shares one null session instead of making its own."""
+
+    _none = NullSession()
+
+    def open_session(self, app: Flask, request) -> NullSession:
+        return self._none
+
+    def save_session(self, app: Flask, session, response) -> None:
+        return None
 
 
 def _only_through_the_proxy(app: Flask, settings: Settings) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from flask import Flask, Response, current_app, request
+from flask import Flask, Request, Response, current_app, request
 
 from .config import Settings
 from .fhir.outcome import operation_outcome
@@ -38,9 +38,10 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.before_request
     def _edge() -> Response | None:
-        environ = request.environ
+        asked = request._get_current_object()  # one context lookup, not one per use
+        environ = asked.environ
         on_ops_listener = ops_port is not None and environ.get("SERVER_PORT") == ops_port
-        if request.path in OPERATIONAL or on_ops_listener:
+        if asked.path in OPERATIONAL or on_ops_listener:
             return _operational(environ, ops_port, on_ops_listener)
         if settings.public_base_url is None and _host_name(environ) not in hosts:
             return _refused(421, "not-found", "this server does not answer for the host "
@@ -50,13 +51,14 @@ def install(app: Flask, settings: Settings) -> None:
 
     @app.after_request
     def _headers(response: Response) -> Response:
-        request.environ[LOGGED_PATH] = _loggable_path(response.status_code)
+        asked = request._get_current_object()
+        asked.environ[LOGGED_PATH] = _loggable_path(asked, response.status_code)
         if response.status_code >= 400 and response.mimetype == "text/html":
             response = _as_outcome(response)
         if not _SECURITY_NAMES.issubset(getattr(response.headers, "built", ())):
             for name, value in SECURITY_HEADERS.items():
                 response.headers.setdefault(name, value)
-        if request.scheme == "https":
+        if asked.scheme == "https":
             response.headers.setdefault(*HSTS)
         return response
 
@@ -97,18 +99,18 @@ def _as_outcome(response: Response) -> Response:
     return answer
 
 
-def _loggable_path(status: int) -> str | None:
+def _loggable_path(asked: Request, status: int) -> str | None:
     """The path of a request that found what it named; after a refusal, the route with
     only a served type's name in it (an id that found nothing — an NHS number typed as
     an id, say — becomes ``-``); None for what no route knows (the logger shows its
     first segment)."""
-    if status < 400 and request.url_rule is not None and request.endpoint != "fhir.unknown":
-        return request.path
-    view_args = request.view_args or {}
+    if status < 400 and asked.url_rule is not None and asked.endpoint != "fhir.unknown":
+        return asked.path
+    view_args = asked.view_args or {}
     resource_type = view_args.get("resource_type")
     if resource_type is None or resource_type not in current_app.extensions.get(
             "facade.resources", ()):
-        return None if request.url_rule is None or view_args else request.path
+        return None if asked.url_rule is None or view_args else asked.path
     return f"/fhir/{resource_type}" + ("/-" if "resource_id" in view_args else "")
 
 

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from flask import current_app, has_request_context, request
 
+FHIR_PATH = "/fhir"
+AUTH_PATH = "/auth"
+
 
 def public_root() -> str:
     configured = current_app.config["FACADE"].public_base_url
@@ -24,12 +27,12 @@ def public_root() -> str:
 
 
 def fhir_base() -> str:
-    return public_root() + "/fhir"
+    return public_root() + FHIR_PATH
 
 
 def issuer() -> str:
     """The embedded authorization server's issuer identifier."""
-    return public_root() + "/auth"
+    return public_root() + AUTH_PATH
 
 
 def token() -> str:

@@ -128,7 +128,8 @@ class IncomingSegments:
             raise ValueError("an audit line ends with a newline and fits a segment")
         with self._writing:
             segment = self._segment
-            if segment is None or self._pid != os.getpid() or not segment.room_for(len(line)):
+            # A forked child starts with none (_forked): no getpid() system call here.
+            if segment is None or not segment.room_for(len(line)):
                 segment = self._next_segment()
             segment.write(line)
             progress = self._progress

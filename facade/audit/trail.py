@@ -44,9 +44,10 @@ def install(app: Flask, sink: AuditSink) -> None:
 
     @app.after_request
     def _finish(response: Response) -> Response:
-        if g.get("audit_started") is not None:
-            response.headers["X-Request-ID"] = g.audit_request_id
-            finish(sink, response.status_code, g.get("audit_error", ""))
+        state = g._get_current_object()
+        if state.get("audit_started") is not None:
+            response.headers["X-Request-ID"] = state.audit_request_id
+            finish(sink, response.status_code, state.get("audit_error", ""))
         return response
 
     @app.teardown_request

@@ -52,8 +52,9 @@ def bearer_token() -> str:
 
 
 def authenticate() -> AccessToken:
+    root = urls.public_root()
     access = current_app.extensions["facade.auth"].validator.validate(
-        bearer_token(), urls.fhir_base(), urls.issuer())
+        bearer_token(), root + urls.FHIR_PATH, root + urls.AUTH_PATH)
     g.access = access
     return access
 

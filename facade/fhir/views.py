@@ -164,19 +164,21 @@ _ANSWER_HEADERS = {media_type: answer_headers({
 @bp.before_request
 def _authorized() -> Response | None:
     """Token first (401), then scope for the interaction (403); the view does the rest."""
-    if request.method == "OPTIONS":  # a CORS preflight carries no token
+    asked = request._get_current_object()  # one context lookup, not one per use
+    if asked.method == "OPTIONS":  # a CORS preflight carries no token
         return Response(status=204, headers={
             **CORS_HEADERS, "Access-Control-Allow-Methods": "GET, HEAD, POST",
             "Access-Control-Allow-Headers": "Authorization, Content-Type, Accept, "
                                             "Cache-Control, If-None-Match, If-Modified-Since, "
                                             "Prefer",
             "Access-Control-Max-Age": "600"})
-    if request.endpoint in OPEN_ENDPOINTS:
+    endpoint = asked.endpoint
+    if endpoint in OPEN_ENDPOINTS:
         return None
     access = guard.authenticate()
-    interaction = _INTERACTIONS.get(request.endpoint or "")
-    definition = _resources().get((request.view_args or {}).get("resource_type", ""))
-    if interaction is None or definition is None or request.method not in READ_METHODS:
+    interaction = _INTERACTIONS.get(endpoint or "")
+    definition = _resources().get((asked.view_args or {}).get("resource_type", ""))
+    if interaction is None or definition is None or asked.method not in READ_METHODS:
         return None  # unknown types and writes are answered 404/405 by the views
     guard.authorize(access, definition.type, interaction, definition.explicit_scope_only)
     return None
@@ -225,7 +227,8 @@ def metadata() -> Response:
 @bp.route("/<resource_type>/<resource_id>", methods=["GET", *WRITE_METHODS])
 def read(resource_type: str, resource_id: str) -> Response:
     definition = _resource(resource_type)
-    if request.method not in ("GET", "HEAD"):
+    asked = request._get_current_object()
+    if asked.method not in ("GET", "HEAD"):
         raise _not_allowed()
     if not ID_PATTERN.fullmatch(resource_id):
         raise FhirError(400, "invalid", f"{resource_id!r} is not a valid FHIR id")
@@ -237,17 +240,19 @@ def read(resource_type: str, resource_id: str) -> Response:
     if definition.native_content and not _fhir_format_asked():
         return _native_response(resource)
     headers = _validators(resource)
-    if _not_modified(headers):
+    if _not_modified(headers, asked.environ):
         return _not_modified_response(headers)
-    return bytes_response(*_rendered_read(definition, resource), headers=headers)
+    return bytes_response(*_rendered_read(definition, resource, asked.environ),
+                          headers=headers)
 
 
-def _rendered_read(definition: Declaration, resource: dict) -> tuple[bytes, str]:
+def _rendered_read(definition: Declaration, resource: dict,
+                   environ: dict) -> tuple[bytes, str]:
     """The read's bytes, shaped as the query asks: rendered once per version of the
     resource, query and format (pages.py), then served as they are."""
     meta = resource.get("meta", {})
     key = (definition.type, resource.get("id"), meta.get("versionId"), meta.get("lastUpdated"),
-           request.environ.get("QUERY_STRING", ""), response_format())
+           environ.get("QUERY_STRING", ""), response_format())
     known = _READS.get(key) if key[2] is not None else None
     if known is None:
         controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
@@ -280,7 +285,7 @@ def _native_response(resource: dict) -> Response:
     rendered as part of this origin: a document may be HTML or script, so the answer is
     a download, sandboxed, its type not sniffed. Its ETag is the Binary's version."""
     headers = _validators(resource)
-    if _not_modified(headers):
+    if _not_modified(headers, request.environ):
         return _not_modified_response(headers)
     return Response(base64.b64decode(resource.get("data", "")), status=200, headers={
         "Content-Type": resource.get("contentType") or "application/octet-stream",
@@ -310,11 +315,10 @@ def _last_modified(updated: str) -> str:
     return http_date(dt.datetime.fromisoformat(updated.replace("Z", "+00:00")))
 
 
-def _not_modified(headers: dict[str, str]) -> bool:
+def _not_modified(headers: dict[str, str], environ: dict) -> bool:
     """RFC 9110 13.1: If-None-Match, when sent, decides alone (weak comparison: W/ is
     ignored on both sides; * matches any current resource); else If-Modified-Since, not
     before Last-Modified. An unreadable date is ignored, as RFC 9110 says."""
-    environ = request.environ
     tags = environ.get("HTTP_IF_NONE_MATCH")
     if tags is not None:
         return _opaque(headers["ETag"]) in {_opaque(tag) for tag in tags.split(",")} \

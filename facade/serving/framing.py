@@ -5,7 +5,9 @@ a thread only when :func:`measure` says it is all there, so a slow or stalled cl
 costs a buffer, never a thread. The same look at the request head enforces the limits
 (request line, header block, body) early — a 100 MB body is refused from its
 Content-Length, before any of it is read — and answers what cannot be a request.
-Only the framing is judged here; gunicorn's parser still reads the request itself.
+Only the framing is judged here; gunicorn's parser still reads the request itself —
+except a plain one (:func:`plain_request`: GET or HEAD, no body, nothing a proxy or
+gunicorn's policies would act on), read here once instead of twice.
 
 Nothing of the request is ever echoed: request lines carry search values (names,
 NHS numbers, dates of birth), so a refusal says what was wrong, never what was sent.
@@ -51,6 +53,29 @@ class Refused:
     diagnostics: str
 
 
+@dataclass(frozen=True)
+class PlainHead:
+    """A plain request's head as gunicorn's parser reads it: the method, the target and
+    its path and query, the version, and the fields (names upper-cased, values decoded
+    as Latin-1 and stripped of spaces and tabs)."""
+    method: str
+    target: str
+    path: str
+    query: str
+    version: tuple[int, int]
+    fields: list[tuple[str, str]]
+
+
+#: What gunicorn's parser reads exactly as plain_request does, and nothing else.
+_PLAIN_METHODS = {b"GET": "GET", b"HEAD": "HEAD"}
+_PLAIN_VERSIONS = {b"HTTP/1.1": (1, 1), b"HTTP/1.0": (1, 0)}
+_PLAIN_TARGET = re.compile(rb"/(?!/)[\x21\x22\x24-\x7e]*")  # origin-form; no "#", no "//"
+_UNSAFE_VALUE = re.compile(rb"[\x00-\x08\x0a-\x1f\x7f]")
+#: Fields gunicorn acts on (framing, expectations, upgrades): their requests take its way.
+_NOT_PLAIN = frozenset({"CONTENT-LENGTH", "TRANSFER-ENCODING", "EXPECT", "UPGRADE",
+                        "HTTP2-SETTINGS", "TE", "TRAILER"})
+
+
 def measure(buffer: bytes | bytearray, limits: Limits) -> Complete | Incomplete | Refused:
     """What the buffer holds: a whole first request, not yet one, or something refused."""
     start = _leading_empty_lines(buffer)
@@ -66,6 +91,42 @@ def measure(buffer: bytes | bytearray, limits: Limits) -> Complete | Incomplete 
     if isinstance(headers, Refused):
         return headers
     return _with_body(buffer, head_end.end(), headers, limits)
+
+
+def plain_request(request: bytes) -> PlainHead | None:
+    """``request`` (one whole request, as ``measure`` found it) read as gunicorn's parser
+    would read it, when it is plain: GET or HEAD, HTTP/1.1 or 1.0, an origin-form target
+    of visible ASCII without a fragment, CRLF line ends, no body, every field a token name
+    (no underscore: gunicorn drops those) once only, with no control character in its
+    value, and none of the fields gunicorn acts on. Anything else is None: gunicorn's
+    parser reads it (and refuses what it refuses)."""
+    head, blank, rest = request.partition(b"\r\n\r\n")
+    if not blank or rest:
+        return None
+    lines = head.split(b"\r\n")
+    parts = lines[0].split(b" ")
+    if len(parts) != 3:
+        return None
+    method, target, version = parts
+    if method not in _PLAIN_METHODS or version not in _PLAIN_VERSIONS \
+            or not _PLAIN_TARGET.fullmatch(target):
+        return None
+    fields: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for line in lines[1:]:
+        name, colon, value = line.partition(b":")
+        if not colon or not _TOKEN.fullmatch(name) or b"_" in name:
+            return None
+        upper = name.decode("ascii").upper()
+        value = value.strip(b" \t")
+        if upper in seen or upper in _NOT_PLAIN or _UNSAFE_VALUE.search(value):
+            return None
+        seen.add(upper)
+        fields.append((upper, value.decode("latin-1")))
+    text = target.decode("ascii")
+    path, _, query = text.partition("?")
+    return PlainHead(_PLAIN_METHODS[method], text, path, query, _PLAIN_VERSIONS[version],
+                     fields)
 
 
 def _leading_empty_lines(buffer: bytes | bytearray) -> int:

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from gunicorn import sock as gunicorn_sock
+from gunicorn import util as gunicorn_util
 from gunicorn.http import errors as http_errors
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.message import Request
@@ -110,6 +111,23 @@ _SPECIAL = frozenset({"content-length", "connection", "upgrade", "transfer-encod
 #: has no setting for it); only facade serve's workers import this module.
 gunicorn_wsgi.Response = _OneSendResponse
 
+
+def _http_date(timestamp: float | None = None) -> str:
+    """gunicorn's Date header, formatted once a second rather than on every answer."""
+    global _DATE
+    if timestamp is not None:
+        return _gunicorn_http_date(timestamp)
+    second = int(time.time())
+    formatted = _DATE
+    if formatted[0] != second:
+        formatted = _DATE = (second, _gunicorn_http_date(second))  # swapped in whole
+    return formatted[1]
+
+
+_DATE: tuple[int, str] = (0, "")
+_gunicorn_http_date = gunicorn_util.http_date
+gunicorn_util.http_date = _http_date  # read through the module by every answer's head
+
 _READ_SIZE = 65536
 #: Seconds a refused or finished connection is drained after our answer, at most.
 _LINGER = 2.0
@@ -123,6 +141,47 @@ class _BufferedRequest(Request):
 
 class _BufferedParser(RequestParser):
     mesg_class = _BufferedRequest
+
+
+def _request_from(head: framing.PlainHead, cfg, client) -> _BufferedRequest:
+    """gunicorn's request as its parser would have made it from the same bytes (see
+    framing.plain_request, and tests/serving/test_framing.py, which compares the two)."""
+    request = object.__new__(_BufferedRequest)  # its __init__ would parse the bytes again
+    request.cfg = cfg
+    request.unreader = None
+    request.peer_addr = request.remote_addr = client
+    request.req_number = 1
+    request.proxy_protocol_info = None
+    request.scheme = "https" if cfg.is_ssl else "http"
+    request.must_close = False
+    request._expected_100_continue = False
+    request.method, request.uri = head.method, head.target
+    request.path, request.query, request.fragment = head.path, head.query, ""
+    request.version = head.version
+    request.headers = head.fields
+    request.trailers = []
+    request.body = io.BytesIO(b"")
+    return request
+
+
+class _Prepared:
+    """The parser of a connection whose request was read in the event loop: it yields
+    that request; there is no body to finish."""
+
+    def __init__(self, request: _BufferedRequest) -> None:
+        self._request: _BufferedRequest | None = request
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> _BufferedRequest:
+        request, self._request = self._request, None
+        if request is None:
+            raise StopIteration
+        return request
+
+    def finish_body(self, deadline: float | None = None) -> bool:
+        return True
 
 
 @dataclass(eq=False)
@@ -147,6 +206,13 @@ class FacadeWorker(ThreadWorker):
                                      header_fields=settings.max_header_fields,
                                      body=settings.max_body)
         self.reading: dict[TConn, _Reading] = {}
+        # A plain request is read once, here (framing.plain_request), when nothing in the
+        # configuration makes gunicorn read one differently: no trusted proxy (forwarded
+        # and scheme headers), no PROXY protocol, gunicorn's default header handling.
+        cfg = self.cfg
+        self.plain_heads = (not cfg.forwarded_allow_ips and cfg.proxy_protocol == "off"
+                            and cfg.header_map == "drop" and not cfg.strip_header_spaces
+                            and not cfg.permit_obsolete_folding)
         super().init_process()
 
     # -- connections come to the event loop, not to a thread --------------------------
@@ -287,10 +353,13 @@ class FacadeWorker(ThreadWorker):
             self._refuse(reading.conn, verdict)
             return
         request = bytes(reading.buffer[:verdict.length])
-        reading.conn.carry = bytes(reading.buffer[verdict.length:])
-        reading.conn.parser = _BufferedParser(self.cfg, [request], reading.conn.client)
-        reading.conn.data_ready = True
-        self.enqueue_req(reading.conn)
+        conn = reading.conn
+        conn.carry = bytes(reading.buffer[verdict.length:])
+        head = framing.plain_request(request) if self.plain_heads else None
+        conn.parser = _BufferedParser(self.cfg, [request], conn.client) if head is None \
+            else _Prepared(_request_from(head, self.cfg, conn.client))
+        conn.data_ready = True
+        self.enqueue_req(conn)
 
     # -- the request, whole, to the application --------------------------------------
 
