@@ -89,11 +89,14 @@ def fhir_response(body: dict, status: int = 200, headers: dict | None = None,
 
 
 def bytes_response(data: bytes, media_type: str, status: int = 200,
-                   headers: dict | None = None) -> Response:
+                   headers: dict | None = None, validators: dict | None = None) -> Response:
     """``data`` as ``media_type``, with the headers every FHIR answer carries (built once:
-    serving/answers.FixedHeaders) and ``headers``, checked as werkzeug checks any."""
-    return FacadeResponse(data, status=status,
-                          headers=FixedHeaders(_ANSWER_HEADERS[media_type], headers))
+    serving/answers.FixedHeaders), ``headers``, checked as werkzeug checks any, and
+    ``validators`` (``_validators``'s own ETag and Last-Modified), as they are."""
+    fixed = FixedHeaders(_ANSWER_HEADERS[media_type], headers)
+    if validators:
+        fixed._list.extend(validators.items())  # ours, from the meta: nothing to check
+    return FacadeResponse(data, status=status, headers=fixed)
 
 
 def _rendered(body: dict, content_format: str, plain: bytes | None = None) -> tuple[bytes, str]:
@@ -243,7 +246,7 @@ def read(resource_type: str, resource_id: str) -> Response:
     if _not_modified(headers, asked.environ):
         return _not_modified_response(headers)
     return bytes_response(*_rendered_read(definition, resource, asked.environ),
-                          headers=headers)
+                          validators=headers)
 
 
 def _rendered_read(definition: Declaration, resource: dict,

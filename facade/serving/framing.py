@@ -23,6 +23,7 @@ _HEAD_END = re.compile(rb"\r?\n\r?\n")
 _LINE_END = re.compile(rb"\r?\n")
 _TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
 _VERSION = re.compile(rb"HTTP/1\.[01]")
+_TARGET = re.compile(rb"[^\x00-\x20\x7f]+")  # no control character, no space
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(;[^\r\n]*)?")
 
 
@@ -93,19 +94,21 @@ def measure(buffer: bytes | bytearray, limits: Limits) -> Complete | Incomplete 
     return _with_body(buffer, head_end.end(), headers, limits)
 
 
-def plain_request(request: bytes) -> PlainHead | None:
-    """``request`` (one whole request, as ``measure`` found it) read as gunicorn's parser
-    would read it, when it is plain: GET or HEAD, HTTP/1.1 or 1.0, an origin-form target
+def plain_request(buffer: bytes | bytearray, limits: Limits) -> PlainHead | None:
+    """The buffer, when it is one whole plain request within the limits, read as
+    gunicorn's parser would read it: GET or HEAD, HTTP/1.1 or 1.0, an origin-form target
     of visible ASCII without a fragment, CRLF line ends, no body, every field a token name
     (no underscore: gunicorn drops those) once only, with no control character in its
-    value, and none of the fields gunicorn acts on. Anything else is None: gunicorn's
-    parser reads it (and refuses what it refuses)."""
-    head, blank, rest = request.partition(b"\r\n\r\n")
-    if not blank or rest:
+    value, and none of the fields gunicorn acts on. Anything else is None (``measure``
+    judges it, and gunicorn's parser reads it, refusing what it refuses)."""
+    head, blank, rest = bytes(buffer).partition(b"\r\n\r\n")
+    if not blank or rest or len(head) > limits.request_line + limits.header_bytes:
         return None
     lines = head.split(b"\r\n")
     parts = lines[0].split(b" ")
-    if len(parts) != 3:
+    if len(parts) != 3 or len(lines[0]) > limits.request_line \
+            or len(lines) - 1 > limits.header_fields \
+            or len(head) - len(lines[0]) > limits.header_bytes:
         return None
     method, target, version = parts
     if method not in _PLAIN_METHODS or version not in _PLAIN_VERSIONS \
@@ -159,9 +162,8 @@ def _check_request_line(line: bytes, limits: Limits) -> Refused | None:
         return Refused(414, f"the request line is longer than {limits.request_line} bytes; "
                             "send long searches as POST [type]/_search")
     parts = line.split(b" ")
-    if (len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not parts[1]
-            or not _VERSION.fullmatch(parts[2]) or any(c < 0x21 or c == 0x7F
-                                                        for c in parts[1])):
+    if (len(parts) != 3 or not _TOKEN.fullmatch(parts[0]) or not _TARGET.fullmatch(parts[1])
+            or not _VERSION.fullmatch(parts[2])):
         return Refused(400, "the request line is not METHOD SP target SP HTTP/1.x")
     return None
 

@@ -342,6 +342,12 @@ class FacadeWorker(ThreadWorker):
         return limits.request_line + limits.header_bytes + limits.body + 4096
 
     def _judge(self, reading: _Reading) -> None:
+        head = framing.plain_request(reading.buffer, self.limits) if self.plain_heads else None
+        if head is not None:  # one whole plain request, read at once
+            self._unwatch(reading)
+            self._enqueue(reading.conn, _Prepared(_request_from(head, self.cfg,
+                                                                reading.conn.client)), b"")
+            return
         verdict = framing.measure(reading.buffer, self.limits)
         if isinstance(verdict, framing.Incomplete):
             if verdict.continue_expected and not reading.continued:
@@ -353,11 +359,14 @@ class FacadeWorker(ThreadWorker):
             self._refuse(reading.conn, verdict)
             return
         request = bytes(reading.buffer[:verdict.length])
-        conn = reading.conn
-        conn.carry = bytes(reading.buffer[verdict.length:])
-        head = framing.plain_request(request) if self.plain_heads else None
-        conn.parser = _BufferedParser(self.cfg, [request], conn.client) if head is None \
-            else _Prepared(_request_from(head, self.cfg, conn.client))
+        self._enqueue(reading.conn, _BufferedParser(self.cfg, [request], reading.conn.client),
+                      bytes(reading.buffer[verdict.length:]))
+
+    def _enqueue(self, conn: TConn, parser, carry: bytes) -> None:
+        """To the thread pool, with the parser its thread reads the request from, and what
+        came after the request (a pipelined next one) to start the next read with."""
+        conn.carry = carry
+        conn.parser = parser
         conn.data_ready = True
         self.enqueue_req(conn)
 
