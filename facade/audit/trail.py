@@ -124,6 +124,11 @@ def finish(sink: AuditSink, status: int, error: str) -> None:
         raise
 
 
+def arrived() -> str:
+    """When the request arrived (when its audit began; else now), as an instant."""
+    return _instant(g.get("audit_time") or time.time())
+
+
 def _instant(moment: float) -> str:
     """``moment`` (time.time()) as an AccessRecord's time: ISO 8601, UTC, microseconds
     and "Z"; the date and time of day written out once a second, not for every entry."""

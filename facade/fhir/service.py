@@ -32,12 +32,9 @@ The views parse, call ``read``/``search`` and render; nothing in them knows a ty
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-
-from flask import g
 
 from ..audit import trail
 from ..audit.auditevent import query_from_params, to_audit_event
@@ -434,8 +431,7 @@ class AuditSource:
         if request.params.get("_lastUpdated"):
             params["date"] = [*params.get("date", []), *request.params["_lastUpdated"]]
         if not any(value.startswith(("lt", "le")) for value in params.get("date", [])):
-            arrived = (g.get("audit_time") or dt.datetime.now(dt.UTC)).isoformat(
-                timespec="microseconds").replace("+00:00", "Z")
+            arrived = trail.arrived()
             params = {**params, "date": [*params.get("date", []), f"lt{arrived}"]}
         count = min(controls.count, MAX_COUNT)  # the sink's own page limit
         try:
