@@ -10,10 +10,12 @@ already-validated dicts.
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import datetime as dt
 import functools
 import re
+import threading
 
 import orjson
 from flask import Blueprint, Response, current_app, g, request
@@ -350,7 +352,8 @@ def search(resource_type: str) -> Response:
     definition = _resource(resource_type)
     if request.method not in ("GET", "HEAD"):
         raise _not_allowed()
-    return _search(definition, request.args.to_dict(flat=False))
+    params = g.search_params = request.args.to_dict(flat=False)  # _asked reads it too
+    return _search(definition, params)
 
 
 @bp.post("/<resource_type>/_search")
@@ -408,7 +411,7 @@ def _fresh_asked() -> bool:
 
 
 def _strict() -> bool:
-    return "handling=strict" in request.headers.get("Prefer", "").replace(" ", "")
+    return "handling=strict" in request.environ.get("HTTP_PREFER", "").replace(" ", "")
 
 
 def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
@@ -416,10 +419,7 @@ def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
         raise FhirError(405, "not-supported", f"{definition.type} is not searched here; "
                                               "it is read by id or reached by _include")
     strict = _strict()
-    params = chains.resolved(definition, params, _service().codec)  # patient.identifier=...
-    asked = parse_search(definition, params, strict)
-    controls = results.controls(definition, params, _page_size(), strict,
-                                registry.revinclude_names(definition, _resources()))
+    params, asked, controls = _parsed(definition, params, strict)
     found = _service().search(definition, asked, controls, _fresh_asked())
     if controls.sort and found.paged:
         controls = _unsorted(definition, controls, strict)
@@ -438,6 +438,49 @@ def _search(definition: Declaration, params: dict[str, list[str]]) -> Response:
 
 
 _PAGES = pages.RenderedPages()
+
+
+def _parsed(definition: Declaration, params: dict[str, list[str]],
+            strict: bool) -> tuple[dict[str, list[str]], SearchRequest, results.Controls]:
+    """The query with its chains resolved (patient.identifier=...), its search parameters
+    and its result parameters parsed. All three depend on the query alone, and clients ask
+    the same queries again and again: each is worked out once per worker (a bounded
+    memo), except one with an ``ap`` value, whose range depends on the time asked."""
+    key = (definition.type, strict, tuple((name, tuple(values))
+                                          for name, values in params.items()))
+    memo = current_app.extensions.setdefault("facade.parsed_searches", _ParsedSearches())
+    known = memo.get(key)
+    if known is None:
+        resolved = chains.resolved(definition, params, _service().codec)
+        known = (resolved, parse_search(definition, resolved, strict),
+                 results.controls(definition, resolved, _page_size(), strict,
+                                  registry.revinclude_names(definition, _resources())))
+        if not any(value.startswith("ap") for values in params.values() for value in values):
+            memo.put(key, known)
+    return known
+
+
+class _ParsedSearches:
+    """The memo of ``_parsed``, per app; the oldest goes first."""
+
+    LIMIT = 1024
+
+    def __init__(self) -> None:
+        self._known: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple):
+        with self._lock:
+            known = self._known.get(key)
+            if known is not None:
+                self._known.move_to_end(key)
+            return known
+
+    def put(self, key: tuple, value) -> None:
+        with self._lock:
+            self._known[key] = value
+            while len(self._known) > self.LIMIT:
+                self._known.popitem(last=False)
 
 
 def _searchset(definition: Declaration, asked: SearchRequest, controls,
