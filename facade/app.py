@@ -44,7 +44,7 @@ def create_app(overrides: dict[str, Any] | None = None) -> Flask:
     settings = Settings.load(overrides)
     profiles.require_safe(settings)  # live: unsafe settings never serve a request
     private_dir(settings.state_dir)
-    app = FacadeFlask(__name__)
+    app = FacadeFlask(__name__, static_folder=None)  # no files are served: no /static route
     app.debug = settings.debug
     app.config["FACADE"] = settings
     # facade serve's worker refuses larger bodies from their head; this holds wherever

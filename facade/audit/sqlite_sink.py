@@ -221,7 +221,12 @@ class SQLiteSink(AuditSink):
         return [(id, decode(entry)) for id, entry in rows], total
 
     def close(self) -> None:
-        self.incoming.close()
+        self.incoming.close()  # this process's segment is finished now...
+        try:
+            self.take_in()  # ...so it is taken in and deleted, not left for the next start
+        except (sqlite3.Error, OSError):
+            log.exception("audit: taking the last lines in at close failed; the next "
+                          "process to open the audit will")
         self._db.close()
 
     def _configure(self, connection: sqlite3.Connection) -> None:
