@@ -38,6 +38,7 @@ taken at its word for the window: its data is keyed by the endpoints alone.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -528,8 +529,13 @@ class MappedRecord:
         return self.data["resources"].get(resource_type, [])
 
     def find(self, resource_type: str, resource_id: str) -> dict | None:
-        return next((r for r in self.resources(resource_type) if r["id"] == resource_id),
-                    None)
+        resources = self.resources(resource_type)
+        by_id = getattr(resources, "by_id", None)
+        if by_id is None:
+            by_id = {resource["id"]: resource for resource in reversed(resources)}  # first wins
+            with contextlib.suppress(AttributeError):  # a cached ResourceList keeps it
+                resources.by_id = by_id  # made once per version, not scanned per read
+        return by_id.get(resource_id)
 
     def resolve(self, reference: str) -> dict | None:
         """The resource a relative reference ("Medication/[id]") names in this record."""
