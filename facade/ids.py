@@ -73,8 +73,11 @@ class IdCodec:
         self._siv = AESSIV(key)
         # A separate key for digests, derived so that neither use reveals the other.
         self._digest_key = hmac.new(key, b"facade digest key", hashlib.sha256).digest()
-        # Reads of the same patients repeat: decrypting each id once per process is enough.
+        # Reads of the same patients and resources repeat: encrypting or decrypting each
+        # id once per process is enough (AES-SIV costs microseconds a call; a read made two).
         self.patient_identity = functools.lru_cache(maxsize=4096)(self._patient_identity)
+        self.patient_id = functools.lru_cache(maxsize=4096)(self._patient_id)
+        self.record_of = functools.lru_cache(maxsize=16384)(self._record_of)
 
     @classmethod
     def from_state_dir(cls, state_dir: Path, shared: Store | None = None) -> IdCodec:
@@ -88,7 +91,7 @@ class IdCodec:
 
     # -- Patient ---------------------------------------------------------------
 
-    def patient_id(self, identity: Identity) -> str:
+    def _patient_id(self, identity: Identity) -> str:
         return self._encode(b"Patient", _identity_bytes(identity))
 
     def _patient_identity(self, patient_id: str) -> Identity | None:
@@ -106,7 +109,7 @@ class IdCodec:
                                   [resource_type.encode()])
         return base64.urlsafe_b64encode(token).rstrip(b"=").translate(_TO_ID).decode("ascii")
 
-    def record_of(self, resource_type: str, resource_id: str) -> Identity | None:
+    def _record_of(self, resource_type: str, resource_id: str) -> Identity | None:
         """The patient whose record holds the resource ``resource_id`` names (None: not an
         id this deployment made for that type)."""
         if len(resource_id) > 64 or not _RECORD_ID.fullmatch(resource_id):
