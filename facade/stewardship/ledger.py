@@ -19,6 +19,14 @@ next caller's send, so bookings are spaced by SystmOne's intervals plus a
 small ``send_margin``; :attr:`SlotLedger.limits` keeps SystmOne's own
 intervals, against which sends are checked for breaches.
 
+The store answers with a wait counted from its own "now", read at some moment
+between the caller's asking and the answer's arrival. The caller sleeps until the
+wait counted from the answer (never early) and must send by the wait counted from
+the asking plus half the margin (never late): a slow answer from the store (a busy
+Redis, a descheduled worker) shortens the caller's window rather than pushing its
+send towards the next caller's, and a round trip longer than half the margin leaves
+a slot that cannot be used.
+
 A caller that wakes so late that it would send outside the margin does not
 send (the transport raises MissedSlot before writing a byte) and gives its
 slot back with :meth:`SlotLedger.release` before booking again, so the new
@@ -55,6 +63,11 @@ class Slot:
     full_record: bool
     #: When the request may be sent, on the ledger's clock (time.monotonic by default).
     start: float
+    #: The latest moment its first byte may be sent, on the same clock: the booked start
+    #: counted from when the booking was *asked* for, plus half the send margin (the other
+    #: half is for what delays the bytes after the check). Earlier than ``start`` when the
+    #: store took longer than that half to answer: such a slot cannot be used (MissedSlot).
+    send_by: float
     #: The booked start on the store's clock, in microseconds: comparable between all
     #: callers of one store, for verifiers (slots.find_breaches), never for sleeping.
     ledger_start_us: int
@@ -88,12 +101,15 @@ class SlotLedger:
         a backlog waits.
         """
         max_wait_us = max(0, to_micros(max_wait))
+        asked = self.clock()
         booking = self.store.book_slot(endpoint, self.rule, full_record, max_wait_us)
         answered = self.clock()
         if not booking.granted:
             raise Throttled(max(0, booking.wait_us - max_wait_us) / MICROS)
-        return Slot(endpoint, full_record, _local_start(booking, answered), booking.start_us,
-                    booking.record_before_us)
+        return Slot(endpoint, full_record, start=_local_start(booking, answered),
+                    send_by=_local_start(booking, asked) + self.send_margin / 2,
+                    ledger_start_us=booking.start_us,
+                    record_before_us=booking.record_before_us)
 
     def acquire(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
         """Reserve, then sleep until the slot starts."""
@@ -125,11 +141,14 @@ class SlotLedger:
         return _local_start(booking, self.clock())
 
 
-def _local_start(booking: Booking, answered: float) -> float:
-    """The start on our clock, never early.
+def _local_start(booking: Booking, since: float) -> float:
+    """The booked start on our clock, counting the store's wait from ``since``.
 
-    The store measured its wait from its own "now", which fell somewhere
-    before its answer reached us; counting the wait from when the answer
-    arrived can only make us later, by at most the round trip.
+    The store measured its wait from its own "now", which fell somewhere between
+    our asking and its answer reaching us. Counted from the answer, the start is
+    never early (it is late by at most the round trip): when to send. Counted from
+    the asking, it is never late: what the send deadline is measured from, so a
+    slow answer from the store (a loaded machine, a busy Redis) cannot push a send
+    past the margin and crowd the caller booked next.
     """
-    return answered + booking.wait_us / MICROS
+    return since + booking.wait_us / MICROS

@@ -88,9 +88,7 @@ class UpstreamPool:
         waited_from = self.ledger.clock()
         for _ in range(MAX_REBOOKINGS):
             endpoint, slot = self._slot_waited_for(full_record, waited_from)
-            # Half the margin at the check leaves the other half for what may still delay
-            # the bytes after it (a preempted thread, the kernel).
-            deadline = send_deadline.set(slot.start + self.ledger.send_margin / 2)
+            deadline = send_deadline.set(slot.send_by)
             started = time.monotonic()
             sent_at.set(None)  # set by the transport once a request of this attempt leaves
             try:

@@ -33,7 +33,7 @@ def booked_call(client: SystmOneClient, ledger: SlotLedger, max_wait: float,
         if announce is not None:
             announce(slot.start - ledger.clock())
         ledger.wait_for(slot)
-        deadline = send_deadline.set(slot.start + ledger.send_margin / 2)
+        deadline = send_deadline.set(slot.send_by)
         sent = sent_at.set(None)  # set by the transport once a request leaves
         try:
             return action(client)

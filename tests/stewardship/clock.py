@@ -64,3 +64,21 @@ def stop_store_clock(store: Store, clock: StoppedClock, monkeypatch: pytest.Monk
         monkeypatch.setattr(store, "_book_slot", book_slot)
     else:
         raise TypeError(f"no stopped clock for {type(store).__name__}")
+
+
+class SlowStore:
+    """The store, answering late: its "now" falls ``before_us`` after the caller asks, and
+    its answer reaches the caller ``after_us`` later (a busy Redis, a descheduled worker)."""
+
+    def __init__(self, store, clock, before_us: int, after_us: int) -> None:
+        self.store, self.clock = store, clock
+        self.before_us, self.after_us = before_us, after_us
+
+    def book_slot(self, *args):
+        self.clock.advance_us(self.before_us)
+        booking = self.store.book_slot(*args)
+        self.clock.advance_us(self.after_us)
+        return booking
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)  # everything else answers at once

@@ -19,6 +19,7 @@ import pytest
 from facade.stewardship import SlotLedger, Throttled
 from facade.stewardship.slots import MICROS, SlotRule, find_breaches, to_micros
 
+from .clock import SlowStore
 from .workers import RECORD_INTERVAL, REQUEST_INTERVAL, Hammer, hammer, run_together
 
 EP = "gateway-1:40700"
@@ -242,6 +243,27 @@ def test_callers_with_skewed_clocks_agree(store, clock):
         assert to_micros(slot.start - ledger.clock()) == n * REQUEST_US
         assert slot.ledger_start_us == clock.us + n * REQUEST_US
     assert find_breaches(starts(slot for _, slot in slots), SPACING) == []
+
+
+@pytest.mark.parametrize(("before_ms", "after_ms"), [(0, 0), (3, 4), (0, 25), (25, 0), (15, 15)])
+def test_a_slow_store_answer_can_delay_a_send_but_never_past_the_margin(store, clock,
+                                                                         before_ms, after_ms):
+    """Between asking and the answer the store read its "now" at some unknown moment. The
+    start (when to send) counts the wait from the answer, so it is never early; the send
+    deadline counts it from the asking, so it is never more than half the margin late. A
+    round trip longer than that half leaves a slot that cannot be used (the transport then
+    refuses to send): without it, a late answer made a late send, too close to the next."""
+    slow = SlowStore(store, clock, to_micros(before_ms / 1000), to_micros(after_ms / 1000))
+    ledger = SlotLedger(slow, REQUEST, RECORD, send_margin=MARGIN, clock=clock)
+    ledger.reserve(EP, max_wait=0)  # the next one waits an interval
+    slot = ledger.reserve(EP, max_wait=2 * REQUEST)
+    booked = slot.ledger_start_us  # the store reads the test's clock: the same timeline
+    assert booked > clock.us  # a wait was booked
+    assert to_micros(slot.start) == booked + to_micros(after_ms / 1000)  # never early
+    assert to_micros(slot.send_by) == booked - to_micros(before_ms / 1000) + to_micros(MARGIN / 2)
+    assert to_micros(slot.send_by) <= booked + to_micros(MARGIN / 2)  # never past the margin
+    usable = before_ms + after_ms <= MARGIN / 2 * 1000
+    assert (slot.send_by >= slot.start) is usable
 
 
 # --- on the real clocks -------------------------------------------------------------

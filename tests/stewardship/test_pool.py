@@ -16,6 +16,8 @@ from facade.upstream import transport
 from facade.upstream.errors import UpstreamConnectionError, UpstreamTimeout, UpstreamUnavailable
 from facade.upstream.transport import check_deadline
 
+from .clock import SlowStore
+
 
 class Gateway:
     """Stands for a SystmOne client: answers, or fails as told."""
@@ -168,3 +170,20 @@ def test_a_caller_that_wakes_too_late_books_again_rather_than_send(store):
     assert len(overslept) == 1  # woke late once; the new slot needed no more sleep
     sent = only.calls[-1][0]
     assert sent - booked_next.start >= 0.05  # after the other caller's slot, not beside it
+
+
+def test_a_store_slower_than_half_the_margin_gets_no_request_sent_late(store, clock, monkeypatch):
+    """On the stopped clock: every booking's answer takes 30 ms to come back (a busy Redis),
+    longer than half the 20 ms margin, so counting the wait from the answer would send each
+    request up to 30 ms after its booked start, crowding the next caller's. None is sent:
+    each slot is given back, and after the last rebooking the caller is refused (429)."""
+    monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=clock, time=clock))
+    only = Gateway("pc1:40700", clock=clock)
+    upstream = pool(store, only, clock=clock, sleep=clock.sleep)
+    upstream.ledger.store = SlowStore(store, clock, to_micros(0.015), to_micros(0.015))
+    with pytest.raises(Throttled):
+        upstream.call("GetFunctions", lambda g: g.ask("late"))
+    assert only.calls == []
+    upstream.ledger.store = store  # answering at once again: sent, in a slot given back
+    assert upstream.call("GetFunctions", lambda g: g.ask("now")) == "now from pc1:40700"
+    assert [to_micros(sent) for sent, _ in only.calls] == [clock.us]
