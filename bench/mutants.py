@@ -60,7 +60,8 @@ PACKAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "tokens": (("facade/auth/tokens.py",),
                ("tests/auth/test_token_checks.py", "tests/auth/test_token_endpoint.py",
                 "tests/auth/test_attacks.py",
-                "tests/auth/test_keys.py", "tests/auth/test_scopes.py")),
+                "tests/auth/test_keys.py", "tests/auth/test_scopes.py",
+                "tests/auth/test_guard.py")),
 }
 
 SWAPS = {"<": "<=", "<=": "<", ">": ">=", ">=": ">", "==": "!=", "!=": "==",
