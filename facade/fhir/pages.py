@@ -9,7 +9,8 @@ version is alive, and never keeps a superseded version in memory.
 A read is keyed by what makes its bytes: the resource's type, id, version
 (``meta.versionId`` is a hash of its content) and ``meta.lastUpdated``, the query
 and the format; it holds no reference (``source`` None), since the key alone names
-the content. Bounded by count and by bytes: the oldest answers go first.
+the content. Bounded by count and by bytes (of the answers and of their keys, which
+hold the query): the oldest answers go first.
 """
 
 from __future__ import annotations
@@ -27,7 +28,9 @@ class RenderedPages:
     def __init__(self, max_pages: int = MAX_PAGES, max_bytes: int = MAX_BYTES) -> None:
         self.max_pages = max_pages
         self.max_bytes = max_bytes
-        self._pages: OrderedDict[tuple, tuple[weakref.ref | None, bytes, str]] = OrderedDict()
+        #: key -> (source, bytes, media type, bytes counted: the answer's and its key's)
+        self._pages: OrderedDict[tuple, tuple[weakref.ref | None, bytes, str, int]] = \
+            OrderedDict()
         self._bytes = 0
         self._lock = threading.Lock()
 
@@ -48,17 +51,18 @@ class RenderedPages:
             reference = None if source is None else weakref.ref(source)
         except TypeError:
             return
-        if len(data) > self.max_bytes:
+        cost = len(data) + len(repr(key))
+        if cost > self.max_bytes:
             return
         with self._lock:
             old = self._pages.pop(key, None)
             if old is not None:
-                self._bytes -= len(old[1])
-            self._pages[key] = (reference, data, media_type)
-            self._bytes += len(data)
+                self._bytes -= old[3]
+            self._pages[key] = (reference, data, media_type, cost)
+            self._bytes += cost
             while len(self._pages) > self.max_pages or self._bytes > self.max_bytes:
                 _, dropped = self._pages.popitem(last=False)
-                self._bytes -= len(dropped[1])
+                self._bytes -= dropped[3]
 
 
 def _same(reference: weakref.ref | None, source: Any) -> bool:

@@ -254,10 +254,11 @@ def read(resource_type: str, resource_id: str) -> Response:
 def _rendered_read(definition: Declaration, resource: dict,
                    environ: dict) -> tuple[bytes, str]:
     """The read's bytes, shaped as the query asks: rendered once per version of the
-    resource, query and format (pages.py), then served as they are."""
+    resource, query, format and base URL (pages.py; some resources name the server they
+    were read from, an AuditEvent its observer), then served as they are."""
     meta = resource.get("meta", {})
     key = (definition.type, resource.get("id"), meta.get("versionId"), meta.get("lastUpdated"),
-           environ.get("QUERY_STRING", ""), response_format())
+           environ.get("QUERY_STRING", ""), response_format(), base_url())
     known = _READS.get(key) if key[2] is not None else None
     if known is None:
         controls = results.controls(definition, request.args.to_dict(flat=False), _page_size())
@@ -455,9 +456,25 @@ def _parsed(definition: Declaration, params: dict[str, list[str]],
         known = (resolved, parse_search(definition, resolved, strict),
                  results.controls(definition, resolved, _page_size(), strict,
                                   registry.revinclude_names(definition, _resources())))
-        if not any(value.startswith("ap") for values in params.values() for value in values):
+        if _rememberable(params):
             memo.put(key, known)
     return known
+
+
+#: Longer queries (a POST _search form may hold a megabyte) are parsed afresh: a client
+#: could otherwise fill the memo with a gigabyte of keys.
+_LONGEST_REMEMBERED = 2048
+
+
+def _rememberable(params: dict[str, list[str]]) -> bool:
+    """Short, and no ``ap`` value (its range depends on the time asked)."""
+    size = 0
+    for name, values in params.items():
+        for value in values:
+            if value.startswith("ap"):
+                return False
+            size += len(name) + len(value)
+    return size <= _LONGEST_REMEMBERED
 
 
 class _ParsedSearches:

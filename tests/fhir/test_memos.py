@@ -6,7 +6,10 @@ differ in one such thing only, one after the other, and expect each its own answ
 
 from __future__ import annotations
 
-from facade.fhir import views
+from facade.app import create_app
+from facade.fhir import pages, views
+
+from ..tokens import FULL_SCOPE, register
 
 STRICT = {"Prefer": "handling=strict"}
 
@@ -18,7 +21,8 @@ def patient_id(client, practice) -> str:
 
 
 def parsed_searches(client) -> dict:
-    return client.application.extensions["facade.parsed_searches"]._known
+    memo = client.application.extensions.get("facade.parsed_searches")
+    return {} if memo is None else memo._known
 
 
 def test_the_same_query_of_another_type_is_parsed_for_that_type(client, practice):
@@ -91,3 +95,46 @@ def test_a_read_shaped_by_its_query_is_remembered_apart_from_the_whole(client, p
         assert set(client.get(f"{url}?_elements=name").json) == \
             {"resourceType", "id", "meta", "name"}
         assert "text" in client.get(url).json
+
+
+def test_a_read_naming_its_server_names_the_host_it_was_read_through(tmp_path):
+    """An AuditEvent's observer is the server's base URL: a read through another host name
+    (FACADE_ALLOWED_HOSTS) is rendered for that host, not served as the first host's."""
+    app = create_app({"upstream": "127.0.0.1:9", "state_dir": tmp_path / "facade",
+                      "request_interval": 0.0, "record_interval": 0.0, "send_margin": 0.01,
+                      "allowed_hosts": "a.example,b.example"})
+    register(app, "tests", FULL_SCOPE)
+    tokens = {host: app.extensions["facade.auth"].mint_for("tests", f"http://{host}/fhir")
+              for host in ("a.example", "b.example")}
+
+    def get(host: str, path: str):
+        return app.test_client().get(path, headers={
+            "Host": host, "Authorization": f"Bearer {tokens[host]['access_token']}"})
+    get("a.example", "/fhir/AuditEvent")  # something audited
+    event = get("a.example", "/fhir/AuditEvent").json["entry"][0]["resource"]["id"]
+    for host in ("a.example", "b.example", "a.example"):
+        read = get(host, f"/fhir/AuditEvent/{event}")
+        assert read.status_code == 200
+        assert read.json["source"]["observer"]["identifier"]["value"] == f"http://{host}/fhir"
+
+
+def test_long_queries_are_parsed_afresh_not_remembered(client):
+    """A POST _search form may hold a megabyte: remembering such keys would let one client
+    fill a worker's memory."""
+    before = len(parsed_searches(client))
+    padding = "x" * 4096
+    assert client.post("/fhir/Patient/_search",
+                       data={"family": "A", "gender": "male", "junk": padding}).status_code == 200
+    assert len(parsed_searches(client)) == before
+
+
+def test_rendered_answers_count_their_keys_bytes():
+    """A read's key holds its query string (up to the header limit): 4096 reads with 16 KB
+    queries must not hold 64 MB beyond the bound."""
+    memo = pages.RenderedPages(max_pages=100, max_bytes=10_000)
+    for n in range(10):
+        memo.put(("Patient", str(n), "v1", "t", "q" * 3000, "json", "base"), None, b"{}", "json")
+    assert len(memo._pages) <= 3
+    assert memo.get(("Patient", "9", "v1", "t", "q" * 3000, "json", "base")) == (b"{}", "json")
+    memo.put(("Patient", "big", "v1", "t", "q" * 20_000, "json", "base"), None, b"{}", "json")
+    assert memo.get(("Patient", "big", "v1", "t", "q" * 20_000, "json", "base")) is None
