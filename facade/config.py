@@ -49,7 +49,9 @@ class Settings:
                                      group="SystmOne")
     send_margin: float = setting(0.02, "Added to both intervals when booking slots, for the "
                                  "jitter of when a booked request leaves (breaches are still "
-                                 "measured against the intervals themselves).",
+                                 "measured against the intervals themselves). Half of it is "
+                                 "also the longest the slot store (Redis) may take to book a "
+                                 "slot that is then used.",
                                  group="SystmOne")
     read_timeout: float = setting(40.0, "Seconds to wait for a reply (a throttled request "
                                   "gets none).", group="SystmOne")

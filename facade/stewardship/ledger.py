@@ -24,8 +24,9 @@ between the caller's asking and the answer's arrival. The caller sleeps until th
 wait counted from the answer (never early) and must send by the wait counted from
 the asking plus half the margin (never late): a slow answer from the store (a busy
 Redis, a descheduled worker) shortens the caller's window rather than pushing its
-send towards the next caller's, and a round trip longer than half the margin leaves
-a slot that cannot be used.
+send towards the next caller's. A round trip longer than half the margin leaves a
+slot that cannot be used: it is given back at once and booked again (a few times,
+then the caller is refused), rather than slept on.
 
 A caller that wakes so late that it would send outside the margin does not
 send (the transport raises MissedSlot before writing a byte) and gives its
@@ -39,6 +40,7 @@ record it changes nothing about the record slot, and the gap stays.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,6 +49,12 @@ from .slots import MICROS, Booking, SlotRule, to_micros
 from .store import Store
 
 __all__ = ["Slot", "SlotLedger", "Throttled"]
+
+log = logging.getLogger(__name__)
+
+#: Bookings the store answered too slowly to use, given back and asked again, before the
+#: caller is refused: a moment's stall passes, a store always that slow needs a wider margin.
+SLOW_ANSWERS = 3
 
 
 class Throttled(Exception):
@@ -66,7 +74,8 @@ class Slot:
     #: The latest moment its first byte may be sent, on the same clock: the booked start
     #: counted from when the booking was *asked* for, plus half the send margin (the other
     #: half is for what delays the bytes after the check). Earlier than ``start`` when the
-    #: store took longer than that half to answer: such a slot cannot be used (MissedSlot).
+    #: store took longer than that half to answer: such a slot cannot be sent in time
+    #: (``reserve_in_time`` gives it back and books again).
     send_by: float
     #: The booked start on the store's clock, in microseconds: comparable between all
     #: callers of one store, for verifiers (slots.find_breaches), never for sleeping.
@@ -100,16 +109,36 @@ class SlotLedger:
         first). Sending callers back any later would leave slots unused while
         a backlog waits.
         """
-        max_wait_us = max(0, to_micros(max_wait))
+        return self._booked(endpoint, full_record, max(0, to_micros(max_wait)))[0]
+
+    def reserve_in_time(self, endpoint: str, full_record: bool = False,
+                        max_wait: float = 10.0) -> Slot:
+        """``reserve``, for a caller that must send by ``Slot.send_by``: a slot the store
+        answered too slowly to be sent in time is given back at once and booked again,
+        rather than slept on (a few times; then Throttled)."""
+        for _ in range(SLOW_ANSWERS):
+            slot, round_trip = self._booked(endpoint, full_record, max(0, to_micros(max_wait)))
+            if slot.send_by >= slot.start:
+                return slot
+            self.release(slot)
+            log.warning("the slot store took %.0f ms to book a slot for %s, more than half "
+                        "the %.0f ms send margin: the slot was given back unused (a store "
+                        "this slow every time needs a larger FACADE_SEND_MARGIN)",
+                        round_trip * 1000, endpoint, self.send_margin * 1000)
+        raise Throttled(self.rule.request_us / MICROS)
+
+    def _booked(self, endpoint: str, full_record: bool, max_wait_us: int) -> tuple[Slot, float]:
+        """A booked slot (or Throttled, booking nothing), and the store's round trip."""
         asked = self.clock()
         booking = self.store.book_slot(endpoint, self.rule, full_record, max_wait_us)
         answered = self.clock()
         if not booking.granted:
             raise Throttled(max(0, booking.wait_us - max_wait_us) / MICROS)
-        return Slot(endpoint, full_record, start=_local_start(booking, answered),
+        slot = Slot(endpoint, full_record, start=_local_start(booking, answered),
                     send_by=_local_start(booking, asked) + self.send_margin / 2,
                     ledger_start_us=booking.start_us,
                     record_before_us=booking.record_before_us)
+        return slot, answered - asked
 
     def acquire(self, endpoint: str, full_record: bool = False, max_wait: float = 10.0) -> Slot:
         """Reserve, then sleep until the slot starts."""

@@ -119,7 +119,7 @@ class UpstreamPool:
     def _slot_waited_for(self, full_record: bool, waited_from: float) -> tuple[Endpoint, Slot]:
         """Book the earliest slot (Throttled beyond max_wait) and sleep until it starts."""
         endpoint = self._earliest(full_record)
-        slot = self.ledger.reserve(endpoint.name, full_record,
+        slot = self.ledger.reserve_in_time(endpoint.name, full_record,
                                    self.max_wait - (self.ledger.clock() - waited_from))
         self.ledger.wait_for(slot)
         metrics.throttle_wait("record" if full_record else "request",

@@ -28,7 +28,7 @@ def booked_call(client: SystmOneClient, ledger: SlotLedger, max_wait: float,
     seconds in all. ``announce`` is told each wait (seconds) before it starts."""
     waited_from = ledger.clock()
     for _ in range(MAX_REBOOKINGS):
-        slot = ledger.reserve(client.endpoint, full_record,
+        slot = ledger.reserve_in_time(client.endpoint, full_record,
                               max_wait - (ledger.clock() - waited_from))
         if announce is not None:
             announce(slot.start - ledger.clock())

@@ -266,6 +266,23 @@ def test_a_slow_store_answer_can_delay_a_send_but_never_past_the_margin(store, c
     assert (slot.send_by >= slot.start) is usable
 
 
+def test_a_slot_answered_too_slowly_to_send_in_time_is_given_back_not_handed_out(store, clock):
+    """For a caller that must send by the deadline: a slow answer is given back at once
+    (no sleeping on it) and asked again; a store slow every time gets the caller refused."""
+    slow = SlowStore(store, clock, to_micros(0.008), to_micros(0.008))  # 16 ms > 10 ms
+    ledger = SlotLedger(slow, REQUEST, RECORD, send_margin=MARGIN, clock=clock,
+                        sleep=clock.sleep)
+    first = ledger.reserve(EP, full_record=True, max_wait=0)
+    with pytest.raises(Throttled):
+        ledger.reserve_in_time(EP, full_record=False, max_wait=2 * REQUEST)
+    assert clock.slept == []
+    slow.before_us = slow.after_us = 0  # a stall that passed: the same slot, handed out
+    granted = ledger.reserve_in_time(EP, full_record=False, max_wait=2 * REQUEST)
+    assert granted.send_by >= granted.start
+    # every slot given back: the next one is the first free, an interval after the first
+    assert granted.ledger_start_us == first.ledger_start_us + REQUEST_US
+
+
 # --- on the real clocks -------------------------------------------------------------
 
 def test_on_the_real_clock_an_idle_endpoint_starts_now(ledger):
