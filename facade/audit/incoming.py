@@ -22,9 +22,14 @@ A segment is ``SEGMENT_BYTES`` long, allocated on disk when it is made (a full d
 fails the request then, never later); after its last line come zero bytes, which no
 line holds. Its writer holds an exclusive ``flock`` on it for as long as it writes
 there: a segment nobody holds is finished (full, or its process gone), and once all
-taken in it is deleted (``finished``). A line's newline is stored after the rest of
-it, so a line is whole once its newline is seen; a process killed in the middle of a
-copy leaves a last line without one, which the index skips when it retires the segment.
+taken in it is deleted (``finished``). So that the index never sees a segment its
+writer does not hold yet, a segment is made under another name (``MAKING_SUFFIX``),
+locked, allocated and mapped, and only then renamed to its own; a process killed while
+making one leaves a file under that name, with no line in it, which the index deletes
+once it is older than ``ABANDONED_AFTER`` (``clear_abandoned``). A line's newline is
+stored after the rest of it, so a line is whole once its newline is seen; a process
+killed in the middle of a copy leaves a last line without one, which the index skips
+when it retires the segment.
 """
 
 from __future__ import annotations
@@ -45,7 +50,18 @@ log = logging.getLogger(__name__)
 FSYNC_POLICIES = ("interval", "request")
 SEGMENT_BYTES = 8 << 20
 SUFFIX = ".lines"
-_CHUNK = 1 << 20
+#: A segment's name while it is made: the index looks for SUFFIX only.
+MAKING_SUFFIX = ".making"
+#: A file still being made this long after it was is its writer's leftover (the writer
+#: was killed): making a segment takes well under a millisecond.
+ABANDONED_AFTER = 10.0
+#: How many segments a writer tries to make when the index clears one away under it
+#: (which takes a writer stalled for ABANDONED_AFTER between two system calls).
+_MAKING_ATTEMPTS = 3
+#: Reading a segment starts with a page (all an idle or lightly written one needs) and
+#: doubles up to this while what it reads is all lines.
+_FIRST_READ = 1 << 12
+_MOST_READ = 1 << 20
 
 
 @dataclass
@@ -60,20 +76,33 @@ class _Progress:
     failure: OSError | None = None  # the last fdatasync's, until one succeeds
 
 
+class _ClearedAway(OSError):
+    """The index took a segment being made for abandoned, its writer having stalled."""
+
+
 class _Segment:
     """The segment this process writes: its descriptor (holding the flock) and mapping."""
 
     def __init__(self, path: Path) -> None:
+        """Made under its MAKING_SUFFIX name and renamed to ``path`` only once locked,
+        allocated and mapped: a file the index sees under ``path`` is held by its writer,
+        never one the index could take for finished and delete under it."""
         self.path = path
-        self.fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        making = path.with_suffix(MAKING_SUFFIX)
+        self.fd = os.open(making, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        mapped: mmap.mmap | None = None
         try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            _lock_made(self.fd)
             os.posix_fallocate(self.fd, 0, SEGMENT_BYTES)
-            self.map = mmap.mmap(self.fd, SEGMENT_BYTES)
+            mapped = mmap.mmap(self.fd, SEGMENT_BYTES)
+            os.rename(making, path)  # the lock stays with the open file
         except BaseException:
+            if mapped is not None:
+                mapped.close()
             os.close(self.fd)
-            path.unlink(missing_ok=True)
+            making.unlink(missing_ok=True)
             raise
+        self.map = mapped
         self.end = 0
 
     def room_for(self, size: int) -> bool:
@@ -91,6 +120,34 @@ class _Segment:
         with contextlib.suppress(ValueError, BufferError):
             self.map.close()
         os.close(self.fd)
+
+
+def _lock_made(fd: int) -> None:
+    """Lock a file just made for a segment. Nobody else holds it, unless its writer stalled
+    long enough for the index to take it for abandoned (``clear_abandoned``): the index
+    holds it then, or has deleted it already."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise _ClearedAway("the index cleared the segment being made away") from None
+    if os.fstat(fd).st_nlink == 0:
+        raise _ClearedAway("the index cleared the segment being made away")
+
+
+def _clear_if_abandoned(path: Path) -> None:
+    """Delete a segment being made if nobody holds it. Its writer renames it only while
+    holding it, and never makes that name again: once this holds it, the name is the
+    abandoned file's, or gone (renamed before: FileNotFoundError)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:  # being made still, by a writer that stalled
+            return
+        path.unlink()
+        log.warning("audit: deleted %s, left by a writer killed while making it", path.name)
+    finally:
+        os.close(fd)  # and so the lock
 
 
 class IncomingSegments:
@@ -116,6 +173,7 @@ class IncomingSegments:
         self._made = 0
         self._thread: threading.Thread | None = None
         self._indexed_at = float("-inf")
+        self._cleared_at = float("-inf")
         this = weakref.ref(self)  # a forked child starts afresh (see _forked)
         os.register_at_fork(after_in_child=lambda: (kept := this()) and kept._forked())
 
@@ -151,8 +209,20 @@ class IncomingSegments:
         if self._pid != pid:
             self._start(pid)
         elif self._segment is not None:
+            # Handed over once: should making the next one fail (a full disk), the next
+            # append must not hand it to the syncing thread again (closed twice).
             self._unsynced.append(self._segment)
-        self._made += 1
+            self._segment = None
+        for _ in range(_MAKING_ATTEMPTS - 1):
+            try:
+                return self._make_segment(pid)
+            except _ClearedAway:
+                log.warning("audit: a segment being made was taken for abandoned (its "
+                            "writer stalled); making another")
+        return self._make_segment(pid)
+
+    def _make_segment(self, pid: int) -> _Segment:
+        self._made += 1  # a name of its own each time: one cleared away is never reused
         name = f"{time.time_ns():020d}-{pid}-{self._made}{SUFFIX}"
         self._segment = _Segment(self.directory / name)
         return self._segment
@@ -178,7 +248,7 @@ class IncomingSegments:
         between the last line's end and that)."""
         lines: list[tuple[bytes, int]] = []
         position = offset
-        size = _CHUNK
+        size = _FIRST_READ
         with open(path, "rb") as file:
             while True:
                 file.seek(position)
@@ -191,7 +261,8 @@ class IncomingSegments:
                     lines.append((line, position))
                 if written >= 0 or len(chunk) < size:
                     return lines, position + len(data) - whole
-                size = size * 2 if whole == 0 else _CHUNK  # a line longer than a chunk
+                # Beyond the cap only for a line longer than a chunk.
+                size = size * 2 if whole == 0 else min(size * 2, _MOST_READ)
 
     @staticmethod
     @contextlib.contextmanager
@@ -213,6 +284,40 @@ class IncomingSegments:
                 yield True
         finally:
             os.close(fd)  # and so the lock
+
+    @staticmethod
+    def nothing_to_take(path: Path, offset: int) -> bool:
+        """Whether the index has nothing to do in ``path`` for now: no byte is written
+        past ``offset`` (lines are written one after another, and zeros follow the last),
+        and its writer still holds it. A look at one byte and the lock, where taking lines
+        in takes the database's write lock."""
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:  # retired by another process since it was listed
+            return True
+        try:
+            if os.pread(fd, 1, offset) not in (b"", b"\0"):
+                return False
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            return False  # finished: to be retired
+        finally:
+            os.close(fd)  # and so the lock
+
+    def clear_abandoned(self) -> None:
+        """Delete the files writers killed while making a segment left (no line was ever
+        written to one), at most every ``ABANDONED_AFTER``: they are rare. One younger
+        than that may be one being made now; one locked is being made, however old."""
+        now = time.monotonic()
+        if now - self._cleared_at < ABANDONED_AFTER:
+            return
+        self._cleared_at = now
+        for path in self.directory.glob(f"*{MAKING_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):  # made, or cleared, meanwhile
+                if time.time() - path.stat().st_mtime >= ABANDONED_AFTER:
+                    _clear_if_abandoned(path)
 
     def sync(self) -> None:
         """Make every line written so far by this process durable now, and release the

@@ -11,8 +11,10 @@ from any process. Taking lines in is exactly-once across processes: the offset
 taken up to in each segment is stored in the same transaction as the rows, and the
 entry's id is unique, so a batch retried after a crash adds nothing twice. A
 segment nobody writes any more is deleted once it is all in (after the commit
-that took its last lines). The index is in WAL mode with ``synchronous = FULL``
-(each batch's commit is fsynced before a segment it emptied is deleted).
+that took its last lines). A round that finds nothing new in any segment, and none
+finished, takes no write lock (it reads one byte at each stored offset). The index
+is in WAL mode with ``synchronous = FULL`` (each batch's commit is fsynced before a
+segment it emptied is deleted).
 
 Schema. The whole entry is kept as JSON, so the sink reads back exactly what
 it was given; the columns beside it exist to be filtered and ordered on. The
@@ -100,7 +102,8 @@ class SQLiteSink(AuditSink):
     def take_in(self) -> int:
         """Index every whole line of every segment not indexed yet, and delete the segments
         nobody writes any more once they are all in; how many lines were taken."""
-        if not self.incoming.segments():
+        self.incoming.clear_abandoned()
+        if self._nothing_to_take(self.incoming.segments()):
             return 0
         taken = 0
         done: list[Path] = []
@@ -125,6 +128,20 @@ class SQLiteSink(AuditSink):
         for path in done:  # only now: the rows taken from it are committed
             path.unlink(missing_ok=True)
         return taken
+
+    def _nothing_to_take(self, segments: list[Path]) -> bool:
+        """Whether no segment has lines past where the index took it to, nor is finished,
+        nor is gone with its offset still kept: a look without the write lock, which every
+        writing process's round would otherwise take. An offset read here can only be
+        behind the one read under the lock (a row deleted reads as 0), so it can make a
+        round take the lock for nothing, never leave a line out."""
+        if not segments:
+            return True
+        offsets = dict(self._db.connection().execute("SELECT segment, offset FROM taken_from"))
+        if set(offsets) - {path.name for path in segments}:
+            return False
+        return all(self.incoming.nothing_to_take(path, offsets.get(path.name, 0))
+                   for path in segments)
 
     def _take_from(self, connection: sqlite3.Connection, path: Path, offset: int,
                    finished: bool) -> tuple[int, int]:

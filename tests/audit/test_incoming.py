@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import gc
+import io
 import os
 import threading
 import time
@@ -12,7 +13,13 @@ from pathlib import Path
 import pytest
 
 from facade.audit import incoming as incoming_module
-from facade.audit.incoming import SEGMENT_BYTES, SUFFIX, IncomingSegments
+from facade.audit.incoming import (
+    ABANDONED_AFTER,
+    MAKING_SUFFIX,
+    SEGMENT_BYTES,
+    SUFFIX,
+    IncomingSegments,
+)
 from facade.audit.sink import AuditQuery
 from facade.audit.sqlite_sink import SQLiteSink
 
@@ -92,7 +99,8 @@ def test_a_line_being_written_is_left_for_next_time(tmp_path: Path) -> None:
 
 
 def test_lines_across_the_read_chunk_are_whole(tmp_path: Path, monkeypatch) -> None:
-    monkeypatch.setattr(incoming_module, "_CHUNK", 8)
+    monkeypatch.setattr(incoming_module, "_FIRST_READ", 4)
+    monkeypatch.setattr(incoming_module, "_MOST_READ", 8)  # "second line" is longer
     segment = tmp_path / f"x{SUFFIX}"
     segment.write_bytes(b"first\nsecond line\nthird\n" + bytes(30))
     assert IncomingSegments.read(segment, 0) == (
@@ -273,3 +281,185 @@ def test_close_waits_for_the_syncing_thread(tmp_path: Path) -> None:
     thread = incoming._thread
     incoming.close()
     assert thread is not None and not thread.is_alive()
+
+
+def test_a_read_of_an_idle_segment_is_a_page_not_a_chunk(tmp_path: Path, monkeypatch) -> None:
+    segment = tmp_path / f"x{SUFFIX}"
+    segment.write_bytes(b"one\n" + bytes(SEGMENT_BYTES - 4))
+    sizes: list[int] = []
+
+    class Counting(io.FileIO):
+        def read(self, size: int = -1) -> bytes:
+            sizes.append(size)
+            return super().read(size)
+
+    monkeypatch.setattr(incoming_module, "open", lambda path, mode: Counting(path),
+                        raising=False)
+    assert IncomingSegments.read(segment, 4) == ([], 4)
+    assert sizes == [incoming_module._FIRST_READ]
+
+
+def _flock_calling(monkeypatch, between) -> None:
+    """``between()`` runs once, at the first flock: the writer's, on the file it has just
+    made for its segment and before it holds it."""
+    real = fcntl.flock
+    called: list[bool] = []
+
+    def flock(fd: int, operation: int) -> None:
+        if not called:
+            called.append(True)
+            between(fd)
+        real(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", flock)
+
+
+def test_a_segment_is_never_retired_between_being_made_and_locked(tmp_path: Path,
+                                                                  monkeypatch) -> None:
+    """Another process taking lines in between the writer making its segment's file and
+    locking it must not take the segment for finished and delete it: its writer would
+    then write lines into a deleted file, never indexed."""
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    seen_between: list[list[str]] = []
+
+    def take_in_now(fd: int) -> None:
+        seen_between.append([path.name for path in sink.incoming.segments()])
+        sink.take_in()
+
+    try:
+        _flock_calling(monkeypatch, take_in_now)
+        id = sink.record(entry())
+        monkeypatch.undo()
+        assert sink.get(id) is not None
+        assert seen_between == [[]]  # not to be seen before its writer holds it
+        (segment,) = sink.incoming.segments()
+        assert segment == sink.incoming._segment.path
+    finally:
+        sink.close()
+
+
+def _age(path: Path) -> None:
+    old = time.time() - ABANDONED_AFTER - 1
+    os.utime(path, (old, old))
+
+
+@pytest.mark.parametrize("clearing", ["done", "under way"])
+def test_a_segment_cleared_away_under_a_stalled_writer_is_made_again(
+        tmp_path: Path, monkeypatch, caplog, clearing: str) -> None:
+    """A writer that stalls for ABANDONED_AFTER between making its file and locking it
+    finds the index cleared the file away (deleted, or still holding it): it makes another
+    instead of failing the request."""
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    held: list[int] = []
+
+    def clear_away(fd: int) -> None:
+        (making,) = sink.incoming.directory.glob(f"*{MAKING_SUFFIX}")
+        _age(making)
+        if clearing == "done":
+            sink.incoming._cleared_at = float("-inf")
+            sink.take_in()
+            assert not making.exists()
+        else:  # the index has just locked it, and not deleted it yet
+            held.append(os.open(making, os.O_RDONLY))
+            real_flock(held[0], fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+    real_flock = fcntl.flock
+    try:
+        _flock_calling(monkeypatch, clear_away)
+        id = sink.record(entry())
+        monkeypatch.undo()
+        assert "making another" in caplog.text
+        assert sink.get(id) is not None
+        (segment,) = sink.incoming.segments()
+        assert segment.name.endswith(f"-2{SUFFIX}")  # the second one made
+    finally:
+        for fd in held:
+            os.close(fd)
+        sink.close()
+
+
+def test_a_half_made_segment_is_cleared_once_abandoned(tmp_path: Path) -> None:
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    directory = sink.incoming.directory
+    abandoned, young, held = (directory / f"{name}{MAKING_SUFFIX}"
+                              for name in ("1-1-1", "1-2-1", "1-3-1"))
+    for path in (abandoned, young, held):
+        path.write_bytes(b'{"id":"never indexed"}\n')  # nothing is: no line is written there
+    _age(abandoned)
+    _age(held)
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # a writer stalled: making it still
+    try:
+        sink.record(entry())
+        assert sink.take_in() == 1
+        assert not abandoned.exists()
+        assert young.exists() and held.exists()
+        _age(young)
+        assert sink.take_in() == 0
+        assert young.exists()  # looked for at most every ABANDONED_AFTER
+        sink.incoming._cleared_at = float("-inf")
+        sink.take_in()
+        assert not young.exists() and held.exists()
+    finally:
+        os.close(fd)
+        sink.close()
+
+
+def test_an_idle_round_takes_no_write_lock(tmp_path: Path, monkeypatch) -> None:
+    sinks = [SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60) for _ in range(2)]
+    transactions: list[bool] = []
+    real = sinks[0]._db.transaction
+
+    def counted(*args):
+        transactions.append(True)
+        return real(*args)
+
+    try:
+        for sink in sinks:
+            sink.record(entry())
+        assert sinks[0].take_in() == 2
+        monkeypatch.setattr(sinks[0]._db, "transaction", counted)
+        assert sinks[0].take_in() == 0
+        assert transactions == []  # nothing new anywhere, nothing finished
+        sinks[1].record(entry(1))
+        assert sinks[0].take_in() == 1
+        assert len(transactions) == 1
+        sinks[1].incoming.close()  # finished: to be retired
+        assert sinks[0].take_in() == 0
+        assert len(transactions) == 2
+        assert len(sinks[0].incoming.segments()) == 1
+        assert sinks[0].take_in() == 0
+        assert len(transactions) == 2
+    finally:
+        monkeypatch.undo()
+        for sink in sinks:
+            sink.close()
+
+
+def test_a_segment_that_cannot_be_made_leaves_the_full_one_synced_once(
+        tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(incoming_module, "SEGMENT_BYTES", 64)
+    incoming = IncomingSegments(tmp_path / "in", interval=60)
+    real = os.posix_fallocate
+    try:
+        for number in range(3):
+            incoming.append(b"line %02d of twenty\n" % number)  # the first segment, full
+
+        def full_disk(fd: int, offset: int, length: int) -> None:
+            raise OSError(28, "No space left on device")
+
+        monkeypatch.setattr(os, "posix_fallocate", full_disk)
+        with pytest.raises(OSError, match="No space"):
+            incoming.append(b"line 03 of twenty\n")
+        with pytest.raises(OSError, match="No space"):
+            incoming.append(b"line 03 of twenty\n")
+        monkeypatch.setattr(os, "posix_fallocate", real)
+        incoming.append(b"line 03 of twenty\n")
+        incoming.sync()  # the full one is synced and let go, once
+        assert list(incoming.directory.glob(f"*{MAKING_SUFFIX}")) == []
+        first, second = incoming.segments()
+        with IncomingSegments.finished(first) as finished:
+            assert finished
+        assert [line for line, _ in incoming.read(second, 0)[0]] == [b"line 03 of twenty"]
+    finally:
+        incoming.close()
