@@ -100,7 +100,9 @@ def plain_request(buffer: bytes | bytearray, limits: Limits) -> PlainHead | None
     of visible ASCII without a fragment, CRLF line ends, no body, every field a token name
     (no underscore: gunicorn drops those) once only, with no control character in its
     value, and none of the fields gunicorn acts on. Anything else is None (``measure``
-    judges it, and gunicorn's parser reads it, refusing what it refuses)."""
+    judges it, and gunicorn's parser reads it, refusing what it refuses). Fields are
+    measured together, never one by one: gunicorn's limit on one field is no lower than
+    ``limits.header_bytes`` (gunicorn_conf.py), or the worker does not call this."""
     head, blank, rest = bytes(buffer).partition(b"\r\n\r\n")
     if not blank or rest or len(head) > limits.request_line + limits.header_bytes:
         return None

@@ -35,7 +35,12 @@ control_socket_disable = True
 # answers them with an OperationOutcome; gunicorn's own, lower, limits would answer first,
 # with HTML, and refuse legitimate long searches.
 limit_request_line = 0
-limit_request_field_size = 0
+# One field may take all the header bytes (a large bearer token, say): gunicorn's limit on
+# a field is the limit on the fields together, so it refuses none the framing check passes
+# and plain requests, which skip its parser, are read alike (worker.reads_plain_heads).
+# Not 0: gunicorn documents 0 as unlimited but reads it as its default, 8,190 bytes. Any
+# size is taken (unlike limit_request_line, which it caps at 8,190).
+limit_request_field_size = _settings.max_header_bytes
 limit_request_fields = min(_settings.max_header_fields, 32768)
 
 # HTTPS served directly: TLS 1.2 or newer only.

@@ -28,7 +28,7 @@ from gunicorn import sock as gunicorn_sock
 from gunicorn import util as gunicorn_util
 from gunicorn.http import errors as http_errors
 from gunicorn.http import wsgi as gunicorn_wsgi
-from gunicorn.http.message import Request
+from gunicorn.http.message import DEFAULT_MAX_HEADERFIELD_SIZE, Request
 from gunicorn.http.parser import RequestParser
 from gunicorn.workers.gthread import TConn, ThreadWorker
 
@@ -133,6 +133,32 @@ _READ_SIZE = 65536
 _LINGER = 2.0
 
 
+def limits_of(settings: Settings) -> framing.Limits:
+    """The request limits the framing check enforces (FACADE_MAX_REQUEST_LINE, ...)."""
+    return framing.Limits(request_line=settings.max_request_line,
+                          header_bytes=settings.max_header_bytes,
+                          header_fields=settings.max_header_fields,
+                          body=settings.max_body)
+
+
+def reads_plain_heads(cfg, limits: framing.Limits) -> bool:
+    """Whether a plain request is read here, once (framing.plain_request): only when
+    nothing in gunicorn's configuration makes its parser read one differently: no trusted
+    proxy (forwarded and scheme headers), no PROXY protocol, its default header handling,
+    and no field within the header byte limit that gunicorn would refuse."""
+    return (not cfg.forwarded_allow_ips and cfg.proxy_protocol == "off"
+            and cfg.header_map == "drop" and not cfg.strip_header_spaces
+            and not cfg.permit_obsolete_folding and _takes_any_field_within(cfg, limits))
+
+
+def _takes_any_field_within(cfg, limits: framing.Limits) -> bool:
+    """plain_request measures the fields together, not one by one; gunicorn also refuses a
+    single field line (its CRLF counted) over limit_request_field_size, where 0 means its
+    default, not unlimited. No field within the total is refused if that is no lower."""
+    per_field = cfg.limit_request_field_size or DEFAULT_MAX_HEADERFIELD_SIZE
+    return per_field >= limits.header_bytes
+
+
 class _BufferedRequest(Request):
     """The worker has already answered ``Expect: 100-continue`` (and refused any other
     expectation) while it buffered the body; gunicorn must not answer it again."""
@@ -145,7 +171,8 @@ class _BufferedParser(RequestParser):
 
 def _request_from(head: framing.PlainHead, cfg, client) -> _BufferedRequest:
     """gunicorn's request as its parser would have made it from the same bytes (see
-    framing.plain_request, and tests/serving/test_framing.py, which compares the two)."""
+    framing.plain_request, and tests/serving/test_plain_request.py, which compares the
+    two)."""
     request = object.__new__(_BufferedRequest)  # its __init__ would parse the bytes again
     request.cfg = cfg
     request.unreader = None
@@ -201,18 +228,9 @@ class FacadeWorker(ThreadWorker):
     def init_process(self) -> None:
         settings = Settings.load()
         self.client_timeout = settings.client_timeout
-        self.limits = framing.Limits(request_line=settings.max_request_line,
-                                     header_bytes=settings.max_header_bytes,
-                                     header_fields=settings.max_header_fields,
-                                     body=settings.max_body)
+        self.limits = limits_of(settings)
         self.reading: dict[TConn, _Reading] = {}
-        # A plain request is read once, here (framing.plain_request), when nothing in the
-        # configuration makes gunicorn read one differently: no trusted proxy (forwarded
-        # and scheme headers), no PROXY protocol, gunicorn's default header handling.
-        cfg = self.cfg
-        self.plain_heads = (not cfg.forwarded_allow_ips and cfg.proxy_protocol == "off"
-                            and cfg.header_map == "drop" and not cfg.strip_header_spaces
-                            and not cfg.permit_obsolete_folding)
+        self.plain_heads = reads_plain_heads(self.cfg, self.limits)
         super().init_process()
 
     # -- connections come to the event loop, not to a thread --------------------------
