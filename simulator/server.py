@@ -6,6 +6,11 @@ takes them in arrival order, starting each no sooner than ``request_interval``
 after the previous one. Requests are delayed, never rejected. Replies go back
 on the connection the request came from, each terminated by a newline.
 
+Each request is stamped when it arrives: the GetPatientRecord window is counted
+between arrivals (dispatcher.RecordGate). So that a slow request being processed
+cannot delay the stamping of those arriving meanwhile, requests are processed (and
+audited) on a thread of their own, one at a time, while the event loop reads.
+
 Bad input costs the sender, never the server: a malformed document gets an
 error envelope, an oversized one an error envelope and a closed connection, a
 half-sent one is dropped when its sender disconnects. Requests still queued
@@ -21,6 +26,7 @@ import asyncio
 import contextlib
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from facade.protocol.envelope import Request, Response, error_body, new_response_uid
@@ -50,6 +56,7 @@ class _Connection:
 class _Job:
     document: bytes
     connection: _Connection
+    arrived: float  # on the dispatcher's clock
 
 
 class SimulatorServer:
@@ -62,6 +69,8 @@ class SimulatorServer:
         self._queue: asyncio.Queue[_Job] | None = None
         self._server: asyncio.base_events.Server | None = None
         self._connections: set[_Connection] = set()
+        #: The one thread requests are processed on (the dispatcher's state is not shared).
+        self._processor = ThreadPoolExecutor(1, thread_name_prefix="simulator-processor")
 
     async def start(self) -> tuple[str, int]:
         self._queue = asyncio.Queue()
@@ -84,6 +93,7 @@ class SimulatorServer:
         self._worker.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._worker
+        self._processor.shutdown(wait=True)
 
     # -- connections -----------------------------------------------------------
 
@@ -105,7 +115,8 @@ class SimulatorServer:
                     break
                 for document in documents:
                     connection.queued += 1
-                    self._queue.put_nowait(_Job(document, connection))
+                    self._queue.put_nowait(_Job(document, connection,
+                                                self.dispatcher.clock()))
                 while connection.queued >= MAX_QUEUED and not connection.closed:
                     connection.drained.clear()
                     await connection.drained.wait()
@@ -147,12 +158,13 @@ class SimulatorServer:
             if delay > 0:
                 await asyncio.sleep(delay)
             next_start = loop.time() + self.config.request_interval
-            outcome = self.dispatcher.handle(job.document)
+            outcome = await loop.run_in_executor(self._processor, self.dispatcher.handle,
+                                                 job.document, job.arrived)
             if outcome.reply is not None and not job.connection.closed:
                 self._send(job.connection, outcome.reply)
             # After the reply has gone, off the client's clock. (TPP's audit
             # screen also shows messages only some time after they happened.)
-            self._audit(job.document, outcome)
+            await loop.run_in_executor(self._processor, self._audit, job.document, outcome)
 
     def _abandon(self, job: _Job) -> None:
         """A request whose sender disconnected before its turn: audited, not processed."""
