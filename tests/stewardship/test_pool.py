@@ -187,3 +187,28 @@ def test_a_store_slower_than_half_the_margin_gets_no_request_sent_late(store, cl
     upstream.ledger.store = store  # answering at once again: sent, in a slot given back
     assert upstream.call("GetFunctions", lambda g: g.ask("now")) == "now from pc1:40700"
     assert [to_micros(sent) for sent, _ in only.calls] == [clock.us]
+
+
+def test_a_caller_booking_again_waits_no_longer_than_its_maximum_in_all(store, clock,
+                                                                      monkeypatch):
+    """On the stopped clock: the caller oversleeps its slot by a second (others book the
+    next ones meanwhile) and must book again; what it may still wait is what is left of
+    its maximum, not a fresh maximum, so with none left it is refused, not queued."""
+    monkeypatch.setattr(transport, "time", SimpleNamespace(monotonic=clock, time=clock))
+    only = Gateway("pc1:40700", clock=clock)
+
+    overslept = []
+
+    def oversleep(seconds: float) -> None:
+        if overslept:  # once
+            clock.sleep(seconds)
+            return
+        overslept.append(seconds)
+        clock.sleep(seconds + 1.0)
+        for _ in range(10):  # other callers book the slots after it meanwhile
+            upstream.ledger.reserve("pc1:40700", max_wait=10)
+    upstream = pool(store, only, clock=clock, sleep=oversleep, max_wait=1.0)
+    upstream.ledger.reserve("pc1:40700", max_wait=0)  # someone is first: this caller waits
+    with pytest.raises(Throttled):
+        upstream.call("GetFunctions", lambda g: g.ask("late"))
+    assert only.calls == []
