@@ -29,10 +29,13 @@ _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})(;[^\r\n]*)?")
 
 @dataclass(frozen=True)
 class Limits:
-    request_line: int = 16384
-    header_bytes: int = 32768
-    header_fields: int = 100
-    body: int = 1024 * 1024
+    """What a request may hold, in bytes and fields: the FACADE_MAX_* settings
+    (worker.limits_of), which alone say the defaults."""
+
+    request_line: int
+    header_bytes: int
+    header_fields: int
+    body: int
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,56 @@ def test_too_many_or_too_large_header_fields_are_431():
 def test_trailer_lines_must_be_fields():
     assert measure(CHUNKED + b"1\r\na\r\n0\r\n0\r\n\r\n", LIMITS).status == 400
     assert measure(CHUNKED + b"1\r\na\r\n0\r\nX: 1\r\n", LIMITS) == Incomplete()
+
+
+# --- at the limits, exactly: the limit itself is allowed, one byte more is not ---------
+
+def test_a_request_line_of_exactly_the_limit_is_waited_for_one_byte_more_is_414():
+    at_limit = b"GET /" + b"a" * (LIMITS.request_line - 5)
+    assert len(at_limit) == LIMITS.request_line
+    assert measure(at_limit, LIMITS) == Incomplete()
+    assert measure(at_limit + b"a", LIMITS).status == 414
+
+
+def test_a_whole_request_line_of_exactly_the_limit_is_taken_one_byte_more_is_414():
+    def request(length: int) -> bytes:
+        return b"GET /" + b"a" * (length - len(b"GET / HTTP/1.1")) + b" HTTP/1.1\r\n\r\n"
+    at_limit = request(LIMITS.request_line)
+    assert measure(at_limit, LIMITS) == Complete(len(at_limit))
+    assert measure(request(LIMITS.request_line + 1), LIMITS).status == 414
+
+
+def test_leading_empty_lines_do_not_count_towards_the_request_line():
+    at_limit = b"GET /" + b"a" * (LIMITS.request_line - 5)
+    assert measure(b"\r\n" * 8 + at_limit, LIMITS) == Incomplete()
+    assert measure(b"\r\n" * 8 + at_limit + b"a", LIMITS).status == 414
+
+
+def test_a_chunked_body_of_exactly_the_limit_is_taken_one_byte_more_is_413():
+    def chunked(size: int) -> bytes:
+        return CHUNKED + b"%x\r\n" % size + b"a" * size + b"\r\n0\r\n\r\n"
+    whole = chunked(LIMITS.body)
+    assert measure(whole, LIMITS) == Complete(len(whole))
+    assert measure(chunked(LIMITS.body + 1), LIMITS).status == 413
+
+
+def test_a_chunked_body_expects_100_continue_only_until_its_first_chunk_arrives():
+    head = CHUNKED.replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    assert measure(head, LIMITS) == Incomplete(continue_expected=True)
+    assert measure(head + b"5", LIMITS) == Incomplete(continue_expected=True)
+    assert measure(head + b"5\r\nhello\r\n", LIMITS) == Incomplete(continue_expected=False)
+    assert measure(head + b"5\r\nhello\r\n0", LIMITS) == Incomplete(continue_expected=False)
+
+
+def test_a_chunk_is_refused_as_soon_as_what_follows_it_is_not_a_line_end():
+    assert measure(CHUNKED + b"5\r\nhello", LIMITS) == Incomplete()
+    assert measure(CHUNKED + b"5\r\nhello\r", LIMITS) == Incomplete()
+    assert measure(CHUNKED + b"5\r\nhelloXY", LIMITS).status == 400
+    assert measure(CHUNKED + b"5\r\nhello\nXY", LIMITS) == Incomplete()  # a bare LF ends it
+
+
+def test_trailer_fields_larger_than_the_header_limit_are_431():
+    trailer = b"X-Trailer: " + b"a" * LIMITS.header_bytes
+    refused = measure(CHUNKED + b"0\r\n" + trailer, LIMITS)
+    assert refused.status == 431 and "trailer" in refused.diagnostics
+    assert measure(CHUNKED + b"0\r\n" + trailer[:LIMITS.header_bytes], LIMITS) == Incomplete()

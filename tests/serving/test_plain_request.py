@@ -176,6 +176,25 @@ def test_anything_else_is_left_to_gunicorn(request_bytes: bytes) -> None:
     assert plain_request(request_bytes, LIMITS) is None
 
 
+@pytest.mark.parametrize("field", [b"Content-Length: 0", b"Transfer-Encoding: chunked",
+                                   b"Expect: 100-continue", b"Upgrade: h2c",
+                                   b"HTTP2-Settings: AAMAAABkAAQAAP__", b"TE: trailers",
+                                   b"Trailer: X-Checksum", b"te: trailers"])
+def test_a_field_gunicorn_acts_on_leaves_the_request_to_it(field: bytes) -> None:
+    plain = with_fields(b"GET /fhir/metadata HTTP/1.1", b"Host: h")
+    assert plain_request(plain, LIMITS) is not None
+    assert plain_request(with_fields(b"GET /fhir/metadata HTTP/1.1", b"Host: h", field),
+                         LIMITS) is None
+
+
+def test_a_request_line_of_exactly_the_limit_is_plain_one_byte_more_is_not() -> None:
+    def line(length: int) -> bytes:
+        return b"GET /" + b"a" * (length - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
+    assert len(line(LIMITS.request_line)) == LIMITS.request_line
+    assert plain_request(with_fields(line(LIMITS.request_line)), LIMITS) is not None
+    assert plain_request(with_fields(line(LIMITS.request_line + 1)), LIMITS) is None
+
+
 def test_over_the_limits_is_left_to_measure() -> None:
     long_line = b"GET /" + b"a" * LIMITS.request_line + b" HTTP/1.1\r\n\r\n"
     many = b"GET / HTTP/1.1\r\n" + b"".join(b"F%d: v\r\n" % n for n in range(101)) + b"\r\n"
@@ -225,6 +244,7 @@ def test_fields_taking_all_the_header_bytes_are_read_on_both_paths(head, fields)
     rest = LIMITS.header_bytes - sum(len(field) + 2 for field in fields)
     request = with_fields(head, *fields, token_field(rest))
     assert isinstance(measure(request, LIMITS), Complete)
+    assert (plain_request(request, LIMITS) is not None) is (not fields)  # the GET is plain
     assert not isinstance(gunicorns(request), Exception)
     same_reading(request)
 
