@@ -5,6 +5,7 @@ from __future__ import annotations
 import fcntl
 import gc
 import io
+import logging
 import os
 import threading
 import time
@@ -463,3 +464,221 @@ def test_a_segment_that_cannot_be_made_leaves_the_full_one_synced_once(
         assert [line for line, _ in incoming.read(second, 0)[0]] == [b"line 03 of twenty"]
     finally:
         incoming.close()
+
+
+class _Watched(threading.Condition):
+    """The segments' condition, counting who starts to wait on it (by thread name): the
+    syncing thread between its rounds, a request for the sync of its line."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seen = threading.Condition()
+        self._waits: dict[str, int] = {}
+
+    def wait(self, timeout: float | None = None) -> bool:
+        with self._seen:
+            name = threading.current_thread().name
+            self._waits[name] = self._waits.get(name, 0) + 1
+            self._seen.notify_all()
+        return super().wait(timeout)
+
+    def waited(self, name: str, times: int) -> bool:
+        """Whether ``name`` has started its ``times``-th wait (within 2 s): holding the
+        condition then means it is waiting, for a notify or its timeout."""
+        with self._seen:
+            return self._seen.wait_for(lambda: self._waits.get(name, 0) >= times, 2)
+
+
+def _first_sync_held(monkeypatch) -> tuple[list[int], threading.Event, threading.Event]:
+    """fdatasync recorded, the first call held until ``release`` is set (``entered`` says
+    it has begun)."""
+    calls: list[int] = []
+    entered, release = threading.Event(), threading.Event()
+    real = os.fdatasync
+
+    def fdatasync(fd: int) -> None:
+        calls.append(fd)
+        if len(calls) == 1:
+            entered.set()
+            release.wait(5)
+        real(fd)
+
+    monkeypatch.setattr(os, "fdatasync", fdatasync)
+    return calls, entered, release
+
+
+def test_a_request_written_during_a_sync_is_synced_at_once_not_next_interval(
+        tmp_path: Path, monkeypatch) -> None:
+    """With fsync="request" no append returns before an fdatasync that began after its
+    line was written; a request that asks while a sync is under way (nobody waiting on
+    the condition to hear it) is still synced as soon as that one ends, not an interval
+    later."""
+    calls, entered, release = _first_sync_held(monkeypatch)
+    incoming = IncomingSegments(tmp_path / "in", fsync="request", interval=60)
+    incoming._state = watched = _Watched()  # before the syncing thread is started
+
+    def request(line: bytes) -> threading.Thread:
+        thread = threading.Thread(target=incoming.append, args=(line,),
+                                  name=line.decode().strip())
+        thread.start()
+        return thread
+
+    first = second = None
+    try:
+        first = request(b"first\n")
+        assert entered.wait(2), "the syncing thread did not sync for the waiting request"
+        second = request(b"second\n")  # written after that sync began: not covered by it
+        assert watched.waited("second", 1)  # it has asked (notified), and waits
+        assert first.is_alive() and second.is_alive()  # neither answered before its sync
+        release.set()
+        first.join(2)
+        second.join(2)
+        assert not first.is_alive()
+        assert not second.is_alive(), "the second request waited for the next interval"
+        assert len(calls) == 2
+    finally:
+        release.set()
+        incoming.close()
+        for thread in (first, second):
+            if thread is not None:
+                thread.join(5)
+
+
+def test_the_interval_policy_neither_waits_for_a_sync_nor_syncs_on_demand(
+        tmp_path: Path, monkeypatch) -> None:
+    """With fsync="interval" an append returns while a sync is under way, and a line
+    written meanwhile waits for the next round (here: a notify standing for the interval
+    elapsing) instead of being synced at once."""
+    calls, entered, release = _first_sync_held(monkeypatch)
+    incoming = IncomingSegments(tmp_path / "in", fsync="interval", interval=60)
+    incoming._state = watched = _Watched()
+
+    def interval_elapses() -> None:
+        with watched:
+            watched.notify_all()
+
+    try:
+        incoming.append(b"first\n")
+        assert watched.waited("audit-sync", 1)
+        assert calls == []
+        interval_elapses()
+        assert entered.wait(2)
+        second = threading.Thread(target=incoming.append, args=(b"second\n",))
+        second.start()
+        second.join(2)
+        assert not second.is_alive()  # returned with the sync still held
+        release.set()
+        assert watched.waited("audit-sync", 2)  # the round is over: waiting again...
+        assert len(calls) == 1  # ...without having synced the second line on its own
+        interval_elapses()
+        assert watched.waited("audit-sync", 3)
+        assert len(calls) == 2
+    finally:
+        release.set()
+        incoming.close()
+
+
+def test_a_round_with_nothing_new_written_makes_no_fdatasync(tmp_path: Path,
+                                                             monkeypatch) -> None:
+    """fdatasync only when something was written since the last one: an idle writer's
+    rounds (every 0.2 s by default, in every worker) cost the disk nothing."""
+    calls: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (calls.append(fd), real(fd)))
+    incoming = IncomingSegments(tmp_path / "in", interval=60)
+    incoming._state = watched = _Watched()
+    try:
+        incoming.sync()
+        assert calls == []
+        incoming.append(b"one\n")
+        assert watched.waited("audit-sync", 1)
+        incoming.sync()  # which wakes the syncing thread for a round of its own...
+        assert watched.waited("audit-sync", 2)
+        assert len(calls) == 1  # ...with nothing left to sync
+        incoming.sync()
+        assert len(calls) == 1
+        incoming.append(b"two\n")
+        incoming.sync()
+        assert watched.waited("audit-sync", 3)
+        assert len(calls) == 2
+    finally:
+        incoming.close()
+
+
+def test_a_segment_takes_the_8_mb_the_security_docs_state(tmp_path: Path) -> None:
+    """docs/security.md tells operators each worker's segment is 8 MB, allocated on disk
+    when made: what a deployment must leave free per worker."""
+    incoming = IncomingSegments(tmp_path / "in", interval=60)
+    try:
+        incoming.append(b"one\n")
+        (segment,) = incoming.segments()
+        assert segment.stat().st_size == 8 * 1024 * 1024
+    finally:
+        incoming.close()
+
+
+def test_a_segment_retired_by_another_round_under_this_one_counts_no_line(
+        tmp_path: Path, monkeypatch) -> None:
+    """Another thread's round may retire a segment (delete it, just after its commit)
+    between this round listing it and reading it: nothing is taken from it, and nothing
+    is counted or stored for it."""
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    gone = sink.incoming.directory / f"00000000000000000001-999999-1{SUFFIX}"
+    real = sink.incoming.segments
+    monkeypatch.setattr(sink.incoming, "segments", lambda: [gone, *real()])
+    try:
+        sink.record(entry(1))
+        assert sink.take_in() == 1
+        rows = sink._db.connection().execute("SELECT segment FROM taken_from").fetchall()
+        assert gone.name not in {name for name, in rows}
+    finally:
+        monkeypatch.undo()
+        sink.close()
+
+
+def test_a_round_with_no_segment_at_all_asks_the_database_nothing(tmp_path: Path,
+                                                                    monkeypatch) -> None:
+    """No process has written: every get and search (take_in first) skips even the read
+    of the stored offsets."""
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    asked: list[str] = []
+    monkeypatch.setattr(sink._db, "connection", lambda: asked.append("read"))
+    monkeypatch.setattr(sink._db, "transaction", lambda *args: asked.append("write"))
+    try:
+        assert sink.incoming.segments() == []
+        assert sink.take_in() == 0
+        assert asked == []
+    finally:
+        monkeypatch.undo()
+        sink.close()
+
+
+def test_only_a_torn_line_is_reported_as_lost(tmp_path: Path, caplog) -> None:
+    """An error says an entry was lost: a dead writer's torn last line. A segment retired
+    whole, or a live one whose last line is still being copied in, is no error."""
+    def errors() -> int:
+        return sum(1 for record in caplog.records if record.levelno >= logging.ERROR)
+
+    caplog.set_level(logging.WARNING, logger="facade.audit")
+    sink = SQLiteSink(tmp_path / "audit.sqlite3", fsync_interval=60)
+    directory = sink.incoming.directory
+    try:
+        first = sink.record(entry(1)).encode()
+        line = sink.incoming.read(sink.incoming.segments()[0], 0)[0][0][0]
+        whole = directory / f"00000000000000000001-999998-1{SUFFIX}"  # a writer's, closed
+        whole.write_bytes(line.replace(first, b"a" * len(first)) + b"\n" + bytes(64))
+        live = directory / f"00000000000000000001-999997-1{SUFFIX}"
+        fd = os.open(live, os.O_RDWR | os.O_CREAT, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)  # its writer is alive, half way through a copy
+        os.write(fd, line.replace(first, b"b" * len(first))[:40] + bytes(64))
+        try:
+            assert sink.take_in() == 2
+            assert not whole.exists()  # retired, all in
+            assert errors() == 0
+        finally:
+            os.close(fd)  # now its writer is gone: the half line is torn
+        assert sink.take_in() == 0
+        assert not live.exists()
+        assert errors() == 1
+    finally:
+        sink.close()

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
 import pytest
 
+from facade.audit import sqlite_sink
 from facade.audit.sink import AuditQuery, open_sink
 from facade.audit.sqlite_sink import SQLiteSink
 
@@ -140,3 +142,42 @@ def test_open_sink_passes_the_fsync_policy_on(tmp_path: Path) -> None:
         assert (sink.incoming.fsync, sink.incoming.interval) == ("request", 0.5)
     finally:
         sink.close()
+
+
+def test_a_database_that_stays_locked_fails_the_statement(monkeypatch) -> None:
+    """_retry_busy waits out another process's lock, but not for ever: once its attempts
+    are spent (~10 s by default) the statement fails instead of silently not happening."""
+    slept: list[float] = []
+    monkeypatch.setattr(sqlite_sink.time, "sleep", slept.append)
+    tries: list[int] = []
+
+    def locked() -> None:
+        tries.append(1)
+        raise sqlite3.OperationalError("database is locked")
+
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite_sink._retry_busy(locked, attempts=3)
+    assert (len(tries), len(slept)) == (3, 2)
+    tries.clear()
+    slept.clear()
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        sqlite_sink._retry_busy(locked)
+    assert 9 <= sum(slept) <= 11
+
+    def then_free() -> None:
+        tries.append(1)
+        if len(tries) < 3:
+            raise sqlite3.OperationalError("database is locked")
+
+    tries.clear()
+    sqlite_sink._retry_busy(then_free, attempts=3)
+    assert len(tries) == 3
+
+    def broken() -> None:
+        tries.append(1)
+        raise sqlite3.OperationalError("no such table: access")
+
+    tries.clear()
+    with pytest.raises(sqlite3.OperationalError, match="no such table"):
+        sqlite_sink._retry_busy(broken)
+    assert len(tries) == 1  # not a lock: not retried
