@@ -126,12 +126,17 @@ def _lock_made(fd: int) -> None:
     """Lock a file just made for a segment. Nobody else holds it, unless its writer stalled
     long enough for the index to take it for abandoned (``clear_abandoned``): the index
     holds it then, or has deleted it already."""
+    if not _locked_here(fd) or os.fstat(fd).st_nlink == 0:
+        raise _ClearedAway("the index cleared the segment being made away")
+
+
+def _locked_here(fd: int) -> bool:
+    """Take the file's exclusive lock if nobody holds it (released when ``fd`` closes)."""
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
-        raise _ClearedAway("the index cleared the segment being made away") from None
-    if os.fstat(fd).st_nlink == 0:
-        raise _ClearedAway("the index cleared the segment being made away")
+        return False
+    return True
 
 
 def _clear_if_abandoned(path: Path) -> None:
@@ -140,9 +145,7 @@ def _clear_if_abandoned(path: Path) -> None:
     abandoned file's, or gone (renamed before: FileNotFoundError)."""
     fd = os.open(path, os.O_RDONLY)
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:  # being made still, by a writer that stalled
+        if not _locked_here(fd):  # being made still, by a writer that stalled
             return
         path.unlink()
         log.warning("audit: deleted %s, left by a writer killed while making it", path.name)
@@ -276,12 +279,7 @@ class IncomingSegments:
             yield False
             return
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-            else:
-                yield True
+            yield _locked_here(fd)
         finally:
             os.close(fd)  # and so the lock
 
@@ -298,11 +296,7 @@ class IncomingSegments:
         try:
             if os.pread(fd, 1, offset) not in (b"", b"\0"):
                 return False
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                return True
-            return False  # finished: to be retired
+            return not _locked_here(fd)  # locked here: finished, to be retired
         finally:
             os.close(fd)  # and so the lock
 

@@ -109,7 +109,7 @@ class SlotLedger:
         first). Sending callers back any later would leave slots unused while
         a backlog waits.
         """
-        return self._booked(endpoint, full_record, max(0, to_micros(max_wait)))[0]
+        return self._booked(endpoint, full_record, max_wait)[0]
 
     def reserve_in_time(self, endpoint: str, full_record: bool = False,
                         max_wait: float = 10.0) -> Slot:
@@ -117,7 +117,7 @@ class SlotLedger:
         answered too slowly to be sent in time is given back at once and booked again,
         rather than slept on (a few times; then Throttled)."""
         for _ in range(SLOW_ANSWERS):
-            slot, round_trip = self._booked(endpoint, full_record, max(0, to_micros(max_wait)))
+            slot, round_trip = self._booked(endpoint, full_record, max_wait)
             if slot.send_by >= slot.start:
                 return slot
             self.release(slot)
@@ -127,8 +127,9 @@ class SlotLedger:
                         round_trip * 1000, endpoint, self.send_margin * 1000)
         raise Throttled(self.rule.request_us / MICROS)
 
-    def _booked(self, endpoint: str, full_record: bool, max_wait_us: int) -> tuple[Slot, float]:
+    def _booked(self, endpoint: str, full_record: bool, max_wait: float) -> tuple[Slot, float]:
         """A booked slot (or Throttled, booking nothing), and the store's round trip."""
+        max_wait_us = max(0, to_micros(max_wait))
         asked = self.clock()
         booking = self.store.book_slot(endpoint, self.rule, full_record, max_wait_us)
         answered = self.clock()

@@ -120,7 +120,7 @@ class UpstreamPool:
         """Book the earliest slot (Throttled beyond max_wait) and sleep until it starts."""
         endpoint = self._earliest(full_record)
         slot = self.ledger.reserve_in_time(endpoint.name, full_record,
-                                   self.max_wait - (self.ledger.clock() - waited_from))
+                                           self.max_wait - (self.ledger.clock() - waited_from))
         self.ledger.wait_for(slot)
         metrics.throttle_wait("record" if full_record else "request",
                               self.ledger.clock() - waited_from)

@@ -29,7 +29,7 @@ def booked_call(client: SystmOneClient, ledger: SlotLedger, max_wait: float,
     waited_from = ledger.clock()
     for _ in range(MAX_REBOOKINGS):
         slot = ledger.reserve_in_time(client.endpoint, full_record,
-                              max_wait - (ledger.clock() - waited_from))
+                                      max_wait - (ledger.clock() - waited_from))
         if announce is not None:
             announce(slot.start - ledger.clock())
         ledger.wait_for(slot)
